@@ -173,7 +173,11 @@ func (a *authTransport) send(req *http.Request, token string) (*http.Response, e
 	if r.Header.Get("Accept") == "" {
 		r.Header.Set("Accept", "application/json")
 	}
-	return a.base.RoundTrip(r)
+	resp, err := a.base.RoundTrip(r)
+	if resp != nil && resp.Request == nil {
+		resp.Request = r // in-memory transports may omit it; errors need it
+	}
+	return resp, err
 }
 
 func sameOrigin(u, origin *url.URL) bool {
