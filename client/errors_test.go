@@ -12,7 +12,7 @@ func TestAPIErrorFromAnswers(t *testing.T) {
 	html := "<html>\n<head><title>502 Bad Gateway</title></head>\n<body><center><h1>502 Bad Gateway</h1></center></body></html>"
 	for _, tc := range []struct {
 		name, ctype, body, want string
-		code, corr                 string
+		code, corr              string
 	}{
 		{"genesys json", "application/json",
 			`{"message":"Invalid value for groupBy: 'OauthClientId'","code":"invalid.value","status":400,"contextId":"ctx-9","details":[{"errorCode":"invalid.value","fieldName":"groupBy"}]}`,
