@@ -31,11 +31,15 @@ type app struct {
 // run is the whole command: it returns the exit code, 0 on success, 2 for a
 // usage or validation error (nothing sent), 1 for any other failure.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return newApp(getenv, stdout, stderr).run(ctx, args)
+}
+
+func newApp(getenv func(string) string, stdout, stderr io.Writer) *app {
 	a := &app{getenv: getenv, stdout: stdout, stderr: stderr, now: time.Now}
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		a.progress = stderr
 	}
-	return a.run(ctx, args)
+	return a
 }
 
 func (a *app) run(ctx context.Context, args []string) int {
