@@ -74,7 +74,7 @@ const jan = "2024-01-01T00:00:00Z/2024-01-04T00:00:00Z"
 func TestFormats(t *testing.T) {
 	srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0))
 	for _, tc := range []struct{ name, format string }{
-		{"table", "table"}, {"csv", "csv"}, {"json", "json"}, {"ndjson", "ndjson"},
+		{"table", "table"}, {"csv", "CSV"}, {"json", "json"}, {"ndjson", "ndjson"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--interval", jan, "--format", tc.format)...)
@@ -240,6 +240,13 @@ func TestOtherFailuresExit1(t *testing.T) {
 			t.Errorf("exit %d, stdout %q, stderr %q; want 1 and the execution id with the results command", o.code, o.stdout, o.stderr)
 		}
 	})
+	t.Run("truncated rows", func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0), usagetest.WithFault(usagetest.RouteResults, 0, usagetest.TruncatedJSON()))
+		o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--format", "ndjson")...)
+		if o.code != 1 || !regexp.MustCompile(`; resume with: gcusage results \S+ --api-url`).MatchString(o.stderr) {
+			t.Errorf("exit %d, stderr %q; want 1 and the results command", o.code, o.stderr)
+		}
+	})
 	t.Run("unknown execution", func(t *testing.T) {
 		srv := usagetest.NewServer(t)
 		o := gcusage(t, stubEnv(srv), nil, at(srv, "results", "no-such-id")...)
@@ -269,6 +276,26 @@ func TestResumeAfterTimeout(t *testing.T) {
 		// query's, so the output is the query's own.
 		golden(t, "query-csv", o.stdout)
 	})
+}
+
+// TestResultsOfAnSDKQuery prints, as a table of the columns the rows have,
+// an execution that the SDK started.
+func TestResultsOfAnSDKQuery(t *testing.T) {
+	srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0))
+	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.Start(t.Context(), client.Query{Interval: jan, GroupBy: []gen.GroupBy{gen.GroupByHTTPMethod}, Metrics: []gen.Metric{gen.MetricRequests}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := gcusage(t, stubEnv(srv), nil, at(srv, "results", e.ID)...)
+	lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
+	if o.code != 0 || len(lines) != 1+3*3+1 || strings.Join(strings.Fields(lines[0]), " ") != "DATE METHOD REQUESTS" ||
+		!strings.HasPrefix(lines[len(lines)-1], "TOTAL") {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant a header of DATE METHOD REQUESTS, 9 rows and totals", o.code, o.stderr, o.stdout)
+	}
 }
 
 // TestDemo runs the README's main job. In a bubble the clock starts at

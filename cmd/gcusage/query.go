@@ -27,7 +27,7 @@ type conn struct {
 func newConn(fs *flag.FlagSet) *conn {
 	c := &conn{fs: fs}
 	fs.StringVar(&c.format, "format", "table", "output `format`: "+strings.Join(formats, ", "))
-	fs.StringVar(&c.region, "region", "", "region key or domain, such as eu-west-1 (default $GENESYSCLOUD_REGION; see gcusage regions)")
+	fs.StringVar(&c.region, "region", "", "region `key` or domain, such as eu-west-1 (default $GENESYSCLOUD_REGION; see gcusage regions)")
 	fs.StringVar(&c.apiURL, "api-url", "", "API base `URL`, overriding the region's; http:// only for loopback")
 	fs.StringVar(&c.loginURL, "login-url", "", "login base `URL`, overriding the region's; http:// only for loopback")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "give up after this long, printing how to resume; 0 waits until interrupted")
@@ -57,9 +57,9 @@ func (a *app) query(ctx context.Context, args []string) error {
 	cmd := newCommand("query", "gcusage query [flags]", queryAbout, queryExamples)
 	fs := cmd.fs
 	c := newConn(fs)
-	iv := fs.String("interval", "", "ISO-8601 `START/END`, such as 2024-01-01/2024-01-08 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z")
+	iv := fs.String("interval", "", "ISO-8601 interval `START/END`, such as 2024-01-01/2024-01-08 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z")
 	since := fs.String("since", "", "start: a `time` back from now (7d, 36h), a date (2024-01-31) or a date-time")
-	until := fs.String("until", "", "end, in the forms of --since (default now)")
+	until := fs.String("until", "", "end: a `time` in the forms of --since (default now)")
 	gran := fs.String("granularity", "", "bucket `size`: "+join(granularities)+" (default the API's: Day)")
 	groupBy := fs.String("group-by", string(groupBys[0]), "comma `list` of "+join(groupBys)+`; "" for none`)
 	mets := fs.String("metrics", "", "comma `list` of "+join(metrics)+" (default all)")
@@ -147,6 +147,7 @@ func (a *app) results(ctx context.Context, args []string) error {
 }
 
 func (c *conn) checkFormat() error {
+	c.format = strings.ToLower(c.format)
 	if !slices.Contains(formats, c.format) {
 		return usagef("--format %q: allowed %s", c.format, strings.Join(formats, ", "))
 	}
