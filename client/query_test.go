@@ -278,7 +278,7 @@ func streamingClient(t *testing.T, body *countingBody) *Client {
 }
 
 func TestRowsAreStreamed(t *testing.T) {
-	const n = 200_000
+	const n = 50_000
 	body := newCountingBody(n)
 	res, err := streamingClient(t, body).Run(t.Context(), anyQuery)
 	if err != nil {
