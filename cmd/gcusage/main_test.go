@@ -1,0 +1,477 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gcusage/gcusage/client"
+	"github.com/gcusage/gcusage/gen"
+	"github.com/gcusage/gcusage/usagetest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// out is what one run of the command left.
+type out struct {
+	code           int
+	stdout, stderr string
+}
+
+// gcusage runs the command as main does, with env as the whole environment.
+// A non-nil transport stands in for the network (the stub's in-memory one,
+// for synctest bubbles).
+func gcusage(t *testing.T, env map[string]string, transport http.RoundTripper, args ...string) out {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, transport: transport, now: time.Now}
+	code := a.run(context.Background(), args)
+	return out{code, stdout.String(), stderr.String()}
+}
+
+// stubEnv holds the credentials the stub accepts, as a user sets them.
+func stubEnv(srv *usagetest.Server) map[string]string {
+	return map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": srv.ClientID, "GENESYSCLOUD_OAUTHCLIENT_SECRET": srv.ClientSecret}
+}
+
+// at points the command at the stub.
+func at(srv *usagetest.Server, args ...string) []string {
+	return append(args, "--api-url", srv.URL, "--login-url", srv.LoginURL)
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/gcusage -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (rerun with -update if intended):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+const jan = "2024-01-01T00:00:00Z/2024-01-04T00:00:00Z"
+
+// TestFormats runs the README's "done when" command line, against a
+// standalone-like stub on a real loopback socket, in every format.
+func TestFormats(t *testing.T) {
+	srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0))
+	for _, tc := range []struct{ name, format string }{
+		{"table", "table"}, {"csv", "CSV"}, {"json", "json"}, {"ndjson", "ndjson"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--interval", jan, "--format", tc.format)...)
+			if o.code != 0 || o.stderr != "" {
+				t.Fatalf("exit %d, stderr %q", o.code, o.stderr)
+			}
+			golden(t, "query-"+tc.name, o.stdout)
+		})
+	}
+}
+
+// TestTableColumns checks that the table shows only what was grouped by or
+// asked for, with totals that add up the rows.
+func TestTableColumns(t *testing.T) {
+	srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0))
+	o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--interval", "2024-01-01/2024-01-15",
+		"--group-by", "httpmethod", "--metrics", "REQUESTS,status429", "--granularity", "week")...)
+	if o.code != 0 {
+		t.Fatalf("exit %d: %s", o.code, o.stderr)
+	}
+	golden(t, "query-week-method", o.stdout)
+	lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
+	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "DATE METHOD 429 REQUESTS" {
+		t.Errorf("header %q, want DATE METHOD 429 REQUESTS", got)
+	}
+	var sum [2]int64
+	for _, l := range lines[1 : len(lines)-1] {
+		f := strings.Fields(l)
+		sum[0] += atoi(t, f[2])
+		sum[1] += atoi(t, f[3])
+	}
+	total := strings.Fields(lines[len(lines)-1])
+	if total[0] != "TOTAL" || atoi(t, total[1]) != sum[0] || atoi(t, total[2]) != sum[1] {
+		t.Errorf("totals row %q, want TOTAL %d %d", total, sum[0], sum[1])
+	}
+}
+
+func atoi(t *testing.T, s string) int64 {
+	t.Helper()
+	var n int64
+	if err := json.Unmarshal([]byte(s), &n); err != nil {
+		t.Fatalf("%q is not a number", s)
+	}
+	return n
+}
+
+// TestJSONIsTheAPIRows compares the json output with the rows the stub
+// sent, field by field, even when the stub writes dates at another offset.
+func TestJSONIsTheAPIRows(t *testing.T) {
+	srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0), usagetest.WithFault(usagetest.RouteResults, 0, usagetest.NonUTCDate("+02:00")))
+	q := gen.APIUsageQuery{Interval: jan, GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID, gen.GroupByTemplateURI}, Metrics: []gen.Metric{gen.MetricStatus400, gen.MetricRequests}}
+	o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--interval", jan, "--format", "json",
+		"--group-by", "OAuthClientId,TemplateUri", "--metrics", "Status400,Requests")...)
+	if o.code != 0 {
+		t.Fatalf("exit %d: %s", o.code, o.stderr)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(o.stdout), &got); err != nil {
+		t.Fatalf("stdout is not one JSON array: %v\n%s", err, o.stdout)
+	}
+	rows, err := srv.Rows(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for want := range rows {
+		b, _ := json.Marshal(want)
+		var w map[string]any
+		json.Unmarshal(b, &w)
+		if i >= len(got) {
+			t.Fatalf("only %d rows printed", len(got))
+		}
+		if len(got[i]) != len(w) {
+			t.Errorf("row %d has fields %v, want %v", i, got[i], w)
+		}
+		for k, v := range w {
+			if k == "date" {
+				d, _ := time.Parse(time.RFC3339, got[i][k].(string))
+				if !strings.HasSuffix(got[i][k].(string), "Z") || !d.Equal(*want.Date) {
+					t.Errorf("row %d date %v, want %v in UTC", i, got[i][k], want.Date)
+				}
+			} else if got[i][k] != v {
+				t.Errorf("row %d %s = %v, want %v", i, k, got[i][k], v)
+			}
+		}
+		i++
+	}
+	if i != len(got) || i == 0 {
+		t.Errorf("printed %d rows, the stub has %d", len(got), i)
+	}
+}
+
+// TestUsageErrorsSendNothing covers exit code 2: each bad input is named on
+// one stderr line and the stub receives no request at all.
+func TestUsageErrorsSendNothing(t *testing.T) {
+	srv := usagetest.NewServer(t)
+	env := stubEnv(srv)
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no command", env, nil, "a command is needed"},
+		{"unknown command", env, []string{"stats"}, `unknown command "stats"`},
+		{"unknown flag", env, at(srv, "query", "--bogus"), "flag provided but not defined: -bogus"},
+		{"argument", env, at(srv, "query", "now"), `query takes no arguments, got "now"`},
+		{"group-by", env, at(srv, "query", "--group-by", "client"), `--group-by "client": allowed OAuthClientId, OrganizationId, UserId, TemplateUri, HttpMethod`},
+		{"metrics", env, at(srv, "query", "--metrics", "requests,status201"), `--metrics "status201": allowed Status200`},
+		{"granularity", env, at(srv, "query", "--granularity", "hour"), `--granularity "hour": allowed Day, Week, Month`},
+		{"two granularities", env, at(srv, "query", "--granularity", "day,week"), "give one of"},
+		{"duplicate", env, at(srv, "query", "--metrics", "requests,Requests"), `metrics[1] "Requests": duplicate`},
+		{"format", env, at(srv, "query", "--format", "xml"), `--format "xml": allowed table, csv, json, ndjson`},
+		{"inverted interval", env, at(srv, "query", "--interval", "2024-02-01/2024-01-01"), "end is before start"},
+		{"bad interval", env, at(srv, "query", "--interval", "last week"), `--interval "last week"`},
+		{"interval and since", env, at(srv, "query", "--interval", jan, "--since", "7d"), "cannot be combined"},
+		{"since", env, at(srv, "query", "--since", "yesterday"), `--since "yesterday": want a duration`},
+		{"since after until", env, at(srv, "query", "--since", "1d", "--until", "2d"), "is not before --until"},
+		{"http to a remote host", env, []string{"query", "--api-url", "http://192.0.2.1", "--login-url", "http://192.0.2.1"}, "http:// is allowed only for loopback"},
+		{"no credentials", nil, at(srv, "query"), "no credentials: set GENESYSCLOUD_OAUTHCLIENT_ID"},
+		{"id without secret", map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": "x"}, at(srv, "query"), "GENESYSCLOUD_OAUTHCLIENT_SECRET is not"},
+		{"no region", env, []string{"query"}, "no region: set GENESYSCLOUD_REGION"},
+		{"unknown region", env, []string{"query", "--region", "mars-1"}, `unknown region "mars-1": allowed us-east-1`},
+		{"demo with url", env, at(srv, "query", "--demo"), "--demo runs against an in-process stub"},
+		{"results without id", env, at(srv, "results"), "results takes one execution id"},
+		{"regions argument", env, []string{"regions", "eu"}, "regions takes no arguments"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := gcusage(t, tc.env, nil, tc.args...)
+			if o.code != 2 || o.stdout != "" {
+				t.Errorf("exit %d, stdout %q; want 2 and nothing", o.code, o.stdout)
+			}
+			if !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 || !strings.HasPrefix(o.stderr, "gcusage: ") {
+				t.Errorf("stderr %q, want one gcusage line with %q", o.stderr, tc.want)
+			}
+			if n := len(srv.Requests()); n != 0 {
+				t.Errorf("%d requests sent, want none", n)
+			}
+		})
+	}
+}
+
+// TestOtherFailuresExit1 covers failures met on the way, which name what
+// to do next.
+func TestOtherFailuresExit1(t *testing.T) {
+	t.Run("bad credentials", func(t *testing.T) {
+		srv := usagetest.NewServer(t)
+		env := map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": srv.ClientID, "GENESYSCLOUD_OAUTHCLIENT_SECRET": "wrong-secret-3f9a"}
+		o := gcusage(t, env, nil, at(srv, "query", "--verbose")...)
+		if o.code != 1 || !strings.Contains(o.stderr, "token request failed: 401") {
+			t.Errorf("exit %d, stderr %q; want 1 and the token failure", o.code, o.stderr)
+		}
+		if strings.Contains(o.stderr, "wrong-secret-3f9a") {
+			t.Errorf("the secret is printed: %s", o.stderr)
+		}
+	})
+	t.Run("query failed", func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0),
+			usagetest.WithOutcome(func(gen.APIUsageQuery) gen.QueryStatus { return gen.QueryStatusFailed }))
+		o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--format", "csv")...)
+		m := regexp.MustCompile(`^gcusage: execution (\S+): query failed; resume with: gcusage results (\S+) --api-url \S+ --format csv --login-url \S+\n$`).FindStringSubmatch(o.stderr)
+		if o.code != 1 || m == nil || m[1] != m[2] || o.stdout != "" {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 1 and the execution id with the results command", o.code, o.stdout, o.stderr)
+		}
+	})
+	t.Run("truncated rows", func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0), usagetest.WithFault(usagetest.RouteResults, 0, usagetest.TruncatedJSON()))
+		o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--format", "ndjson")...)
+		if o.code != 1 || !regexp.MustCompile(`; resume with: gcusage results \S+ --api-url`).MatchString(o.stderr) {
+			t.Errorf("exit %d, stderr %q; want 1 and the results command", o.code, o.stderr)
+		}
+	})
+	t.Run("unknown execution", func(t *testing.T) {
+		srv := usagetest.NewServer(t)
+		o := gcusage(t, stubEnv(srv), nil, at(srv, "results", "no-such-id")...)
+		if o.code != 1 || !strings.Contains(o.stderr, "404") || !strings.Contains(o.stderr, "no-such-id") {
+			t.Errorf("exit %d, stderr %q; want 1 and a 404 naming the id", o.code, o.stderr)
+		}
+	})
+}
+
+// TestResumeAfterTimeout gives up on a long query, then runs the results
+// command the error line prints, once the query has ended, in virtual time.
+func TestResumeAfterTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, time.Hour))
+		o := gcusage(t, stubEnv(srv), srv.Transport(), at(srv, "query", "--interval", jan, "--format", "csv", "--timeout", "1m")...)
+		m := regexp.MustCompile(`^gcusage: execution \S+: wait timed out after 1m0s: context deadline exceeded; resume with: (gcusage results .*)\n$`).FindStringSubmatch(o.stderr)
+		if o.code != 1 || m == nil || o.stdout != "" {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and the resume command", o.code, o.stdout, o.stderr)
+		}
+		time.Sleep(time.Hour)
+		args := strings.Fields(m[1])[1:]
+		o = gcusage(t, stubEnv(srv), srv.Transport(), args...)
+		if o.code != 0 {
+			t.Fatalf("%v: exit %d, stderr %q", args, o.code, o.stderr)
+		}
+		// The resumed table has the columns of the rows: the same as the
+		// query's, so the output is the query's own.
+		golden(t, "query-csv", o.stdout)
+	})
+}
+
+// TestResultsOfAnSDKQuery prints, as a table of the columns the rows have,
+// an execution that the SDK started.
+func TestResultsOfAnSDKQuery(t *testing.T) {
+	srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0))
+	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.Start(t.Context(), client.Query{Interval: jan, GroupBy: []gen.GroupBy{gen.GroupByHTTPMethod}, Metrics: []gen.Metric{gen.MetricRequests}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := gcusage(t, stubEnv(srv), nil, at(srv, "results", e.ID)...)
+	lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
+	if o.code != 0 || len(lines) != 1+3*3+1 || strings.Join(strings.Fields(lines[0]), " ") != "DATE METHOD REQUESTS" ||
+		!strings.HasPrefix(lines[len(lines)-1], "TOTAL") {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant a header of DATE METHOD REQUESTS, 9 rows and totals", o.code, o.stderr, o.stdout)
+	}
+}
+
+// TestDemo runs the README's main job. In a bubble the clock starts at
+// 2000-01-01, so the default interval, and the output, are fixed.
+func TestDemo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := gcusage(t, nil, nil, "query", "--demo")
+		if o.code != 0 {
+			t.Fatalf("exit %d: %s", o.code, o.stderr)
+		}
+		if !strings.Contains(o.stdout, "1999-12-25") || strings.Contains(o.stdout, "2000-01-01") {
+			t.Errorf("the demo does not show the last 7 full days:\n%s", o.stdout)
+		}
+		golden(t, "demo", o.stdout)
+		if !strings.Contains(o.stderr, "demo: sample data") {
+			t.Errorf("stderr %q, want the demo note", o.stderr)
+		}
+		if o := gcusage(t, nil, nil, "query", "--demo", "--quiet", "--format", "ndjson"); o.code != 0 || o.stderr != "" || strings.Count(o.stdout, "\n") != 35 {
+			t.Errorf("--quiet: exit %d, stderr %q, %d lines; want 0, nothing, 35 rows", o.code, o.stderr, strings.Count(o.stdout, "\n"))
+		}
+	})
+}
+
+// TestQueryOnTheWire checks what reaches the API: enums in exact case
+// whatever case was typed, and --since/--until against the clock.
+func TestQueryOnTheWire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, 0))
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{nil, `{"groupBy":["OAuthClientId"],"interval":"1999-12-25T00:00:00.000Z/2000-01-01T00:00:00.000Z"}`},
+			{[]string{"--since", "36h", "--group-by", "", "--granularity", "MONTH"},
+				`{"granularity":"Month","interval":"1999-12-30T12:00:00.000Z/2000-01-01T00:00:00.000Z"}`},
+			{[]string{"--since", "1999-12-01", "--until", "2d", "--group-by", "userid, httpmethod", "--metrics", "status500"},
+				`{"groupBy":["UserId","HttpMethod"],"interval":"1999-12-01T00:00:00.000Z/1999-12-30T00:00:00.000Z","metrics":["Status500"]}`},
+			{[]string{"--until", "1999-12-31T12:00:00+02:00"},
+				`{"groupBy":["OAuthClientId"],"interval":"1999-12-24T10:00:00.000Z/1999-12-31T10:00:00.000Z"}`},
+			{[]string{"--interval", "2024-01-01/2024-01-08"}, `{"groupBy":["OAuthClientId"],"interval":"2024-01-01/2024-01-08"}`},
+		} {
+			n := len(srv.Requests())
+			o := gcusage(t, stubEnv(srv), srv.Transport(), at(srv, append([]string{"query", "--format", "csv"}, tc.args...)...)...)
+			if o.code != 0 {
+				t.Fatalf("%v: exit %d: %s", tc.args, o.code, o.stderr)
+			}
+			var body string
+			for _, r := range srv.Requests()[n:] {
+				if r.Method == http.MethodPost && r.Path == "/api/v2/usage/query" {
+					body = string(r.Body)
+				}
+			}
+			if strings.TrimSpace(body) != tc.want {
+				t.Errorf("%v: sent %s, want %s", tc.args, body, tc.want)
+			}
+		}
+	})
+}
+
+// TestCredentialsFromEnv uses each kind of credentials the environment may
+// hold, and never prints them, not even with --verbose.
+func TestCredentialsFromEnv(t *testing.T) {
+	srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0))
+	token := fetchToken(t, srv)
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		tokenFetch bool
+	}{
+		{"client credentials", stubEnv(srv), true},
+		{"access token", map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": token}, false},
+		{"access token wins", map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": token, "GENESYSCLOUD_OAUTHCLIENT_ID": "x", "GENESYSCLOUD_OAUTHCLIENT_SECRET": "y"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(srv.Requests())
+			o := gcusage(t, tc.env, nil, at(srv, "query", "--verbose", "--format", "json")...)
+			if o.code != 0 {
+				t.Fatalf("exit %d: %s", o.code, o.stderr)
+			}
+			fetched := false
+			for _, r := range srv.Requests()[n:] {
+				fetched = fetched || r.Path == "/oauth/token"
+			}
+			if fetched != tc.tokenFetch {
+				t.Errorf("token fetched: %v, want %v", fetched, tc.tokenFetch)
+			}
+			if !strings.Contains(o.stderr, "level=DEBUG") {
+				t.Errorf("--verbose logged nothing: %q", o.stderr)
+			}
+			for _, secret := range []string{srv.ClientSecret, token} {
+				if strings.Contains(o.stdout+o.stderr, secret) {
+					t.Errorf("a secret is printed:\n%s", o.stderr)
+				}
+			}
+		})
+	}
+	t.Run("region from env", func(t *testing.T) {
+		env := map[string]string{"GENESYSCLOUD_REGION": "mypurecloud.ie", "GENESYSCLOUD_ACCESS_TOKEN": token}
+		// The region fills in the URL not given; the in-memory transport
+		// refuses the real host, so nothing leaves the machine.
+		o := gcusage(t, env, srv.Transport(), "query", "--api-url", srv.URL, "--timeout", "5s")
+		if o.code != 0 {
+			t.Errorf("exit %d: %s", o.code, o.stderr)
+		}
+	})
+}
+
+func fetchToken(t *testing.T, srv *usagetest.Server) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, srv.LoginURL+"/oauth/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(srv.ClientID, srv.ClientSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("no token: %v", err)
+	}
+	return tok.AccessToken
+}
+
+// TestProgress shows the progress line only on a terminal: never in a
+// plain stderr, and on the terminal once per poll that found it running.
+func TestProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(3, 0))
+		var stdout, stderr, tty bytes.Buffer
+		env := stubEnv(srv)
+		a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, progress: &tty, transport: srv.Transport(), now: time.Now}
+		if code := a.run(context.Background(), at(srv, "query", "--format", "csv")); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		for _, want := range []string{"Running, poll 1, ", "Running, poll 3, "} {
+			if !strings.Contains(tty.String(), want) {
+				t.Errorf("progress %q lacks %q", tty.String(), want)
+			}
+		}
+		if !strings.HasSuffix(tty.String(), "\r\x1b[K") || stderr.Len() != 0 || strings.Contains(stdout.String(), "Running") {
+			t.Errorf("progress not cleared, or it went elsewhere: tty %q, stderr %q", tty.String(), stderr.String())
+		}
+	})
+	// run, as main calls it, shows progress on a terminal only: a buffer
+	// is not one.
+	if a := newApp(os.Getenv, io.Discard, &bytes.Buffer{}); a.progress != nil {
+		t.Error("progress goes to a buffer")
+	}
+}
+
+func TestRegionsAndVersion(t *testing.T) {
+	o := gcusage(t, nil, nil, "regions")
+	lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
+	if o.code != 0 || len(lines) != len(client.Regions())+1 {
+		t.Fatalf("exit %d, %d lines:\n%s", o.code, len(lines), o.stdout)
+	}
+	if f := strings.Fields(lines[7]); len(f) != 3 || f[0] != "eu-west-1" || f[1] != "mypurecloud.ie" || f[2] != "https://api.mypurecloud.ie" {
+		t.Errorf("line %q, want eu-west-1 mypurecloud.ie https://api.mypurecloud.ie", lines[7])
+	}
+	if o := gcusage(t, nil, nil, "version"); o.code != 0 || !strings.HasPrefix(o.stdout, "gcusage "+client.Version+" go") {
+		t.Errorf("version: exit %d, %q", o.code, o.stdout)
+	}
+}
+
+// TestHelp gives each command's help on stdout with examples, exit 0.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"help", "query"}, {"query", "--help"}, {"results", "-h"}, {"regions", "--help"}, {"version", "--help"}} {
+		o := gcusage(t, nil, nil, args...)
+		if o.code != 0 || o.stderr != "" || !strings.Contains(o.stdout, "Examples:\n") {
+			t.Errorf("%v: exit %d, stderr %q, stdout:\n%s", args, o.code, o.stderr, o.stdout)
+		}
+	}
+	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") {
+		t.Errorf("query help lacks its flags or examples:\n%s", o.stdout)
+	}
+}

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gcusage/gcusage/client"
+	"github.com/gcusage/gcusage/usagetest"
+)
+
+// conn holds the flags query and results share: where to connect, how long
+// to wait and how to print.
+type conn struct {
+	fs                               *flag.FlagSet
+	format, region, apiURL, loginURL string
+	timeout                          time.Duration
+	quiet, verbose, demo             bool
+}
+
+func newConn(fs *flag.FlagSet) *conn {
+	c := &conn{fs: fs}
+	fs.StringVar(&c.format, "format", "table", "output `format`: "+strings.Join(formats, ", "))
+	fs.StringVar(&c.region, "region", "", "region `key` or domain, such as eu-west-1 (default $GENESYSCLOUD_REGION; see gcusage regions)")
+	fs.StringVar(&c.apiURL, "api-url", "", "API base `URL`, overriding the region's; http:// only for loopback")
+	fs.StringVar(&c.loginURL, "login-url", "", "login base `URL`, overriding the region's; http:// only for loopback")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "give up after this long, printing how to resume; 0 waits until interrupted")
+	fs.BoolVar(&c.quiet, "quiet", false, "print nothing on stderr but errors")
+	fs.BoolVar(&c.verbose, "verbose", false, "log each HTTP attempt to stderr (never a token)")
+	return c
+}
+
+const queryAbout = `Start a usage query, wait for it and print its rows. The interval is
+--interval, or --since and --until; by default the last 7 full UTC days
+(usage is counted per UTC day, and today is not counted yet). Enum values
+are read in any case. The table shows the columns grouped by and the metrics
+asked for, and a totals row.
+
+Credentials come from the environment: GENESYSCLOUD_OAUTHCLIENT_ID and
+GENESYSCLOUD_OAUTHCLIENT_SECRET, or GENESYSCLOUD_ACCESS_TOKEN; the region
+from --region or GENESYSCLOUD_REGION. --demo needs none of them.`
+
+const queryExamples = `  gcusage query --demo
+  gcusage query --since 30d --group-by oauthclientid,httpmethod --metrics requests,status429
+  gcusage query --interval 2024-01-01/2024-02-01 --granularity week --format csv > usage.csv
+  gcusage query --since 2024-03-01 --until 36h --group-by TemplateUri --format ndjson
+  gcusage query --api-url http://127.0.0.1:8765 --login-url http://127.0.0.1:8765 --format json
+      (against 'go run ./cmd/gcusage-stub', with its demo credentials in the env)`
+
+func (a *app) query(ctx context.Context, args []string) error {
+	cmd := newCommand("query", "gcusage query [flags]", queryAbout, queryExamples)
+	fs := cmd.fs
+	c := newConn(fs)
+	iv := fs.String("interval", "", "ISO-8601 interval `START/END`, such as 2024-01-01/2024-01-08 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z")
+	since := fs.String("since", "", "start: a `time` back from now (7d, 36h), a date (2024-01-31) or a date-time")
+	until := fs.String("until", "", "end: a `time` in the forms of --since (default now)")
+	gran := fs.String("granularity", "", "bucket `size`: "+join(granularities)+" (default the API's: Day)")
+	groupBy := fs.String("group-by", string(groupBys[0]), "comma `list` of "+join(groupBys)+`; "" for none`)
+	mets := fs.String("metrics", "", "comma `list` of "+join(metrics)+" (default all)")
+	fs.BoolVar(&c.demo, "demo", false, "run against an in-process stub with sample data: no account, no network")
+	pos, err := cmd.parse(a.stdout, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("query takes no arguments, got %q (flags start with --)", pos[0])
+	}
+	var q client.Query
+	if q.Interval, err = interval(*iv, *since, *until, a.now()); err != nil {
+		return err
+	}
+	if q.GroupBy, err = parseList("group-by", *groupBy, groupBys); err != nil {
+		return err
+	}
+	if q.Metrics, err = parseList("metrics", *mets, metrics); err != nil {
+		return err
+	}
+	g, err := parseList("granularity", *gran, granularities)
+	if err != nil {
+		return err
+	}
+	if len(g) > 1 {
+		return usagef("--granularity %q: give one of %s", *gran, join(granularities))
+	}
+	if len(g) == 1 {
+		q.Granularity = g[0]
+	}
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	var opts []client.Option
+	if c.demo {
+		if c.region != "" || c.apiURL != "" || c.loginURL != "" {
+			return usagef("--demo runs against an in-process stub: drop --region, --api-url and --login-url")
+		}
+		if err := c.checkFormat(); err != nil {
+			return err
+		}
+		srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithRunning(2, 0), usagetest.WithPopulation(usagetest.Population{Clients: 5}))
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		opts = []client.Option{
+			client.WithBaseURLs(srv.URL, srv.LoginURL),
+			client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
+			client.WithHTTPClient(&http.Client{Transport: srv.Transport()}),
+		}
+		a.note(c, "demo: sample data from an in-process stub; no account, nothing sent over the network")
+	} else if opts, err = a.options(c); err != nil {
+		return err
+	}
+	start := func(ctx context.Context, cl *client.Client) (*client.Execution, error) { return cl.Start(ctx, q) }
+	return a.execute(ctx, c, opts, start, queryColumns(q.GroupBy, q.Metrics))
+}
+
+const resultsAbout = `Wait for an execution started earlier, such as one a 'gcusage query' gave
+up on, and print its rows. The table shows the columns the rows have.`
+
+const resultsExamples = `  gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13
+  gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13 --format json --timeout 30m`
+
+func (a *app) results(ctx context.Context, args []string) error {
+	cmd := newCommand("results", "gcusage results <executionId> [flags]", resultsAbout, resultsExamples)
+	c := newConn(cmd.fs)
+	pos, err := cmd.parse(a.stdout, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
+		return usagef("results takes one execution id, got %d arguments (see gcusage results --help)", len(pos))
+	}
+	opts, err := a.options(c)
+	if err != nil {
+		return err
+	}
+	resume := func(_ context.Context, cl *client.Client) (*client.Execution, error) {
+		return cl.Execution(pos[0]), nil
+	}
+	return a.execute(ctx, c, opts, resume, nil)
+}
+
+func (c *conn) checkFormat() error {
+	c.format = strings.ToLower(c.format)
+	if !slices.Contains(formats, c.format) {
+		return usagef("--format %q: allowed %s", c.format, strings.Join(formats, ", "))
+	}
+	return nil
+}
+
+// options reads the flags and the environment into the client's options;
+// a missing or bad one is a usage error, found before anything is sent.
+func (a *app) options(c *conn) ([]client.Option, error) {
+	if err := c.checkFormat(); err != nil {
+		return nil, err
+	}
+	apiURL, loginURL := c.apiURL, c.loginURL
+	if apiURL == "" || loginURL == "" {
+		name := cmp.Or(c.region, a.getenv("GENESYSCLOUD_REGION"))
+		if name == "" {
+			return nil, usagef("no region: set GENESYSCLOUD_REGION or --region (see gcusage regions), or give both --api-url and --login-url")
+		}
+		r, ok := client.LookupRegion(name)
+		if !ok {
+			keys := make([]string, 0, 18)
+			for _, r := range client.Regions() {
+				keys = append(keys, r.Key)
+			}
+			return nil, usagef("unknown region %q: allowed %s, or their domains", name, strings.Join(keys, ", "))
+		}
+		apiURL, loginURL = cmp.Or(apiURL, r.APIURL()), cmp.Or(loginURL, r.LoginURL())
+	}
+	opts := []client.Option{client.WithBaseURLs(apiURL, loginURL)}
+	if a.transport != nil {
+		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: a.transport}))
+	}
+	const idVar, secretVar = "GENESYSCLOUD_OAUTHCLIENT_ID", "GENESYSCLOUD_OAUTHCLIENT_SECRET"
+	id, secret := a.getenv(idVar), a.getenv(secretVar)
+	switch token := a.getenv("GENESYSCLOUD_ACCESS_TOKEN"); {
+	case token != "":
+		return append(opts, client.WithAccessToken(token)), nil
+	case id != "" && secret != "":
+		return append(opts, client.WithClientCredentials(id, secret)), nil
+	case id != "":
+		return nil, usagef("%s is set but %s is not", idVar, secretVar)
+	case secret != "":
+		return nil, usagef("%s is set but %s is not", secretVar, idVar)
+	}
+	return nil, usagef("no credentials: set %s and %s, or GENESYSCLOUD_ACCESS_TOKEN (or try --demo)", idVar, secretVar)
+}
+
+// newClient adds logging and progress to opts. Its errors are bad settings,
+// found before anything is sent.
+func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
+	level := slog.LevelWarn
+	switch {
+	case c.verbose:
+		level = slog.LevelDebug
+	case c.quiet:
+		level = slog.LevelError
+	}
+	opts = append(opts, client.WithLogger(slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))))
+	if a.progress != nil && !c.quiet {
+		opts = append(opts, client.WithPollPolicy(client.PollPolicy{OnPoll: func(e client.PollEvent) {
+			fmt.Fprintf(a.progress, "\r\x1b[Kgcusage: %s, poll %d, %s elapsed", e.Status, e.Attempt, e.Elapsed.Round(100*time.Millisecond))
+		}}))
+	}
+	cl, err := client.New(opts...)
+	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	return cl, nil
+}
+
+// note tells the user something on stderr, unless --quiet.
+func (a *app) note(c *conn, msg string) {
+	if !c.quiet {
+		fmt.Fprintln(a.stderr, "gcusage: "+msg)
+	}
+}
+
+// execute builds the client, gets the execution from start, waits for it
+// and prints its rows, all within --timeout. A failure after the execution
+// started names the command that resumes it.
+func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
+	start func(context.Context, *client.Client) (*client.Execution, error), cols []column) error {
+	cl, err := a.newClient(c, opts)
+	if err != nil {
+		return err
+	}
+	cancel := context.CancelFunc(func() {})
+	if c.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+	}
+	defer cancel()
+	exec, err := start(ctx, cl)
+	if err != nil {
+		return err
+	}
+	res, err := exec.Wait(ctx)
+	if a.progress != nil && !c.quiet {
+		fmt.Fprint(a.progress, "\r\x1b[K")
+	}
+	if err == nil {
+		err = a.print(res, c.format, cols)
+	}
+	if err != nil && !c.demo {
+		return fmt.Errorf("%w; resume with: %s", err, c.resume(exec.ID))
+	}
+	return err
+}
+
+func (a *app) print(res *client.Result, format string, cols []column) error {
+	defer res.Close()
+	w := newRowWriter(format, a.stdout, cols)
+	for row, err := range res.Rows() {
+		if err != nil {
+			return err
+		}
+		if err := w.write(row); err != nil {
+			return err
+		}
+	}
+	return w.close()
+}
+
+// resume is the results command that picks up the execution id where this
+// run stopped, with the connection and format flags it was given.
+func (c *conn) resume(id string) string {
+	args := []string{"gcusage", "results", shellQuote(id)}
+	c.fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "format", "region", "api-url", "login-url":
+			args = append(args, "--"+f.Name, shellQuote(f.Value.String()))
+		}
+	})
+	return strings.Join(args, " ")
+}
+
+// shellQuote leaves plain words alone and single-quotes anything else, so
+// the resume command can be pasted as is.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
