@@ -64,31 +64,32 @@ func (t *tokens) invalidate(gen uint64) {
 func clientCredentials(id, secret, tokenURL string, base http.RoundTripper) func() oauth2.TokenSource {
 	cfg := &clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: 30 * time.Second, Transport: base})
-	fetch := &rateLimitedFetch{cfg: cfg, ctx: ctx}
+	fetch := &retryingFetch{cfg: cfg, ctx: ctx}
 	return func() oauth2.TokenSource { return oauth2.ReuseTokenSourceWithExpiry(nil, fetch, tokenExpiryDelta) }
 }
 
-// rateLimitedFetch fetches a new token each call, and waits out the token
-// endpoint's own rate limit (429, or 400 invalid_request "rate limit
-// exceeded") for at most about a minute, as Genesys' Terraform provider does.
-type rateLimitedFetch struct {
+// retryingFetch fetches a new token each call, and waits out what passes:
+// the token endpoint's own rate limit (429, or 400 invalid_request "rate
+// limit exceeded"), a proxy's 502, 503 or 504, a dropped connection. It
+// gives up after about a minute, as Genesys' Terraform provider does.
+type retryingFetch struct {
 	cfg *clientcredentials.Config
 	ctx context.Context
 }
 
 // Token may sleep without a context (oauth2.TokenSource has none); the
 // budget bounds the sleep.
-func (f *rateLimitedFetch) Token() (*oauth2.Token, error) {
+func (f *retryingFetch) Token() (*oauth2.Token, error) {
 	const attempts, budget = 6, time.Minute
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		tok, err := f.cfg.Token(f.ctx)
-		var re *oauth2.RetrieveError
-		if err == nil || attempt == attempts || !errors.As(err, &re) || !tokenRateLimited(re) {
+		if err == nil || attempt == attempts || !tokenRetryable(err) {
 			return tok, err
 		}
 		wait := jitter(backoffCap(attempt, time.Second, 15*time.Second, 2))
-		if re.Response != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.Response != nil {
 			if hint, ok := parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now()); ok {
 				wait = hint
 			}
@@ -100,13 +101,16 @@ func (f *rateLimitedFetch) Token() (*oauth2.Token, error) {
 	}
 }
 
-func tokenRateLimited(re *oauth2.RetrieveError) bool {
+func tokenRetryable(err error) bool {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return transientError(err) // no answer at all
+	}
 	if re.Response == nil {
 		return false
 	}
-	return re.Response.StatusCode == http.StatusTooManyRequests ||
-		re.Response.StatusCode == http.StatusBadRequest && re.ErrorCode == "invalid_request" &&
-			strings.Contains(strings.ToLower(re.ErrorDescription), "rate limit exceeded")
+	return transientStatus(re.Response.StatusCode) || re.Response.StatusCode == http.StatusBadRequest &&
+		re.ErrorCode == "invalid_request" && strings.Contains(strings.ToLower(re.ErrorDescription), "rate limit exceeded")
 }
 
 // authError rewrites an error of a token source so that its text holds the

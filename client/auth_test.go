@@ -8,41 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 
 	"golang.org/x/oauth2"
 )
-
-func TestConcurrentQueriesShareOneToken(t *testing.T) {
-	f := &fake{api: started(`{"queryStatus":"Complete","results":[]}`)}
-	c := newTestClient(t, f)
-	var wg sync.WaitGroup
-	errs := make(chan error, 100)
-	for range 100 {
-		wg.Go(func() {
-			res, err := c.Run(t.Context(), anyQuery)
-			if err == nil {
-				_, err = res.All()
-			}
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := f.tokenCalls(); n != 1 {
-		t.Fatalf("token requests = %d, want 1 for 100 concurrent queries", n)
-	}
-	if n := len(f.apiCalls()); n != 200 {
-		t.Fatalf("API requests = %d, want 200 (a POST and a GET per query)", n)
-	}
-}
 
 func TestUnauthorizedRenewsTokenOnce(t *testing.T) {
 	next := started(`{}`)

@@ -111,6 +111,31 @@ func (e *ValidationError) Error() string {
 	return s
 }
 
+// DecodeError is a success answer whose body could not be read: cut short,
+// or not the JSON the spec promises. It is not retried, since the same
+// server would most likely send the same body again.
+type DecodeError struct {
+	Method, Path string // empty for DecodeRows, which has no request
+	Row          int    // the 1-based row being read, 0 outside the rows
+	Err          error
+}
+
+// Error names the request and, inside the rows, the row.
+func (e *DecodeError) Error() string {
+	s := "gcusage: "
+	if e.Method != "" {
+		s += e.Method + " " + e.Path + ": "
+	}
+	s += "decoding the answer"
+	if e.Row > 0 {
+		s += fmt.Sprintf(": row %d", e.Row)
+	}
+	return s + ": " + e.Err.Error()
+}
+
+// Unwrap gives the decoder's error.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
 // AuthError is a failed token request. It carries what the OAuth server
 // said, never the credentials.
 type AuthError struct {

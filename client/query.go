@@ -131,10 +131,10 @@ func (c *Client) Start(ctx context.Context, q Query) (*Execution, error) {
 	// the execution-id path is always on ours.
 	var started gen.UsageExecutionResult
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&started); err != nil {
-		return nil, fmt.Errorf("gcusage: POST %s: reading answer: %w", resp.Request.URL.Path, err)
+		return nil, &DecodeError{Method: "POST", Path: resp.Request.URL.Path, Err: err}
 	}
 	if deref(started.ExecutionID) == "" {
-		return nil, fmt.Errorf("gcusage: POST %s: answer has no executionId", resp.Request.URL.Path)
+		return nil, &DecodeError{Method: "POST", Path: resp.Request.URL.Path, Err: errors.New("no executionId")}
 	}
 	return c.Execution(*started.ExecutionID), nil
 }
@@ -300,7 +300,7 @@ func (e *Execution) poll(ctx, waitCtx context.Context) (gen.QueryStatus, time.Du
 	h, err := scanHead(dec)
 	if err != nil {
 		release()
-		return "", 0, fmt.Errorf("gcusage: GET %s: reading results: %w", resp.Request.URL.Path, err)
+		return "", 0, &DecodeError{Method: "GET", Path: resp.Request.URL.Path, Err: err}
 	}
 	st := gen.QueryStatus(h.status)
 	switch st {

@@ -332,9 +332,9 @@ func TestRowsBreakAndCloseRelease(t *testing.T) {
 
 func TestRowsErrors(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
-		{"truncated", `{"queryStatus":"Complete","results":[{"requests":1},{"requests":`, "row 1"},
-		{"wrong type", `{"queryStatus":"Complete","results":[{"requests":"many"}]}`, "row 0"},
-		{"not an array", `{"queryStatus":"Complete","results":{"requests":1}}`, "row 0"},
+		{"truncated", `{"queryStatus":"Complete","results":[{"requests":1},{"requests":`, ": row 2: "},
+		{"wrong type", `{"queryStatus":"Complete","results":[{"requests":"many"}]}`, ": row 1: "},
+		{"not an array", `{"queryStatus":"Complete","results":{"requests":1}}`, ": \"[\" expected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := newTestClient(t, &fake{api: started(tc.body)}).Run(t.Context(), anyQuery)
@@ -345,7 +345,7 @@ func TestRowsErrors(t *testing.T) {
 			for _, err := range res.Rows() {
 				if err != nil {
 					errs++
-					mustContain(t, err.Error(), "gcusage: decoding results: "+tc.want)
+					mustContain(t, err.Error(), "gcusage: decoding the answer"+tc.want)
 				} else {
 					rows++
 				}

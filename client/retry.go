@@ -108,13 +108,9 @@ func (r *retryDoer) decide(resp *http.Response, err error, attempt int) (time.Du
 	}
 	backoff := jitter(backoffCap(attempt-1, r.p.MinDelay, r.p.MaxDelay, 2))
 	if err != nil {
-		var ae *AuthError
-		var ce *tls.CertificateVerificationError
-		return backoff, !errors.As(err, &ae) && !errors.As(err, &ce)
+		return backoff, transientError(err)
 	}
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-	default:
+	if !transientStatus(resp.StatusCode) {
 		return 0, false
 	}
 	hint, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -122,6 +118,26 @@ func (r *retryDoer) decide(resp *http.Response, err error, attempt int) (time.Du
 		return backoff, true
 	}
 	return hint, hint <= r.p.MaxRetryAfter
+}
+
+// transientStatus says whether an answer may change if asked again: a rate
+// limit, or a gateway that could not reach the service.
+func transientStatus(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// transientError says whether a request that got no answer may get one if
+// sent again: a refused or dropped connection may; a bad certificate, a
+// failed token fetch or the caller's own deadline will not.
+func transientError(err error) bool {
+	var ae *AuthError
+	var ce *tls.CertificateVerificationError
+	return !errors.As(err, &ae) && !errors.As(err, &ce) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 func (r *retryDoer) giveUp(err error, attempt int) error {

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"fmt"
 	"io"
 	"iter"
 	"log/slog"
@@ -69,15 +68,13 @@ func (rd *rowDecoder) object(d *jx.Decoder, yield func(gen.APIUsageRow, error) b
 		err = it.Err()
 	}
 	if err != nil {
-		yield(gen.APIUsageRow{}, fmt.Errorf("gcusage: decoding results: %w", err))
+		yield(gen.APIUsageRow{}, &DecodeError{Err: err})
 	}
 }
 
 // array yields the rows of the results array d stands at.
 func (rd *rowDecoder) array(d *jx.Decoder, yield func(gen.APIUsageRow, error) bool) {
-	fail := func(err error) {
-		yield(gen.APIUsageRow{}, fmt.Errorf("gcusage: decoding results: row %d: %w", rd.n, err))
-	}
+	fail := func(err error) { yield(gen.APIUsageRow{}, &DecodeError{Err: err}) }
 	if d.Next() == jx.Null {
 		if err := d.Null(); err != nil {
 			fail(err)
@@ -91,13 +88,12 @@ func (rd *rowDecoder) array(d *jx.Decoder, yield func(gen.APIUsageRow, error) bo
 	}
 	for it.Next() {
 		raw, err := d.Raw()
-		if err != nil {
-			fail(err)
-			return
+		var row gen.APIUsageRow
+		if err == nil {
+			row, err = rd.row(raw)
 		}
-		row, err := rd.row(raw)
 		if err != nil {
-			fail(err)
+			yield(gen.APIUsageRow{}, &DecodeError{Row: rd.n + 1, Err: err})
 			return
 		}
 		rd.n++
