@@ -1,0 +1,561 @@
+package gcusage_test
+
+// Contract tests: the client against the stub, with every request and
+// response checked against api/usage.yaml on the way, so that the spec, the
+// stub and the client cannot drift apart. Waiting and backoff run in virtual
+// time (testing/synctest) over the stub's in-memory transport.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/gcusage/gcusage/api"
+	"github.com/gcusage/gcusage/client"
+	"github.com/gcusage/gcusage/gen"
+	"github.com/gcusage/gcusage/usagetest"
+)
+
+// week is the query most tests run: a week by day, per OAuth client.
+var week = client.Query{
+	Interval:    "2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z",
+	Granularity: gen.GranularityDay,
+	Metrics:     []gen.Metric{gen.MetricRequests, gen.MetricStatus429},
+	GroupBy:     []gen.GroupBy{gen.GroupByOAuthClientID},
+}
+
+// specCheck is a RoundTripper that validates every exchange of the usage
+// endpoints against api/usage.yaml, and records the hosts it is asked for.
+type specCheck struct {
+	base   http.RoundTripper
+	router routers.Router
+
+	mu         sync.Mutex
+	hosts      []string
+	violations []string
+}
+
+func newSpecCheck(t testing.TB, base http.RoundTripper) *specCheck {
+	t.Helper()
+	doc, err := api.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Servers = nil // the stub's origin, not Genesys'
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &specCheck{base: base, router: router}
+}
+
+func (s *specCheck) violate(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.violations = append(s.violations, fmt.Sprintf(format, args...))
+}
+
+func (s *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	s.hosts = append(s.hosts, req.URL.Host)
+	s.mu.Unlock()
+	if req.URL.Path == "/oauth/token" { // the login host is not part of usage.yaml
+		return s.base.RoundTrip(req)
+	}
+	route, params, err := s.router.FindRoute(req)
+	if err != nil {
+		s.violate("%s %s: %v", req.Method, req.URL.Path, err)
+		return s.base.RoundTrip(req)
+	}
+	var body []byte
+	if req.Body != nil {
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+	}
+	check := req.Clone(req.Context())
+	check.Body = io.NopCloser(bytes.NewReader(body))
+	in := &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: bearerOnly}}
+	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+		s.violate("request %s %s: %v", req.Method, req.URL.Path, err)
+	}
+	sent := req.Clone(req.Context())
+	sent.Body = io.NopCloser(bytes.NewReader(body))
+	resp, err := s.base.RoundTrip(sent)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	if err != nil {
+		return resp, nil // a broken stream is the client's to see
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
+		Header: resp.Header, Body: io.NopCloser(bytes.NewReader(raw)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	if err := openapi3filter.ValidateResponse(req.Context(), out); err != nil {
+		s.violate("response %d to %s %s: %v", resp.StatusCode, req.Method, req.URL.Path, err)
+	}
+	return resp, nil
+}
+
+// bearerOnly makes the spec's OAuth requirement mean something: a request
+// without a bearer token is a violation.
+func bearerOnly(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	if !strings.HasPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer ") {
+		return errors.New("no bearer token")
+	}
+	return nil
+}
+
+// harness is a stub and a client that talks to it through a specCheck.
+type harness struct {
+	srv   *usagetest.Server
+	c     *client.Client
+	check *specCheck
+}
+
+// newHarness starts the stub in memory (so it runs inside a synctest
+// bubble) and a client for it with the stub's demo credentials. Unless
+// allowViolations is set, any exchange outside the spec fails the test.
+func newHarness(t *testing.T, allowViolations bool, stubOpts []usagetest.Option, opts ...client.Option) *harness {
+	t.Helper()
+	srv := usagetest.NewServer(t, append([]usagetest.Option{usagetest.InMemory()}, stubOpts...)...)
+	h := &harness{srv: srv, check: newSpecCheck(t, srv.Transport())}
+	c, err := client.New(append([]client.Option{
+		client.WithBaseURLs(srv.URL, srv.LoginURL),
+		client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
+		client.WithHTTPClient(&http.Client{Transport: h.check}),
+	}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	if !allowViolations {
+		t.Cleanup(func() {
+			for _, v := range h.check.violations {
+				t.Errorf("outside api/usage.yaml: %s", v)
+			}
+		})
+	}
+	return h
+}
+
+// count says how many requests the stub received on a path suffix.
+func (h *harness) count(method, suffix string) int {
+	n := 0
+	for _, r := range h.srv.Requests() {
+		if r.Method == method && strings.HasSuffix(r.Path, suffix) {
+			n++
+		}
+	}
+	return n
+}
+
+// want returns the rows the stub serves for q, as JSON for comparison.
+func (h *harness) want(t *testing.T, q client.Query) []string {
+	t.Helper()
+	rows, err := h.srv.Rows(gen.APIUsageQuery{Interval: q.Interval, Granularity: &q.Granularity, Metrics: q.Metrics, GroupBy: q.GroupBy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for r := range rows {
+		out = append(out, rowJSON(t, r))
+	}
+	return out
+}
+
+func rowJSON(t *testing.T, r gen.APIUsageRow) string {
+	t.Helper()
+	if r.Date != nil && r.Date.Location() != time.UTC {
+		t.Errorf("row date %v is not in UTC", r.Date)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// collect runs q and returns its rows as JSON.
+func (h *harness) collect(t *testing.T, ctx context.Context, q client.Query) ([]string, error) {
+	t.Helper()
+	res, err := h.c.Run(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	var got []string
+	for r, err := range res.Rows() {
+		if err != nil {
+			return got, err
+		}
+		got = append(got, rowJSON(t, r))
+	}
+	return got, nil
+}
+
+func TestRunReturnsTheStubsRows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(3, 0)})
+		got, err := h.collect(t, t.Context(), week)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := h.want(t, week)
+		if len(want) != 7*3 { // 7 days × the default 3 clients
+			t.Fatalf("stub serves %d rows, want 21", len(want))
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("rows differ from the stub's\ngot:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if n := h.count("GET", "/results"); n != 4 { // 3 × Running, then Complete with the rows
+			t.Errorf("%d results GETs, want 4", n)
+		}
+		if n := h.count("POST", "/oauth/token"); n != 1 {
+			t.Errorf("%d token requests, want 1", n)
+		}
+	})
+}
+
+// Over a loopback socket, sequential queries share one token and one
+// connection: nothing in the client closes connections behind its back.
+func TestLoopbackReusesTokenAndConnection(t *testing.T) {
+	srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0))
+	var dials int
+	var mu sync.Mutex
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (_ net.Conn, err error) {
+		mu.Lock()
+		dials++
+		mu.Unlock()
+		return dial(ctx, network, addr)
+	}
+	defer tr.CloseIdleConnections()
+	check := newSpecCheck(t, tr)
+	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL),
+		client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
+		client.WithHTTPClient(&http.Client{Transport: check}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		res, err := c.Run(t.Context(), week)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows, err := res.All(); err != nil || len(rows) != 21 {
+			t.Fatalf("got %d rows, %v", len(rows), err)
+		}
+	}
+	if dials != 1 {
+		t.Errorf("%d connections for 5 sequential queries, want 1", dials)
+	}
+	tokens := 0
+	for _, r := range srv.Requests() {
+		if r.Path == "/oauth/token" {
+			tokens++
+		}
+	}
+	if tokens != 1 {
+		t.Errorf("%d token requests, want 1", tokens)
+	}
+	for _, v := range check.violations {
+		t.Errorf("outside api/usage.yaml: %s", v)
+	}
+}
+
+func TestHundredConcurrentQueriesFetchOneToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(2, 0)})
+		var wg sync.WaitGroup
+		errs := make(chan error, 100)
+		for range 100 {
+			wg.Go(func() {
+				res, err := h.c.Run(t.Context(), week)
+				if err == nil {
+					_, err = res.All()
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := h.count("POST", "/oauth/token"); n != 1 {
+			t.Errorf("%d token requests for 100 concurrent queries, want 1", n)
+		}
+		if n := h.count("POST", "/api/v2/usage/query"); n != 100 {
+			t.Errorf("%d queries started, want 100", n)
+		}
+	})
+}
+
+func TestInvalidQuerySendsNothing(t *testing.T) {
+	for name, q := range map[string]client.Query{
+		"no interval":    {GroupBy: week.GroupBy},
+		"inverted":       {Interval: "2024-01-08/2024-01-01"},
+		"lower-case a":   {Interval: week.Interval, GroupBy: []gen.GroupBy{"OauthClientId"}},
+		"bad metric":     {Interval: week.Interval, Metrics: []gen.Metric{"Status418"}},
+		"duplicate":      {Interval: week.Interval, Metrics: []gen.Metric{gen.MetricRequests, gen.MetricRequests}},
+		"bad bucket":     {Interval: week.Interval, Granularity: "Hour"},
+		"malformed date": {Interval: "2024-13-01/2024-12-01"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, false, nil)
+			_, err := h.c.Run(t.Context(), q)
+			var ve *client.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("want a *client.ValidationError, got %v", err)
+			}
+			if n := len(h.srv.Requests()); n != 0 {
+				t.Errorf("an invalid query sent %d requests", n)
+			}
+		})
+	}
+}
+
+func TestFailedQueryCarriesTheExecutionID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, false, []usagetest.Option{
+			usagetest.WithRunning(1, 0),
+			usagetest.WithOutcome(func(gen.APIUsageQuery) gen.QueryStatus { return gen.QueryStatusFailed }),
+		})
+		e, err := h.c.Start(t.Context(), week)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.Wait(t.Context())
+		var ee *client.ExecutionError
+		if !errors.As(err, &ee) || !errors.Is(err, client.ErrQueryFailed) || ee.ExecutionID != e.ID {
+			t.Fatalf("want an ExecutionError for %s wrapping ErrQueryFailed, got %v", e.ID, err)
+		}
+		if !strings.Contains(err.Error(), e.ID) {
+			t.Errorf("error %q does not name the execution", err)
+		}
+	})
+}
+
+// A wait that times out names the execution, and waiting again on that id
+// later picks the same execution up where it was.
+func TestTimeoutThenResume(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(0, 10*time.Minute)})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		_, err := h.c.Run(ctx, week)
+		var ee *client.ExecutionError
+		if !errors.As(err, &ee) || !errors.Is(err, context.DeadlineExceeded) || ee.ExecutionID == "" {
+			t.Fatalf("want an ExecutionError with an id wrapping DeadlineExceeded, got %v", err)
+		}
+		if !strings.Contains(err.Error(), ee.ExecutionID) {
+			t.Errorf("error %q does not name the execution", err)
+		}
+		started := time.Now()
+		res, err := h.c.Wait(t.Context(), ee.ExecutionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := res.All()
+		if err != nil || len(rows) != 21 {
+			t.Fatalf("got %d rows, %v", len(rows), err)
+		}
+		if d := time.Since(started); d < 8*time.Minute {
+			t.Errorf("resumed wait returned after %v, before the query could finish", d)
+		}
+		if n := h.count("POST", "/api/v2/usage/query"); n != 1 {
+			t.Errorf("%d queries started; resuming must not start another", n)
+		}
+	})
+}
+
+// The poll schedule in virtual time: a query that runs for a minute is
+// seen soon after it ends, without hammering the API.
+func TestPollingBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(0, time.Minute)})
+		start := time.Now()
+		if _, err := h.collect(t, t.Context(), week); err != nil {
+			t.Fatal(err)
+		}
+		over := time.Since(start) - time.Minute
+		gets := h.count("GET", "/results")
+		if over < 0 || over > 20*time.Second {
+			t.Errorf("returned %v after the query completed", over)
+		}
+		if gets < 3 || gets > 40 {
+			t.Errorf("%d results GETs for a one-minute query (a fixed 5 s poll makes 13)", gets)
+		}
+	})
+}
+
+// The fault matrix: each fault the stub offers ends in success after a
+// retry or in the right typed error, and none leaves a goroutine behind
+// (synctest.Test fails on a goroutine still blocked when the test ends).
+func TestFaultMatrix(t *testing.T) {
+	httpDate := time.Date(2000, 1, 1, 0, 0, 5, 0, time.UTC).Format(http.TimeFormat) // synctest's epoch + 5 s
+	type outcome func(t *testing.T, h *harness, rows []string, err error)
+	ok := func(requests map[string]int) outcome {
+		return func(t *testing.T, h *harness, rows []string, err error) {
+			if err != nil {
+				t.Fatalf("want success after retry, got %v", err)
+			}
+			if want := h.want(t, week); strings.Join(rows, "\n") != strings.Join(want, "\n") {
+				t.Errorf("rows differ from the stub's:\n%s", strings.Join(rows, "\n"))
+			}
+			for path, n := range requests {
+				method, suffix, _ := strings.Cut(path, " ")
+				if got := h.count(method, suffix); got != n {
+					t.Errorf("%d requests %s, want %d", got, path, n)
+				}
+			}
+		}
+	}
+	execErr := func(target error) outcome {
+		return func(t *testing.T, h *harness, _ []string, err error) {
+			var ee *client.ExecutionError
+			if !errors.As(err, &ee) || ee.ExecutionID == "" {
+				t.Fatalf("want an *ExecutionError with the id, got %v", err)
+			}
+			if target != nil && !errors.Is(err, target) {
+				t.Errorf("want errors.Is(%v), got %v", target, err)
+			}
+		}
+	}
+	decodeErr := func(t *testing.T, h *harness, _ []string, err error) {
+		var de *client.DecodeError
+		if !errors.As(err, &de) {
+			t.Fatalf("want a *client.DecodeError, got %v", err)
+		}
+	}
+	rateLimited := func(t *testing.T, h *harness, _ []string, err error) {
+		var rl *client.RateLimitError
+		if !errors.As(err, &rl) || rl.RetryAfter != 10*time.Minute {
+			t.Fatalf("want a *client.RateLimitError with RetryAfter 10m at once, got %v", err)
+		}
+		if n := h.count("POST", "/api/v2/usage/query"); n != 1 {
+			t.Errorf("a hint past the cap was retried: %d POSTs", n)
+		}
+	}
+	const foreign = "http://127.0.0.2:9"
+	for _, tc := range []struct {
+		route usagetest.Route
+		fault usagetest.Fault
+		bad   bool // the fault breaks the spec on purpose
+		want  outcome
+	}{
+		{usagetest.RouteToken, usagetest.TokenRateLimited(), false, ok(map[string]int{"POST /oauth/token": 2})},
+		{usagetest.RouteToken, usagetest.RateLimited("2"), false, ok(map[string]int{"POST /oauth/token": 2})},
+		{usagetest.RouteToken, usagetest.HTMLError(503), false, ok(map[string]int{"POST /oauth/token": 2})},
+		{usagetest.RouteToken, usagetest.DropConnection(), false, ok(map[string]int{"POST /oauth/token": 2})},
+		{usagetest.RouteToken, usagetest.Slow(5 * time.Second), false, ok(map[string]int{"POST /oauth/token": 1})},
+
+		{usagetest.RouteQuery, usagetest.RateLimited("2"), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
+		{usagetest.RouteQuery, usagetest.RateLimited(httpDate), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
+		{usagetest.RouteQuery, usagetest.RateLimited("600"), false, rateLimited},
+		{usagetest.RouteQuery, usagetest.HTMLError(502), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
+		{usagetest.RouteQuery, usagetest.HTMLError(503), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
+		{usagetest.RouteQuery, usagetest.HTMLError(504), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
+		{usagetest.RouteQuery, usagetest.DropConnection(), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
+		{usagetest.RouteQuery, usagetest.Slow(30 * time.Second), false, ok(map[string]int{"POST /api/v2/usage/query": 1})},
+		{usagetest.RouteQuery, usagetest.TruncatedJSON(), true, decodeErr},
+		{usagetest.RouteQuery, usagetest.InvalidJSON(), true, decodeErr},
+		{usagetest.RouteQuery, usagetest.RevokeToken(), false, ok(map[string]int{"POST /oauth/token": 2, "POST /api/v2/usage/query": 2})},
+		{usagetest.RouteQuery, usagetest.ForeignResultsURI(foreign), false, ok(nil)},
+
+		{usagetest.RouteResults, usagetest.RateLimited("3"), false, ok(map[string]int{"GET /results": 3})},
+		{usagetest.RouteResults, usagetest.HTMLError(502), false, ok(map[string]int{"GET /results": 3})},
+		{usagetest.RouteResults, usagetest.HTMLError(503), false, ok(map[string]int{"GET /results": 3})},
+		{usagetest.RouteResults, usagetest.HTMLError(504), false, ok(map[string]int{"GET /results": 3})},
+		{usagetest.RouteResults, usagetest.DropConnection(), false, ok(map[string]int{"GET /results": 3})},
+		{usagetest.RouteResults, usagetest.Slow(time.Minute), false, ok(map[string]int{"GET /results": 2})},
+		{usagetest.RouteResults, usagetest.TruncatedJSON(), true, execErr(nil)},
+		{usagetest.RouteResults, usagetest.InvalidJSON(), true, execErr(nil)},
+		{usagetest.RouteResults, usagetest.UnknownStatus("Queued"), true, execErr(client.ErrUnknownStatus)},
+		{usagetest.RouteResults, usagetest.NonUTCDate("+02:00"), false, ok(nil)},
+		{usagetest.RouteResults, usagetest.RevokeToken(), false, ok(map[string]int{"POST /oauth/token": 2, "GET /results": 3})},
+	} {
+		t.Run(string(tc.route)+"/"+tc.fault.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, tc.bad, []usagetest.Option{
+					usagetest.WithRunning(1, 0), usagetest.WithFault(tc.route, 1, tc.fault)})
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+				defer cancel()
+				rows, err := h.collect(t, ctx, week)
+				tc.want(t, h, rows, err)
+				for _, host := range h.check.hosts {
+					if "http://"+host == foreign {
+						t.Errorf("a request went to the foreign resultsUri origin %s", foreign)
+					}
+				}
+				if err != nil && (strings.Contains(err.Error(), h.srv.ClientSecret) || strings.Contains(err.Error(), "Bearer")) {
+					t.Errorf("error leaks a credential: %v", err)
+				}
+			})
+		})
+	}
+}
+
+// An error answer is an *APIError with Genesys' code and the correlation
+// id, which the stub also put in contextId.
+func TestAPIErrorCarriesCodeAndCorrelationID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, false, nil)
+		_, err := h.c.Wait(t.Context(), "no-such-execution")
+		var ae *client.APIError
+		if !errors.As(err, &ae) || ae.StatusCode != 404 || ae.Code != "not.found" || ae.CorrelationID == "" {
+			t.Fatalf("want a 404 not.found *APIError with a correlation id, got %v", err)
+		}
+		var body gen.ErrorBody
+		if err := json.Unmarshal(ae.Body, &body); err != nil || body.ContextID == nil || *body.ContextID != ae.CorrelationID {
+			t.Errorf("correlation id %q does not match the body's contextId (%v)", ae.CorrelationID, err)
+		}
+		var ee *client.ExecutionError
+		if !errors.As(err, &ee) || ee.ExecutionID != "no-such-execution" {
+			t.Errorf("want the execution id kept, got %v", err)
+		}
+	})
+}
+
+func TestBadCredentialsGiveAnAuthErrorWithoutTheSecret(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory())
+		const secret = "wrong-secret-do-not-print"
+		c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL),
+			client.WithClientCredentials(srv.ClientID, secret),
+			client.WithHTTPClient(&http.Client{Transport: srv.Transport()}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Run(t.Context(), week)
+		var ae *client.AuthError
+		if !errors.As(err, &ae) || ae.StatusCode != 401 {
+			t.Fatalf("want a 401 *client.AuthError, got %v", err)
+		}
+		if s := fmt.Sprintf("%v %+v %#v", err, err, c); strings.Contains(s, secret) {
+			t.Errorf("the secret leaks: %s", s)
+		}
+	})
+}
