@@ -91,7 +91,7 @@ func (s *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	check := req.Clone(req.Context())
 	check.Body = io.NopCloser(bytes.NewReader(body))
 	in := &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: bearerOnly}}
+		Options: &openapi3filter.Options{AuthenticationFunc: bearerOnly, MultiError: true}}
 	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
 		s.violate("request %s %s: %v", req.Method, req.URL.Path, err)
 	}
@@ -109,7 +109,7 @@ func (s *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
 		Header: resp.Header, Body: io.NopCloser(bytes.NewReader(raw)),
-		Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
 	if err := openapi3filter.ValidateResponse(req.Context(), out); err != nil {
 		s.violate("response %d to %s %s: %v", resp.StatusCode, req.Method, req.URL.Path, err)
 	}
@@ -556,6 +556,29 @@ func TestBadCredentialsGiveAnAuthErrorWithoutTheSecret(t *testing.T) {
 		}
 		if s := fmt.Sprintf("%v %+v %#v", err, err, c); strings.Contains(s, secret) {
 			t.Errorf("the secret leaks: %s", s)
+		}
+	})
+}
+
+// The validating transport must itself be able to fail: a request and an
+// answer outside the spec are both reported.
+func TestSpecCheckCatchesDrift(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, true, []usagetest.Option{usagetest.WithFault(usagetest.RouteResults, 1, usagetest.UnknownStatus("Queued"))})
+		post, _ := http.NewRequest("POST", h.srv.URL+"/api/v2/usage/query", strings.NewReader(`{"interval":"2024-01-01/2024-01-08","groupBy":["OauthClientId"]}`))
+		post.Header.Set("Content-Type", "application/json")
+		if resp, err := h.check.RoundTrip(post); err == nil {
+			resp.Body.Close()
+		}
+		_, err := h.c.Run(t.Context(), week)
+		if !errors.Is(err, client.ErrUnknownStatus) {
+			t.Fatalf("want ErrUnknownStatus, got %v", err)
+		}
+		got := strings.Join(h.check.violations, "\n")
+		for _, want := range []string{"request POST /api/v2/usage/query", "no bearer token", "OauthClientId", "response 200 to GET", "Queued"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("violations do not mention %q:\n%s", want, got)
+			}
 		}
 	})
 }
