@@ -1,0 +1,165 @@
+package usagetest
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Route names one endpoint of the stub, so that a fault can target it.
+type Route string
+
+// The routes of the stub.
+const (
+	RouteToken   Route = "token"   // POST /oauth/token
+	RouteQuery   Route = "query"   // POST /api/v2/usage/query
+	RouteResults Route = "results" // GET /api/v2/usage/query/{executionId}/results
+)
+
+// Fault is a misbehaviour scripted for one request (or all requests) to a
+// route; build one with the constructors below.
+type Fault struct {
+	kind  faultKind
+	code  int
+	text  string
+	delay time.Duration
+}
+
+type faultKind int
+
+const (
+	faultRateLimited faultKind = iota + 1
+	faultHTML
+	faultDrop
+	faultSlow
+	faultTruncated
+	faultInvalidJSON
+	faultUnknownStatus
+	faultNonUTCDate
+	faultRevoke
+	faultForeignResults
+	faultTokenRateLimited
+)
+
+// RateLimited answers 429 too.many.requests.retry.after with the given
+// Retry-After value: seconds ("3") or an HTTP-date.
+func RateLimited(retryAfter string) Fault {
+	return Fault{kind: faultRateLimited, code: http.StatusTooManyRequests, text: retryAfter}
+}
+
+// HTMLError answers status (502, 503 or 504) with the HTML page a proxy in
+// front of Genesys Cloud would send instead of an ErrorBody.
+func HTMLError(status int) Fault { return Fault{kind: faultHTML, code: status} }
+
+// DropConnection closes the connection without an answer; through
+// Transport the round trip fails with an error instead.
+func DropConnection() Fault { return Fault{kind: faultDrop} }
+
+// Slow waits d before handling the request; the wait ends early when the
+// client gives up. Inside a synctest bubble d passes in virtual time.
+func Slow(d time.Duration) Fault { return Fault{kind: faultSlow, delay: d} }
+
+// TruncatedJSON sends the first half of the normal body, then ends it.
+func TruncatedJSON() Fault { return Fault{kind: faultTruncated} }
+
+// InvalidJSON sends the normal body with its first ':' replaced by '=', so
+// that a decoder fails near the start rather than at the end.
+func InvalidJSON() Fault { return Fault{kind: faultInvalidJSON} }
+
+// UnknownStatus answers a results poll with {"queryStatus": status}, a
+// value the spec does not know (such as "Queued"). The execution does not
+// advance: it is not counted as a poll.
+func UnknownStatus(status string) Fault { return Fault{kind: faultUnknownStatus, text: status} }
+
+// NonUTCDate renders the dates of the result rows at the given offset,
+// such as "+02:00": the same instants, in another zone.
+func NonUTCDate(offset string) Fault { return Fault{kind: faultNonUTCDate, text: offset} }
+
+// RevokeToken revokes the bearer token the request carries, so that it and
+// every later request with that token are answered 401
+// authentication.required. A new token from the token endpoint works.
+func RevokeToken() Fault { return Fault{kind: faultRevoke} }
+
+// ForeignResultsURI makes the POST answer a resultsUri on origin (such as
+// "http://127.0.0.2:9"), which a careful client refuses to follow.
+func ForeignResultsURI(origin string) Fault { return Fault{kind: faultForeignResults, text: origin} }
+
+// TokenRateLimited makes the token endpoint answer 400 invalid_request
+// "rate limit exceeded", as Genesys Cloud does under load.
+func TokenRateLimited() Fault { return Fault{kind: faultTokenRateLimited} }
+
+var faultNames = [...]string{faultRateLimited: "RateLimited", faultHTML: "HTMLError", faultDrop: "DropConnection",
+	faultSlow: "Slow", faultTruncated: "TruncatedJSON", faultInvalidJSON: "InvalidJSON",
+	faultUnknownStatus: "UnknownStatus", faultNonUTCDate: "NonUTCDate", faultRevoke: "RevokeToken",
+	faultForeignResults: "ForeignResultsURI", faultTokenRateLimited: "TokenRateLimited"}
+
+// String names the fault as the call that builds it, for messages.
+func (f Fault) String() string {
+	arg := ""
+	switch {
+	case f.kind == 0:
+		return "Fault{}"
+	case f.kind == faultHTML:
+		arg = strconv.Itoa(f.code)
+	case f.kind == faultSlow:
+		arg = f.delay.String()
+	case f.text != "":
+		arg = strconv.Quote(f.text)
+	}
+	return faultNames[f.kind] + "(" + arg + ")"
+}
+
+// check says why f cannot be scripted on route, so that a test that asks
+// for a meaningless fault fails at once instead of silently passing.
+func (f Fault) check(route Route, nth int) error {
+	only := map[faultKind][]Route{
+		faultUnknownStatus:    {RouteResults},
+		faultNonUTCDate:       {RouteResults},
+		faultForeignResults:   {RouteQuery},
+		faultRevoke:           {RouteQuery, RouteResults},
+		faultTokenRateLimited: {RouteToken},
+	}
+	switch {
+	case route != RouteToken && route != RouteQuery && route != RouteResults:
+		return fmt.Errorf("usagetest: unknown route %q (want RouteToken, RouteQuery or RouteResults)", route)
+	case f.kind == 0:
+		return fmt.Errorf("usagetest: zero Fault: build one with a constructor such as RateLimited")
+	case nth < 0:
+		return fmt.Errorf("usagetest: fault %v on %s: nth is %d, want 0 (every request) or more", f, route, nth)
+	case f.kind == faultHTML && (f.code < 502 || f.code > 504):
+		return fmt.Errorf("usagetest: HTMLError(%d): the status must be 502, 503 or 504", f.code)
+	case f.kind == faultRateLimited && f.text == "":
+		return fmt.Errorf("usagetest: RateLimited: Retry-After is empty, want seconds or an HTTP-date")
+	case f.kind == faultNonUTCDate:
+		if _, err := parseOffset(f.text); err != nil {
+			return err
+		}
+	}
+	if routes, ok := only[f.kind]; ok {
+		for _, r := range routes {
+			if r == route {
+				return nil
+			}
+		}
+		return fmt.Errorf("usagetest: fault %v does not apply to route %s (only %v)", f, route, routes)
+	}
+	return nil
+}
+
+// parseOffset reads "+02:00" or "-05:30" as seconds east of UTC.
+func parseOffset(s string) (int, error) {
+	t, err := time.Parse("-07:00", s)
+	if err != nil {
+		return 0, fmt.Errorf("usagetest: NonUTCDate(%q): want an offset such as +02:00", s)
+	}
+	_, off := t.Zone()
+	return off, nil
+}
+
+// scripted is a fault waiting for the request it targets.
+type scripted struct {
+	route Route
+	at    int // the route's request count that fires it; 0 = every request
+	fault Fault
+}

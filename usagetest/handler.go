@@ -1,0 +1,506 @@
+package usagetest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/gcusage/gcusage/gen"
+)
+
+const (
+	queryPath   = "/api/v2/usage/query"
+	resultsPath = "/api/v2/usage/query/{executionId}/results"
+	maxBody     = 1 << 20
+	jsonType    = "application/json"
+	dateLayout  = "2006-01-02T15:04:05.000Z07:00" // with millis, as Genesys writes dates
+)
+
+// exchange is one request being answered.
+type exchange struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	in     *openapi3filter.RequestValidationInput // nil off the spec: token endpoint, unknown paths
+	corr   string
+	faults []Fault
+}
+
+func (x *exchange) fault(k faultKind) (Fault, bool) {
+	for _, f := range x.faults {
+		if f.kind == k {
+			return f, true
+		}
+	}
+	return Fault{}, false
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "usagetest: server closed", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	route, id := match(r)
+	x := &exchange{s: s, w: w, r: r, corr: newID()}
+	x.faults = s.record(r, route, body)
+	switch route {
+	case RouteQuery:
+		x.in = s.validationInput(r, queryPath, nil)
+	case RouteResults:
+		x.in = s.validationInput(r, resultsPath, map[string]string{"executionId": id})
+	}
+
+	for _, f := range x.faults {
+		if f.kind == faultSlow {
+			t := time.NewTimer(f.delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+	}
+	if _, ok := x.fault(faultDrop); ok {
+		panic(http.ErrAbortHandler) // net/http closes the connection without an answer
+	}
+	if f, ok := x.fault(faultRateLimited); ok {
+		x.rateLimited(f.text)
+		return
+	}
+	if f, ok := x.fault(faultHTML); ok {
+		text := fmt.Sprintf("%d %s", f.code, http.StatusText(f.code))
+		x.send(f.code, "text/html", []byte("<html>\r\n<head><title>"+text+"</title></head>\r\n<body>\r\n<center><h1>"+
+			text+"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"))
+		return
+	}
+	if len(body) > maxBody {
+		x.error(http.StatusRequestEntityTooLarge, "bad.request", "", "The request body is larger than 1 MiB")
+		return
+	}
+	switch route {
+	case RouteToken:
+		s.token(x, body)
+	case RouteQuery:
+		s.postQuery(x, body)
+	case RouteResults:
+		s.results(x, id)
+	default:
+		x.error(http.StatusNotFound, "not.found", "", fmt.Sprintf("No resource at %s %s", r.Method, r.URL.Path))
+	}
+}
+
+// match finds the route of r, and the execution id of a results path.
+func match(r *http.Request) (Route, string) {
+	p := r.URL.Path
+	switch {
+	case r.Method == http.MethodPost && p == "/oauth/token":
+		return RouteToken, ""
+	case r.Method == http.MethodPost && p == queryPath:
+		return RouteQuery, ""
+	case r.Method == http.MethodGet:
+		rest, ok := strings.CutPrefix(p, queryPath+"/")
+		id, ok2 := strings.CutSuffix(rest, "/results")
+		if ok && ok2 && id != "" && !strings.Contains(id, "/") {
+			return RouteResults, id
+		}
+	}
+	return "", ""
+}
+
+func (s *Server) validationInput(r *http.Request, path string, params map[string]string) *openapi3filter.RequestValidationInput {
+	item := s.doc.Paths.Value(path)
+	return &openapi3filter.RequestValidationInput{
+		Request: r, PathParams: params,
+		Route: &routers.Route{Spec: s.doc, Path: path, PathItem: item, Method: r.Method, Operation: item.GetOperation(r.Method)},
+		// The stub checks bearer tokens itself, before validation, as
+		// Genesys does: an unauthenticated request learns nothing.
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+	}
+}
+
+func (s *Server) token(x *exchange, body []byte) {
+	if _, ok := x.fault(faultTokenRateLimited); ok {
+		x.oauthError(http.StatusBadRequest, "invalid_request",
+			"Token request rate limit exceeded for this client (rate limit exceeded); retry later")
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(x.r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		x.oauthError(http.StatusBadRequest, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		x.oauthError(http.StatusBadRequest, "invalid_request", "The form body is malformed")
+		return
+	}
+	id, secret, ok := x.r.BasicAuth()
+	if !ok || subtle.ConstantTimeCompare([]byte(id), []byte(s.cfg.id)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.secret)) != 1 {
+		x.oauthError(http.StatusUnauthorized, "invalid_client", "Bad client credentials: send the client id and secret with HTTP Basic authentication")
+		return
+	}
+	if g := form.Get("grant_type"); g != "client_credentials" {
+		x.oauthError(http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type is %q; want client_credentials", g))
+		return
+	}
+	tok := newToken()
+	s.mu.Lock()
+	s.tokens[tok] = token{expires: time.Now().Add(s.cfg.lifetime)}
+	s.mu.Unlock()
+	x.w.Header().Set("Cache-Control", "no-store")
+	x.json(http.StatusOK, struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int64  `json:"expires_in"`
+	}{tok, "bearer", int64(s.cfg.lifetime / time.Second)})
+}
+
+// authorized reports whether the request carries a live bearer token,
+// revoking that token first when a RevokeToken fault fired.
+func (s *Server) authorized(x *exchange) bool {
+	scheme, tok, _ := strings.Cut(x.r.Header.Get("Authorization"), " ")
+	_, revoke := x.fault(faultRevoke)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[tok]
+	if ok && revoke {
+		t.revoked = true
+		s.tokens[tok] = t
+	}
+	if strings.EqualFold(scheme, "Bearer") && ok && !t.revoked && time.Now().Before(t.expires) {
+		return true
+	}
+	x.error(http.StatusUnauthorized, "authentication.required", "",
+		"Authentication required: send a valid, unexpired bearer token from POST /oauth/token")
+	return false
+}
+
+func (s *Server) postQuery(x *exchange, body []byte) {
+	if !s.authorized(x) || !x.validRequest() {
+		return
+	}
+	var q gen.APIUsageQuery
+	if err := json.Unmarshal(body, &q); err != nil {
+		x.error(http.StatusBadRequest, "bad.request", "", "The request body is not an ApiUsageQuery: "+err.Error())
+		return
+	}
+	pq, err := parseQuery(q)
+	if err != nil {
+		x.error(http.StatusBadRequest, "invalid.date", "interval", err.Error())
+		return
+	}
+	outcome := gen.QueryStatusComplete
+	if s.cfg.outcome != nil && s.cfg.outcome(q) == gen.QueryStatusFailed {
+		outcome = gen.QueryStatusFailed
+	}
+	s.mu.Lock()
+	s.nextExec++
+	id := uuid(s.cfg.seed, "execution", s.nextExec)
+	e := &execution{q: pq, outcome: outcome, created: time.Now()}
+	s.execs[id] = e
+	done := s.finished(e, false)
+	s.mu.Unlock()
+
+	status, uri := http.StatusAccepted, queryPath+"/"+id+"/results"
+	if done {
+		status = http.StatusOK
+	}
+	if f, ok := x.fault(faultForeignResults); ok {
+		uri = strings.TrimSuffix(f.text, "/") + uri
+	}
+	x.json(status, gen.UsageExecutionResult{ExecutionID: &id, ResultsURI: &uri})
+}
+
+// finished reports whether e is done, counting one more Running answer
+// when poll is set and it is not. The caller holds s.mu.
+func (s *Server) finished(e *execution, poll bool) bool {
+	if !e.done && e.polls >= s.cfg.polls && time.Since(e.created) >= s.cfg.running {
+		e.done = true
+	}
+	if !e.done && poll {
+		e.polls++
+	}
+	return e.done
+}
+
+func (s *Server) results(x *exchange, id string) {
+	if !s.authorized(x) || !x.validRequest() {
+		return
+	}
+	s.mu.Lock()
+	e := s.execs[id]
+	f, unknown := x.fault(faultUnknownStatus)
+	done := e != nil && !unknown && s.finished(e, true)
+	s.mu.Unlock()
+	switch {
+	case e == nil:
+		x.error(http.StatusNotFound, "not.found", "executionId", fmt.Sprintf("No usage query execution with id '%s'", id))
+	case unknown:
+		x.json(http.StatusOK, map[string]string{"queryStatus": f.text})
+	case !done:
+		x.json(http.StatusOK, map[string]gen.QueryStatus{"queryStatus": gen.QueryStatusRunning})
+	case e.outcome == gen.QueryStatusFailed:
+		x.json(http.StatusOK, map[string]gen.QueryStatus{"queryStatus": gen.QueryStatusFailed})
+	default:
+		x.complete(e.q)
+	}
+}
+
+// validRequest validates the request against the spec and answers 400 with
+// a Genesys ErrorBody naming the field when it does not conform.
+func (x *exchange) validRequest() bool {
+	err := openapi3filter.ValidateRequest(x.r.Context(), x.in)
+	if err == nil {
+		return true
+	}
+	code, field, msg := "bad.request", "", err.Error()
+	var se *openapi3.SchemaError
+	var pe *openapi3filter.ParseError
+	var re *openapi3filter.RequestError
+	switch {
+	case errors.As(err, &se):
+		if p := se.JSONPointer(); len(p) > 0 {
+			field = p[0]
+		}
+		value := fmt.Sprintf("'%v'", se.Value)
+		if s, ok := se.Value.(string); ok {
+			value = "'" + s + "'"
+		}
+		switch {
+		case se.SchemaField == "required":
+			field = strings.TrimSuffix(strings.TrimPrefix(se.Reason, `property "`), `" is missing`)
+			msg = "Missing " + field
+			if field == "interval" {
+				code = "invalid.date"
+				msg += ": want an ISO-8601 interval start/end such as 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z"
+			}
+		case field == "interval":
+			code = "invalid.date"
+			msg = fmt.Sprintf("Invalid value for interval: %s: want an ISO-8601 interval start/end such as 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z", value)
+		case se.SchemaField == "enum":
+			allowed := make([]string, len(se.Schema.Enum))
+			for i, v := range se.Schema.Enum {
+				allowed[i] = fmt.Sprint(v)
+			}
+			code, msg = "invalid.value", fmt.Sprintf("Invalid value for %s: %s; allowed: %s", field, value, strings.Join(allowed, ", "))
+		case field == "":
+			msg = "The request body must be an ApiUsageQuery object: " + se.Reason
+		default:
+			msg = fmt.Sprintf("Invalid value for %s: %s", field, se.Reason)
+		}
+	case errors.As(err, &pe):
+		msg = "The request body is not valid JSON: " + pe.Error()
+	case errors.Is(err, openapi3filter.ErrInvalidRequired):
+		field, msg = "body", "A request body is required: an ApiUsageQuery in JSON"
+	case errors.As(err, &re) && strings.Contains(re.Reason, "Content-Type"):
+		field = "Content-Type"
+		msg = fmt.Sprintf("Invalid Content-Type '%s': want application/json", x.r.Header.Get("Content-Type"))
+	}
+	x.error(http.StatusBadRequest, code, field, msg)
+	return false
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (x *exchange) error(status int, code, field, msg string) {
+	body := gen.ErrorBody{Message: &msg, Code: &code, Status: ptr(int32(status)), ContextID: &x.corr}
+	if field != "" {
+		body.Details = []gen.ErrorDetail{{ErrorCode: &code, FieldName: &field}}
+	}
+	x.json(status, body)
+}
+
+func (x *exchange) oauthError(status int, code, desc string) {
+	x.json(status, struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}{code, desc})
+}
+
+func (x *exchange) rateLimited(retryAfter string) {
+	secs, err := strconv.Atoi(retryAfter)
+	if err != nil {
+		if t, err := http.ParseTime(retryAfter); err == nil {
+			secs = max(0, int(time.Until(t).Seconds()+0.5))
+		}
+	}
+	h := x.w.Header()
+	h.Set("Retry-After", retryAfter)
+	h.Set("inin-ratelimit-count", "301")
+	h.Set("inin-ratelimit-allowed", "300")
+	h.Set("inin-ratelimit-reset", strconv.Itoa(secs))
+	code := "too.many.requests.retry.after"
+	msg := fmt.Sprintf("Rate limit exceeded the maximum. Retry the request in [%d] seconds", secs)
+	x.json(http.StatusTooManyRequests, gen.ErrorBody{Message: &msg, Code: &code, Status: ptr(int32(429)),
+		ContextID: &x.corr, Limit: &gen.Limit{Key: ptr("requests.per.minute"), Namespace: ptr("platform.api"), Value: ptr(int64(300))}})
+}
+
+func (x *exchange) json(status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only the stub's own types get here
+	}
+	x.send(status, jsonType, b)
+}
+
+// send writes a whole answer, first mangled by the body faults or else
+// checked against the spec: a stub that drifts from the spec would make
+// every test that trusts it worthless.
+func (x *exchange) send(status int, contentType string, body []byte) {
+	h := x.w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("ININ-Correlation-Id", x.corr)
+	if contentType == jsonType && x.s.tamper != nil {
+		body = x.s.tamper(body)
+	}
+	_, unknown := x.fault(faultUnknownStatus) // breaks the spec on purpose
+	if mangled := x.mangle(&body); x.in != nil && !mangled && !unknown {
+		if err := x.s.checkResponse(x.in, status, h, body); err != nil {
+			x.s.report(fmt.Errorf("%s %s: the stub's answer does not conform to the spec: %w", x.r.Method, x.r.URL.Path, err))
+			status = http.StatusInternalServerError
+			body = []byte(fmt.Sprintf(`{"message":"usagetest: the stub's answer broke api/usage.yaml","code":"internal.server.error","status":500,"contextId":%q}`, x.corr))
+		}
+	}
+	x.w.WriteHeader(status)
+	x.w.Write(body)
+}
+
+// mangle applies TruncatedJSON and InvalidJSON to body.
+func (x *exchange) mangle(body *[]byte) bool {
+	_, truncate := x.fault(faultTruncated)
+	_, invalid := x.fault(faultInvalidJSON)
+	if truncate {
+		*body = (*body)[:len(*body)/2]
+	}
+	if invalid {
+		*body = bytes.Replace(*body, []byte(":"), []byte("="), 1)
+	}
+	return truncate || invalid
+}
+
+func (s *Server) checkResponse(in *openapi3filter.RequestValidationInput, status int, h http.Header, body []byte) error {
+	return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: status, Header: h, Body: io.NopCloser(bytes.NewReader(body)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	})
+}
+
+// checkRow validates one encoded row against ApiUsageRow, so that results
+// of any size are checked without holding them.
+func (s *Server) checkRow(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	return s.doc.Components.Schemas["ApiUsageRow"].Value.VisitJSON(v)
+}
+
+// wireRow is ApiUsageRow as the stub writes it: dates with milliseconds,
+// as Genesys writes them, where time.Time would drop them.
+type wireRow struct {
+	Date           string  `json:"date,omitempty"`
+	ClientID       *string `json:"clientId,omitempty"`
+	ClientName     *string `json:"clientName,omitempty"`
+	OrganizationID *string `json:"organizationId,omitempty"`
+	UserID         *string `json:"userId,omitempty"`
+	TemplateURI    *string `json:"templateUri,omitempty"`
+	HTTPMethod     *string `json:"httpMethod,omitempty"`
+	Status200      *int64  `json:"status200,omitempty"`
+	Status300      *int64  `json:"status300,omitempty"`
+	Status400      *int64  `json:"status400,omitempty"`
+	Status429      *int64  `json:"status429,omitempty"`
+	Status500      *int64  `json:"status500,omitempty"`
+	Requests       *int64  `json:"requests,omitempty"`
+}
+
+// complete answers a Complete execution with its rows, streamed: it writes
+// queryStatus before results, so that a streaming client knows the state
+// before the first row, and it validates and writes one row at a time.
+func (x *exchange) complete(q query) {
+	zone := time.UTC
+	if f, ok := x.fault(faultNonUTCDate); ok {
+		off, _ := parseOffset(f.text)
+		zone = time.FixedZone(f.text, off)
+	}
+	_, truncate := x.fault(faultTruncated)
+	_, invalid := x.fault(faultInvalidJSON)
+	if truncate || invalid { // body faults need the whole body; tests keep it small
+		var buf bytes.Buffer
+		if x.writeRows(&buf, q, zone) == nil {
+			x.send(http.StatusOK, jsonType, buf.Bytes())
+		}
+		return
+	}
+	h := x.w.Header()
+	h.Set("Content-Type", jsonType)
+	h.Set("ININ-Correlation-Id", x.corr)
+	if err := x.s.checkResponse(x.in, http.StatusOK, h, []byte(`{"queryStatus":"Complete","results":[]}`)); err != nil {
+		x.s.report(err)
+	}
+	x.w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(x.w, 32<<10)
+	if err := x.writeRows(bw, q, zone); err == nil {
+		bw.Flush()
+	} else if errors.Is(err, errBadRow) {
+		bw.Flush()
+		panic(http.ErrAbortHandler) // the status is sent: cut the body short so the client cannot miss it
+	}
+}
+
+var errBadRow = errors.New("row does not conform to ApiUsageRow")
+
+func (x *exchange) writeRows(w io.Writer, q query, zone *time.Location) error {
+	if _, err := io.WriteString(w, `{"queryStatus":"Complete","results":[`); err != nil {
+		return err
+	}
+	sep := ""
+	for row := range q.rows(x.s.cfg.seed, x.s.cfg.pop) {
+		b, err := json.Marshal(wireRow{Date: row.Date.In(zone).Format(dateLayout),
+			ClientID: row.ClientID, ClientName: row.ClientName, OrganizationID: row.OrganizationID, UserID: row.UserID,
+			TemplateURI: row.TemplateURI, HTTPMethod: row.HTTPMethod, Status200: row.Status200, Status300: row.Status300,
+			Status400: row.Status400, Status429: row.Status429, Status500: row.Status500, Requests: row.Requests})
+		if err != nil {
+			return err
+		}
+		if x.s.tamper != nil {
+			b = x.s.tamper(b)
+		}
+		if err := x.s.checkRow(b); err != nil {
+			x.s.report(fmt.Errorf("%s %s: a result row does not conform to the spec: %w", x.r.Method, x.r.URL.Path, err))
+			return errBadRow
+		}
+		if _, err := io.WriteString(w, sep); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		sep = ","
+	}
+	_, err := io.WriteString(w, "]}")
+	return err
+}
