@@ -1,0 +1,181 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// tokenExpiryDelta is how long before expires_in a token is renewed, so a
+// token never expires on its way to the server.
+const tokenExpiryDelta = 60 * time.Second
+
+// tokens is the token source shared by every request of a Client. renew,
+// when set, builds a fresh caching source: a 401 from the API then drops the
+// cached token, which oauth2's reuse source cannot do by itself.
+type tokens struct {
+	mu    sync.Mutex
+	src   oauth2.TokenSource
+	gen   uint64
+	renew func() oauth2.TokenSource
+}
+
+func newTokens(src oauth2.TokenSource, renew func() oauth2.TokenSource) *tokens {
+	if renew != nil {
+		src = renew()
+	}
+	return &tokens{src: src, renew: renew}
+}
+
+// token returns the current access token and the generation of the source
+// it came from, for invalidate.
+func (t *tokens) token() (string, uint64, error) {
+	t.mu.Lock()
+	src, gen := t.src, t.gen
+	t.mu.Unlock()
+	tok, err := src.Token()
+	if err != nil {
+		return "", gen, authError(err)
+	}
+	return tok.AccessToken, gen, nil
+}
+
+// invalidate drops the cached token if it is still the one of generation
+// gen, so that many requests refused at once cause a single new fetch.
+func (t *tokens) invalidate(gen uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.renew != nil && gen == t.gen {
+		t.src, t.gen = t.renew(), t.gen+1
+	}
+}
+
+// clientCredentials builds the renewable source of the client credentials
+// grant. The token requests run on a long-lived context with their own
+// timeout, never on a request's context, whose end would break every later
+// refresh.
+func clientCredentials(id, secret, tokenURL string, base http.RoundTripper) func() oauth2.TokenSource {
+	cfg := &clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: 30 * time.Second, Transport: base})
+	fetch := &rateLimitedFetch{cfg: cfg, ctx: ctx}
+	return func() oauth2.TokenSource { return oauth2.ReuseTokenSourceWithExpiry(nil, fetch, tokenExpiryDelta) }
+}
+
+// rateLimitedFetch fetches a new token each call, and waits out the token
+// endpoint's own rate limit (429, or 400 invalid_request "rate limit
+// exceeded") for at most about a minute, as Genesys' Terraform provider does.
+type rateLimitedFetch struct {
+	cfg *clientcredentials.Config
+	ctx context.Context
+}
+
+func (f *rateLimitedFetch) Token() (*oauth2.Token, error) {
+	const attempts, budget = 6, time.Minute
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		tok, err := f.cfg.Token(f.ctx)
+		var re *oauth2.RetrieveError
+		if err == nil || attempt == attempts || !errors.As(err, &re) || !tokenRateLimited(re) {
+			return tok, err
+		}
+		wait := jitter(backoffCap(attempt, time.Second, 15*time.Second, 2))
+		if re.Response != nil {
+			if hint, ok := parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now()); ok {
+				wait = hint
+			}
+		}
+		if time.Since(start)+wait > budget {
+			return nil, err
+		}
+		time.Sleep(wait)
+	}
+}
+
+func tokenRateLimited(re *oauth2.RetrieveError) bool {
+	if re.Response == nil {
+		return false
+	}
+	return re.Response.StatusCode == http.StatusTooManyRequests ||
+		re.Response.StatusCode == http.StatusBadRequest && re.ErrorCode == "invalid_request" &&
+			strings.Contains(strings.ToLower(re.ErrorDescription), "rate limit exceeded")
+}
+
+// authError rewrites an error of a token source so that its text holds the
+// OAuth error and description only: oauth2's own text may quote the body.
+func authError(err error) error {
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return err
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		return &AuthError{StatusCode: re.Response.StatusCode, Code: re.ErrorCode, Description: re.ErrorDescription, Err: err}
+	}
+	return &AuthError{Err: err}
+}
+
+// authTransport adds the bearer token, and only to requests for the API's
+// origin: a redirect or a resultsUri elsewhere never receives the token. It
+// retries once, with a fresh token, a request the API refused with 401.
+type authTransport struct {
+	base   http.RoundTripper
+	origin *url.URL
+	tokens *tokens
+	ua     string
+}
+
+func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !sameOrigin(req.URL, a.origin) {
+		return a.send(req, "")
+	}
+	tok, gen, err := a.tokens.token()
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	resp, err := a.send(req, tok)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+		return resp, err
+	}
+	a.tokens.invalidate(gen)
+	fresh, _, err := a.tokens.token()
+	if err != nil || fresh == tok {
+		return resp, nil // nothing better to try: report the 401 itself
+	}
+	drain(resp.Body)
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.Body = body
+	}
+	return a.send(req, fresh)
+}
+
+func (a *authTransport) send(req *http.Request, token string) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Header.Del("Authorization")
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	r.Header.Set("User-Agent", a.ua)
+	if r.Header.Get("Accept") == "" {
+		r.Header.Set("Accept", "application/json")
+	}
+	return a.base.RoundTrip(r)
+}
+
+func sameOrigin(u, origin *url.URL) bool {
+	return strings.EqualFold(u.Scheme, origin.Scheme) && strings.EqualFold(u.Host, origin.Host)
+}

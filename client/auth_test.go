@@ -1,0 +1,218 @@
+package client
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"golang.org/x/oauth2"
+)
+
+func TestConcurrentQueriesShareOneToken(t *testing.T) {
+	f := &fake{api: started(`{"queryStatus":"Complete","results":[]}`)}
+	c := newTestClient(t, f)
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for range 100 {
+		wg.Go(func() {
+			res, err := c.Run(t.Context(), anyQuery)
+			if err == nil {
+				_, err = res.All()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.tokenCalls(); n != 1 {
+		t.Fatalf("token requests = %d, want 1 for 100 concurrent queries", n)
+	}
+	if n := len(f.apiCalls()); n != 200 {
+		t.Fatalf("API requests = %d, want 200 (a POST and a GET per query)", n)
+	}
+}
+
+func TestUnauthorizedRenewsTokenOnce(t *testing.T) {
+	next := started(`{}`)
+	f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok-2" {
+			writeJSON(w, 401, `{"code":"authentication.required","message":"expired"}`)
+			return
+		}
+		next(w, r)
+	}}
+	c := newTestClient(t, f)
+	e, err := c.Start(t.Context(), anyQuery)
+	if err != nil || e.ID != "exec-1" {
+		t.Fatalf("Start = %v, %v; want success with the renewed token", e, err)
+	}
+	want := []string{"POST /api/v2/usage/query Bearer tok-1", "POST /api/v2/usage/query Bearer tok-2"}
+	if got := f.apiCalls(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("API calls = %q, want %q", got, want)
+	}
+	if f.tokenCalls() != 2 {
+		t.Fatalf("token requests = %d, want 2", f.tokenCalls())
+	}
+}
+
+func TestUnauthorizedWithStaticTokenIsAnAPIError(t *testing.T) {
+	f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 401, `{"code":"bad.credentials","message":"Invalid login credentials."}`)
+	}}
+	c, _ := New(WithBaseURLs(testAPI, testLogin), WithAccessToken("static-token-value"), WithHTTPClient(&http.Client{Transport: f}))
+	_, err := c.Start(t.Context(), anyQuery)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 401 || ae.Code != "bad.credentials" {
+		t.Fatalf("err = %v, want 401 *APIError", err)
+	}
+	if n := len(f.apiCalls()); n != 1 || f.tokenCalls() != 0 {
+		t.Fatalf("%d API calls and %d token calls, want 1 and 0", n, f.tokenCalls())
+	}
+	if strings.Contains(err.Error(), "static-token-value") {
+		t.Fatalf("error shows the token: %v", err)
+	}
+}
+
+func TestTokenEndpointRateLimitIsRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"400 rate limit exceeded", 400, `{"error":"invalid_request","error_description":"Rate limit exceeded the maximum [300] requests within [60] seconds"}`},
+		{"429", 429, `{"error":"too_many_requests"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := &fake{api: started(`{}`)}
+				f.token = func(n int, w http.ResponseWriter) {
+					if n <= 2 {
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(tc.status)
+						fmt.Fprint(w, tc.body)
+						return
+					}
+					tokenOK(w, "tok-ok")
+				}
+				c := newTestClient(t, f)
+				if _, err := c.Start(t.Context(), anyQuery); err != nil {
+					t.Fatal(err)
+				}
+				if f.tokenCalls() != 3 {
+					t.Fatalf("token requests = %d, want 3", f.tokenCalls())
+				}
+			})
+		})
+	}
+}
+
+func TestTokenFailureIsAnAuthErrorWithoutSecret(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{api: started(`{}`)}
+		f.token = func(n int, w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(401)
+			// A hostile or buggy server echoing the credentials must not get them into our errors.
+			fmt.Fprintf(w, `{"error":"invalid_client","error_description":"bad client","echo":%q}`, testSecret)
+		}
+		c := newTestClient(t, f)
+		_, err := c.Start(t.Context(), anyQuery)
+		var ae *AuthError
+		if !errors.As(err, &ae) || ae.StatusCode != 401 || ae.Code != "invalid_client" {
+			t.Fatalf("err = %v, want *AuthError 401 invalid_client", err)
+		}
+		for _, s := range []string{err.Error(), fmt.Sprintf("%v %+v", err, err)} {
+			if strings.Contains(s, testSecret) || strings.Contains(s, "\n") {
+				t.Fatalf("error text leaks the secret or spans lines: %s", s)
+			}
+		}
+		if f.tokenCalls() != 1 || len(f.apiCalls()) != 0 {
+			t.Fatalf("token calls %d, API calls %d; want 1 and 0: bad credentials are not retried", f.tokenCalls(), len(f.apiCalls()))
+		}
+	})
+}
+
+func TestTokenOnlyForAPIOrigin(t *testing.T) {
+	var got []string
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = append(got, r.URL.String()+" "+r.Header.Get("Authorization"))
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
+	})
+	origin, _ := url.Parse(testAPI + "/prefix")
+	a := &authTransport{base: base, origin: origin, tokens: newTokens(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "T"}), nil), ua: "ua"}
+	for _, u := range []string{testAPI + "/x", "http://127.0.0.1:7999/x", "https://127.0.0.1:7001/x"} {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Authorization", "Bearer smuggled")
+		if _, err := a.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{testAPI + "/x Bearer T", "http://127.0.0.1:7999/x ", "https://127.0.0.1:7001/x "}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("sent %q, want %q", got, want)
+	}
+}
+
+func TestForeignResultsURIIsNotFollowed(t *testing.T) {
+	f := &fake{}
+	f.api = func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			writeJSON(w, 202, `{"executionId":"exec-1","resultsUri":"http://127.0.0.1:7999/steal/results"}`)
+			return
+		}
+		writeJSON(w, 200, `{"queryStatus":"Complete","results":[{"requests":1}]}`)
+	}
+	c := newTestClient(t, f)
+	res, err := c.Run(t.Context(), anyQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := res.All(); err != nil || len(rows) != 1 {
+		t.Fatalf("rows %v, %v", rows, err)
+	}
+	for _, call := range f.apiCalls() {
+		if !strings.HasPrefix(call, "POST /api/v2/usage/query ") && !strings.HasPrefix(call, "GET /api/v2/usage/query/exec-1/results ") {
+			t.Fatalf("unexpected request %q", call)
+		}
+	}
+}
+
+func TestSecretsNeverShown(t *testing.T) {
+	var logs bytes.Buffer
+	f := &fake{api: started(`{"queryStatus":"Complete","results":[{"date":"bad"}]}`)}
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := newTestClient(t, f, WithLogger(log))
+	res, err := c.Run(t.Context(), anyQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := res.All(); err != nil {
+		t.Fatal(err)
+	}
+	log.Info("client", "c", c)
+	cfg := &config{secret: testSecret, static: "tok-static"}
+	shown := fmt.Sprintf("%v %+v %#v %v %+v %#v %s", c, c, c, *c, cfg, cfg, logs.String())
+	for _, secret := range []string{testSecret, "tok-1", "tok-static"} {
+		if strings.Contains(shown, secret) {
+			t.Fatalf("%q shown in: %s", secret, shown)
+		}
+	}
+	// The debug log has one record per attempt with what an operator needs.
+	mustContain(t, logs.String(), "method=POST", "path=/api/v2/usage/query", "status=202", "attempt=1", "correlation_id=corr-1", "duration=")
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

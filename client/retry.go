@@ -1,0 +1,189 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RetryPolicy bounds the retries of one API call. A zero field takes its
+// default.
+type RetryPolicy struct {
+	MaxAttempts int           // attempts in all, first included; default 5
+	MaxElapsed  time.Duration // time for all attempts and waits; default 3m
+	MinDelay    time.Duration // first backoff cap; default 500ms
+	MaxDelay    time.Duration // largest backoff cap; default 20s
+	// MaxRetryAfter is the longest server hint worth waiting for: past it
+	// the call gives up at once with *RateLimitError. Default 180s, as the
+	// official SDK.
+	MaxRetryAfter time.Duration
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	def(&p.MaxAttempts, 5)
+	def(&p.MaxElapsed, 3*time.Minute)
+	def(&p.MinDelay, 500*time.Millisecond)
+	def(&p.MaxDelay, 20*time.Second)
+	def(&p.MaxRetryAfter, 180*time.Second)
+	return p
+}
+
+func def[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// backoffCap is min(maxDelay, minDelay·growth^n), the bound of the n-th
+// exponential backoff delay.
+func backoffCap(n int, minDelay, maxDelay time.Duration, growth float64) time.Duration {
+	c := float64(minDelay)
+	for i := 0; i < n && c < float64(maxDelay); i++ {
+		c *= growth
+	}
+	return time.Duration(min(c, float64(maxDelay)))
+}
+
+// jitter draws a delay in [0, c): "full jitter", so that clients that
+// failed together do not retry together.
+func jitter(c time.Duration) time.Duration {
+	if c <= 0 {
+		return 0
+	}
+	return rand.N(c)
+}
+
+// retryDoer is the HttpRequestDoer given to the generated client. It sits
+// outside the auth transport, so that every attempt gets a valid token.
+type retryDoer struct {
+	hc  *http.Client
+	p   RetryPolicy
+	log *slog.Logger
+}
+
+func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
+	ctx, start := req.Context(), time.Now()
+	for attempt := 1; ; attempt++ {
+		t0 := time.Now()
+		resp, err := r.hc.Do(req)
+		r.logAttempt(req, resp, err, attempt, time.Since(t0))
+		wait, retry := r.decide(resp, err, attempt)
+		if !retry || ctx.Err() != nil || (req.Body != nil && req.GetBody == nil) ||
+			time.Since(start)+wait > r.p.MaxElapsed {
+			return resp, r.giveUp(err, attempt)
+		}
+		if resp != nil {
+			drain(resp.Body)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("gcusage: %s %s: %w", req.Method, req.URL.Path, err)
+		}
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			req = req.Clone(ctx)
+			req.Body = body
+		}
+	}
+}
+
+// decide says whether an outcome is worth another attempt, and after how
+// long. Only transient faults are: 429, 502, 503, 504 and connection errors.
+func (r *retryDoer) decide(resp *http.Response, err error, attempt int) (time.Duration, bool) {
+	if attempt >= r.p.MaxAttempts {
+		return 0, false
+	}
+	backoff := jitter(backoffCap(attempt-1, r.p.MinDelay, r.p.MaxDelay, 2))
+	if err != nil {
+		var ae *AuthError
+		var ce *tls.CertificateVerificationError
+		return backoff, !errors.As(err, &ae) && !errors.As(err, &ce)
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	default:
+		return 0, false
+	}
+	hint, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	if !ok {
+		return backoff, true
+	}
+	return hint, hint <= r.p.MaxRetryAfter
+}
+
+func (r *retryDoer) giveUp(err error, attempt int) error {
+	if err == nil || attempt == 1 {
+		return err
+	}
+	return fmt.Errorf("gcusage: gave up after %d attempts: %w", attempt, err)
+}
+
+func (r *retryDoer) logAttempt(req *http.Request, resp *http.Response, err error, attempt int, d time.Duration) {
+	if !r.log.Enabled(req.Context(), slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", req.Method), slog.String("path", req.URL.Path),
+		slog.Int("attempt", attempt), slog.Duration("duration", d),
+	}
+	if resp != nil {
+		attrs = append(attrs, slog.Int("status", resp.StatusCode),
+			slog.String("correlation_id", resp.Header.Get("ININ-Correlation-Id")))
+	} else {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	r.log.LogAttrs(req.Context(), slog.LevelDebug, "gcusage: http attempt", attrs...)
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date
+// (RFC 9110, 10.2.3). A date in the past means no wait.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		n, err := strconv.ParseUint(v, 10, 63)
+		if err != nil {
+			if errors.Is(err, strconv.ErrRange) {
+				return time.Duration(1<<63 - 1), true
+			}
+			return 0, false
+		}
+		return time.Duration(min(n, uint64(1<<63-1)/uint64(time.Second))) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// drain reads a little of a body before closing it, so that the connection
+// can be reused, without reading an unbounded body.
+func drain(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, 64<<10)
+	_ = body.Close()
+}

@@ -1,0 +1,211 @@
+package client
+
+import (
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"time"
+
+	"github.com/go-faster/jx"
+
+	"github.com/gcusage/gcusage/gen"
+)
+
+// bufSize is the read buffer of the streaming decoder: large enough that
+// a row rarely straddles two reads, small next to a million rows.
+const bufSize = 64 << 10
+
+// maxInterned bounds the string and date caches of one decode, so that a
+// column of unique values (userId of a huge org) costs no more than plain
+// strings would.
+const maxInterned = 4096
+
+// DecodeRows stream-decodes the results array of an ApiUsageQueryResult
+// document, one row at a time. The first error is yielded once, then the
+// sequence stops. Dates are read leniently (see ParseTime); a row whose date
+// cannot be read keeps a nil Date.
+func DecodeRows(r io.Reader) iter.Seq2[gen.APIUsageRow, error] {
+	return func(yield func(gen.APIUsageRow, error) bool) {
+		newRowDecoder(slog.New(slog.DiscardHandler)).object(jx.Decode(r, bufSize), yield)
+	}
+}
+
+// rowDecoder decodes rows with about two allocations each: the rowBox, and
+// jx's capture of the row's bytes. Repeated strings and dates are shared.
+type rowDecoder struct {
+	log   *slog.Logger
+	one   jx.Decoder // decodes one captured row, so that keys are not copied
+	strs  map[string]string
+	dates map[string]*time.Time // nil value: unreadable date, already logged
+	n     int
+}
+
+// rowBox holds a row and the values its pointers point to, in one
+// allocation.
+type rowBox struct {
+	row                                                        gen.APIUsageRow
+	requests, s200, s300, s400, s429, s500                     int64
+	clientID, clientName, orgID, userID, templateURI, httpMeth string
+	date                                                       time.Time
+}
+
+func newRowDecoder(log *slog.Logger) *rowDecoder {
+	return &rowDecoder{log: log, strs: map[string]string{}, dates: map[string]*time.Time{}}
+}
+
+// object reads a whole ApiUsageQueryResult and yields the rows of its
+// results; other keys are skipped.
+func (rd *rowDecoder) object(d *jx.Decoder, yield func(gen.APIUsageRow, error) bool) {
+	it, err := d.ObjIter()
+	for err == nil && it.Next() {
+		if string(it.Key()) == "results" {
+			rd.array(d, yield)
+			return
+		}
+		err = d.Skip()
+	}
+	if err == nil {
+		err = it.Err()
+	}
+	if err != nil {
+		yield(gen.APIUsageRow{}, fmt.Errorf("gcusage: decoding results: %w", err))
+	}
+}
+
+// array yields the rows of the results array d stands at.
+func (rd *rowDecoder) array(d *jx.Decoder, yield func(gen.APIUsageRow, error) bool) {
+	fail := func(err error) {
+		yield(gen.APIUsageRow{}, fmt.Errorf("gcusage: decoding results: row %d: %w", rd.n, err))
+	}
+	if d.Next() == jx.Null {
+		if err := d.Null(); err != nil {
+			fail(err)
+		}
+		return
+	}
+	it, err := d.ArrIter()
+	if err != nil {
+		fail(err)
+		return
+	}
+	for it.Next() {
+		raw, err := d.Raw()
+		if err != nil {
+			fail(err)
+			return
+		}
+		row, err := rd.row(raw)
+		if err != nil {
+			fail(err)
+			return
+		}
+		rd.n++
+		if !yield(row, nil) {
+			return
+		}
+	}
+	if err := it.Err(); err != nil {
+		fail(err)
+	}
+}
+
+func (rd *rowDecoder) row(raw []byte) (gen.APIUsageRow, error) {
+	b := new(rowBox)
+	rd.one.ResetBytes(raw)
+	err := rd.one.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		if d.Next() == jx.Null {
+			return d.Null()
+		}
+		switch string(k) {
+		case "clientId":
+			return rd.str(d, &b.clientID, &b.row.ClientID)
+		case "clientName":
+			return rd.str(d, &b.clientName, &b.row.ClientName)
+		case "organizationId":
+			return rd.str(d, &b.orgID, &b.row.OrganizationID)
+		case "userId":
+			return rd.str(d, &b.userID, &b.row.UserID)
+		case "templateUri":
+			return rd.str(d, &b.templateURI, &b.row.TemplateURI)
+		case "httpMethod":
+			return rd.str(d, &b.httpMeth, &b.row.HTTPMethod)
+		case "requests":
+			return rd.int(d, &b.requests, &b.row.Requests)
+		case "status200":
+			return rd.int(d, &b.s200, &b.row.Status200)
+		case "status300":
+			return rd.int(d, &b.s300, &b.row.Status300)
+		case "status400":
+			return rd.int(d, &b.s400, &b.row.Status400)
+		case "status429":
+			return rd.int(d, &b.s429, &b.row.Status429)
+		case "status500":
+			return rd.int(d, &b.s500, &b.row.Status500)
+		case "date":
+			return rd.date(d, &b.date, &b.row.Date)
+		default:
+			return d.Skip()
+		}
+	})
+	return b.row, err
+}
+
+func (rd *rowDecoder) str(d *jx.Decoder, dst *string, p **string) error {
+	s, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	if v, ok := rd.strs[string(s)]; ok {
+		*dst = v
+	} else {
+		*dst = string(s)
+		if len(rd.strs) < maxInterned {
+			rd.strs[*dst] = *dst
+		}
+	}
+	*p = dst
+	return nil
+}
+
+func (rd *rowDecoder) int(d *jx.Decoder, dst *int64, p **int64) error {
+	v, err := d.Int64()
+	*dst, *p = v, dst
+	return err
+}
+
+// date parses each distinct date once; a row whose date cannot be read keeps
+// a nil Date rather than losing the whole response.
+func (rd *rowDecoder) date(d *jx.Decoder, dst *time.Time, p **time.Time) error {
+	s, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	t, ok := rd.dates[string(s)]
+	if !ok {
+		if v, ok := ParseTime(string(s)); ok {
+			t = &v
+		} else {
+			rd.log.Warn("gcusage: row date unreadable; Date left nil", "date", string(s), "row", rd.n)
+		}
+		if len(rd.dates) < maxInterned {
+			rd.dates[string(s)] = t
+		}
+	}
+	if t != nil {
+		*dst, *p = *t, dst
+	}
+	return nil
+}
+
+// ParseTime reads a timestamp leniently: RFC 3339 with any offset and
+// optional fractional seconds, a date-time without zone, or a date; the last
+// two are taken as UTC. The result is in UTC.
+func ParseTime(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04:05", time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
