@@ -273,6 +273,9 @@ func BenchmarkResults(b *testing.B) {
 	ctx := context.Background()
 	for _, size := range sizes {
 		b.Run(size.name, func(b *testing.B) {
+			if testing.Short() && size.rows > 10_000 {
+				b.Skip("short: 10k rows only")
+			}
 			benchPeers(b, "done", 0, func(b *testing.B, p peer) {
 				id := completeExecution(b, p, size.query)
 				measure(b, size.rows, true, func() (tally, error) { return p.fetch(ctx, id) })

@@ -44,6 +44,9 @@ func BenchmarkPeakHeap(b *testing.B) {
 	ctx := context.Background()
 	for _, size := range []size{sizes[1], million} {
 		b.Run(size.name, func(b *testing.B) {
+			if testing.Short() && size.rows > 10_000 {
+				b.Skip("short: 10k rows only")
+			}
 			benchPeers(b, "done", 0, func(b *testing.B, p peer) {
 				id := completeExecution(b, p, size.query)
 				runtime.GC()
