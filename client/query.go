@@ -174,8 +174,8 @@ func (c *Client) Execution(id string) *Execution { return &Execution{ID: id, c: 
 type PollPolicy struct {
 	// MinDelay and MaxDelay bound the exponential growth (×1.5 per poll)
 	// of the delay between polls; each delay is drawn at random below
-	// that bound (full jitter). Defaults 200ms and 3s. Beyond MaxDelay, the
-	// bound follows a quarter of the time waited so far (at most
+	// that bound (full jitter). Defaults 200ms and 2.5s. Beyond MaxDelay, the
+	// bound follows a third of the time waited so far (at most
 	// max(MaxDelay, 1m)), so that a query running for minutes is not
 	// polled every few seconds and is still seen soon after it ends.
 	MinDelay, MaxDelay time.Duration
@@ -199,7 +199,7 @@ type PollEvent struct {
 
 func (p PollPolicy) withDefaults() PollPolicy {
 	def(&p.MinDelay, 200*time.Millisecond)
-	def(&p.MaxDelay, 3*time.Second)
+	def(&p.MaxDelay, 2500*time.Millisecond)
 	def(&p.MaxRetryAfter, 30*time.Second)
 	return p
 }
@@ -208,7 +208,7 @@ func (p PollPolicy) withDefaults() PollPolicy {
 // hint.
 func (p PollPolicy) delay(n int, elapsed, hint time.Duration) time.Duration {
 	c := backoffCap(n-1, p.MinDelay, p.MaxDelay, 1.5)
-	if long := min(elapsed/4, max(p.MaxDelay, time.Minute)); long > c {
+	if long := min(elapsed/3, max(p.MaxDelay, time.Minute)); long > c {
 		c = long
 	}
 	return max(jitter(c), min(hint, p.MaxRetryAfter))

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -382,6 +383,7 @@ func (x *exchange) send(status int, contentType string, body []byte) {
 		if err := x.s.checkResponse(x.in, status, h, body); err != nil {
 			x.s.report(fmt.Errorf("%s %s: the stub's answer does not conform to the spec: %w", x.r.Method, x.r.URL.Path, err))
 			status = http.StatusInternalServerError
+			h.Set("Content-Type", jsonType)
 			body = []byte(fmt.Sprintf(`{"message":"usagetest: the stub's answer broke api/usage.yaml","code":"internal.server.error","status":500,"contextId":%q}`, x.corr))
 		}
 	}
@@ -402,7 +404,17 @@ func (x *exchange) mangle(body *[]byte) bool {
 	return truncate || invalid
 }
 
+// The spec lets proxies answer text/html, which kin-openapi cannot decode
+// out of the box; it is text, so the plain decoder fits. The registry is
+// global: leave alone a decoder the program registered itself.
+var htmlDecoder sync.Once
+
 func (s *Server) checkResponse(in *openapi3filter.RequestValidationInput, status int, h http.Header, body []byte) error {
+	htmlDecoder.Do(func() {
+		if openapi3filter.RegisteredBodyDecoder("text/html") == nil {
+			openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+		}
+	})
 	return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in, Status: status, Header: h, Body: io.NopCloser(bytes.NewReader(body)),
 		Options: &openapi3filter.Options{IncludeResponseStatus: true},

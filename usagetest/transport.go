@@ -38,18 +38,21 @@ func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("usagetest: the server is closed")
 	}
 
-	ctx, cancel := context.WithCancel(req.Context())
-	stop := context.AfterFunc(s.ctx, cancel) // Close ends the handler as it would a socket's
+	// The handler's context ends when the client gives up, closes the
+	// body, or the server closes, as it would with a socket; and then the
+	// pipe fails, so that a handler stuck writing is released.
+	ctx, cancel := context.WithCancelCause(req.Context())
+	stop := context.AfterFunc(s.ctx, func() { cancel(errors.New("usagetest: the server is closed")) })
+	pr, pw := io.Pipe()
+	context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
 	r := req.Clone(ctx)
 	r.RequestURI = req.URL.RequestURI()
 	r.RemoteAddr = "127.0.0.1:0"
 	if r.Body == nil {
 		r.Body = http.NoBody
 	}
-	pr, pw := io.Pipe()
 	w := &memWriter{header: http.Header{}, pipe: pw, ready: make(chan struct{})}
 	go func() {
-		defer cancel()
 		defer stop()
 		defer func() {
 			v := recover()
@@ -65,14 +68,19 @@ func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}()
 		s.serve(w, r)
 	}()
-	<-w.ready
-	if w.err != nil {
-		return nil, w.err
+	select {
+	case <-w.ready:
+		if w.err != nil {
+			cancel(w.err)
+			return nil, w.err
+		}
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
 	}
 	res := &http.Response{
 		Status: fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)), StatusCode: w.status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: w.sent, Body: pr, ContentLength: -1, Request: req,
+		Header: w.sent, Body: memBody{pr, cancel}, ContentLength: -1, Request: req,
 	}
 	if n, err := strconv.ParseInt(w.sent.Get("Content-Length"), 10, 64); err == nil {
 		res.ContentLength = n
@@ -117,4 +125,16 @@ func (w *memWriter) fail(err error) {
 		close(w.ready)
 	})
 	w.pipe.CloseWithError(err)
+}
+
+// memBody ends the exchange when the client closes it, as closing a
+// socket's body would.
+type memBody struct {
+	*io.PipeReader
+	cancel context.CancelCauseFunc
+}
+
+func (b memBody) Close() error {
+	b.cancel(errors.New("usagetest: response body closed"))
+	return nil
 }

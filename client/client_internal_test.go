@@ -1,0 +1,219 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gcusage/gcusage/gen"
+)
+
+func TestRegions(t *testing.T) {
+	rs := Regions()
+	if len(rs) != 18 {
+		t.Fatalf("%d regions, want 18", len(rs))
+	}
+	keys, domains := map[string]bool{}, map[string]bool{}
+	for _, r := range rs {
+		if keys[r.Key] || domains[r.Domain] {
+			t.Errorf("duplicate region %v", r)
+		}
+		keys[r.Key], domains[r.Domain] = true, true
+		for _, in := range []string{r.Key, r.Domain, strings.ToUpper(r.Key), " " + r.Domain + " "} {
+			if got, ok := LookupRegion(in); !ok || got != r {
+				t.Errorf("LookupRegion(%q) = %v, %v; want %v", in, got, ok, r)
+			}
+		}
+	}
+	rs[0].Key = "changed"
+	if Regions()[0].Key != "us-east-1" {
+		t.Error("Regions shares its slice with the caller")
+	}
+	ie, _ := LookupRegion("eu-west-1")
+	if ie.Domain != "mypurecloud.ie" || ie.APIURL() != "https://api.mypurecloud.ie" || ie.LoginURL() != "https://login.mypurecloud.ie" {
+		t.Errorf("eu-west-1 = %v %s %s", ie, ie.APIURL(), ie.LoginURL())
+	}
+	for _, in := range []string{"us-gov-1", "mypurecloud.fr", ""} {
+		if _, ok := LookupRegion(in); ok {
+			t.Errorf("LookupRegion(%q) found a region", in)
+		}
+	}
+}
+
+func TestNew(t *testing.T) {
+	creds := WithAccessToken("t")
+	cases := []struct {
+		name    string
+		opts    []Option
+		wantErr string // "" = success
+	}{
+		{"region key", []Option{WithRegion("eu-west-1"), creds}, ""},
+		{"region domain", []Option{WithRegion("mypurecloud.jp"), creds}, ""},
+		{"unknown region lists allowed", []Option{WithRegion("eu-west-9"), creds}, `unknown region "eu-west-9": allowed us-east-1, us-east-2,`},
+		{"no region", []Option{creds}, "no region"},
+		{"no credentials", []Option{WithRegion("eu-west-1")}, "exactly one of"},
+		{"two credentials", []Option{WithRegion("eu-west-1"), creds, WithClientCredentials("a", "b")}, "exactly one of"},
+		{"empty secret", []Option{WithRegion("eu-west-1"), WithClientCredentials("a", "")}, "both an id and a secret"},
+		{"http loopback v4", []Option{WithBaseURLs("http://127.0.0.1:8080", "http://127.0.0.1:8081/"), creds}, ""},
+		{"http loopback v6", []Option{WithBaseURLs("http://[::1]:8080", "http://localhost:8081"), creds}, ""},
+		{"https anywhere", []Option{WithBaseURLs("https://api.example.test/base", "https://login.example.test"), creds}, ""},
+		{"http elsewhere", []Option{WithBaseURLs("http://api.example.test", "https://login.example.test"), creds}, "http:// is allowed only for loopback"},
+		{"http login elsewhere", []Option{WithBaseURLs("https://api.example.test", "http://10.0.0.1"), creds}, "http:// is allowed only for loopback"},
+		{"http lookalike", []Option{WithBaseURLs("http://127.0.0.1.example.test", "https://l.test"), creds}, "only for loopback"},
+		{"user info", []Option{WithBaseURLs("https://u:p@api.example.test", "https://l.test"), creds}, "without user"},
+		{"other scheme", []Option{WithBaseURLs("ftp://api.example.test", "https://l.test"), creds}, "scheme must be https"},
+		{"no host", []Option{WithBaseURLs("api.example.test", "https://l.test"), creds}, "want scheme://host"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(tc.opts...)
+			if tc.wantErr == "" {
+				if err != nil || c == nil {
+					t.Fatalf("New = %v, %v", c, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("New succeeded, want error containing %q", tc.wantErr)
+			}
+			mustContain(t, err.Error(), tc.wantErr)
+		})
+	}
+}
+
+func TestUserAgent(t *testing.T) {
+	for _, tc := range []struct {
+		opts []Option
+		want string
+	}{
+		{nil, "gcusage/" + Version + " (go)"},
+		{[]Option{WithUserAgent("mytool/1.2")}, "mytool/1.2"},
+	} {
+		var got string
+		f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+			got = r.Header.Get("User-Agent")
+			started()(w, r)
+		}}
+		if _, err := newTestClient(t, f, tc.opts...).Start(t.Context(), anyQuery); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("User-Agent = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	iv := anyQuery.Interval
+	cases := []struct {
+		name string
+		q    Query
+		want *ValidationError // nil: valid
+	}{
+		{"minimal", Query{Interval: iv}, nil},
+		{"dates", Query{Interval: "2020-02-01/2020-02-28"}, nil},
+		{"offsets", Query{Interval: "2024-01-01T00:00:00.123+02:00/2024-01-01T00:00:00Z"}, nil},
+		{"full", Query{Interval: iv, Granularity: gen.GranularityWeek, Metrics: []gen.Metric{gen.MetricRequests, gen.MetricStatus429},
+			GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID, gen.GroupByHTTPMethod}}, nil},
+		{"missing interval", Query{}, &ValidationError{Field: "interval"}},
+		{"no slash", Query{Interval: "2024-01-01"}, &ValidationError{Field: "interval", Value: "2024-01-01"}},
+		{"two slashes", Query{Interval: "2024-01-01/2024-01-02/2024-01-03"}, &ValidationError{Field: "interval", Value: "2024-01-01/2024-01-02/2024-01-03"}},
+		{"bad start", Query{Interval: "yesterday/2024-01-02"}, &ValidationError{Field: "interval", Value: "yesterday/2024-01-02"}},
+		{"bad end", Query{Interval: "2024-01-01/2024-13-01"}, &ValidationError{Field: "interval", Value: "2024-01-01/2024-13-01"}},
+		{"inverted", Query{Interval: "2024-02-01/2024-01-01"}, &ValidationError{Field: "interval", Value: "2024-02-01/2024-01-01"}},
+		{"granularity", Query{Interval: iv, Granularity: "Daily"},
+			&ValidationError{Field: "granularity", Value: "Daily", Allowed: []string{"Day", "Week", "Month"}}},
+		{"metric", Query{Interval: iv, Metrics: []gen.Metric{"Requests", "status200"}},
+			&ValidationError{Field: "metrics[1]", Value: "status200", Allowed: []string{"Status200", "Status300", "Status400", "Status500", "Status429", "Requests"}}},
+		{"groupBy case", Query{Interval: iv, GroupBy: []gen.GroupBy{"UserId", "OauthClientId"}},
+			&ValidationError{Field: "groupBy[1]", Value: "OauthClientId", Allowed: []string{"OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod"}}},
+		{"duplicate metric", Query{Interval: iv, Metrics: []gen.Metric{"Requests", "Status200", "Requests"}},
+			&ValidationError{Field: "metrics[2]", Value: "Requests", Reason: "duplicate of metrics[0]"}},
+		{"duplicate groupBy", Query{Interval: iv, GroupBy: []gen.GroupBy{"UserId", "UserId"}},
+			&ValidationError{Field: "groupBy[1]", Value: "UserId", Reason: "duplicate of groupBy[0]"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fake{api: started()}
+			c := newTestClient(t, f)
+			_, err := c.Start(t.Context(), tc.q)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Start: %v", err)
+				}
+				return
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("err = %v, want *ValidationError", err)
+			}
+			if ve.Field != tc.want.Field || ve.Value != tc.want.Value || fmt.Sprint(ve.Allowed) != fmt.Sprint(tc.want.Allowed) ||
+				(tc.want.Reason != "" && ve.Reason != tc.want.Reason) || ve.Reason == "" && len(ve.Allowed) == 0 {
+				t.Fatalf("got %+v, want %+v", ve, tc.want)
+			}
+			if v := tc.q.Validate(); v == nil || v.Error() != err.Error() {
+				t.Errorf("Validate and Start disagree")
+			}
+			if n := len(f.apiCalls()) + f.tokenCalls(); n != 0 {
+				t.Fatalf("%d requests sent for an invalid query, want none", n)
+			}
+		})
+	}
+}
+
+func TestValidationErrorText(t *testing.T) {
+	err := Query{Interval: anyQuery.Interval, GroupBy: []gen.GroupBy{"UserId", "OauthClientId"}}.Validate()
+	want := `gcusage: invalid query: groupBy[1] "OauthClientId": allowed OAuthClientId, OrganizationId, UserId, TemplateUri, HttpMethod`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	err = Query{Interval: "2024-02-01/2024-01-01"}.Validate()
+	if want := `gcusage: invalid query: interval "2024-02-01/2024-01-01": end is before start`; err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}
+
+func TestBetweenAndParseInterval(t *testing.T) {
+	cet := time.FixedZone("CET", 3600)
+	start, end := time.Date(2024, 1, 1, 1, 0, 0, 0, cet), time.Date(2024, 1, 8, 0, 0, 0, 5e8, time.UTC)
+	s := Between(start, end)
+	if s != "2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.500Z" {
+		t.Fatalf("Between = %s", s)
+	}
+	gotStart, gotEnd, err := ParseInterval(s)
+	if err != nil || !gotStart.Equal(start) || !gotEnd.Equal(end) {
+		t.Fatalf("ParseInterval(%s) = %v, %v, %v", s, gotStart, gotEnd, err)
+	}
+	if _, _, err := ParseInterval("2024-01-01/2024-01-01"); err != nil {
+		t.Errorf("a one-day date interval is valid: %v", err)
+	}
+}
+
+func FuzzParseInterval(f *testing.F) {
+	for _, s := range []string{anyQuery.Interval, "2020-02-01/2020-02-28", "2024-01-01T00:00:00+05:30/2024-01-02T00:00:00", "/", "a/b/c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		start, end, err := ParseInterval(s)
+		if err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Field != "interval" || ve.Value != s {
+				t.Fatalf("error %v is not a ValidationError naming the interval", err)
+			}
+			return
+		}
+		if end.Before(start) {
+			t.Fatalf("%q accepted inverted", s)
+		}
+		if start.Year() < 0 || end.Year() > 9999 {
+			return // out of Between's four-digit years
+		}
+		s2, e2, err := ParseInterval(Between(start, end))
+		if err != nil || !s2.Equal(start.Truncate(time.Millisecond)) || !e2.Equal(end.Truncate(time.Millisecond)) {
+			t.Fatalf("Between does not round-trip %q: %v %v %v", s, s2, e2, err)
+		}
+	})
+}

@@ -1,0 +1,358 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gcusage/gcusage/gen"
+)
+
+const running = `{"queryStatus":"Running"}`
+
+func TestWaitOutcomes(t *testing.T) {
+	cases := []struct {
+		name       string
+		answers    []string
+		policy     PollPolicy
+		ctxTimeout time.Duration
+		wantIs     error
+		wantText   string
+		wantStatus string
+	}{
+		{name: "failed", answers: []string{running, `{"queryStatus":"Failed"}`},
+			wantIs: ErrQueryFailed, wantText: "gcusage: execution exec-1: query failed", wantStatus: "Failed"},
+		{name: "unknown status", answers: []string{running, `{"queryStatus":"Queued"}`},
+			wantIs: ErrUnknownStatus, wantText: `gcusage: execution exec-1: unknown queryStatus "Queued"`, wantStatus: "Queued"},
+		{name: "missing status", answers: []string{`{"results":[]}`},
+			wantIs: ErrUnknownStatus, wantText: `unknown queryStatus ""`},
+		{name: "MaxWait", answers: []string{running}, policy: PollPolicy{MaxWait: 30 * time.Second},
+			wantIs: context.DeadlineExceeded, wantText: "gcusage: execution exec-1: wait timed out after 30s: context deadline exceeded", wantStatus: "Running"},
+		{name: "context timeout", answers: []string{running}, ctxTimeout: 10 * time.Second,
+			wantIs: context.DeadlineExceeded, wantText: "wait timed out after 10s", wantStatus: "Running"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newTestClient(t, &fake{api: started(tc.answers...)}, WithPollPolicy(tc.policy))
+				ctx := t.Context()
+				if tc.ctxTimeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.ctxTimeout)
+					defer cancel()
+				}
+				_, err := c.Run(ctx, anyQuery)
+				var ee *ExecutionError
+				if !errors.As(err, &ee) || ee.ExecutionID != "exec-1" || !errors.Is(err, tc.wantIs) {
+					t.Fatalf("err = %v, want *ExecutionError for exec-1 wrapping %v", err, tc.wantIs)
+				}
+				mustContain(t, err.Error(), tc.wantText)
+				if ee.Status != tc.wantStatus {
+					t.Errorf("Status = %q, want %q", ee.Status, tc.wantStatus)
+				}
+			})
+		})
+	}
+}
+
+func TestWaitCancelKeepsID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newTestClient(t, &fake{api: started(running)})
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(7*time.Second, cancel)
+		_, err := c.Wait(ctx, "exec-9")
+		var ee *ExecutionError
+		if !errors.As(err, &ee) || ee.ExecutionID != "exec-9" || !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want *ExecutionError for exec-9 wrapping context.Canceled", err)
+		}
+		mustContain(t, err.Error(), "wait canceled after 7s")
+	})
+}
+
+func TestWaitAPIErrorKeepsID(t *testing.T) {
+	f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 404, `{"code":"not.found","message":"No execution"}`)
+	}}
+	_, err := newTestClient(t, f).Wait(t.Context(), "gone")
+	var ee *ExecutionError
+	var ae *APIError
+	if !errors.As(err, &ee) || ee.ExecutionID != "gone" || !errors.As(err, &ae) || ae.Code != "not.found" {
+		t.Fatalf("err = %v, want *ExecutionError for gone around a 404 *APIError", err)
+	}
+	mustContain(t, err.Error(), "gcusage: execution gone: GET /api/v2/usage/query/gone/results: 404 Not Found: not.found: No execution (correlation id corr-1)")
+	if _, err := newTestClient(t, f).Wait(t.Context(), ""); err == nil {
+		t.Fatal("an empty execution id was accepted")
+	}
+}
+
+func TestPollCachesTerminalState(t *testing.T) {
+	f := &fake{api: started(running, `{"queryStatus":"Complete","results":[{"requests":7}]}`)}
+	c := newTestClient(t, f)
+	e := c.Execution("exec-1")
+	for i, want := range []gen.QueryStatus{"Running", "Complete", "Complete"} {
+		if st, err := e.Poll(t.Context()); st != want || err != nil {
+			t.Fatalf("poll %d = %s, %v; want %s", i, st, err, want)
+		}
+	}
+	if n := len(f.apiCalls()); n != 2 {
+		t.Fatalf("%d GETs, want 2: a terminal state is cached", n)
+	}
+	res, err := e.Wait(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := res.All()
+	if err != nil || len(rows) != 1 || *rows[0].Requests != 7 {
+		t.Fatalf("rows %v, %v", rows, err)
+	}
+	if n := len(f.apiCalls()); n != 2 {
+		t.Fatalf("%d GETs, want 2: rows stream from the answer that said Complete", n)
+	}
+}
+
+func TestPollingHonoursBoundedRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var gets []time.Duration
+		start := time.Now()
+		f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				started()(w, r)
+				return
+			}
+			gets = append(gets, time.Since(start))
+			if len(gets) < 3 {
+				w.Header().Set("Retry-After", []string{"4", "3600"}[len(gets)-1])
+				writeJSON(w, 200, running)
+				return
+			}
+			writeJSON(w, 200, `{"queryStatus":"Complete"}`)
+		}}
+		var events []PollEvent
+		c := newTestClient(t, f, WithPollPolicy(PollPolicy{MaxRetryAfter: 10 * time.Second, OnPoll: func(e PollEvent) { events = append(events, e) }}))
+		res, err := c.Run(t.Context(), anyQuery)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows, err := res.All(); len(rows) != 0 || err != nil {
+			t.Fatalf("rows %v, %v; want none", rows, err)
+		}
+		// The second GET waits the hinted 4s; the third the 10s cap, not an hour.
+		if len(gets) != 3 || gets[1]-gets[0] != 4*time.Second || gets[2]-gets[1] != 10*time.Second {
+			t.Fatalf("GETs at %v", gets)
+		}
+		if len(events) != 2 || events[0].Attempt != 1 || events[1].Next != 10*time.Second || events[1].Status != gen.QueryStatusRunning {
+			t.Fatalf("OnPoll events %+v", events)
+		}
+	})
+}
+
+// TestPollSchedule checks the default policy against the planned benchmark
+// (a fixed 5s poll): average overshoot at most max(1s, 20%) of the run time,
+// and at 300s at most 70% of the fixed poll's 60 GETs. Virtual time; the
+// jitter is random, so it averages over many waits.
+func TestPollSchedule(t *testing.T) {
+	p := PollPolicy{}.withDefaults()
+	for _, done := range []time.Duration{500 * time.Millisecond, 5 * time.Second, time.Minute, 5 * time.Minute} {
+		const runs = 400
+		var over, gets time.Duration
+		for range runs {
+			at, n := time.Duration(0), 1
+			for ; at < done; n++ {
+				at += p.delay(n, at, 0)
+			}
+			over += at - done
+			gets += time.Duration(n)
+		}
+		over, gets = over/runs, gets/runs
+		if limit := max(time.Second, done/5); over > limit {
+			t.Errorf("done at %v: average overshoot %v, want at most %v", done, over, limit)
+		}
+		if done == 5*time.Minute && gets > 42 {
+			t.Errorf("done at %v: %d GETs on average, want at most 42", done, gets)
+		}
+		t.Logf("done at %v: overshoot %v, %d GETs", done, over, gets)
+	}
+}
+
+func TestRowsStreamBothKeyOrders(t *testing.T) {
+	rows := `[{"clientId":"c1","clientName":"Nightly export","requests":1520,"status200":1400,"status300":0,"status400":110,"status429":95,"status500":10,"date":"2024-01-01T00:00:00.000Z","extra":{"x":[1,2]}},` +
+		`{"userId":"u1","organizationId":"o1","templateUri":"api/v2/users/{userId}","httpMethod":"GET","requests":9007199254740993,"date":null}]`
+	for _, tc := range []struct {
+		name string
+		body string
+		gets int
+	}{
+		{"status first", `{"queryStatus":"Complete","results":` + rows + `,"cursors":{}}`, 1},
+		{"results first", `{"results":` + rows + `,"queryStatus":"Complete"}`, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fake{api: started(tc.body)}
+			res, err := newTestClient(t, f).Run(t.Context(), anyQuery)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := res.All()
+			if err != nil || len(got) != 2 {
+				t.Fatalf("rows %v, %v", got, err)
+			}
+			r0, r1 := got[0], got[1]
+			want0 := "c1 Nightly export 1520 1400 0 110 95 10 2024-01-01 00:00:00 +0000 UTC"
+			if s := fmt.Sprint(*r0.ClientID, " ", *r0.ClientName, " ", *r0.Requests, " ", *r0.Status200, " ", *r0.Status300, " ",
+				*r0.Status400, " ", *r0.Status429, " ", *r0.Status500, " ", *r0.Date); s != want0 {
+				t.Errorf("row 0 = %s\nwant     %s", s, want0)
+			}
+			if r0.UserID != nil || r1.ClientID != nil || r1.Date != nil || r1.Status200 != nil {
+				t.Errorf("absent or null fields are set: %+v %+v", r0, r1)
+			}
+			if *r1.UserID != "u1" || *r1.OrganizationID != "o1" || *r1.TemplateURI != "api/v2/users/{userId}" || *r1.HTTPMethod != "GET" || *r1.Requests != 9007199254740993 {
+				t.Errorf("row 1 = %+v", r1)
+			}
+			if n := len(f.apiCalls()) - 1; n != tc.gets {
+				t.Errorf("%d GETs, want %d", n, tc.gets)
+			}
+			// A second pass is allowed and fetches the rows again.
+			if again, err := res.All(); err != nil || len(again) != 2 {
+				t.Errorf("second pass: %d rows, %v", len(again), err)
+			}
+		})
+	}
+}
+
+// countingBody is a results answer of n rows, generated as it is read, so
+// that the test can see how far the client read and whether it closed it.
+type countingBody struct {
+	r      io.Reader
+	read   atomic.Int64
+	closed atomic.Bool
+}
+
+func newCountingBody(n int) *countingBody {
+	pr, pw := io.Pipe()
+	go func() {
+		io.WriteString(pw, `{"queryStatus":"Complete","results":[`)
+		for i := range n {
+			if i > 0 {
+				io.WriteString(pw, ",")
+			}
+			if _, err := fmt.Fprintf(pw, `{"clientId":"client-%d","templateUri":"api/v2/users/{userId}","httpMethod":"GET","requests":%d,"date":"2024-01-0%dT00:00:00Z"}`, i%7, i, 1+i%7); err != nil {
+				return
+			}
+		}
+		io.WriteString(pw, `]}`)
+		pw.Close()
+	}()
+	return &countingBody{r: pr}
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read.Add(int64(n))
+	return n, err
+}
+
+func (b *countingBody) Close() error {
+	b.closed.Store(true)
+	return b.r.(*io.PipeReader).Close()
+}
+
+func streamingClient(t *testing.T, body *countingBody) *Client {
+	tr := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		h := http.Header{"Content-Type": {"application/json"}}
+		if r.Method == http.MethodPost {
+			return &http.Response{StatusCode: 202, Header: h, Body: io.NopCloser(strings.NewReader(`{"executionId":"big"}`)), Request: r}, nil
+		}
+		return &http.Response{StatusCode: 200, Header: h, Body: body, Request: r}, nil
+	})
+	c, err := New(WithBaseURLs(testAPI, testLogin), WithAccessToken("t"), WithHTTPClient(&http.Client{Transport: tr}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRowsAreStreamed(t *testing.T) {
+	const n = 200_000
+	body := newCountingBody(n)
+	res, err := streamingClient(t, body).Run(t.Context(), anyQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := body.read.Load(); got > 2*bufSize {
+		t.Fatalf("read %d bytes before any row was asked for", got)
+	}
+	i := 0
+	for row, err := range res.Rows() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if got := body.read.Load(); got > 3*bufSize {
+				t.Fatalf("read %d bytes to yield the first row: not streaming", got)
+			}
+		}
+		if *row.Requests != int64(i) || row.Date.Day() != 1+i%7 {
+			t.Fatalf("row %d = %+v", i, row)
+		}
+		i++
+	}
+	if i != n || !body.closed.Load() {
+		t.Fatalf("%d rows, closed %v; want %d rows and a closed body", i, body.closed.Load(), n)
+	}
+}
+
+func TestRowsBreakAndCloseRelease(t *testing.T) {
+	body := newCountingBody(100_000)
+	res, err := streamingClient(t, body).Run(t.Context(), anyQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range res.Rows() {
+		break
+	}
+	if !body.closed.Load() {
+		t.Fatal("breaking off the rows left the answer open")
+	}
+	body2 := newCountingBody(10)
+	res, err = streamingClient(t, body2).Run(t.Context(), anyQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := res.Close(), res.Close()
+	if first != nil || second != nil || !body2.closed.Load() {
+		t.Fatalf("Close = %v then %v, closed %v; want nil, nil, true", first, second, body2.closed.Load())
+	}
+}
+
+func TestRowsErrors(t *testing.T) {
+	for _, tc := range []struct{ name, body, want string }{
+		{"truncated", `{"queryStatus":"Complete","results":[{"requests":1},{"requests":`, "row 1"},
+		{"wrong type", `{"queryStatus":"Complete","results":[{"requests":"many"}]}`, "row 0"},
+		{"not an array", `{"queryStatus":"Complete","results":{"requests":1}}`, "row 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := newTestClient(t, &fake{api: started(tc.body)}).Run(t.Context(), anyQuery)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs, rows int
+			for _, err := range res.Rows() {
+				if err != nil {
+					errs++
+					mustContain(t, err.Error(), "gcusage: decoding results: "+tc.want)
+				} else {
+					rows++
+				}
+			}
+			if errs != 1 {
+				t.Fatalf("%d errors yielded, want exactly 1", errs)
+			}
+		})
+	}
+}
