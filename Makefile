@@ -26,10 +26,12 @@ test:
 	$(GO) test -race ./...
 
 # The side-by-side suite of docs/performance.md: gcusage, ogen and a
-# hand-rolled client against the same stub. COUNT=5 or more for benchstat.
-COUNT ?= 1
+# hand-rolled client against the same stub, then benchstat's tables with
+# gcusage as the baseline column. The raw results stay in bench/bench.out.
+COUNT ?= 6
 bench:
-	cd bench && $(GO) test -run='^$$' -bench=. -benchmem -count=$(COUNT) -timeout=60m .
+	cd bench && bash -o pipefail -c "$(GO) test -run='^$$' -bench=. -benchmem -count=$(COUNT) -timeout=60m . | tee bench.out"
+	cd bench && $(GO) tool benchstat -col /client bench.out
 
 # What CI runs of the bench module: the polling, connection and token tests
 # in short mode, and every benchmark once on a tiny time budget so that they

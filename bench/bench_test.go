@@ -207,7 +207,7 @@ func benchPeers(b *testing.B, stub string, pollEvery time.Duration, run func(b *
 		b.Fatal(err)
 	}
 	for _, name := range peerNames {
-		b.Run(name, func(b *testing.B) { run(b, ps[name]) })
+		b.Run("client="+name, func(b *testing.B) { run(b, ps[name]) })
 	}
 }
 
