@@ -76,6 +76,8 @@ type rateLimitedFetch struct {
 	ctx context.Context
 }
 
+// Token may sleep without a context (oauth2.TokenSource has none); the
+// budget bounds the sleep.
 func (f *rateLimitedFetch) Token() (*oauth2.Token, error) {
 	const attempts, budget = 6, time.Minute
 	start := time.Now()
@@ -131,6 +133,7 @@ type authTransport struct {
 	ua     string
 }
 
+// RoundTrip implements http.RoundTripper.
 func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !sameOrigin(req.URL, a.origin) {
 		return a.send(req, "")
@@ -173,7 +176,11 @@ func (a *authTransport) send(req *http.Request, token string) (*http.Response, e
 	if r.Header.Get("Accept") == "" {
 		r.Header.Set("Accept", "application/json")
 	}
-	return a.base.RoundTrip(r)
+	resp, err := a.base.RoundTrip(r)
+	if resp != nil && resp.Request == nil {
+		resp.Request = r // in-memory transports may omit it; errors need it
+	}
+	return resp, err
 }
 
 func sameOrigin(u, origin *url.URL) bool {

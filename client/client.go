@@ -45,13 +45,24 @@ type config struct {
 	poll             PollPolicy
 }
 
+// String, GoString and LogValue keep the credentials out of any print or log.
 func (c *config) String() string {
 	return "client.config{api: " + c.apiURL + ", credentials: REDACTED}"
 }
-func (c *config) GoString() string     { return c.String() }
+
+// GoString redacts, as String.
+func (c *config) GoString() string { return c.String() }
+
+// LogValue redacts, as String.
 func (c *config) LogValue() slog.Value { return slog.StringValue(c.String()) }
-func (c *Client) String() string       { return "client.Client{api: " + c.apiURL + "}" }
-func (c *Client) GoString() string     { return c.String() }
+
+// String names the API the client talks to, and nothing of its credentials.
+func (c *Client) String() string { return "client.Client{api: " + c.apiURL + "}" }
+
+// GoString is String, so that %#v shows no credentials either.
+func (c *Client) GoString() string { return c.String() }
+
+// LogValue is String, so that logging a Client shows no credentials.
 func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // WithRegion selects the region by key (eu-west-1) or by domain

@@ -35,6 +35,7 @@ type APIError struct {
 	Method, Path  string
 }
 
+// Error is one line: method, path, status, code, message, correlation id.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "gcusage: %s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
@@ -57,6 +58,7 @@ type RateLimitError struct {
 	RetryAfter time.Duration
 }
 
+// Error adds the server's hint to the API error's line.
 func (e *RateLimitError) Error() string {
 	if e.RetryAfter <= 0 {
 		return e.APIError.Error()
@@ -77,10 +79,12 @@ type ExecutionError struct {
 	Err         error
 }
 
+// Error names the execution, then what ended the wait.
 func (e *ExecutionError) Error() string {
 	return "gcusage: execution " + e.ExecutionID + ": " + strings.TrimPrefix(e.Err.Error(), "gcusage: ")
 }
 
+// Unwrap gives errors.Is and errors.As the cause.
 func (e *ExecutionError) Unwrap() error { return e.Err }
 
 // ValidationError is a bad query or argument, found before anything is sent.
@@ -91,6 +95,7 @@ type ValidationError struct {
 	Reason  string
 }
 
+// Error names the field, the value, and what is wrong or allowed.
 func (e *ValidationError) Error() string {
 	s := fmt.Sprintf("gcusage: invalid query: %s %q", e.Field, e.Value)
 	if e.Reason != "" {
@@ -115,6 +120,8 @@ type AuthError struct {
 	Err         error
 }
 
+// Error holds the OAuth error and description only: never the body, which
+// a careless server could fill with the credentials.
 func (e *AuthError) Error() string {
 	if e.StatusCode == 0 {
 		return "gcusage: token request failed: " + e.Err.Error()
@@ -129,6 +136,7 @@ func (e *AuthError) Error() string {
 	return s
 }
 
+// Unwrap gives the token source's error, such as *oauth2.RetrieveError.
 func (e *AuthError) Unwrap() error { return e.Err }
 
 // maxErrorBody bounds what an error keeps of a body: an error page is small,

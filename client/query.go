@@ -350,7 +350,7 @@ func scanHead(d *jx.Decoder) (head, error) {
 				h.status, err = d.Str()
 			}
 		case "results":
-			h.sawResults = true
+			h.sawResults = h.sawResults || d.Next() != jx.Null
 			if seen && d.Next() == jx.Array {
 				h.atRows = true
 				return h, nil

@@ -278,7 +278,7 @@ func streamingClient(t *testing.T, body *countingBody) *Client {
 }
 
 func TestRowsAreStreamed(t *testing.T) {
-	const n = 200_000
+	const n = 50_000
 	body := newCountingBody(n)
 	res, err := streamingClient(t, body).Run(t.Context(), anyQuery)
 	if err != nil {
@@ -355,4 +355,21 @@ func TestRowsErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestMaxWaitInterruptsAHangingPoll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			<-r.Context().Done() // the server never answers
+			return nil, r.Context().Err()
+		})
+		c, _ := New(WithBaseURLs(testAPI, testLogin), WithAccessToken("t"), WithHTTPClient(&http.Client{Transport: tr}),
+			WithPollPolicy(PollPolicy{MaxWait: 30 * time.Second}))
+		_, err := c.Wait(t.Context(), "exec-1")
+		var ee *ExecutionError
+		if !errors.As(err, &ee) || ee.ExecutionID != "exec-1" || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want *ExecutionError wrapping context.DeadlineExceeded", err)
+		}
+		mustContain(t, err.Error(), "gcusage: execution exec-1: wait timed out after 30s")
+	})
 }

@@ -69,6 +69,9 @@ type retryDoer struct {
 	log *slog.Logger
 }
 
+// Do sends req until it succeeds, fails for good, or a budget runs out.
+// An answer it gives up on is returned as is, for the caller to turn into
+// a typed error.
 func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	ctx, start := req.Context(), time.Now()
 	for attempt := 1; ; attempt++ {

@@ -80,7 +80,9 @@ func TestRetryMatrix(t *testing.T) {
 		{name: "502 503 504", outs: []outcome{{status: 502}, {status: 503}, {status: 504}}, attempts: 4, maxWait: 3500 * time.Millisecond},
 		{name: "connection error", outs: []outcome{{err: connRefused}}, attempts: 2, maxWait: 500 * time.Millisecond},
 		{
+			// A large time budget, so that only the cap can stop the retry.
 			name: "429 hint over cap gives up at once", outs: []outcome{{status: 429, header: ra("181")}}, attempts: 1, elapsed: 0,
+			policy: RetryPolicy{MaxElapsed: time.Hour},
 			check: func(t *testing.T, err error) {
 				var rl *RateLimitError
 				var ae *APIError

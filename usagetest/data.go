@@ -138,10 +138,10 @@ func parseQuery(q gen.APIUsageQuery) (query, error) {
 		}
 	}
 	if !ok || err != nil {
-		return out, fmt.Errorf("Invalid value for interval: '%s': want an ISO-8601 interval start/end such as 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z", q.Interval)
+		return out, fmt.Errorf("interval '%s': want an ISO-8601 interval start/end such as 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z", q.Interval)
 	}
 	if !out.start.Before(out.end) {
-		return out, fmt.Errorf("Invalid value for interval: '%s': the end must be after the start", q.Interval)
+		return out, fmt.Errorf("interval '%s': the end must be after the start", q.Interval)
 	}
 	out.granularity = gen.GranularityDay
 	if q.Granularity != nil {

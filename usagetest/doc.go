@@ -1,3 +1,55 @@
 // Package usagetest is a stub of the Genesys Cloud API Usage endpoints and
-// their OAuth token endpoint, in the spirit of net/http/httptest.
+// their OAuth token endpoint, in the spirit of net/http/httptest: point a
+// client at it in a test, or run it standalone with cmd/gcusage-stub.
+//
+// It answers as the spec api/usage.yaml says, and checks that it does:
+// requests are validated with kin-openapi (a bad one gets a 400 Genesys
+// ErrorBody naming the field) and so is every answer the stub sends, row by
+// row for results, except the answers a Fault breaks on purpose. Tokens come
+// from POST /oauth/token (HTTP Basic, grant_type=client_credentials).
+//
+// A query is Running for a set number of polls or span of time (WithRunning),
+// then Complete or Failed (WithOutcome). Its rows are synthetic but
+// deterministic: one per granularity bucket (UTC; weeks start on Monday)
+// meeting the interval, for each combination of the groupBy members of a
+// seeded Population, with only the asked-for metrics set, status429 within
+// status400 and requests the sum of the status counters. Rows are generated
+// and written one at a time, so a million of them cost flat memory. The
+// results object writes "queryStatus" before "results", so a streaming
+// client learns the state before the first row.
+//
+// Faults (WithFault, Server.Inject) fire on the nth request to a Route:
+// WithFault counts from the server's start, Inject from the call, both from
+// 1; nth 0 means every request. Requests counts every request received,
+// faulted ones included, with credentials redacted.
+//
+// Inside a testing/synctest bubble, start the server with InMemory and send
+// requests through Transport: a real socket would hang the bubble.
+//
+// # A curl session against the standalone stub
+//
+//	$ go run ./cmd/gcusage-stub
+//	gcusage-stub: Genesys Cloud usage API stub (seed 1)
+//	  API URL:       http://127.0.0.1:8765
+//	  Login URL:     http://127.0.0.1:8765  (token endpoint http://127.0.0.1:8765/oauth/token)
+//	  Client ID:     gcusage-demo-client
+//	  Client secret: gcusage-demo-secret
+//	Serving until interrupted (Ctrl-C).
+//
+//	$ B=http://127.0.0.1:8765
+//	$ TOKEN=$(curl -s -u gcusage-demo-client:gcusage-demo-secret -d grant_type=client_credentials $B/oauth/token |
+//	    sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+//	$ curl -s -w ' %{http_code}\n' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+//	    -d '{"interval":"2024-01-01/2024-01-15","granularity":"Week","metrics":["Requests","Status429"],"groupBy":["OAuthClientId"]}' \
+//	    $B/api/v2/usage/query
+//	{"executionId":"9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde","resultsUri":"/api/v2/usage/query/9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde/results"} 202
+//	$ curl -s -H "Authorization: Bearer $TOKEN" $B/api/v2/usage/query/9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde/results
+//	{"queryStatus":"Running"}
+//	$ curl -s -H "Authorization: Bearer $TOKEN" $B/api/v2/usage/query/9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde/results
+//	{"queryStatus":"Complete","results":[{"date":"2024-01-01T00:00:00.000Z","clientId":"3d17245d-0035-4d0a-ad7d-484f876eeedc",
+//	"clientName":"Nightly export","status429":111,"requests":10066}, ... 6 rows: 2 weeks x 3 clients ...]}
+//	$ curl -s -w ' %{http_code}\n' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+//	    -d '{"interval":"2024-01-01/2024-01-15","groupBy":["OauthClientId"]}' $B/api/v2/usage/query
+//	{"code":"invalid.value","contextId":"8b98dea4-...","details":[{"errorCode":"invalid.value","fieldName":"groupBy"}],
+//	"message":"Invalid value for groupBy: 'OauthClientId'; allowed: OAuthClientId, OrganizationId, UserId, TemplateUri, HttpMethod","status":400} 400
 package usagetest

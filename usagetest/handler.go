@@ -168,16 +168,22 @@ func (s *Server) token(x *exchange, body []byte) {
 		x.oauthError(http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type is %q; want client_credentials", g))
 		return
 	}
-	tok := newToken()
-	s.mu.Lock()
-	s.tokens[tok] = token{expires: time.Now().Add(s.cfg.lifetime)}
-	s.mu.Unlock()
+	tok := s.issue()
 	x.w.Header().Set("Cache-Control", "no-store")
 	x.json(http.StatusOK, struct {
 		AccessToken string `json:"access_token"`
 		TokenType   string `json:"token_type"`
 		ExpiresIn   int64  `json:"expires_in"`
 	}{tok, "bearer", int64(s.cfg.lifetime / time.Second)})
+}
+
+// issue mints a random token and remembers it until it expires.
+func (s *Server) issue() string {
+	tok := newToken()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[tok] = token{expires: time.Now().Add(s.cfg.lifetime)}
+	return tok
 }
 
 // authorized reports whether the request carries a live bearer token,
@@ -211,7 +217,7 @@ func (s *Server) postQuery(x *exchange, body []byte) {
 	}
 	pq, err := parseQuery(q)
 	if err != nil {
-		x.error(http.StatusBadRequest, "invalid.date", "interval", err.Error())
+		x.error(http.StatusBadRequest, "invalid.date", "interval", "Invalid value for "+err.Error())
 		return
 	}
 	outcome := gen.QueryStatusComplete

@@ -262,7 +262,7 @@ func start(errorf func(string, ...any), opts []Option) (*Server, error) {
 		s.URL = "http://" + l.Addr().String()
 		s.srv = &http.Server{Handler: s.Handler(), BaseContext: func(net.Listener) context.Context { return s.ctx },
 			ReadHeaderTimeout: 10 * time.Second}
-		go s.srv.Serve(l) //nolint:errcheck // Serve always ends with ErrServerClosed via Close
+		go s.srv.Serve(l) // ends with ErrServerClosed when Close is called
 	}
 	s.LoginURL = s.URL
 	s.host = strings.TrimPrefix(s.URL, "http://")
@@ -300,7 +300,7 @@ func (s *Server) Requests() []Request {
 func (s *Server) Rows(q gen.APIUsageQuery) (iter.Seq[gen.APIUsageRow], error) {
 	pq, err := parseQuery(q)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("usagetest: %w", err)
 	}
 	return pq.rows(s.cfg.seed, s.cfg.pop), nil
 }

@@ -1,0 +1,152 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gcusage/gcusage/gen"
+)
+
+func TestParseTime(t *testing.T) {
+	utc := func(s string) time.Time { v, _ := time.Parse(time.RFC3339Nano, s); return v }
+	for _, tc := range []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"2024-01-01T00:00:00.000Z", utc("2024-01-01T00:00:00Z"), true},
+		{"2024-01-01T00:00:00Z", utc("2024-01-01T00:00:00Z"), true},
+		{"2024-01-01T02:00:00+02:00", utc("2024-01-01T00:00:00Z"), true},
+		{"2024-01-01T02:00:00.5+0200", utc("2024-01-01T00:00:00.5Z"), true},
+		{"2023-12-31T19:00:00.123456789-05:00", utc("2024-01-01T00:00:00.123456789Z"), true},
+		{"2024-01-01T00:00:00", utc("2024-01-01T00:00:00Z"), true},
+		{"2024-01-01T00:00:00.250", utc("2024-01-01T00:00:00.25Z"), true},
+		{"2024-01-01", utc("2024-01-01T00:00:00Z"), true},
+		{"2024-02-30", time.Time{}, false},
+		{"01/02/2024", time.Time{}, false},
+		{"", time.Time{}, false},
+	} {
+		got, ok := ParseTime(tc.in)
+		if ok != tc.ok || !got.Equal(tc.want) || (ok && got.Location() != time.UTC) {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v (UTC), %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestBadDateKeepsTheRow(t *testing.T) {
+	var logs bytes.Buffer
+	f := &fake{api: started(`{"queryStatus":"Complete","results":[{"requests":1,"date":"last tuesday"},{"requests":2,"date":"2024-01-02"},{"requests":3,"date":"last tuesday"}]}`)}
+	c := newTestClient(t, f, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	res, err := c.Run(t.Context(), anyQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := res.All()
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("rows %v, %v", rows, err)
+	}
+	if rows[0].Date != nil || rows[2].Date != nil || *rows[0].Requests != 1 || *rows[2].Requests != 3 || rows[1].Date.Day() != 2 {
+		t.Fatalf("rows %+v %+v %+v", rows[0], rows[1], rows[2])
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), `date="last tuesday"`) {
+		t.Fatalf("want one warning naming the date, got:\n%s", logs.String())
+	}
+}
+
+func TestRowsDoNotShareValues(t *testing.T) {
+	var rows []gen.APIUsageRow
+	for row, err := range DecodeRows(strings.NewReader(`{"results":[{"clientId":"a","requests":1,"date":"2024-01-01"},{"clientId":"a","requests":2,"date":"2024-01-01"}]}`)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, row)
+	}
+	*rows[0].Requests, *rows[0].Date = 99, time.Time{}
+	if *rows[1].Requests != 2 || rows[1].Date.IsZero() || *rows[1].ClientID != "a" {
+		t.Fatalf("writing through one row changed another: %+v", rows[1])
+	}
+}
+
+func TestDecodeRowsMatchesEncodingJSON(t *testing.T) {
+	doc := []byte(`{"cursors":{"after":"x"},"results":[{"clientId":"c\u00e9\"","clientName":"n","organizationId":"o","userId":"u","templateUri":"t","httpMethod":"GET","status200":1,"status300":2,"status400":3,"status429":4,"status500":5,"requests":-6,"date":"2024-01-01T00:00:00Z"},{}],"queryStatus":"Complete"}`)
+	var want gen.APIUsageQueryResult
+	if err := json.Unmarshal(doc, &want); err != nil {
+		t.Fatal(err)
+	}
+	var got []gen.APIUsageRow
+	for row, err := range DecodeRows(bytes.NewReader(doc)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, row)
+	}
+	if a, b := dump(got), dump(want.Results); a != b {
+		t.Fatalf("DecodeRows:    %s\nencoding/json: %s", a, b)
+	}
+}
+
+// dump prints rows with their pointers followed.
+func dump(rows []gen.APIUsageRow) string {
+	b, _ := json.Marshal(append([]gen.APIUsageRow{}, rows...))
+	return string(b)
+}
+
+func FuzzDecodeRows(f *testing.F) {
+	for _, s := range []string{
+		`{"queryStatus":"Complete","results":[{"clientId":"c","requests":1,"date":"2024-01-01T00:00:00.000Z"}]}`,
+		`{"results":[{"date":"2024-01-01"},{"date":"bad","extra":[{"a":null}]}],"queryStatus":"Complete"}`,
+		`{"results":null}`, `{"results":[{"requests":1.5}]}`, `[`, `{"results":[{"requests":1},`,
+	} {
+		f.Add([]byte(s))
+	}
+	// Invariants only: encoding/json differs on purpose (it matches keys
+	// regardless of case, keeps offsets), so TestDecodeRowsMatchesEncodingJSON
+	// compares the two on a document where they must agree.
+	f.Fuzz(func(t *testing.T, data []byte) {
+		errs := 0
+		for row, err := range DecodeRows(bytes.NewReader(data)) {
+			switch {
+			case err != nil:
+				errs++
+			case errs > 0:
+				t.Fatal("a row came after an error")
+			case row.Date != nil && row.Date.Location() != time.UTC:
+				t.Fatalf("date %v not in UTC", row.Date)
+			}
+		}
+		if errs > 1 {
+			t.Fatalf("%d errors yielded, want at most one", errs)
+		}
+	})
+}
+
+func benchDoc(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"queryStatus":"Complete","results":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"clientId":"client-%d","clientName":"Client %d","templateUri":"api/v2/users/{userId}","httpMethod":"GET","requests":%d,"status200":%d,"status429":3,"date":"2024-01-%02dT00:00:00.000Z"}`, i%50, i%50, i, i, 1+i%28)
+	}
+	b.WriteString(`]}`)
+	return b.Bytes()
+}
+
+func BenchmarkDecodeRows(b *testing.B) {
+	doc := benchDoc(10_000)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, err := range DecodeRows(bytes.NewReader(doc)) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

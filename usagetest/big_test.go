@@ -1,0 +1,90 @@
+package usagetest_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/gcusage/gcusage/usagetest"
+)
+
+// rowCounter reads a results body, counting rows and sampling the live
+// heap as it goes, so that a stub that buffered the rows would show.
+type rowCounter struct {
+	objects, bytes, sinceSample int64
+	tail                        []byte
+	peak                        uint64
+}
+
+func (c *rowCounter) Write(p []byte) (int, error) {
+	c.objects += int64(bytes.Count(p, []byte("{")))
+	c.bytes += int64(len(p))
+	c.tail = append(c.tail[:0], p[max(0, len(p)-2):]...)
+	if c.sinceSample += int64(len(p)); c.sinceSample > 4<<20 {
+		c.sinceSample = 0
+		c.peak = max(c.peak, liveHeap())
+	}
+	return len(p), nil
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// bigResults posts a query of clients x days rows (grouped by client only,
+// whose names hold no '{') and streams its results into c.
+func bigResults(t testing.TB, clients, days int, c *rowCounter) {
+	s := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, 0),
+		usagetest.WithPopulation(usagetest.Population{Clients: clients}))
+	cl := newClient(t, s, true)
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	interval := start.Format(time.RFC3339) + "/" + start.AddDate(0, 0, days).Format(time.RFC3339)
+	_, e := cl.post(`{"interval":"` + interval + `","groupBy":["OAuthClientId"]}`)
+	req, _ := http.NewRequest(http.MethodGet, s.URL+*e.ResultsURI, nil)
+	cl.bearer(req)
+	res, err := cl.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if _, err := io.Copy(c, res.Body); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMillionRowsFlatMemory(t *testing.T) {
+	clients, days := 1000, 1000
+	if raceEnabled || testing.Short() {
+		days = 40 // still 8 MB of rows, four times the bound below
+	}
+	base := liveHeap()
+	var c rowCounter
+	bigResults(t, clients, days, &c)
+	if rows := c.objects - 1; rows != int64(clients*days) || string(c.tail) != "]}" {
+		t.Fatalf("%d rows ending %q, want %d ending ]}", rows, c.tail, clients*days)
+	}
+	if grew := int64(c.peak) - int64(base); grew > 2<<20 || c.bytes < 8<<20 {
+		t.Errorf("live heap grew by %d KB while streaming %d MB of rows; want under 2 MB", grew>>10, c.bytes>>20)
+	}
+	t.Logf("%d rows, %d MB streamed, live heap +%d KB at most", c.objects-1, c.bytes>>20, (int64(c.peak)-int64(base))>>10)
+}
+
+// BenchmarkResults streams 100,000 rows per operation; the stub validates
+// each row against the spec as it writes it.
+func BenchmarkResults(b *testing.B) {
+	var peak uint64
+	for b.Loop() {
+		var c rowCounter
+		bigResults(b, 1000, 100, &c)
+		peak = max(peak, c.peak)
+		b.SetBytes(c.bytes)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/100_000, "ns/row")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-live-MB")
+}

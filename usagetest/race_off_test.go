@@ -1,0 +1,5 @@
+//go:build !race
+
+package usagetest_test
+
+const raceEnabled = false
