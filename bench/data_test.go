@@ -1,0 +1,37 @@
+package bench
+
+import (
+	"github.com/gcusage/gcusage/gen"
+	"github.com/gcusage/gcusage/usagetest"
+)
+
+// population gives 1000 combinations of client × template URI × method, so
+// that a day of usage grouped by all three is 1000 rows with every string
+// field set: 10, 100 and 1000 days make 10k, 100k and 1M rows.
+var population = usagetest.Population{Clients: 25, TemplateURIs: 8, Methods: 5}
+
+func stubOptions(opts ...usagetest.Option) []usagetest.Option {
+	return append([]usagetest.Option{usagetest.WithPopulation(population)}, opts...)
+}
+
+func days(interval string) gen.APIUsageQuery {
+	day := gen.GranularityDay
+	groupBy := []gen.GroupBy{gen.GroupByOAuthClientID, gen.GroupByTemplateURI, gen.GroupByHTTPMethod}
+	return gen.APIUsageQuery{Interval: interval, Granularity: &day, GroupBy: groupBy}
+}
+
+type size struct {
+	name  string
+	rows  int
+	query gen.APIUsageQuery
+}
+
+var (
+	sizes = []size{
+		{"rows=10k", 10_000, days("2022-01-01T00:00:00.000Z/2022-01-11T00:00:00.000Z")},
+		{"rows=100k", 100_000, days("2022-01-01T00:00:00.000Z/2022-04-11T00:00:00.000Z")},
+	}
+	million = size{"rows=1M", 1_000_000, days("2022-01-01T00:00:00.000Z/2024-09-27T00:00:00.000Z")}
+	// smallQuery is one row: the POST and polling cases are not about rows.
+	smallQuery = gen.APIUsageQuery{Interval: "2022-01-01T00:00:00.000Z/2022-01-02T00:00:00.000Z"}
+)
