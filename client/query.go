@@ -173,11 +173,15 @@ func (c *Client) Execution(id string) *Execution { return &Execution{ID: id, c: 
 // PollPolicy sets how Wait polls. A zero field takes its default.
 type PollPolicy struct {
 	// MinDelay and MaxDelay bound the exponential growth (×1.5 per poll)
-	// of the delay between polls; each delay is drawn at random below
-	// that bound (full jitter). Defaults 200ms and 2.5s. Beyond MaxDelay, the
-	// bound follows a third of the time waited so far (at most
+	// of the delay between polls. Defaults 200ms and 1s. Beyond MaxDelay,
+	// the bound follows a fifth of the time waited so far (at most
 	// max(MaxDelay, 1m)), so that a query running for minutes is not
-	// polled every few seconds and is still seen soon after it ends.
+	// polled every second, and is seen at most 20% late.
+	//
+	// Each delay is drawn at random from the top quarter of its bound.
+	// Full jitter, as retries use, would halve the mean delay and so
+	// double the polls for the same lateness; the quarter is enough to
+	// spread out clients that started together.
 	MinDelay, MaxDelay time.Duration
 	// MaxWait bounds the whole wait on top of the context; 0: context only.
 	MaxWait time.Duration
@@ -199,7 +203,7 @@ type PollEvent struct {
 
 func (p PollPolicy) withDefaults() PollPolicy {
 	def(&p.MinDelay, 200*time.Millisecond)
-	def(&p.MaxDelay, 2500*time.Millisecond)
+	def(&p.MaxDelay, time.Second)
 	def(&p.MaxRetryAfter, 30*time.Second)
 	return p
 }
@@ -208,10 +212,10 @@ func (p PollPolicy) withDefaults() PollPolicy {
 // hint.
 func (p PollPolicy) delay(n int, elapsed, hint time.Duration) time.Duration {
 	c := backoffCap(n-1, p.MinDelay, p.MaxDelay, 1.5)
-	if long := min(elapsed/3, max(p.MaxDelay, time.Minute)); long > c {
+	if long := min(elapsed/5, max(p.MaxDelay, time.Minute)); long > c {
 		c = long
 	}
-	return max(jitter(c), min(hint, p.MaxRetryAfter))
+	return max(c-jitter(c/4), min(hint, p.MaxRetryAfter))
 }
 
 // Poll asks once for the state of the execution. Once it is terminal, the
@@ -289,14 +293,14 @@ func (e *Execution) poll(ctx, waitCtx context.Context) (gen.QueryStatus, time.Du
 		cancel()
 		return "", 0, transportError(err)
 	}
-	release := func() { stop(); drain(resp.Body); cancel() }
 	if resp.StatusCode != 200 {
 		stop()
 		defer cancel()
 		return "", 0, responseError(resp)
 	}
 	hint, _ := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	dec := jx.Decode(resp.Body, bufSize)
+	dec := getDecoder(resp.Body)
+	release := func() { stop(); drain(resp.Body); cancel(); putDecoder(dec) }
 	h, err := scanHead(dec)
 	if err != nil {
 		release()
@@ -409,8 +413,8 @@ func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 		r.body, r.dec, r.cancel = nil, nil, nil
 		r.mu.Unlock()
 		if body != nil {
-			defer cancel()
-			defer body.Close()
+			// Draining lets the connection be reused once the rows end.
+			defer func() { drain(body); cancel(); putDecoder(dec) }()
 			rd.array(dec, yield)
 			return
 		}
@@ -425,8 +429,9 @@ func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 			yield(gen.APIUsageRow{}, &ExecutionError{ExecutionID: r.ExecutionID, Status: string(gen.QueryStatusComplete), Err: transportError(err)})
 			return
 		}
-		defer resp.Body.Close()
-		rd.object(jx.Decode(resp.Body, bufSize), yield)
+		dec = getDecoder(resp.Body)
+		defer func() { drain(resp.Body); putDecoder(dec) }()
+		rd.object(dec, yield)
 	}
 }
 
@@ -446,12 +451,13 @@ func (r *Result) All() ([]gen.APIUsageRow, error) {
 // more than once, and after Rows.
 func (r *Result) Close() error {
 	r.mu.Lock()
-	body, cancel := r.body, r.cancel
+	body, dec, cancel := r.body, r.dec, r.cancel
 	r.body, r.dec, r.cancel = nil, nil, nil
 	r.mu.Unlock()
 	if body == nil {
 		return nil
 	}
+	defer putDecoder(dec)
 	defer cancel()
 	return body.Close()
 }

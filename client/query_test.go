@@ -153,31 +153,31 @@ func TestPollingHonoursBoundedRetryAfter(t *testing.T) {
 	})
 }
 
-// TestPollSchedule checks the default policy against the planned benchmark
-// (a fixed 5s poll): average overshoot at most max(1s, 20%) of the run time,
-// and at 300s at most 70% of the fixed poll's 60 GETs. Virtual time; the
-// jitter is random, so it averages over many waits.
+// TestPollSchedule checks the default policy against the targets of the
+// performance work, with a fixed 5 s poll as the yardstick: a wait ends at
+// most max(1 s, 20%) after the query, in every run, and a 300 s query costs
+// at most 70% of the fixed poll's 60 GETs. Jitter is random, so it tries
+// many runs; no clock is involved.
 func TestPollSchedule(t *testing.T) {
 	p := PollPolicy{}.withDefaults()
 	for _, done := range []time.Duration{500 * time.Millisecond, 5 * time.Second, time.Minute, 5 * time.Minute} {
 		const runs = 400
-		var over, gets time.Duration
+		var worstOver time.Duration
+		worstGets := 0
 		for range runs {
 			at, n := time.Duration(0), 1
 			for ; at < done; n++ {
 				at += p.delay(n, at, 0)
 			}
-			over += at - done
-			gets += time.Duration(n)
+			worstOver, worstGets = max(worstOver, at-done), max(worstGets, n)
 		}
-		over, gets = over/runs, gets/runs
-		if limit := max(time.Second, done/5); over > limit {
-			t.Errorf("done at %v: average overshoot %v, want at most %v", done, over, limit)
+		if limit := max(time.Second, done/5); worstOver > limit {
+			t.Errorf("done at %v: overshoot up to %v, want at most %v", done, worstOver, limit)
 		}
-		if done == 5*time.Minute && gets > 42 {
-			t.Errorf("done at %v: %d GETs on average, want at most 42", done, gets)
+		if done == 5*time.Minute && worstGets > 42 {
+			t.Errorf("done at %v: up to %d GETs, want at most 42", done, worstGets)
 		}
-		t.Logf("done at %v: overshoot %v, %d GETs", done, over, gets)
+		t.Logf("done at %v: overshoot up to %v, up to %d GETs", done, worstOver, worstGets)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/go-faster/jx"
@@ -14,6 +15,21 @@ import (
 // bufSize is the read buffer of the streaming decoder: large enough that
 // a row rarely straddles two reads, small next to a million rows.
 const bufSize = 64 << 10
+
+// decoders keeps the read buffers of finished answers for the next ones, so
+// that each poll of a 30-byte Running answer does not cost a new 64 KiB.
+var decoders = sync.Pool{New: func() any { return jx.Decode(nil, bufSize) }}
+
+func getDecoder(r io.Reader) *jx.Decoder {
+	d := decoders.Get().(*jx.Decoder)
+	d.Reset(r)
+	return d
+}
+
+func putDecoder(d *jx.Decoder) {
+	d.Reset(nil)
+	decoders.Put(d)
+}
 
 // maxInterned bounds the string and date caches of one decode, so that a
 // column of unique values (userId of a huge org) costs no more than plain
@@ -26,7 +42,9 @@ const maxInterned = 4096
 // cannot be read keeps a nil Date.
 func DecodeRows(r io.Reader) iter.Seq2[gen.APIUsageRow, error] {
 	return func(yield func(gen.APIUsageRow, error) bool) {
-		newRowDecoder(slog.New(slog.DiscardHandler)).object(jx.Decode(r, bufSize), yield)
+		d := getDecoder(r)
+		defer putDecoder(d)
+		newRowDecoder(slog.New(slog.DiscardHandler)).object(d, yield)
 	}
 }
 
