@@ -37,6 +37,16 @@ var (
 	groupBys      = []gen.GroupBy{gen.GroupByOAuthClientID, gen.GroupByOrganizationID, gen.GroupByUserID, gen.GroupByTemplateURI, gen.GroupByHTTPMethod}
 )
 
+// Granularities lists the values Query.Granularity accepts, in the order of
+// Genesys' documentation (the generated constants are sorted by name).
+func Granularities() []gen.Granularity { return slices.Clone(granularities) }
+
+// Metrics lists the values Query.Metrics accepts, in documentation order.
+func Metrics() []gen.Metric { return slices.Clone(metrics) }
+
+// GroupBys lists the values Query.GroupBy accepts, in documentation order.
+func GroupBys() []gen.GroupBy { return slices.Clone(groupBys) }
+
 // Between formats the interval from start to end in UTC with milliseconds,
 // the form of Genesys' own examples.
 func Between(start, end time.Time) string {
