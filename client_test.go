@@ -582,3 +582,30 @@ func TestSpecCheckCatchesDrift(t *testing.T) {
 		}
 	})
 }
+
+// A revoked token over the stub's own in-memory transport, with nothing in
+// between to buffer the 401: the client must renew and finish, not hang.
+func TestRevokedTokenInMemoryUnbuffered(t *testing.T) {
+	for _, route := range []usagetest.Route{usagetest.RouteQuery, usagetest.RouteResults} {
+		t.Run(string(route), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithFault(route, 1, usagetest.RevokeToken()))
+				c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL),
+					client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
+					client.WithHTTPClient(&http.Client{Transport: srv.Transport()}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+				defer cancel()
+				res, err := c.Run(ctx, week)
+				if err == nil {
+					_, err = res.All()
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -153,12 +155,19 @@ func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
 		return resp, err
 	}
+	// Read the 401 before fetching anew: a server that streams its answer
+	// may hold what the token fetch needs until it is read.
+	refused, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(refused))
 	a.tokens.invalidate(gen)
 	fresh, _, err := a.tokens.token()
-	if err != nil || fresh == tok {
+	if err != nil {
+		return nil, err // the renewal's failure says more than the 401
+	}
+	if fresh == tok {
 		return resp, nil // nothing better to try: report the 401 itself
 	}
-	drain(resp.Body)
 	if req.GetBody != nil {
 		body, err := req.GetBody()
 		if err != nil {

@@ -14,6 +14,31 @@ import (
 	"golang.org/x/oauth2"
 )
 
+// When the token cannot be renewed after a 401, the caller learns why the
+// renewal failed, not merely that the old token was refused.
+func TestUnauthorizedWithFailedRenewalIsAnAuthError(t *testing.T) {
+	f := &fake{
+		api: func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 401, `{"code":"authentication.required","message":"revoked"}`)
+		},
+		token: func(n int, w http.ResponseWriter) {
+			if n == 1 {
+				tokenOK(w, "tok-1")
+				return
+			}
+			writeJSON(w, 401, `{"error":"invalid_client","error_description":"client disabled"}`)
+		},
+	}
+	_, err := newTestClient(t, f).Start(t.Context(), anyQuery)
+	var ae *AuthError
+	if !errors.As(err, &ae) || ae.Code != "invalid_client" {
+		t.Fatalf("want the renewal's *AuthError, got %v", err)
+	}
+	if n := len(f.apiCalls()); n != 1 {
+		t.Fatalf("%d API calls, want 1: a failed renewal is not retried", n)
+	}
+}
+
 func TestUnauthorizedRenewsTokenOnce(t *testing.T) {
 	next := started(`{}`)
 	f := &fake{api: func(w http.ResponseWriter, r *http.Request) {

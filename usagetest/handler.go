@@ -192,12 +192,12 @@ func (s *Server) authorized(x *exchange) bool {
 	scheme, tok, _ := strings.Cut(x.r.Header.Get("Authorization"), " ")
 	_, revoke := x.fault(faultRevoke)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	t, ok := s.tokens[tok]
 	if ok && revoke {
 		t.revoked = true
 		s.tokens[tok] = t
 	}
+	s.mu.Unlock() // before answering: in memory, writing waits for the client, which may need the lock for a token
 	if strings.EqualFold(scheme, "Bearer") && ok && !t.revoked && time.Now().Before(t.expires) {
 		return true
 	}
