@@ -609,3 +609,24 @@ func TestRevokedTokenInMemoryUnbuffered(t *testing.T) {
 		})
 	}
 }
+
+// A token endpoint that does not answer cannot hold the caller past its
+// context: oauth2.TokenSource has none, so the client must not wait on it.
+func TestTokenFetchEndsWithTheContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, false, []usagetest.Option{usagetest.WithFault(usagetest.RouteToken, 1, usagetest.Slow(time.Hour))})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := h.c.Start(ctx, week)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("want DeadlineExceeded, got %v", err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("Start returned after %v, want the context's 1s", d)
+		}
+		// The fetch goes on aside for the next caller, within its own
+		// bounds; the bubble ends only once it has, which proves them.
+		time.Sleep(2 * time.Minute)
+	})
+}

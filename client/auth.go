@@ -37,16 +37,31 @@ func newTokens(src oauth2.TokenSource, renew func() oauth2.TokenSource) *tokens 
 }
 
 // token returns the current access token and the generation of the source
-// it came from, for invalidate.
-func (t *tokens) token() (string, uint64, error) {
+// it came from, for invalidate. An oauth2.TokenSource takes no context, so
+// the fetch runs aside and the caller stops waiting when ctx ends; the
+// fetch itself goes on, bounded by its own timeout, for the next caller.
+func (t *tokens) token(ctx context.Context) (string, uint64, error) {
 	t.mu.Lock()
 	src, gen := t.src, t.gen
 	t.mu.Unlock()
-	tok, err := src.Token()
-	if err != nil {
-		return "", gen, authError(err)
+	type fetched struct {
+		tok *oauth2.Token
+		err error
 	}
-	return tok.AccessToken, gen, nil
+	done := make(chan fetched, 1)
+	go func() {
+		tok, err := src.Token()
+		done <- fetched{tok, err}
+	}()
+	select {
+	case f := <-done:
+		if f.err != nil {
+			return "", gen, authError(f.err)
+		}
+		return f.tok.AccessToken, gen, nil
+	case <-ctx.Done():
+		return "", gen, ctx.Err()
+	}
 }
 
 // invalidate drops the cached token if it is still the one of generation
@@ -144,7 +159,7 @@ func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !sameOrigin(req.URL, a.origin) {
 		return a.send(req, "")
 	}
-	tok, gen, err := a.tokens.token()
+	tok, gen, err := a.tokens.token(req.Context())
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
@@ -161,7 +176,7 @@ func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(refused))
 	a.tokens.invalidate(gen)
-	fresh, _, err := a.tokens.token()
+	fresh, _, err := a.tokens.token(req.Context())
 	if err != nil {
 		return nil, err // the renewal's failure says more than the 401
 	}
