@@ -172,7 +172,7 @@ type Execution struct {
 	mu     sync.Mutex
 	done   bool // a terminal answer is cached below
 	status gen.QueryStatus
-	result *Result
+	empty  bool // Complete without any results
 	err    error
 }
 
@@ -233,7 +233,7 @@ func (p PollPolicy) delay(n int, elapsed, hint time.Duration) time.Duration {
 // Complete, Wait returns the result at once. Failed and unknown states come
 // with an *ExecutionError.
 func (e *Execution) Poll(ctx context.Context) (gen.QueryStatus, error) {
-	st, _, err := e.poll(ctx, ctx)
+	st, _, _, err := e.poll(ctx, ctx, false)
 	return st, err
 }
 
@@ -250,12 +250,12 @@ func (e *Execution) Wait(ctx context.Context) (*Result, error) {
 	defer cancel()
 	start := time.Now()
 	for n := 1; ; n++ {
-		st, hint, err := e.poll(ctx, waitCtx)
+		st, hint, res, err := e.poll(ctx, waitCtx, true)
 		var ee *ExecutionError
 		var ve *ValidationError
 		switch {
-		case err == nil && st != gen.QueryStatusRunning:
-			return e.result, nil
+		case res != nil:
+			return res, nil
 		case waitCtx.Err() != nil:
 			return nil, e.stopped(waitCtx, st, start)
 		case errors.As(err, &ee) || errors.As(err, &ve):
@@ -282,102 +282,127 @@ func (e *Execution) stopped(ctx context.Context, st gen.QueryStatus, start time.
 	return &ExecutionError{ExecutionID: e.ID, Status: string(st), Err: fmt.Errorf("wait %s after %s: %w", what, d, ctx.Err())}
 }
 
-// poll GETs the state once. The request lives on ctx, and also ends with
-// waitCtx while the state is being read; once the state is known to be
-// Complete, the body is detached from waitCtx and handed, open, to the
-// Result, so that rows stream from the very answer that said Complete.
-func (e *Execution) poll(ctx, waitCtx context.Context) (gen.QueryStatus, time.Duration, error) {
+// poll GETs the state once and, on Complete, returns the Result. The
+// request lives on ctx, and also ends with waitCtx while the state is read.
+// With keep, the answer that said Complete is detached from waitCtx and
+// handed, open, to the Result, so that the rows stream from it; Poll does
+// not keep it, since nothing would close it.
+func (e *Execution) poll(ctx, waitCtx context.Context, keep bool) (gen.QueryStatus, time.Duration, *Result, error) {
 	if e.ID == "" {
-		return "", 0, &ValidationError{Field: "executionId", Reason: "required"}
+		return "", 0, nil, &ValidationError{Field: "executionId", Reason: "required"}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.done {
-		return e.status, 0, e.err
+	if !e.done {
+		a, hint, err := e.c.results(ctx, waitCtx, e.ID)
+		if err != nil {
+			return "", 0, nil, err
+		}
+		status, sawResults, err := a.scanHead()
+		st := gen.QueryStatus(status)
+		switch {
+		case err != nil:
+			a.close()
+			return "", 0, nil, &DecodeError{Method: "GET", Path: a.path, Err: err}
+		case st == gen.QueryStatusRunning:
+			a.close()
+			return st, hint, nil, nil
+		case st == gen.QueryStatusComplete && keep && a.atRows && a.stop():
+			e.done, e.status = true, st
+			return st, 0, &Result{ExecutionID: e.ID, c: e.c, ctx: ctx, open: a}, nil
+		case st == gen.QueryStatusComplete:
+			e.empty = !sawResults
+		case st == gen.QueryStatusFailed:
+			e.err = &ExecutionError{ExecutionID: e.ID, Status: status, Err: ErrQueryFailed}
+		default:
+			e.err = &ExecutionError{ExecutionID: e.ID, Status: status, Err: fmt.Errorf("%w %q", ErrUnknownStatus, status)}
+		}
+		a.close()
+		e.done, e.status = true, st
 	}
+	if e.err != nil {
+		return e.status, 0, nil, e.err
+	}
+	return e.status, 0, &Result{ExecutionID: e.ID, c: e.c, ctx: ctx, empty: e.empty}, nil
+}
+
+// answer is a results answer being read: its body, the decoder in it, the
+// iterator over the keys of its object, and what ends its request.
+type answer struct {
+	path   string
+	body   io.ReadCloser
+	dec    *jx.Decoder
+	obj    jx.ObjIter
+	atRows bool // dec stands at the results array
+	stop   func() bool
+	cancel context.CancelFunc
+}
+
+// results GETs the results of execution id and opens the answer's object.
+// The request lives on ctx and also ends with until, unless stop detaches
+// it first.
+func (c *Client) results(ctx, until context.Context, id string) (*answer, time.Duration, error) {
 	rctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(waitCtx, cancel)
-	resp, err := e.c.api.GetUsageQueryExecutionIDResults(rctx, e.ID)
+	stop := context.AfterFunc(until, cancel)
+	resp, err := c.api.GetUsageQueryExecutionIDResults(rctx, id)
 	if err != nil {
 		stop()
 		cancel()
-		return "", 0, transportError(err)
+		return nil, 0, transportError(err)
 	}
 	if resp.StatusCode != 200 {
 		stop()
 		defer cancel()
-		return "", 0, responseError(resp)
+		return nil, 0, responseError(resp)
+	}
+	a := &answer{path: resp.Request.URL.Path, body: resp.Body, dec: getDecoder(resp.Body), stop: stop, cancel: cancel}
+	if a.obj, err = a.dec.ObjIter(); err != nil {
+		a.close()
+		return nil, 0, &DecodeError{Method: "GET", Path: a.path, Err: err}
 	}
 	hint, _ := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	dec := getDecoder(resp.Body)
-	release := func() { stop(); drain(resp.Body); cancel(); putDecoder(dec) }
-	h, err := scanHead(dec)
-	if err != nil {
-		release()
-		return "", 0, &DecodeError{Method: "GET", Path: resp.Request.URL.Path, Err: err}
-	}
-	st := gen.QueryStatus(h.status)
-	switch st {
-	case gen.QueryStatusRunning:
-		release()
-		return st, hint, nil
-	case gen.QueryStatusComplete:
-		e.result = &Result{ExecutionID: e.ID, c: e.c, ctx: ctx, empty: !h.sawResults}
-		if h.atRows && stop() {
-			e.result.body, e.result.dec, e.result.cancel = resp.Body, dec, cancel
-		} else {
-			release()
-		}
-	case gen.QueryStatusFailed:
-		release()
-		e.err = &ExecutionError{ExecutionID: e.ID, Status: string(st), Err: ErrQueryFailed}
-	default:
-		release()
-		e.err = &ExecutionError{ExecutionID: e.ID, Status: string(st), Err: fmt.Errorf("%w %q", ErrUnknownStatus, st)}
-	}
-	e.done, e.status = true, st
-	return st, 0, e.err
+	return a, hint, nil
 }
 
-// head is what scanHead learnt of a results answer.
-type head struct {
-	status     string
-	sawResults bool
-	atRows     bool // the decoder stands at the results array
+// close drains what is left of the answer, so that its connection can be
+// reused, and ends its request.
+func (a *answer) close() {
+	a.stop()
+	drain(a.body)
+	a.cancel()
+	putDecoder(a.dec)
 }
 
-// scanHead reads the keys of an ApiUsageQueryResult until it knows the
-// status. If queryStatus comes before results, it stops at the results array
-// with the status known. Otherwise it skips the array (without keeping it)
-// to reach the status; a Complete result then fetches its rows again.
-func scanHead(d *jx.Decoder) (head, error) {
-	var h head
+// scanHead reads the answer's keys until it knows the status. When
+// queryStatus comes before results (as the stub sends it), it stops at the
+// results array. When results come first, it skips them without keeping
+// them to reach the status; a Complete result then GETs its rows again.
+func (a *answer) scanHead() (status string, sawResults bool, err error) {
 	seen := false
-	it, err := d.ObjIter()
-	for err == nil && it.Next() {
-		switch string(it.Key()) {
+	for err == nil && a.obj.Next() {
+		switch string(a.obj.Key()) {
 		case "queryStatus":
 			seen = true
-			if d.Next() == jx.Null {
-				err = d.Null()
+			if a.dec.Next() == jx.Null {
+				err = a.dec.Null()
 			} else {
-				h.status, err = d.Str()
+				status, err = a.dec.Str()
 			}
 		case "results":
-			h.sawResults = h.sawResults || d.Next() != jx.Null
-			if seen && d.Next() == jx.Array {
-				h.atRows = true
-				return h, nil
+			sawResults = true
+			if seen && a.dec.Next() == jx.Array {
+				a.atRows = true
+				return status, true, nil
 			}
-			err = d.Skip()
+			err = a.dec.Skip()
 		default:
-			err = d.Skip()
+			err = a.dec.Skip()
 		}
 	}
 	if err == nil {
-		err = it.Err()
+		err = a.obj.Err()
 	}
-	return h, err
+	return status, sawResults, err
 }
 
 // transportError unwraps the *url.Error the HTTP client puts around an
@@ -394,54 +419,44 @@ func transportError(err error) error {
 // Result is a Complete execution. Its rows are read from the network as
 // they are iterated, never all held in memory.
 //
-// When the server sends queryStatus before results (as it does), the rows
-// stream from the answer that said Complete. When results come first, the
-// status is only known after them: that answer is skipped through without
-// being kept and Rows GETs the results once more, trading one request for
-// flat memory.
+// When the server sends queryStatus before results (as the stub does), the
+// rows stream from the answer that said Complete. When results come first,
+// the status is only known after them: that answer is skipped through
+// without being kept and Rows GETs the results once more, trading one
+// request for flat memory.
 type Result struct {
 	ExecutionID string
 
-	c      *Client
-	ctx    context.Context // the caller's, for a new GET of the rows
-	mu     sync.Mutex
-	body   io.ReadCloser // the open answer, until Rows takes it
-	dec    *jx.Decoder
-	cancel context.CancelFunc
-	empty  bool // the answer had no results at all
+	c     *Client
+	ctx   context.Context // the caller's, for a new GET of the rows
+	mu    sync.Mutex
+	open  *answer // the answer that said Complete, until Rows takes it
+	empty bool    // Complete without any results
 }
 
 // Rows yields the rows in the server's order. The first error is yielded
-// once, then the sequence stops. The open answer is consumed by the first
+// once, then the sequence stops; an answer cut short after its rows is an
+// error too, not a short result. The open answer is consumed by the first
 // call; any later call GETs the results again. Iterating to the end or
 // breaking off closes the answer.
 func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 	return func(yield func(gen.APIUsageRow, error) bool) {
-		rd := newRowDecoder(r.c.log)
 		r.mu.Lock()
-		body, dec, cancel := r.body, r.dec, r.cancel
-		r.body, r.dec, r.cancel = nil, nil, nil
+		a := r.open
+		r.open = nil
 		r.mu.Unlock()
-		if body != nil {
-			// Draining lets the connection be reused once the rows end.
-			defer func() { drain(body); cancel(); putDecoder(dec) }()
-			rd.array(dec, yield)
+		if a == nil && r.empty {
 			return
 		}
-		if r.empty {
-			return
+		if a == nil {
+			var err error
+			if a, _, err = r.c.results(r.ctx, r.ctx, r.ExecutionID); err != nil {
+				yield(gen.APIUsageRow{}, &ExecutionError{ExecutionID: r.ExecutionID, Status: string(gen.QueryStatusComplete), Err: err})
+				return
+			}
 		}
-		resp, err := r.c.api.GetUsageQueryExecutionIDResults(r.ctx, r.ExecutionID)
-		if err == nil && resp.StatusCode != 200 {
-			err = responseError(resp)
-		}
-		if err != nil {
-			yield(gen.APIUsageRow{}, &ExecutionError{ExecutionID: r.ExecutionID, Status: string(gen.QueryStatusComplete), Err: transportError(err)})
-			return
-		}
-		dec = getDecoder(resp.Body)
-		defer func() { drain(resp.Body); putDecoder(dec) }()
-		rd.object(dec, yield)
+		defer a.close()
+		newRowDecoder(r.c.log).object(a.dec, &a.obj, a.atRows, yield)
 	}
 }
 
@@ -461,13 +476,11 @@ func (r *Result) All() ([]gen.APIUsageRow, error) {
 // more than once, and after Rows.
 func (r *Result) Close() error {
 	r.mu.Lock()
-	body, dec, cancel := r.body, r.dec, r.cancel
-	r.body, r.dec, r.cancel = nil, nil, nil
+	a := r.open
+	r.open = nil
 	r.mu.Unlock()
-	if body == nil {
-		return nil
+	if a != nil {
+		a.close()
 	}
-	defer putDecoder(dec)
-	defer cancel()
-	return body.Close()
+	return nil
 }

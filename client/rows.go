@@ -1,6 +1,8 @@
 package client
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"log/slog"
@@ -44,7 +46,12 @@ func DecodeRows(r io.Reader) iter.Seq2[gen.APIUsageRow, error] {
 	return func(yield func(gen.APIUsageRow, error) bool) {
 		d := getDecoder(r)
 		defer putDecoder(d)
-		newRowDecoder(slog.New(slog.DiscardHandler)).object(d, yield)
+		it, err := d.ObjIter()
+		if err != nil {
+			yield(gen.APIUsageRow{}, &DecodeError{Err: err})
+			return
+		}
+		newRowDecoder(slog.New(slog.DiscardHandler)).object(d, &it, false, yield)
 	}
 }
 
@@ -71,38 +78,47 @@ func newRowDecoder(log *slog.Logger) *rowDecoder {
 	return &rowDecoder{log: log, strs: map[string]string{}, dates: map[string]*time.Time{}}
 }
 
-// object reads a whole ApiUsageQueryResult and yields the rows of its
-// results; other keys are skipped.
-func (rd *rowDecoder) object(d *jx.Decoder, yield func(gen.APIUsageRow, error) bool) {
-	it, err := d.ObjIter()
+// object yields the rows of the results of the ApiUsageQueryResult whose
+// keys it iterates, skipping other keys, then checks that the answer ends
+// there, so that a body cut after its rows is an error and not a short
+// result. With at, d already stands at the results array.
+func (rd *rowDecoder) object(d *jx.Decoder, it *jx.ObjIter, at bool, yield func(gen.APIUsageRow, error) bool) {
+	if at && !rd.array(d, yield) {
+		return
+	}
+	var err error
 	for err == nil && it.Next() {
-		if string(it.Key()) == "results" {
-			rd.array(d, yield)
+		if string(it.Key()) != "results" {
+			err = d.Skip()
+		} else if !rd.array(d, yield) {
 			return
 		}
-		err = d.Skip()
 	}
 	if err == nil {
 		err = it.Err()
 	}
-	if err != nil {
-		yield(gen.APIUsageRow{}, &DecodeError{Err: err})
+	if err == nil {
+		if err = d.Skip(); errors.Is(err, io.EOF) {
+			return
+		}
+		err = fmt.Errorf("data after the answer: %v", err)
 	}
+	yield(gen.APIUsageRow{}, &DecodeError{Err: err})
 }
 
-// array yields the rows of the results array d stands at.
-func (rd *rowDecoder) array(d *jx.Decoder, yield func(gen.APIUsageRow, error) bool) {
-	fail := func(err error) { yield(gen.APIUsageRow{}, &DecodeError{Err: err}) }
+// array yields the rows of the results array d stands at. It says whether
+// to go on: false once it has yielded an error or the consumer stopped.
+func (rd *rowDecoder) array(d *jx.Decoder, yield func(gen.APIUsageRow, error) bool) bool {
+	fail := func(err error) bool { yield(gen.APIUsageRow{}, &DecodeError{Err: err}); return false }
 	if d.Next() == jx.Null {
 		if err := d.Null(); err != nil {
-			fail(err)
+			return fail(err)
 		}
-		return
+		return true
 	}
 	it, err := d.ArrIter()
 	if err != nil {
-		fail(err)
-		return
+		return fail(err)
 	}
 	for it.Next() {
 		raw, err := d.Raw()
@@ -112,16 +128,17 @@ func (rd *rowDecoder) array(d *jx.Decoder, yield func(gen.APIUsageRow, error) bo
 		}
 		if err != nil {
 			yield(gen.APIUsageRow{}, &DecodeError{Row: rd.n + 1, Err: err})
-			return
+			return false
 		}
 		rd.n++
 		if !yield(row, nil) {
-			return
+			return false
 		}
 	}
 	if err := it.Err(); err != nil {
-		fail(err)
+		return fail(err)
 	}
+	return true
 }
 
 func (rd *rowDecoder) row(raw []byte) (gen.APIUsageRow, error) {
