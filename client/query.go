@@ -73,6 +73,9 @@ func ParseInterval(s string) (start, end time.Time, err error) {
 	if end.Before(start) {
 		return bad("end is before start")
 	}
+	if end.Equal(start) {
+		return bad("end equals start: the interval is empty")
+	}
 	return start, end, nil
 }
 
@@ -182,17 +185,23 @@ func (c *Client) Execution(id string) *Execution { return &Execution{ID: id, c: 
 
 // PollPolicy sets how Wait polls. A zero field takes its default.
 type PollPolicy struct {
-	// MinDelay and MaxDelay bound the exponential growth (×1.5 per poll)
-	// of the delay between polls. Defaults 200ms and 1s. Beyond MaxDelay,
-	// the bound follows a fifth of the time waited so far (at most
-	// max(MaxDelay, 1m)), so that a query running for minutes is not
-	// polled every second, and is seen at most 20% late.
+	// MinDelay is the first delay between polls; the delays then grow
+	// ×1.5 a poll up to a second, so that a quick query is seen within a
+	// second of its end. Default 200ms.
+	MinDelay time.Duration
+	// Lateness is how late a wait may see the end of a query, as a
+	// fraction of the time waited so far: past the first second, the
+	// delay grows with the wait, so that a query running for minutes is
+	// not polled every second. Default 0.2.
+	Lateness float64
+	// MaxDelay caps the delay between polls, whatever the above. Default
+	// 1m.
 	//
 	// Each delay is drawn at random from the top quarter of its bound.
 	// Full jitter, as retries use, would halve the mean delay and so
 	// double the polls for the same lateness; the quarter is enough to
 	// spread out clients that started together.
-	MinDelay, MaxDelay time.Duration
+	MaxDelay time.Duration
 	// MaxWait bounds the whole wait on top of the context; 0: context only.
 	MaxWait time.Duration
 	// MaxRetryAfter bounds the Retry-After a results answer may ask
@@ -213,7 +222,10 @@ type PollEvent struct {
 
 func (p PollPolicy) withDefaults() PollPolicy {
 	def(&p.MinDelay, 200*time.Millisecond)
-	def(&p.MaxDelay, time.Second)
+	if p.Lateness <= 0 {
+		p.Lateness = 0.2
+	}
+	def(&p.MaxDelay, time.Minute)
 	def(&p.MaxRetryAfter, 30*time.Second)
 	return p
 }
@@ -221,10 +233,8 @@ func (p PollPolicy) withDefaults() PollPolicy {
 // delay is the wait after poll n, elapsed into the wait, with the server's
 // hint.
 func (p PollPolicy) delay(n int, elapsed, hint time.Duration) time.Duration {
-	c := backoffCap(n-1, p.MinDelay, p.MaxDelay, 1.5)
-	if long := min(elapsed/5, max(p.MaxDelay, time.Minute)); long > c {
-		c = long
-	}
+	c := backoffCap(n-1, p.MinDelay, max(p.MinDelay, time.Second), 1.5)
+	c = min(max(c, time.Duration(p.Lateness*float64(elapsed))), p.MaxDelay)
 	return max(c-jitter(c/4), min(hint, p.MaxRetryAfter))
 }
 

@@ -183,6 +183,25 @@ func TestPollSchedule(t *testing.T) {
 	}
 }
 
+// MaxDelay is a cap whatever the time waited, and MinDelay a floor (up to
+// the jitter on the top quarter).
+func TestPollPolicyBounds(t *testing.T) {
+	p := PollPolicy{MinDelay: 300 * time.Millisecond, MaxDelay: 2 * time.Second}.withDefaults()
+	for n, elapsed := range []time.Duration{0, time.Second, time.Minute, time.Hour} {
+		for range 100 {
+			if d := p.delay(n+1, elapsed, 0); d > 2*time.Second || d < 225*time.Millisecond {
+				t.Fatalf("poll %d at %v: delay %v outside [225ms, 2s]", n+1, elapsed, d)
+			}
+		}
+	}
+	if d := p.delay(1, 0, 10*time.Second); d != 10*time.Second {
+		t.Errorf("a Retry-After of 10s gave a delay of %v", d)
+	}
+	if d := p.delay(1, 0, time.Hour); d != 30*time.Second {
+		t.Errorf("a Retry-After of 1h gave %v, want the 30s MaxRetryAfter", d)
+	}
+}
+
 func TestRowsStreamBothKeyOrders(t *testing.T) {
 	rows := `[{"clientId":"c1","clientName":"Nightly export","requests":1520,"status200":1400,"status300":0,"status400":110,"status429":95,"status500":10,"date":"2024-01-01T00:00:00.000Z","extra":{"x":[1,2]}},` +
 		`{"userId":"u1","organizationId":"o1","templateUri":"api/v2/users/{userId}","httpMethod":"GET","requests":9007199254740993,"date":null}]`
