@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -78,10 +79,10 @@ func (t *tokens) invalidate(gen uint64) {
 // grant. The token requests run on a long-lived context with their own
 // timeout, never on a request's context, whose end would break every later
 // refresh.
-func clientCredentials(id, secret, tokenURL string, base http.RoundTripper) func() oauth2.TokenSource {
+func clientCredentials(id, secret, tokenURL string, base http.RoundTripper, log *slog.Logger) func() oauth2.TokenSource {
 	cfg := &clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader}
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: 30 * time.Second, Transport: base})
-	fetch := &retryingFetch{cfg: cfg, ctx: ctx}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: tokenLog{base, log}}
+	fetch := &retryingFetch{cfg: cfg, ctx: context.WithValue(context.Background(), oauth2.HTTPClient, hc)}
 	return func() oauth2.TokenSource { return oauth2.ReuseTokenSourceWithExpiry(nil, fetch, tokenExpiryDelta) }
 }
 
@@ -100,7 +101,7 @@ func (f *retryingFetch) Token() (*oauth2.Token, error) {
 	const attempts, budget = 6, time.Minute
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		tok, err := f.cfg.Token(f.ctx)
+		tok, err := f.cfg.Token(context.WithValue(f.ctx, attemptKey{}, attempt))
 		if err == nil || attempt == attempts || !tokenRetryable(err) {
 			return tok, err
 		}
@@ -116,6 +117,24 @@ func (f *retryingFetch) Token() (*oauth2.Token, error) {
 		}
 		time.Sleep(wait)
 	}
+}
+
+// tokenLog logs the token requests as the retry layer logs the API's; the
+// attempt number comes from retryingFetch through the request's context.
+type tokenLog struct {
+	base http.RoundTripper
+	log  *slog.Logger
+}
+
+type attemptKey struct{}
+
+// RoundTrip implements http.RoundTripper.
+func (t tokenLog) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.base.RoundTrip(req)
+	attempt, _ := req.Context().Value(attemptKey{}).(int)
+	logAttempt(t.log, req, resp, err, attempt, time.Since(start))
+	return resp, err
 }
 
 func tokenRetryable(err error) bool {

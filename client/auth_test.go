@@ -206,6 +206,9 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 	// The debug log has one record per attempt with what an operator needs.
 	mustContain(t, logs.String(), "method=POST", "path=/api/v2/usage/query", "status=202", "attempt=1", "correlation_id=corr-1", "duration=")
+	// Token requests are logged too, so that a slow or rate-limited login
+	// host is visible.
+	mustContain(t, logs.String(), "path=/oauth/token attempt=1 duration=")
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

@@ -192,7 +192,7 @@ func New(opts ...Option) (*Client, error) {
 	var tk *tokens
 	switch {
 	case cfg.secret != "":
-		tk = newTokens(nil, clientCredentials(cfg.clientID, cfg.secret, cfg.loginURL+"/oauth/token", cfg.base))
+		tk = newTokens(nil, clientCredentials(cfg.clientID, cfg.secret, cfg.loginURL+"/oauth/token", cfg.base, cfg.log))
 	case cfg.static != "":
 		tk = newTokens(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: cfg.static}), nil)
 	default:

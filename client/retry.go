@@ -77,7 +77,7 @@ func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		t0 := time.Now()
 		resp, err := r.hc.Do(req)
-		r.logAttempt(req, resp, err, attempt, time.Since(t0))
+		logAttempt(r.log, req, resp, err, attempt, time.Since(t0))
 		wait, retry := r.decide(resp, err, attempt)
 		if !retry || ctx.Err() != nil || (req.Body != nil && req.GetBody == nil) ||
 			time.Since(start)+wait > r.p.MaxElapsed {
@@ -147,8 +147,11 @@ func (r *retryDoer) giveUp(err error, attempt int) error {
 	return fmt.Errorf("gcusage: gave up after %d attempts: %w", attempt, err)
 }
 
-func (r *retryDoer) logAttempt(req *http.Request, resp *http.Response, err error, attempt int, d time.Duration) {
-	if !r.log.Enabled(req.Context(), slog.LevelDebug) {
+// logAttempt logs one HTTP attempt at debug level: method, path, status or
+// error, duration, attempt and correlation id. Never a header value else:
+// they hold the token.
+func logAttempt(log *slog.Logger, req *http.Request, resp *http.Response, err error, attempt int, d time.Duration) {
+	if !log.Enabled(req.Context(), slog.LevelDebug) {
 		return
 	}
 	attrs := []slog.Attr{
@@ -161,7 +164,7 @@ func (r *retryDoer) logAttempt(req *http.Request, resp *http.Response, err error
 	} else {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	r.log.LogAttrs(req.Context(), slog.LevelDebug, "gcusage: http attempt", attrs...)
+	log.LogAttrs(req.Context(), slog.LevelDebug, "gcusage: http attempt", attrs...)
 }
 
 // parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date
