@@ -2,7 +2,7 @@
 GO    ?= go
 TOOLS := $(GO) tool -modfile=tools/go.mod
 
-.PHONY: generate check-generate vet lint test bench bench-test ci
+.PHONY: generate check-generate vet lint test test-norace bench bench-test ci
 
 generate:
 	$(GO) generate ./...
@@ -25,6 +25,11 @@ lint:
 test:
 	$(GO) test -race ./...
 
+# What the race detector would distort, so `test` leaves it out: allocation
+# counts, and the million-row stream at full size.
+test-norace:
+	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory' ./client ./usagetest
+
 # The side-by-side suite of docs/performance.md: gcusage, ogen and a
 # hand-rolled client against the same stub, then benchstat's tables with
 # gcusage as the baseline column. The raw results stay in bench/bench.out.
@@ -39,4 +44,4 @@ bench:
 bench-test:
 	cd bench && $(GO) test -race -short . && $(GO) test -run='^$$' -bench=. -benchtime=1x -short .
 
-ci: check-generate vet lint test bench-test
+ci: check-generate vet lint test test-norace bench-test
