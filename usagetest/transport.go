@@ -22,6 +22,7 @@ type memTransport struct{ s *Server }
 // errDropped is what a client sees of DropConnection through Transport.
 var errDropped = errors.New("usagetest: the server dropped the connection")
 
+// RoundTrip serves req with the stub's handler in memory.
 func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	s := t.s
 	if req.Body != nil {
@@ -100,8 +101,10 @@ type memWriter struct {
 	err    error
 }
 
+// Header implements http.ResponseWriter.
 func (w *memWriter) Header() http.Header { return w.header }
 
+// WriteHeader implements http.ResponseWriter: the client gets its answer.
 func (w *memWriter) WriteHeader(status int) {
 	w.once.Do(func() {
 		w.status, w.sent = status, w.header.Clone()
@@ -109,6 +112,7 @@ func (w *memWriter) WriteHeader(status int) {
 	})
 }
 
+// Write implements http.ResponseWriter, streaming through the pipe.
 func (w *memWriter) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	return w.pipe.Write(b)
@@ -134,6 +138,7 @@ type memBody struct {
 	cancel context.CancelCauseFunc
 }
 
+// Close cancels the handler, which is still writing.
 func (b memBody) Close() error {
 	b.cancel(errors.New("usagetest: response body closed"))
 	return nil
