@@ -60,6 +60,7 @@ func (a *app) query(ctx context.Context, args []string) error {
 	iv := fs.String("interval", "", "ISO-8601 interval `START/END`, such as 2024-01-01/2024-01-08 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z")
 	since := fs.String("since", "", "start: a `time` back from now (7d, 36h), a date (2024-01-31) or a date-time")
 	until := fs.String("until", "", "end: a `time` in the forms of --since (default now)")
+	granularities, groupBys, metrics := client.Granularities(), client.GroupBys(), client.Metrics()
 	gran := fs.String("granularity", "", "bucket `size`: "+join(granularities)+" (default the API's: Day)")
 	groupBy := fs.String("group-by", string(groupBys[0]), "comma `list` of "+join(groupBys)+`; "" for none`)
 	mets := fs.String("metrics", "", "comma `list` of "+join(metrics)+" (default all)")
@@ -160,23 +161,20 @@ func (a *app) options(c *conn) ([]client.Option, error) {
 	if err := c.checkFormat(); err != nil {
 		return nil, err
 	}
+	var opts []client.Option
 	apiURL, loginURL := c.apiURL, c.loginURL
 	if apiURL == "" || loginURL == "" {
 		name := cmp.Or(c.region, a.getenv("GENESYSCLOUD_REGION"))
 		if name == "" {
 			return nil, usagef("no region: set GENESYSCLOUD_REGION or --region (see gcusage regions), or give both --api-url and --login-url")
 		}
-		r, ok := client.LookupRegion(name)
-		if !ok {
-			keys := make([]string, 0, 18)
-			for _, r := range client.Regions() {
-				keys = append(keys, r.Key)
-			}
-			return nil, usagef("unknown region %q: allowed %s, or their domains", name, strings.Join(keys, ", "))
-		}
+		// An unknown region fails in client.New, with WithRegion's error
+		// listing the known ones, before the base URLs below are read.
+		opts = append(opts, client.WithRegion(name))
+		r, _ := client.LookupRegion(name)
 		apiURL, loginURL = cmp.Or(apiURL, r.APIURL()), cmp.Or(loginURL, r.LoginURL())
 	}
-	opts := []client.Option{client.WithBaseURLs(apiURL, loginURL)}
+	opts = append(opts, client.WithBaseURLs(apiURL, loginURL))
 	if a.transport != nil {
 		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: a.transport}))
 	}
