@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -193,7 +195,7 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"interval and since", env, at(srv, "query", "--interval", jan, "--since", "7d"), "cannot be combined"},
 		{"since", env, at(srv, "query", "--since", "yesterday"), `--since "yesterday": want a duration`},
 		{"since after until", env, at(srv, "query", "--since", "1d", "--until", "2d"), "is not before --until"},
-		{"http to a remote host", env, []string{"query", "--api-url", "http://192.0.2.1", "--login-url", "http://192.0.2.1"}, "http:// is allowed only for loopback"},
+		{"http to a remote host", env, []string{"query", "--api-url", "http://usage.invalid", "--login-url", "http://usage.invalid"}, "http:// is allowed only for loopback"},
 		{"no credentials", nil, at(srv, "query"), "no credentials: set GENESYSCLOUD_OAUTHCLIENT_ID"},
 		{"id without secret", map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": "x"}, at(srv, "query"), "GENESYSCLOUD_OAUTHCLIENT_SECRET is not"},
 		{"no region", env, []string{"query"}, "no region: set GENESYSCLOUD_REGION"},
@@ -203,18 +205,29 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"regions argument", env, []string{"regions", "eu"}, "regions takes no arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := gcusage(t, tc.env, nil, tc.args...)
+			var tr refusing
+			o := gcusage(t, tc.env, &tr, tc.args...)
 			if o.code != 2 || o.stdout != "" {
 				t.Errorf("exit %d, stdout %q; want 2 and nothing", o.code, o.stdout)
 			}
 			if !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 || !strings.HasPrefix(o.stderr, "gcusage: ") {
 				t.Errorf("stderr %q, want one gcusage line with %q", o.stderr, tc.want)
 			}
-			if n := len(srv.Requests()); n != 0 {
+			if n := len(srv.Requests()) + int(tr.n.Load()); n != 0 {
 				t.Errorf("%d requests sent, want none", n)
 			}
 		})
 	}
+}
+
+// refusing stands in for the network where nothing may be sent: it fails
+// every request, so that a broken check cannot reach another machine, and
+// counts them, so that the test sees it.
+type refusing struct{ n atomic.Int32 }
+
+func (r *refusing) RoundTrip(*http.Request) (*http.Response, error) {
+	r.n.Add(1)
+	return nil, errors.New("test: no request may be sent")
 }
 
 // TestOtherFailuresExit1 covers failures met on the way, which name what
