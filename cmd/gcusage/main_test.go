@@ -199,6 +199,9 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"no credentials", nil, at(srv, "query"), "no credentials: set GENESYSCLOUD_OAUTHCLIENT_ID"},
 		{"id without secret", map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": "x"}, at(srv, "query"), "GENESYSCLOUD_OAUTHCLIENT_SECRET is not"},
 		{"no region", env, []string{"query"}, "no region: set GENESYSCLOUD_REGION"},
+		{"login URL needed", env, []string{"query", "--api-url", srv.URL}, "no region: set GENESYSCLOUD_REGION"},
+		{"negative timeout", env, at(srv, "query", "--timeout", "-1m"), "--timeout -1m0s: want a positive duration such as 30m, or 0"},
+		{"negative timeout of results", env, at(srv, "results", "some-id", "--timeout", "-5s"), "--timeout -5s: want a positive duration"},
 		{"unknown region", env, []string{"query", "--region", "mars-1"}, `unknown region "mars-1": allowed us-east-1`},
 		{"demo with url", env, at(srv, "query", "--demo"), "--demo runs against an in-process stub"},
 		{"results without id", env, at(srv, "results"), "results takes one execution id"},
@@ -405,6 +408,19 @@ func TestCredentialsFromEnv(t *testing.T) {
 			}
 		})
 	}
+	t.Run("access token and only --api-url", func(t *testing.T) {
+		// Nothing logs in, so neither a region nor --login-url is needed.
+		n := len(srv.Requests())
+		o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": token}, nil, "query", "--api-url", srv.URL, "--format", "csv")
+		if o.code != 0 || len(srv.Requests()) == n {
+			t.Fatalf("exit %d, %d requests: %s", o.code, len(srv.Requests())-n, o.stderr)
+		}
+		for _, r := range srv.Requests()[n:] {
+			if r.Path == "/oauth/token" {
+				t.Errorf("a token was fetched with GENESYSCLOUD_ACCESS_TOKEN set")
+			}
+		}
+	})
 	t.Run("region from env", func(t *testing.T) {
 		env := map[string]string{"GENESYSCLOUD_REGION": "mypurecloud.ie", "GENESYSCLOUD_ACCESS_TOKEN": token}
 		// The region fills in the URL not given; the in-memory transport

@@ -100,7 +100,7 @@ func (a *app) query(ctx context.Context, args []string) error {
 		if c.region != "" || c.apiURL != "" || c.loginURL != "" {
 			return usagef("--demo runs against an in-process stub: drop --region, --api-url and --login-url")
 		}
-		if err := c.checkFormat(); err != nil {
+		if err := c.check(); err != nil {
 			return err
 		}
 		srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithRunning(2, 0), usagetest.WithPopulation(usagetest.Population{Clients: 5}))
@@ -147,7 +147,12 @@ func (a *app) results(ctx context.Context, args []string) error {
 	return a.execute(ctx, c, opts, resume, nil)
 }
 
-func (c *conn) checkFormat() error {
+// check refuses the shared flags' bad values. A negative --timeout would
+// otherwise mean no timeout at all.
+func (c *conn) check() error {
+	if c.timeout < 0 {
+		return usagef("--timeout %s: want a positive duration such as 30m, or 0 to wait until interrupted", c.timeout)
+	}
 	c.format = strings.ToLower(c.format)
 	if !slices.Contains(formats, c.format) {
 		return usagef("--format %q: allowed %s", c.format, strings.Join(formats, ", "))
@@ -158,15 +163,21 @@ func (c *conn) checkFormat() error {
 // options reads the flags and the environment into the client's options;
 // a missing or bad one is a usage error, found before anything is sent.
 func (a *app) options(c *conn) ([]client.Option, error) {
-	if err := c.checkFormat(); err != nil {
+	if err := c.check(); err != nil {
 		return nil, err
 	}
 	var opts []client.Option
 	apiURL, loginURL := c.apiURL, c.loginURL
+	token := a.getenv("GENESYSCLOUD_ACCESS_TOKEN")
+	if token != "" && loginURL == "" {
+		// A token needs no login, but WithBaseURLs wants a login URL all
+		// the same: the API's own will do, since it is never contacted.
+		loginURL = apiURL
+	}
 	if apiURL == "" || loginURL == "" {
 		name := cmp.Or(c.region, a.getenv("GENESYSCLOUD_REGION"))
 		if name == "" {
-			return nil, usagef("no region: set GENESYSCLOUD_REGION or --region (see gcusage regions), or give both --api-url and --login-url")
+			return nil, usagef("no region: set GENESYSCLOUD_REGION or --region (see gcusage regions), or give --api-url and --login-url (--api-url alone with GENESYSCLOUD_ACCESS_TOKEN)")
 		}
 		// An unknown region fails in client.New, with WithRegion's error
 		// listing the known ones, before the base URLs below are read.
@@ -180,7 +191,7 @@ func (a *app) options(c *conn) ([]client.Option, error) {
 	}
 	const idVar, secretVar = "GENESYSCLOUD_OAUTHCLIENT_ID", "GENESYSCLOUD_OAUTHCLIENT_SECRET"
 	id, secret := a.getenv(idVar), a.getenv(secretVar)
-	switch token := a.getenv("GENESYSCLOUD_ACCESS_TOKEN"); {
+	switch {
 	case token != "":
 		return append(opts, client.WithAccessToken(token)), nil
 	case id != "" && secret != "":
