@@ -240,8 +240,8 @@ func TestOtherFailuresExit1(t *testing.T) {
 		srv := usagetest.NewServer(t)
 		env := map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": srv.ClientID, "GENESYSCLOUD_OAUTHCLIENT_SECRET": "wrong-secret-3f9a"}
 		o := gcusage(t, env, nil, at(srv, "query", "--verbose")...)
-		if o.code != 1 || !strings.Contains(o.stderr, "token request failed: 401") {
-			t.Errorf("exit %d, stderr %q; want 1 and the token failure", o.code, o.stderr)
+		if o.code != 1 || !strings.Contains(o.stderr, "token request failed: 401") || strings.Contains(o.stderr, "resume") {
+			t.Errorf("exit %d, stderr %q; want 1 and the token failure, without a resume command", o.code, o.stderr)
 		}
 		if strings.Contains(o.stderr, "wrong-secret-3f9a") {
 			t.Errorf("the secret is printed: %s", o.stderr)
@@ -251,23 +251,23 @@ func TestOtherFailuresExit1(t *testing.T) {
 		srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0),
 			usagetest.WithOutcome(func(gen.APIUsageQuery) gen.QueryStatus { return gen.QueryStatusFailed }))
 		o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--format", "csv")...)
-		m := regexp.MustCompile(`^gcusage: execution (\S+): query failed; resume with: gcusage results (\S+) --api-url \S+ --format csv --login-url \S+\n$`).FindStringSubmatch(o.stderr)
-		if o.code != 1 || m == nil || m[1] != m[2] || o.stdout != "" {
-			t.Errorf("exit %d, stdout %q, stderr %q; want 1 and the execution id with the results command", o.code, o.stdout, o.stderr)
+		// Resuming a failed query gives Failed again.
+		if o.code != 1 || !regexp.MustCompile(`^gcusage: execution \S+: query failed; start a new query: this one would fail again\n$`).MatchString(o.stderr) || o.stdout != "" {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 1, the execution id and advice to start a new query", o.code, o.stdout, o.stderr)
 		}
 	})
 	t.Run("truncated rows", func(t *testing.T) {
 		srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0), usagetest.WithFault(usagetest.RouteResults, 0, usagetest.TruncatedJSON()))
 		o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--format", "ndjson")...)
-		if o.code != 1 || !regexp.MustCompile(`; resume with: gcusage results \S+ --api-url`).MatchString(o.stderr) {
-			t.Errorf("exit %d, stderr %q; want 1 and the results command", o.code, o.stderr)
+		if o.code != 1 || !strings.Contains(o.stderr, "decoding the answer") || strings.Contains(o.stderr, "resume") {
+			t.Errorf("exit %d, stderr %q; want 1 and the decoding error, without a resume command", o.code, o.stderr)
 		}
 	})
 	t.Run("unknown execution", func(t *testing.T) {
 		srv := usagetest.NewServer(t)
 		o := gcusage(t, stubEnv(srv), nil, at(srv, "results", "no-such-id")...)
-		if o.code != 1 || !strings.Contains(o.stderr, "404") || !strings.Contains(o.stderr, "no-such-id") {
-			t.Errorf("exit %d, stderr %q; want 1 and a 404 naming the id", o.code, o.stderr)
+		if o.code != 1 || !strings.Contains(o.stderr, "404") || !strings.Contains(o.stderr, "no-such-id") || strings.Contains(o.stderr, "resume") {
+			t.Errorf("exit %d, stderr %q; want 1 and a 404 naming the id, without a resume command", o.code, o.stderr)
 		}
 	})
 }
@@ -291,6 +291,23 @@ func TestResumeAfterTimeout(t *testing.T) {
 		// The resumed table has the columns of the rows: the same as the
 		// query's, so the output is the query's own.
 		golden(t, "query-csv", o.stdout)
+	})
+}
+
+// TestResumeAfterInterrupt cancels the wait, as Ctrl-C does, and gets the
+// command that resumes it.
+func TestResumeAfterInterrupt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, time.Hour))
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Minute, cancel)
+		var stdout, stderr bytes.Buffer
+		env := stubEnv(srv)
+		a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, transport: srv.Transport(), now: time.Now}
+		code := a.run(ctx, at(srv, "query", "--timeout", "0"))
+		if !regexp.MustCompile(`^gcusage: execution \S+: wait canceled after 1m0s: context canceled; resume with: gcusage results \S+ --api-url`).MatchString(stderr.String()) || code != 1 {
+			t.Errorf("exit %d, stderr %q; want 1 and the resume command", code, stderr.String())
+		}
 	})
 }
 

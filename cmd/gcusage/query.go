@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -235,8 +236,8 @@ func (a *app) note(c *conn, msg string) {
 }
 
 // execute builds the client, gets the execution from start, waits for it
-// and prints its rows, all within --timeout. A failure after the execution
-// started names the command that resumes it.
+// and prints its rows, all within --timeout. A wait cut short names the
+// command that resumes it.
 func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	start func(context.Context, *client.Client) (*client.Execution, error), cols []column) error {
 	cl, err := a.newClient(c, opts)
@@ -259,8 +260,14 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	if err == nil {
 		err = a.print(res, c.format, cols)
 	}
-	if err != nil && !c.demo {
+	switch {
+	case err == nil || c.demo:
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		// Only a wait cut short can be picked up again: a 4xx, a refused
+		// login or a failed query would fail the same way.
 		return fmt.Errorf("%w; resume with: %s", err, c.resume(exec.ID))
+	case errors.Is(err, client.ErrQueryFailed):
+		return fmt.Errorf("%w; start a new query: this one would fail again", err)
 	}
 	return err
 }
