@@ -517,7 +517,8 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q, stdout:\n%s", args, o.code, o.stderr, o.stdout)
 		}
 	}
-	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") {
+	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") ||
+		!strings.Contains(o.stdout, "csv or ndjson suit large exports") {
 		t.Errorf("query help lacks its flags or examples:\n%s", o.stdout)
 	}
 }

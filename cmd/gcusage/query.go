@@ -41,7 +41,8 @@ const queryAbout = `Start a usage query, wait for it and print its rows. The int
 --interval, or --since and --until; by default the last 7 full UTC days
 (usage is counted per UTC day, and today is not counted yet). Enum values
 are read in any case. The table shows the columns grouped by and the metrics
-asked for, and a totals row.
+asked for, and a totals row; it sizes its columns from the first 1000 rows,
+so csv or ndjson suit large exports better.
 
 Credentials come from the environment: GENESYSCLOUD_OAUTHCLIENT_ID and
 GENESYSCLOUD_OAUTHCLIENT_SECRET, or GENESYSCLOUD_ACCESS_TOKEN; the region
