@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gcusage/gcusage/client"
-	"github.com/gcusage/gcusage/gen"
 )
 
 // usageError is bad input found before anything is sent: exit code 2.
@@ -20,13 +19,6 @@ func (e *usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
 }
-
-// The allowed values of the enum flags, in the order help lists them.
-var (
-	granularities = []gen.Granularity{gen.GranularityDay, gen.GranularityWeek, gen.GranularityMonth}
-	groupBys      = []gen.GroupBy{gen.GroupByOAuthClientID, gen.GroupByOrganizationID, gen.GroupByUserID, gen.GroupByTemplateURI, gen.GroupByHTTPMethod}
-	metrics       = []gen.Metric{gen.MetricStatus200, gen.MetricStatus300, gen.MetricStatus400, gen.MetricStatus500, gen.MetricStatus429, gen.MetricRequests}
-)
 
 // parseList reads a comma list case-insensitively and returns the exact-case
 // enum values the API wants; an unknown value names the allowed ones.

@@ -11,9 +11,21 @@ import (
 )
 
 func main() {
-	// An interrupt cancels the wait, which then prints how to resume.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(run(interruptContext(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// interruptContext ends at the first SIGINT or SIGTERM, which cancels the
+// wait so that it prints how to resume. Before that, it gives the signals
+// back their default action: should anything not heed the context, a
+// second Ctrl-C still kills the process.
+func interruptContext() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		signal.Stop(sig)
+		cancel()
+	}()
+	return ctx
 }

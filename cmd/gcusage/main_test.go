@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -193,28 +195,42 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"interval and since", env, at(srv, "query", "--interval", jan, "--since", "7d"), "cannot be combined"},
 		{"since", env, at(srv, "query", "--since", "yesterday"), `--since "yesterday": want a duration`},
 		{"since after until", env, at(srv, "query", "--since", "1d", "--until", "2d"), "is not before --until"},
-		{"http to a remote host", env, []string{"query", "--api-url", "http://192.0.2.1", "--login-url", "http://192.0.2.1"}, "http:// is allowed only for loopback"},
+		{"http to a remote host", env, []string{"query", "--api-url", "http://usage.invalid", "--login-url", "http://usage.invalid"}, "http:// is allowed only for loopback"},
 		{"no credentials", nil, at(srv, "query"), "no credentials: set GENESYSCLOUD_OAUTHCLIENT_ID"},
 		{"id without secret", map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": "x"}, at(srv, "query"), "GENESYSCLOUD_OAUTHCLIENT_SECRET is not"},
 		{"no region", env, []string{"query"}, "no region: set GENESYSCLOUD_REGION"},
+		{"login URL needed", env, []string{"query", "--api-url", srv.URL}, "no region: set GENESYSCLOUD_REGION"},
+		{"negative timeout", env, at(srv, "query", "--timeout", "-1m"), "--timeout -1m0s: want a positive duration such as 30m, or 0"},
+		{"negative timeout of results", env, at(srv, "results", "some-id", "--timeout", "-5s"), "--timeout -5s: want a positive duration"},
 		{"unknown region", env, []string{"query", "--region", "mars-1"}, `unknown region "mars-1": allowed us-east-1`},
 		{"demo with url", env, at(srv, "query", "--demo"), "--demo runs against an in-process stub"},
 		{"results without id", env, at(srv, "results"), "results takes one execution id"},
 		{"regions argument", env, []string{"regions", "eu"}, "regions takes no arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := gcusage(t, tc.env, nil, tc.args...)
+			var tr refusing
+			o := gcusage(t, tc.env, &tr, tc.args...)
 			if o.code != 2 || o.stdout != "" {
 				t.Errorf("exit %d, stdout %q; want 2 and nothing", o.code, o.stdout)
 			}
 			if !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 || !strings.HasPrefix(o.stderr, "gcusage: ") {
 				t.Errorf("stderr %q, want one gcusage line with %q", o.stderr, tc.want)
 			}
-			if n := len(srv.Requests()); n != 0 {
+			if n := len(srv.Requests()) + int(tr.n.Load()); n != 0 {
 				t.Errorf("%d requests sent, want none", n)
 			}
 		})
 	}
+}
+
+// refusing stands in for the network where nothing may be sent: it fails
+// every request, so that a broken check cannot reach another machine, and
+// counts them, so that the test sees it.
+type refusing struct{ n atomic.Int32 }
+
+func (r *refusing) RoundTrip(*http.Request) (*http.Response, error) {
+	r.n.Add(1)
+	return nil, errors.New("test: no request may be sent")
 }
 
 // TestOtherFailuresExit1 covers failures met on the way, which name what
@@ -224,8 +240,8 @@ func TestOtherFailuresExit1(t *testing.T) {
 		srv := usagetest.NewServer(t)
 		env := map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": srv.ClientID, "GENESYSCLOUD_OAUTHCLIENT_SECRET": "wrong-secret-3f9a"}
 		o := gcusage(t, env, nil, at(srv, "query", "--verbose")...)
-		if o.code != 1 || !strings.Contains(o.stderr, "token request failed: 401") {
-			t.Errorf("exit %d, stderr %q; want 1 and the token failure", o.code, o.stderr)
+		if o.code != 1 || !strings.Contains(o.stderr, "token request failed: 401") || strings.Contains(o.stderr, "resume") {
+			t.Errorf("exit %d, stderr %q; want 1 and the token failure, without a resume command", o.code, o.stderr)
 		}
 		if strings.Contains(o.stderr, "wrong-secret-3f9a") {
 			t.Errorf("the secret is printed: %s", o.stderr)
@@ -235,23 +251,23 @@ func TestOtherFailuresExit1(t *testing.T) {
 		srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0),
 			usagetest.WithOutcome(func(gen.APIUsageQuery) gen.QueryStatus { return gen.QueryStatusFailed }))
 		o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--format", "csv")...)
-		m := regexp.MustCompile(`^gcusage: execution (\S+): query failed; resume with: gcusage results (\S+) --api-url \S+ --format csv --login-url \S+\n$`).FindStringSubmatch(o.stderr)
-		if o.code != 1 || m == nil || m[1] != m[2] || o.stdout != "" {
-			t.Errorf("exit %d, stdout %q, stderr %q; want 1 and the execution id with the results command", o.code, o.stdout, o.stderr)
+		// Resuming a failed query gives Failed again.
+		if o.code != 1 || !regexp.MustCompile(`^gcusage: execution \S+: query failed; start a new query: this one would fail again\n$`).MatchString(o.stderr) || o.stdout != "" {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 1, the execution id and advice to start a new query", o.code, o.stdout, o.stderr)
 		}
 	})
 	t.Run("truncated rows", func(t *testing.T) {
 		srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0), usagetest.WithFault(usagetest.RouteResults, 0, usagetest.TruncatedJSON()))
 		o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--format", "ndjson")...)
-		if o.code != 1 || !regexp.MustCompile(`; resume with: gcusage results \S+ --api-url`).MatchString(o.stderr) {
-			t.Errorf("exit %d, stderr %q; want 1 and the results command", o.code, o.stderr)
+		if o.code != 1 || !strings.Contains(o.stderr, "decoding the answer") || strings.Contains(o.stderr, "resume") {
+			t.Errorf("exit %d, stderr %q; want 1 and the decoding error, without a resume command", o.code, o.stderr)
 		}
 	})
 	t.Run("unknown execution", func(t *testing.T) {
 		srv := usagetest.NewServer(t)
 		o := gcusage(t, stubEnv(srv), nil, at(srv, "results", "no-such-id")...)
-		if o.code != 1 || !strings.Contains(o.stderr, "404") || !strings.Contains(o.stderr, "no-such-id") {
-			t.Errorf("exit %d, stderr %q; want 1 and a 404 naming the id", o.code, o.stderr)
+		if o.code != 1 || !strings.Contains(o.stderr, "404") || !strings.Contains(o.stderr, "no-such-id") || strings.Contains(o.stderr, "resume") {
+			t.Errorf("exit %d, stderr %q; want 1 and a 404 naming the id, without a resume command", o.code, o.stderr)
 		}
 	})
 }
@@ -275,6 +291,23 @@ func TestResumeAfterTimeout(t *testing.T) {
 		// The resumed table has the columns of the rows: the same as the
 		// query's, so the output is the query's own.
 		golden(t, "query-csv", o.stdout)
+	})
+}
+
+// TestResumeAfterInterrupt cancels the wait, as Ctrl-C does, and gets the
+// command that resumes it.
+func TestResumeAfterInterrupt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, time.Hour))
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Minute, cancel)
+		var stdout, stderr bytes.Buffer
+		env := stubEnv(srv)
+		a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, transport: srv.Transport(), now: time.Now}
+		code := a.run(ctx, at(srv, "query", "--timeout", "0"))
+		if !regexp.MustCompile(`^gcusage: execution \S+: wait canceled after 1m0s: context canceled; resume with: gcusage results \S+ --api-url`).MatchString(stderr.String()) || code != 1 {
+			t.Errorf("exit %d, stderr %q; want 1 and the resume command", code, stderr.String())
+		}
 	})
 }
 
@@ -392,6 +425,19 @@ func TestCredentialsFromEnv(t *testing.T) {
 			}
 		})
 	}
+	t.Run("access token and only --api-url", func(t *testing.T) {
+		// Nothing logs in, so neither a region nor --login-url is needed.
+		n := len(srv.Requests())
+		o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": token}, nil, "query", "--api-url", srv.URL, "--format", "csv")
+		if o.code != 0 || len(srv.Requests()) == n {
+			t.Fatalf("exit %d, %d requests: %s", o.code, len(srv.Requests())-n, o.stderr)
+		}
+		for _, r := range srv.Requests()[n:] {
+			if r.Path == "/oauth/token" {
+				t.Errorf("a token was fetched with GENESYSCLOUD_ACCESS_TOKEN set")
+			}
+		}
+	})
 	t.Run("region from env", func(t *testing.T) {
 		env := map[string]string{"GENESYSCLOUD_REGION": "mypurecloud.ie", "GENESYSCLOUD_ACCESS_TOKEN": token}
 		// The region fills in the URL not given; the in-memory transport
@@ -471,7 +517,8 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q, stdout:\n%s", args, o.code, o.stderr, o.stdout)
 		}
 	}
-	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") {
+	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") ||
+		!strings.Contains(o.stdout, "csv or ndjson suit large exports") {
 		t.Errorf("query help lacks its flags or examples:\n%s", o.stdout)
 	}
 }

@@ -1,14 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
-	"text/tabwriter"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gcusage/gcusage/gen"
 )
@@ -120,7 +122,7 @@ func newRowWriter(format string, w io.Writer, cols []column) rowWriter {
 	case "ndjson":
 		return &ndjsonWriter{enc: json.NewEncoder(w)}
 	}
-	return &tableWriter{w: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0), cols: cols}
+	return &tableWriter{w: bufio.NewWriter(w), cols: cols, block: tableRows}
 }
 
 // utc returns the row with its date in UTC, the form json promises.
@@ -211,20 +213,59 @@ func (c *csvWriter) close() error {
 	return c.w.Error()
 }
 
-// tableWriter aligns columns and ends with a row of totals.
+// tableRows is how many lines the table holds to size its columns. Later
+// rows are padded to those widths, widened when a cell needs it, so that a
+// table of any length streams in constant memory.
+const tableRows = 1000
+
+// tableWriter aligns columns as text/tabwriter would, with two spaces
+// between them, and ends with a row of totals.
 type tableWriter struct {
-	w      *tabwriter.Writer
+	w      *bufio.Writer
 	cols   []column
 	totals []int64
+	block  int        // how many lines to hold: tableRows
+	held   [][]string // the header and first rows, until widths is set
+	widths []int      // in runes; the last column is not padded
+	buf    []byte     // the line being printed
 }
 
+// line holds cells until the widths are known, then prints them.
 func (t *tableWriter) line(cells []string) error {
-	for i, s := range cells {
-		sep := "\t"
-		if i == len(cells)-1 {
-			sep = "\n"
+	if t.widths == nil {
+		if t.held = append(t.held, cells); len(t.held) <= t.block {
+			return nil
 		}
-		if _, err := io.WriteString(t.w, s+sep); err != nil {
+		return t.release()
+	}
+	b := t.buf[:0]
+	for i, s := range cells {
+		b = append(b, s...)
+		if i == len(cells)-1 {
+			b = append(b, '\n')
+			break
+		}
+		n := utf8.RuneCountInString(s)
+		t.widths[i] = max(t.widths[i], n)
+		b = append(b, strings.Repeat(" ", t.widths[i]-n+2)...)
+	}
+	t.buf = b
+	_, err := t.w.Write(b)
+	return err
+}
+
+// release sizes the columns from the held lines and prints them.
+func (t *tableWriter) release() error {
+	t.widths = make([]int, len(t.cols))
+	for _, cells := range t.held {
+		for i, s := range cells {
+			t.widths[i] = max(t.widths[i], utf8.RuneCountInString(s))
+		}
+	}
+	held := t.held
+	t.held = nil
+	for _, cells := range held {
+		if err := t.line(cells); err != nil {
 			return err
 		}
 	}
@@ -281,6 +322,11 @@ func (t *tableWriter) close() error {
 			}
 		}
 		if err := t.line(cells); err != nil {
+			return err
+		}
+	}
+	if t.widths == nil {
+		if err := t.release(); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -40,7 +41,8 @@ const queryAbout = `Start a usage query, wait for it and print its rows. The int
 --interval, or --since and --until; by default the last 7 full UTC days
 (usage is counted per UTC day, and today is not counted yet). Enum values
 are read in any case. The table shows the columns grouped by and the metrics
-asked for, and a totals row.
+asked for, and a totals row; it sizes its columns from the first 1000 rows,
+so csv or ndjson suit large exports better.
 
 Credentials come from the environment: GENESYSCLOUD_OAUTHCLIENT_ID and
 GENESYSCLOUD_OAUTHCLIENT_SECRET, or GENESYSCLOUD_ACCESS_TOKEN; the region
@@ -60,6 +62,7 @@ func (a *app) query(ctx context.Context, args []string) error {
 	iv := fs.String("interval", "", "ISO-8601 interval `START/END`, such as 2024-01-01/2024-01-08 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z")
 	since := fs.String("since", "", "start: a `time` back from now (7d, 36h), a date (2024-01-31) or a date-time")
 	until := fs.String("until", "", "end: a `time` in the forms of --since (default now)")
+	granularities, groupBys, metrics := client.Granularities(), client.GroupBys(), client.Metrics()
 	gran := fs.String("granularity", "", "bucket `size`: "+join(granularities)+" (default the API's: Day)")
 	groupBy := fs.String("group-by", string(groupBys[0]), "comma `list` of "+join(groupBys)+`; "" for none`)
 	mets := fs.String("metrics", "", "comma `list` of "+join(metrics)+" (default all)")
@@ -99,7 +102,7 @@ func (a *app) query(ctx context.Context, args []string) error {
 		if c.region != "" || c.apiURL != "" || c.loginURL != "" {
 			return usagef("--demo runs against an in-process stub: drop --region, --api-url and --login-url")
 		}
-		if err := c.checkFormat(); err != nil {
+		if err := c.check(); err != nil {
 			return err
 		}
 		srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithRunning(2, 0), usagetest.WithPopulation(usagetest.Population{Clients: 5}))
@@ -146,7 +149,12 @@ func (a *app) results(ctx context.Context, args []string) error {
 	return a.execute(ctx, c, opts, resume, nil)
 }
 
-func (c *conn) checkFormat() error {
+// check refuses the shared flags' bad values. A negative --timeout would
+// otherwise mean no timeout at all.
+func (c *conn) check() error {
+	if c.timeout < 0 {
+		return usagef("--timeout %s: want a positive duration such as 30m, or 0 to wait until interrupted", c.timeout)
+	}
 	c.format = strings.ToLower(c.format)
 	if !slices.Contains(formats, c.format) {
 		return usagef("--format %q: allowed %s", c.format, strings.Join(formats, ", "))
@@ -157,32 +165,35 @@ func (c *conn) checkFormat() error {
 // options reads the flags and the environment into the client's options;
 // a missing or bad one is a usage error, found before anything is sent.
 func (a *app) options(c *conn) ([]client.Option, error) {
-	if err := c.checkFormat(); err != nil {
+	if err := c.check(); err != nil {
 		return nil, err
 	}
+	var opts []client.Option
 	apiURL, loginURL := c.apiURL, c.loginURL
+	token := a.getenv("GENESYSCLOUD_ACCESS_TOKEN")
+	if token != "" && loginURL == "" {
+		// A token needs no login, but WithBaseURLs wants a login URL all
+		// the same: the API's own will do, since it is never contacted.
+		loginURL = apiURL
+	}
 	if apiURL == "" || loginURL == "" {
 		name := cmp.Or(c.region, a.getenv("GENESYSCLOUD_REGION"))
 		if name == "" {
-			return nil, usagef("no region: set GENESYSCLOUD_REGION or --region (see gcusage regions), or give both --api-url and --login-url")
+			return nil, usagef("no region: set GENESYSCLOUD_REGION or --region (see gcusage regions), or give --api-url and --login-url (--api-url alone with GENESYSCLOUD_ACCESS_TOKEN)")
 		}
-		r, ok := client.LookupRegion(name)
-		if !ok {
-			keys := make([]string, 0, 18)
-			for _, r := range client.Regions() {
-				keys = append(keys, r.Key)
-			}
-			return nil, usagef("unknown region %q: allowed %s, or their domains", name, strings.Join(keys, ", "))
-		}
+		// An unknown region fails in client.New, with WithRegion's error
+		// listing the known ones, before the base URLs below are read.
+		opts = append(opts, client.WithRegion(name))
+		r, _ := client.LookupRegion(name)
 		apiURL, loginURL = cmp.Or(apiURL, r.APIURL()), cmp.Or(loginURL, r.LoginURL())
 	}
-	opts := []client.Option{client.WithBaseURLs(apiURL, loginURL)}
+	opts = append(opts, client.WithBaseURLs(apiURL, loginURL))
 	if a.transport != nil {
 		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: a.transport}))
 	}
 	const idVar, secretVar = "GENESYSCLOUD_OAUTHCLIENT_ID", "GENESYSCLOUD_OAUTHCLIENT_SECRET"
 	id, secret := a.getenv(idVar), a.getenv(secretVar)
-	switch token := a.getenv("GENESYSCLOUD_ACCESS_TOKEN"); {
+	switch {
 	case token != "":
 		return append(opts, client.WithAccessToken(token)), nil
 	case id != "" && secret != "":
@@ -226,8 +237,8 @@ func (a *app) note(c *conn, msg string) {
 }
 
 // execute builds the client, gets the execution from start, waits for it
-// and prints its rows, all within --timeout. A failure after the execution
-// started names the command that resumes it.
+// and prints its rows, all within --timeout. A wait cut short names the
+// command that resumes it.
 func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	start func(context.Context, *client.Client) (*client.Execution, error), cols []column) error {
 	cl, err := a.newClient(c, opts)
@@ -250,8 +261,14 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	if err == nil {
 		err = a.print(res, c.format, cols)
 	}
-	if err != nil && !c.demo {
+	switch {
+	case err == nil || c.demo:
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		// Only a wait cut short can be picked up again: a 4xx, a refused
+		// login or a failed query would fail the same way.
 		return fmt.Errorf("%w; resume with: %s", err, c.resume(exec.ID))
+	case errors.Is(err, client.ErrQueryFailed):
+		return fmt.Errorf("%w; start a new query: this one would fail again", err)
 	}
 	return err
 }
