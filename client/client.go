@@ -80,12 +80,14 @@ func WithRegion(keyOrDomain string) Option {
 
 // WithBaseURLs sets the API and login base URLs directly, for private
 // environments and test servers. Both must be https, except on loopback.
+// The login URL may be empty when no client credentials are used.
 func WithBaseURLs(apiURL, loginURL string) Option {
 	return func(c *config) error {
-		for _, u := range []string{apiURL, loginURL} {
-			if err := checkBaseURL(u); err != nil {
-				return err
-			}
+		if err := checkBaseURL(apiURL); err != nil {
+			return err
+		}
+		if err := checkBaseURL(loginURL); loginURL != "" && err != nil {
+			return err
 		}
 		c.apiURL, c.loginURL = strings.TrimRight(apiURL, "/"), strings.TrimRight(loginURL, "/")
 		return nil
@@ -183,6 +185,9 @@ func New(opts ...Option) (*Client, error) {
 	}
 	if cfg.credentials != 1 {
 		return nil, errors.New("gcusage: give exactly one of WithClientCredentials, WithAccessToken, WithTokenSource")
+	}
+	if cfg.secret != "" && cfg.loginURL == "" {
+		return nil, errors.New("gcusage: client credentials need a login URL: use WithRegion, or WithBaseURLs with a login URL")
 	}
 	if cfg.base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()

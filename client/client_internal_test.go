@@ -66,6 +66,8 @@ func TestNew(t *testing.T) {
 		{"user info", []Option{WithBaseURLs("https://u:p@api.example.test", "https://l.test"), creds}, "without user"},
 		{"other scheme", []Option{WithBaseURLs("ftp://api.example.test", "https://l.test"), creds}, "scheme must be https"},
 		{"no host", []Option{WithBaseURLs("api.example.test", "https://l.test"), creds}, "want scheme://host"},
+		{"token needs no login URL", []Option{WithBaseURLs("https://api.example.test", ""), creds}, ""},
+		{"client credentials need one", []Option{WithBaseURLs("https://api.example.test", ""), WithClientCredentials("a", "b")}, "need a login URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

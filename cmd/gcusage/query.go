@@ -171,12 +171,7 @@ func (a *app) options(c *conn) ([]client.Option, error) {
 	var opts []client.Option
 	apiURL, loginURL := c.apiURL, c.loginURL
 	token := a.getenv("GENESYSCLOUD_ACCESS_TOKEN")
-	if token != "" && loginURL == "" {
-		// A token needs no login, but WithBaseURLs wants a login URL all
-		// the same: the API's own will do, since it is never contacted.
-		loginURL = apiURL
-	}
-	if apiURL == "" || loginURL == "" {
+	if apiURL == "" || loginURL == "" && token == "" { // a token needs no login
 		name := cmp.Or(c.region, a.getenv("GENESYSCLOUD_REGION"))
 		if name == "" {
 			return nil, usagef("no region: set GENESYSCLOUD_REGION or --region (see gcusage regions), or give --api-url and --login-url (--api-url alone with GENESYSCLOUD_ACCESS_TOKEN)")
