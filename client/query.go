@@ -444,13 +444,21 @@ type Result struct {
 	empty bool    // Complete without any results
 }
 
-// Rows yields the rows in the server's order. The first error is yielded
-// once, then the sequence stops; an answer cut short after its rows is an
-// error too, not a short result. The open answer is consumed by the first
-// call; any later call GETs the results again. Iterating to the end or
-// breaking off closes the answer.
+// Rows yields the rows in the server's order. The first error, an
+// *ExecutionError naming the execution, is yielded once, then the sequence
+// stops; an answer cut short after its rows is an error too, not a short
+// result. The open answer is consumed by the first call; any later call
+// GETs the results again. Iterating to the end or breaking off closes the
+// answer.
 func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
-	return func(yield func(gen.APIUsageRow, error) bool) {
+	return func(yieldRow func(gen.APIUsageRow, error) bool) {
+		// Every error names the execution, whose rows can be read again.
+		yield := func(row gen.APIUsageRow, err error) bool {
+			if err != nil {
+				err = &ExecutionError{ExecutionID: r.ExecutionID, Status: string(gen.QueryStatusComplete), Err: err}
+			}
+			return yieldRow(row, err)
+		}
 		r.mu.Lock()
 		a := r.open
 		r.open = nil
@@ -461,7 +469,7 @@ func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 		if a == nil {
 			var err error
 			if a, _, err = r.c.results(r.ctx, r.ctx, r.ExecutionID); err != nil {
-				yield(gen.APIUsageRow{}, &ExecutionError{ExecutionID: r.ExecutionID, Status: string(gen.QueryStatusComplete), Err: err})
+				yield(gen.APIUsageRow{}, err)
 				return
 			}
 		}

@@ -369,7 +369,11 @@ func TestRowsErrors(t *testing.T) {
 			for _, err := range res.Rows() {
 				if err != nil {
 					errs++
-					mustContain(t, err.Error(), "gcusage: decoding the answer"+tc.want)
+					mustContain(t, err.Error(), "gcusage: execution exec-1: decoding the answer"+tc.want)
+					var de *DecodeError
+					if !errors.As(err, &de) {
+						t.Errorf("%v is not a *DecodeError", err)
+					}
 				} else {
 					rows++
 				}
