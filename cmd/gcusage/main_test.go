@@ -259,8 +259,8 @@ func TestOtherFailuresExit1(t *testing.T) {
 	t.Run("truncated rows", func(t *testing.T) {
 		srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0), usagetest.WithFault(usagetest.RouteResults, 0, usagetest.TruncatedJSON()))
 		o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--format", "ndjson")...)
-		if o.code != 1 || !strings.Contains(o.stderr, "decoding the answer") || strings.Contains(o.stderr, "resume") {
-			t.Errorf("exit %d, stderr %q; want 1 and the decoding error, without a resume command", o.code, o.stderr)
+		if o.code != 1 || !strings.Contains(o.stderr, "decoding the answer") || !strings.Contains(o.stderr, "; read it again with: gcusage results ") {
+			t.Errorf("exit %d, stderr %q; want 1, the decoding error and the command to read the rows again", o.code, o.stderr)
 		}
 	})
 	t.Run("unknown execution", func(t *testing.T) {

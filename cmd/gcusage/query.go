@@ -259,9 +259,12 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	switch {
 	case err == nil || c.demo:
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		// Only a wait cut short can be picked up again: a 4xx, a refused
-		// login or a failed query would fail the same way.
+		// A wait cut short can be picked up again; a 4xx, a refused login
+		// or a failed query would fail the same way.
 		return fmt.Errorf("%w; resume with: %s", err, c.resume(exec.ID))
+	case errors.As(err, new(*client.DecodeError)):
+		// An answer cut short is most often the network's doing.
+		return fmt.Errorf("%w; read it again with: %s", err, c.resume(exec.ID))
 	case errors.Is(err, client.ErrQueryFailed):
 		return fmt.Errorf("%w; start a new query: this one would fail again", err)
 	}
