@@ -460,47 +460,58 @@ func TestFaultMatrix(t *testing.T) {
 		}
 	}
 	const foreign = "http://127.0.0.2:9"
+	garbled := func(t *testing.T, h *harness, rows []string, err error) {
+		execErr(nil)(t, h, rows, err)
+		decodeErr(t, h, rows, err)
+	}
 	for _, tc := range []struct {
 		route usagetest.Route
 		fault usagetest.Fault
 		bad   bool // the fault breaks the spec on purpose
 		want  outcome
+		every bool // on every request of the route, not only the first
 	}{
-		{usagetest.RouteToken, usagetest.TokenRateLimited(), false, ok(map[string]int{"POST /oauth/token": 2})},
-		{usagetest.RouteToken, usagetest.RateLimited("2"), false, ok(map[string]int{"POST /oauth/token": 2})},
-		{usagetest.RouteToken, usagetest.HTMLError(503), false, ok(map[string]int{"POST /oauth/token": 2})},
-		{usagetest.RouteToken, usagetest.DropConnection(), false, ok(map[string]int{"POST /oauth/token": 2})},
-		{usagetest.RouteToken, usagetest.Slow(5 * time.Second), false, ok(map[string]int{"POST /oauth/token": 1})},
+		{usagetest.RouteToken, usagetest.TokenRateLimited(), false, ok(map[string]int{"POST /oauth/token": 2}), false},
+		{usagetest.RouteToken, usagetest.RateLimited("2"), false, ok(map[string]int{"POST /oauth/token": 2}), false},
+		{usagetest.RouteToken, usagetest.HTMLError(503), false, ok(map[string]int{"POST /oauth/token": 2}), false},
+		{usagetest.RouteToken, usagetest.DropConnection(), false, ok(map[string]int{"POST /oauth/token": 2}), false},
+		{usagetest.RouteToken, usagetest.Slow(5 * time.Second), false, ok(map[string]int{"POST /oauth/token": 1}), false},
 
-		{usagetest.RouteQuery, usagetest.RateLimited("2"), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
-		{usagetest.RouteQuery, usagetest.RateLimited(httpDate), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
-		{usagetest.RouteQuery, usagetest.RateLimited("600"), false, rateLimited},
-		{usagetest.RouteQuery, usagetest.HTMLError(502), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
-		{usagetest.RouteQuery, usagetest.HTMLError(503), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
-		{usagetest.RouteQuery, usagetest.HTMLError(504), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
-		{usagetest.RouteQuery, usagetest.DropConnection(), false, ok(map[string]int{"POST /api/v2/usage/query": 2})},
-		{usagetest.RouteQuery, usagetest.Slow(30 * time.Second), false, ok(map[string]int{"POST /api/v2/usage/query": 1})},
-		{usagetest.RouteQuery, usagetest.TruncatedJSON(), true, decodeErr},
-		{usagetest.RouteQuery, usagetest.InvalidJSON(), true, decodeErr},
-		{usagetest.RouteQuery, usagetest.RevokeToken(), false, ok(map[string]int{"POST /oauth/token": 2, "POST /api/v2/usage/query": 2})},
-		{usagetest.RouteQuery, usagetest.ForeignResultsURI(foreign), false, ok(nil)},
+		{usagetest.RouteQuery, usagetest.RateLimited("2"), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
+		{usagetest.RouteQuery, usagetest.RateLimited(httpDate), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
+		{usagetest.RouteQuery, usagetest.RateLimited("600"), false, rateLimited, false},
+		{usagetest.RouteQuery, usagetest.HTMLError(502), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
+		{usagetest.RouteQuery, usagetest.HTMLError(503), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
+		{usagetest.RouteQuery, usagetest.HTMLError(504), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
+		{usagetest.RouteQuery, usagetest.DropConnection(), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
+		{usagetest.RouteQuery, usagetest.Slow(30 * time.Second), false, ok(map[string]int{"POST /api/v2/usage/query": 1}), false},
+		{usagetest.RouteQuery, usagetest.TruncatedJSON(), true, decodeErr, false},
+		{usagetest.RouteQuery, usagetest.InvalidJSON(), true, decodeErr, false},
+		{usagetest.RouteQuery, usagetest.RevokeToken(), false, ok(map[string]int{"POST /oauth/token": 2, "POST /api/v2/usage/query": 2}), false},
+		{usagetest.RouteQuery, usagetest.ForeignResultsURI(foreign), false, ok(nil), false},
 
-		{usagetest.RouteResults, usagetest.RateLimited("3"), false, ok(map[string]int{"GET /results": 3})},
-		{usagetest.RouteResults, usagetest.HTMLError(502), false, ok(map[string]int{"GET /results": 3})},
-		{usagetest.RouteResults, usagetest.HTMLError(503), false, ok(map[string]int{"GET /results": 3})},
-		{usagetest.RouteResults, usagetest.HTMLError(504), false, ok(map[string]int{"GET /results": 3})},
-		{usagetest.RouteResults, usagetest.DropConnection(), false, ok(map[string]int{"GET /results": 3})},
-		{usagetest.RouteResults, usagetest.Slow(time.Minute), false, ok(map[string]int{"GET /results": 2})},
-		{usagetest.RouteResults, usagetest.TruncatedJSON(), true, execErr(nil)},
-		{usagetest.RouteResults, usagetest.InvalidJSON(), true, execErr(nil)},
-		{usagetest.RouteResults, usagetest.UnknownStatus("Queued"), true, execErr(client.ErrUnknownStatus)},
-		{usagetest.RouteResults, usagetest.NonUTCDate("+02:00"), false, ok(nil)},
-		{usagetest.RouteResults, usagetest.RevokeToken(), false, ok(map[string]int{"POST /oauth/token": 2, "GET /results": 3})},
+		{usagetest.RouteResults, usagetest.RateLimited("3"), false, ok(map[string]int{"GET /results": 3}), false},
+		{usagetest.RouteResults, usagetest.HTMLError(502), false, ok(map[string]int{"GET /results": 3}), false},
+		{usagetest.RouteResults, usagetest.HTMLError(503), false, ok(map[string]int{"GET /results": 3}), false},
+		{usagetest.RouteResults, usagetest.HTMLError(504), false, ok(map[string]int{"GET /results": 3}), false},
+		{usagetest.RouteResults, usagetest.DropConnection(), false, ok(map[string]int{"GET /results": 3}), false},
+		{usagetest.RouteResults, usagetest.Slow(time.Minute), false, ok(map[string]int{"GET /results": 2}), false},
+		{usagetest.RouteResults, usagetest.TruncatedJSON(), true, ok(map[string]int{"GET /results": 2}), false},
+		{usagetest.RouteResults, usagetest.InvalidJSON(), true, ok(map[string]int{"GET /results": 2}), false},
+		{usagetest.RouteResults, usagetest.TruncatedJSON(), true, garbled, true},
+		{usagetest.RouteResults, usagetest.InvalidJSON(), true, garbled, true},
+		{usagetest.RouteResults, usagetest.UnknownStatus("Queued"), true, execErr(client.ErrUnknownStatus), false},
+		{usagetest.RouteResults, usagetest.NonUTCDate("+02:00"), false, ok(nil), false},
+		{usagetest.RouteResults, usagetest.RevokeToken(), false, ok(map[string]int{"POST /oauth/token": 2, "GET /results": 3}), false},
 	} {
-		t.Run(string(tc.route)+"/"+tc.fault.String(), func(t *testing.T) {
+		name, nth := string(tc.route)+"/"+tc.fault.String(), 1
+		if tc.every {
+			name, nth = name+"/every", 0
+		}
+		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				h := newHarness(t, tc.bad, []usagetest.Option{
-					usagetest.WithRunning(1, 0), usagetest.WithFault(tc.route, 1, tc.fault)})
+					usagetest.WithRunning(1, 0), usagetest.WithFault(tc.route, nth, tc.fault)})
 				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 				defer cancel()
 				rows, err := h.collect(t, ctx, week)

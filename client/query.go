@@ -258,20 +258,27 @@ func (e *Execution) Wait(ctx context.Context) (*Result, error) {
 		waitCtx, cancel = context.WithTimeout(ctx, p.MaxWait)
 	}
 	defer cancel()
-	start := time.Now()
+	start, garbled := time.Now(), 0
 	for n := 1; ; n++ {
 		st, hint, res, err := e.poll(ctx, waitCtx, true)
 		var ee *ExecutionError
 		var ve *ValidationError
+		var de *DecodeError
 		switch {
 		case res != nil:
 			return res, nil
 		case waitCtx.Err() != nil:
 			return nil, e.stopped(waitCtx, st, start)
+		case errors.As(err, &de) && garbled < maxGarbled:
+			// An answer cut short is most often the network's doing, and
+			// polling again costs nothing; one that stays garbled is not.
+			garbled++
 		case errors.As(err, &ee) || errors.As(err, &ve):
 			return nil, err
 		case err != nil:
 			return nil, &ExecutionError{ExecutionID: e.ID, Err: err}
+		default:
+			garbled = 0
 		}
 		d := p.delay(n, time.Since(start), hint)
 		if p.OnPoll != nil {
@@ -282,6 +289,9 @@ func (e *Execution) Wait(ctx context.Context) (*Result, error) {
 		}
 	}
 }
+
+// maxGarbled is how many unreadable answers in a row Wait polls past.
+const maxGarbled = 2
 
 func (e *Execution) stopped(ctx context.Context, st gen.QueryStatus, start time.Time) error {
 	what := "canceled"
