@@ -263,6 +263,9 @@ type NotFound = ErrorBody
 // ProxyError The body of every Genesys Cloud error answer; all fields optional.
 type ProxyError = ErrorBody
 
+// RequestTimeout The body of every Genesys Cloud error answer; all fields optional.
+type RequestTimeout = ErrorBody
+
 // ServiceUnavailable The body of every Genesys Cloud error answer; all fields optional.
 type ServiceUnavailable = ErrorBody
 
@@ -596,6 +599,11 @@ type PostUsageQueryResponse404Headers struct {
 	ININCorrelationID *string
 }
 
+// PostUsageQueryResponse408Headers the declared response headers of an HTTP 408 response for PostUsageQuery
+type PostUsageQueryResponse408Headers struct {
+	ININCorrelationID *string
+}
+
 // PostUsageQueryResponse429Headers the declared response headers of an HTTP 429 response for PostUsageQuery
 type PostUsageQueryResponse429Headers struct {
 	ININCorrelationID    *string
@@ -636,6 +644,8 @@ type PostUsageQueryResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -654,6 +664,8 @@ type PostUsageQueryResponse struct {
 	Headers403 *PostUsageQueryResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *PostUsageQueryResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *PostUsageQueryResponse408Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *PostUsageQueryResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -692,6 +704,11 @@ func (r PostUsageQueryResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PostUsageQueryResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r PostUsageQueryResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -768,6 +785,11 @@ type GetUsageQueryExecutionIDResultsResponse404Headers struct {
 	ININCorrelationID *string
 }
 
+// GetUsageQueryExecutionIDResultsResponse408Headers the declared response headers of an HTTP 408 response for GetUsageQueryExecutionIDResults
+type GetUsageQueryExecutionIDResultsResponse408Headers struct {
+	ININCorrelationID *string
+}
+
 // GetUsageQueryExecutionIDResultsResponse429Headers the declared response headers of an HTTP 429 response for GetUsageQueryExecutionIDResults
 type GetUsageQueryExecutionIDResultsResponse429Headers struct {
 	ININCorrelationID    *string
@@ -806,6 +828,8 @@ type GetUsageQueryExecutionIDResultsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -824,6 +848,8 @@ type GetUsageQueryExecutionIDResultsResponse struct {
 	Headers403 *GetUsageQueryExecutionIDResultsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetUsageQueryExecutionIDResultsResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *GetUsageQueryExecutionIDResultsResponse408Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetUsageQueryExecutionIDResultsResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -857,6 +883,11 @@ func (r GetUsageQueryExecutionIDResultsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetUsageQueryExecutionIDResultsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetUsageQueryExecutionIDResultsResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -1014,6 +1045,13 @@ func ParsePostUsageQueryResponse(rsp *http.Response) (*PostUsageQueryResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1101,6 +1139,16 @@ func ParsePostUsageQueryResponse(rsp *http.Response) (*PostUsageQueryResponse, e
 			headers.ININCorrelationID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers PostUsageQueryResponse408Headers
+		if values := rsp.Header.Values("ININ-Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ININ-Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ININCorrelationID = &value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 429:
 		var headers PostUsageQueryResponse429Headers
 		if values := rsp.Header.Values("ININ-Correlation-Id"); len(values) > 0 {
@@ -1230,6 +1278,13 @@ func ParseGetUsageQueryExecutionIDResultsResponse(rsp *http.Response) (*GetUsage
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1317,6 +1372,16 @@ func ParseGetUsageQueryExecutionIDResultsResponse(rsp *http.Response) (*GetUsage
 			headers.ININCorrelationID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers GetUsageQueryExecutionIDResultsResponse408Headers
+		if values := rsp.Header.Values("ININ-Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ININ-Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ININCorrelationID = &value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetUsageQueryExecutionIDResultsResponse429Headers
 		if values := rsp.Header.Values("ININ-Correlation-Id"); len(values) > 0 {

@@ -1498,6 +1498,35 @@ func (s *QueryStatus) UnmarshalText(data []byte) error {
 	}
 }
 
+// RequestTimeoutHeaders wraps ErrorBody with response headers.
+type RequestTimeoutHeaders struct {
+	ININCorrelationID OptString
+	Response          ErrorBody
+}
+
+// GetININCorrelationID returns the value of ININCorrelationID.
+func (s *RequestTimeoutHeaders) GetININCorrelationID() OptString {
+	return s.ININCorrelationID
+}
+
+// GetResponse returns the value of Response.
+func (s *RequestTimeoutHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetININCorrelationID sets the value of ININCorrelationID.
+func (s *RequestTimeoutHeaders) SetININCorrelationID(val OptString) {
+	s.ININCorrelationID = val
+}
+
+// SetResponse sets the value of Response.
+func (s *RequestTimeoutHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*RequestTimeoutHeaders) getUsageQueryExecutionIdResultsRes() {}
+func (*RequestTimeoutHeaders) postUsageQueryRes()                  {}
+
 type ServiceUnavailableTextHTML struct {
 	Data io.Reader
 }
