@@ -641,3 +641,45 @@ func TestTokenFetchEndsWithTheContext(t *testing.T) {
 		time.Sleep(2 * time.Minute)
 	})
 }
+
+// A poll waiting for another poll of the same handle still ends with its
+// own context.
+func TestConcurrentPollsKeepTheirOwnDeadlines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(5, 0),
+			usagetest.WithFault(usagetest.RouteResults, 1, usagetest.Slow(time.Minute))})
+		e, err := h.c.Start(t.Context(), week)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go e.Poll(t.Context()) // stuck for a minute in the slow answer
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err = e.Poll(ctx)
+		var ee *client.ExecutionError
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ee) || ee.ExecutionID != e.ID {
+			t.Fatalf("want an ExecutionError for %s wrapping DeadlineExceeded, got %v", e.ID, err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("the second poll returned after %v, want its own 1s", d)
+		}
+		time.Sleep(time.Minute) // let the first poll end inside the bubble
+	})
+}
+
+// A query that ends a little before the caller's deadline is seen: the
+// last delay is cut short instead of sleeping past the deadline.
+func TestWaitLooksOnceMoreBeforeItsDeadline(t *testing.T) {
+	for trial := range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(0, 55*time.Second)})
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			if _, err := h.collect(t, ctx, week); err != nil {
+				t.Fatalf("trial %d: %v", trial, err)
+			}
+		})
+	}
+}

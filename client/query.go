@@ -167,13 +167,17 @@ func (c *Client) Wait(ctx context.Context, executionID string) (*Result, error) 
 }
 
 // Execution is a handle on a started query, in the manner of the Azure SDK
-// poller: Poll for one look, Wait for the end. It is safe for concurrent use.
+// poller: Poll for one look, Wait for the end. Get one from Client.Start or
+// Client.Execution. It is safe for concurrent use.
 type Execution struct {
 	ID string
 	c  *Client
 
-	mu     sync.Mutex
-	done   bool // a terminal answer is cached below
+	// turn lets one poll at a time reach the server; the others wait for
+	// it, or for their own context, whichever ends first. It guards the
+	// cached terminal answer below.
+	turn   chan struct{}
+	done   bool
 	status gen.QueryStatus
 	empty  bool // Complete without any results
 	err    error
@@ -181,7 +185,9 @@ type Execution struct {
 
 // Execution returns a handle on an execution started earlier, maybe by
 // another process.
-func (c *Client) Execution(id string) *Execution { return &Execution{ID: id, c: c} }
+func (c *Client) Execution(id string) *Execution {
+	return &Execution{ID: id, c: c, turn: make(chan struct{}, 1)}
+}
 
 // PollPolicy sets how Wait polls. A zero field takes its default.
 type PollPolicy struct {
@@ -244,7 +250,18 @@ func (p PollPolicy) delay(n int, elapsed, hint time.Duration) time.Duration {
 // with an *ExecutionError.
 func (e *Execution) Poll(ctx context.Context) (gen.QueryStatus, error) {
 	st, _, _, err := e.poll(ctx, ctx, false)
-	return st, err
+	return st, e.wrap(st, err)
+}
+
+// wrap names the execution in an error met while polling it, so that the
+// caller can resume; a bad argument needs no resuming.
+func (e *Execution) wrap(st gen.QueryStatus, err error) error {
+	var ee *ExecutionError
+	var ve *ValidationError
+	if err == nil || errors.As(err, &ee) || errors.As(err, &ve) {
+		return err
+	}
+	return &ExecutionError{ExecutionID: e.ID, Status: string(st), Err: err}
 }
 
 // Wait polls until the execution is Complete and returns its result, or
@@ -258,11 +275,9 @@ func (e *Execution) Wait(ctx context.Context) (*Result, error) {
 		waitCtx, cancel = context.WithTimeout(ctx, p.MaxWait)
 	}
 	defer cancel()
-	start, garbled := time.Now(), 0
+	start, garbled, lastChance := time.Now(), 0, true
 	for n := 1; ; n++ {
 		st, hint, res, err := e.poll(ctx, waitCtx, true)
-		var ee *ExecutionError
-		var ve *ValidationError
 		var de *DecodeError
 		switch {
 		case res != nil:
@@ -273,15 +288,20 @@ func (e *Execution) Wait(ctx context.Context) (*Result, error) {
 			// An answer cut short is most often the network's doing, and
 			// polling again costs nothing; one that stays garbled is not.
 			garbled++
-		case errors.As(err, &ee) || errors.As(err, &ve):
-			return nil, err
 		case err != nil:
-			return nil, &ExecutionError{ExecutionID: e.ID, Err: err}
+			return nil, e.wrap(st, err)
 		default:
 			garbled = 0
 		}
 		d := p.delay(n, time.Since(start), hint)
-		if p.OnPoll != nil {
+		// Rather than sleep past the deadline, look once more just before
+		// it, as AWS waiters do: the query may have ended meanwhile.
+		if dl, ok := waitCtx.Deadline(); ok && lastChance {
+			if left := time.Until(dl); d >= left {
+				d, lastChance = left-min(left/10, time.Second), false
+			}
+		}
+		if p.OnPoll != nil && st == gen.QueryStatusRunning {
 			p.OnPoll(PollEvent{Attempt: n, Status: st, Elapsed: time.Since(start), Next: d})
 		}
 		if sleep(waitCtx, d) != nil {
@@ -311,8 +331,12 @@ func (e *Execution) poll(ctx, waitCtx context.Context, keep bool) (gen.QueryStat
 	if e.ID == "" {
 		return "", 0, nil, &ValidationError{Field: "executionId", Reason: "required"}
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	select {
+	case e.turn <- struct{}{}:
+		defer func() { <-e.turn }()
+	case <-waitCtx.Done():
+		return "", 0, nil, waitCtx.Err()
+	}
 	if !e.done {
 		a, hint, err := e.c.results(ctx, waitCtx, e.ID)
 		if err != nil {
