@@ -683,3 +683,21 @@ func TestWaitLooksOnceMoreBeforeItsDeadline(t *testing.T) {
 		})
 	}
 }
+
+// The retry policy's MaxElapsed bounds the attempts themselves, not only
+// the waits between them: a server that never begins its answer cannot
+// hold a call past the budget.
+func TestRetryBudgetBoundsASilentServer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, false, []usagetest.Option{usagetest.WithFault(usagetest.RouteQuery, 0, usagetest.Slow(time.Hour))},
+			client.WithRetryPolicy(client.RetryPolicy{MaxElapsed: time.Minute}))
+		start := time.Now()
+		_, err := h.c.Start(t.Context(), week)
+		if err == nil || !strings.Contains(err.Error(), "MaxElapsed") {
+			t.Fatalf("want the budget named in the error, got %v", err)
+		}
+		if d := time.Since(start); d != time.Minute {
+			t.Errorf("Start returned after %v, want the 1m budget", d)
+		}
+	})
+}

@@ -76,7 +76,7 @@ func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	ctx, start := req.Context(), time.Now()
 	for attempt := 1; ; attempt++ {
 		t0 := time.Now()
-		resp, err := r.hc.Do(req)
+		resp, err := r.attempt(req, start.Add(r.p.MaxElapsed))
 		logAttempt(r.log, req, resp, err, attempt, time.Since(t0))
 		wait, retry := r.decide(resp, err, attempt)
 		if !retry || ctx.Err() != nil || (req.Body != nil && req.GetBody == nil) ||
@@ -98,6 +98,45 @@ func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 			req.Body = body
 		}
 	}
+}
+
+// errBudget ends an attempt still without an answer when the call's time
+// budget runs out.
+var errBudget = errors.New("time budget spent")
+
+// attempt sends req once. Its answer must begin by deadline, the end of the
+// call's budget; the body, once begun, streams for as long as the caller's
+// context allows, so that a long result is not cut by the budget.
+func (r *retryDoer) attempt(req *http.Request, deadline time.Time) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(req.Context())
+	timer := time.AfterFunc(time.Until(deadline), func() { cancel(errBudget) })
+	resp, err := r.hc.Do(req.WithContext(ctx))
+	if !timer.Stop() {
+		if err == nil {
+			resp.Body.Close()
+		}
+		return nil, fmt.Errorf("gcusage: %s %s: no answer within the retry policy's MaxElapsed (%s): %w",
+			req.Method, req.URL.Path, r.p.MaxElapsed, context.Cause(ctx))
+	}
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+// cancelOnClose ends an attempt's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelCauseFunc
+}
+
+// Close closes the body, then releases the attempt's context.
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
 }
 
 // decide says whether an outcome is worth another attempt, and after how
