@@ -40,14 +40,22 @@ var week = client.Query{
 
 // specCheck is a RoundTripper that validates every exchange of the usage
 // endpoints against api/usage.yaml, and records the hosts it is asked for.
+// Answers are checked as the client reads them, not buffered first, so that
+// the client streams as it does in production.
 type specCheck struct {
 	base   http.RoundTripper
 	router routers.Router
 
 	mu         sync.Mutex
 	hosts      []string
-	violations []string
+	violations []violation
+	answers    []string // the bodies of the results answers, as sent
 }
+
+// violation is an exchange outside the spec.
+type violation struct{ method, path, msg string }
+
+func (v violation) String() string { return v.method + " " + v.path + ": " + v.msg }
 
 func newSpecCheck(t testing.TB, base http.RoundTripper) *specCheck {
 	t.Helper()
@@ -63,10 +71,10 @@ func newSpecCheck(t testing.TB, base http.RoundTripper) *specCheck {
 	return &specCheck{base: base, router: router}
 }
 
-func (s *specCheck) violate(format string, args ...any) {
+func (s *specCheck) violate(req *http.Request, format string, args ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.violations = append(s.violations, fmt.Sprintf(format, args...))
+	s.violations = append(s.violations, violation{req.Method, req.URL.Path, fmt.Sprintf(format, args...)})
 }
 
 func (s *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -78,7 +86,7 @@ func (s *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	route, params, err := s.router.FindRoute(req)
 	if err != nil {
-		s.violate("%s %s: %v", req.Method, req.URL.Path, err)
+		s.violate(req, "%v", err)
 		return s.base.RoundTrip(req)
 	}
 	var body []byte
@@ -93,7 +101,7 @@ func (s *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	in := &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: bearerOnly, MultiError: true}}
 	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
-		s.violate("request %s %s: %v", req.Method, req.URL.Path, err)
+		s.violate(req, "request: %v", err)
 	}
 	sent := req.Clone(req.Context())
 	sent.Body = io.NopCloser(bytes.NewReader(body))
@@ -101,19 +109,49 @@ func (s *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(raw))
-	if err != nil {
-		return resp, nil // a broken stream is the client's to see
-	}
-	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
-		Header: resp.Header, Body: io.NopCloser(bytes.NewReader(raw)),
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
-	if err := openapi3filter.ValidateResponse(req.Context(), out); err != nil {
-		s.violate("response %d to %s %s: %v", resp.StatusCode, req.Method, req.URL.Path, err)
-	}
+	resp.Body = &checkedBody{ReadCloser: resp.Body, done: func(raw []byte) {
+		if strings.HasSuffix(req.URL.Path, "/results") {
+			s.mu.Lock()
+			s.answers = append(s.answers, string(raw))
+			s.mu.Unlock()
+		}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
+			Header: resp.Header, Body: io.NopCloser(bytes.NewReader(raw)),
+			Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
+		if err := openapi3filter.ValidateResponse(req.Context(), out); err != nil {
+			s.violate(req, "response %d: %v", resp.StatusCode, err)
+		}
+	}}
 	return resp, nil
+}
+
+// checkedBody hands the client the answer as it arrives, keeps a copy, and
+// has it checked once whole: at its end, or at Close, after reading what
+// the client left.
+type checkedBody struct {
+	io.ReadCloser
+	raw  []byte
+	done func(raw []byte)
+	once sync.Once
+}
+
+func (b *checkedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.raw = append(b.raw, p[:n]...)
+	if err == io.EOF {
+		b.once.Do(func() { b.done(b.raw) })
+	}
+	return n, err
+}
+
+func (b *checkedBody) Close() error {
+	b.once.Do(func() {
+		rest, err := io.ReadAll(b.ReadCloser)
+		if err == nil { // an answer cut short is the fault under test, not a violation
+			b.done(append(b.raw, rest...))
+		}
+	})
+	return b.ReadCloser.Close()
 }
 
 // bearerOnly makes the spec's OAuth requirement mean something: a request
@@ -133,9 +171,10 @@ type harness struct {
 }
 
 // newHarness starts the stub in memory (so it runs inside a synctest
-// bubble) and a client for it with the stub's demo credentials. Unless
-// allowViolations is set, any exchange outside the spec fails the test.
-func newHarness(t *testing.T, allowViolations bool, stubOpts []usagetest.Option, opts ...client.Option) *harness {
+// bubble) and a client for it with the stub's demo credentials. Any
+// exchange outside the spec fails the test, except on the route named by
+// allow, where a fault breaks the spec on purpose ("*": anywhere).
+func newHarness(t *testing.T, allow usagetest.Route, stubOpts []usagetest.Option, opts ...client.Option) *harness {
 	t.Helper()
 	srv := usagetest.NewServer(t, append([]usagetest.Option{usagetest.InMemory()}, stubOpts...)...)
 	h := &harness{srv: srv, check: newSpecCheck(t, srv.Transport())}
@@ -148,14 +187,26 @@ func newHarness(t *testing.T, allowViolations bool, stubOpts []usagetest.Option,
 		t.Fatal(err)
 	}
 	h.c = c
-	if !allowViolations {
-		t.Cleanup(func() {
-			for _, v := range h.check.violations {
+	t.Cleanup(func() {
+		for _, v := range h.check.violations {
+			if !allowed(allow, v) {
 				t.Errorf("outside api/usage.yaml: %s", v)
 			}
-		})
-	}
+		}
+	})
 	return h
+}
+
+func allowed(allow usagetest.Route, v violation) bool {
+	switch allow {
+	case "*":
+		return true
+	case usagetest.RouteQuery:
+		return v.method == "POST" && v.path == "/api/v2/usage/query"
+	case usagetest.RouteResults:
+		return v.method == "GET" && strings.HasSuffix(v.path, "/results")
+	}
+	return false
 }
 
 // count says how many requests the stub received on a path suffix.
@@ -214,7 +265,7 @@ func (h *harness) collect(t *testing.T, ctx context.Context, q client.Query) ([]
 
 func TestRunReturnsTheStubsRows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(3, 0)})
+		h := newHarness(t, "", []usagetest.Option{usagetest.WithRunning(3, 0)})
 		got, err := h.collect(t, t.Context(), week)
 		if err != nil {
 			t.Fatal(err)
@@ -285,7 +336,7 @@ func TestLoopbackReusesTokenAndConnection(t *testing.T) {
 
 func TestHundredConcurrentQueriesFetchOneToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(2, 0)})
+		h := newHarness(t, "", []usagetest.Option{usagetest.WithRunning(2, 0)})
 		var wg sync.WaitGroup
 		errs := make(chan error, 100)
 		for range 100 {
@@ -322,9 +373,10 @@ func TestInvalidQuerySendsNothing(t *testing.T) {
 		"duplicate":      {Interval: week.Interval, Metrics: []gen.Metric{gen.MetricRequests, gen.MetricRequests}},
 		"bad bucket":     {Interval: week.Interval, Granularity: "Hour"},
 		"malformed date": {Interval: "2024-13-01/2024-12-01"},
+		"comma fraction": {Interval: "2024-01-01T00:00:00,5Z/2024-01-02T00:00:00Z"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, false, nil)
+			h := newHarness(t, "", nil)
 			_, err := h.c.Run(t.Context(), q)
 			var ve *client.ValidationError
 			if !errors.As(err, &ve) {
@@ -339,7 +391,7 @@ func TestInvalidQuerySendsNothing(t *testing.T) {
 
 func TestFailedQueryCarriesTheExecutionID(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, false, []usagetest.Option{
+		h := newHarness(t, "", []usagetest.Option{
 			usagetest.WithRunning(1, 0),
 			usagetest.WithOutcome(func(gen.APIUsageQuery) gen.QueryStatus { return gen.QueryStatusFailed }),
 		})
@@ -362,7 +414,7 @@ func TestFailedQueryCarriesTheExecutionID(t *testing.T) {
 // later picks the same execution up where it was.
 func TestTimeoutThenResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(0, 10*time.Minute)})
+		h := newHarness(t, "", []usagetest.Option{usagetest.WithRunning(0, 10*time.Minute)})
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		_, err := h.c.Run(ctx, week)
@@ -395,18 +447,18 @@ func TestTimeoutThenResume(t *testing.T) {
 // seen soon after it ends, without hammering the API.
 func TestPollingBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(0, time.Minute)})
+		h := newHarness(t, "", []usagetest.Option{usagetest.WithRunning(0, time.Minute)})
 		start := time.Now()
 		if _, err := h.collect(t, t.Context(), week); err != nil {
 			t.Fatal(err)
 		}
 		over := time.Since(start) - time.Minute
 		gets := h.count("GET", "/results")
-		if over < 0 || over > 20*time.Second {
+		if over < 0 || over > 12*time.Second { // at most 20% late
 			t.Errorf("returned %v after the query completed", over)
 		}
-		if gets < 3 || gets > 40 {
-			t.Errorf("%d results GETs for a one-minute query (a fixed 5 s poll makes 13)", gets)
+		if gets < 3 || gets > 30 {
+			t.Errorf("%d results GETs for a one-minute query", gets)
 		}
 	})
 }
@@ -433,76 +485,96 @@ func TestFaultMatrix(t *testing.T) {
 			}
 		}
 	}
-	execErr := func(target error) outcome {
+	is := func(target any, also ...error) outcome {
 		return func(t *testing.T, h *harness, _ []string, err error) {
+			if !errors.As(err, target) {
+				t.Fatalf("want %T, got %v", target, err)
+			}
+			for _, e := range also {
+				if !errors.Is(err, e) {
+					t.Errorf("want errors.Is(%v), got %v", e, err)
+				}
+			}
 			var ee *client.ExecutionError
-			if !errors.As(err, &ee) || ee.ExecutionID == "" {
-				t.Fatalf("want an *ExecutionError with the id, got %v", err)
-			}
-			if target != nil && !errors.Is(err, target) {
-				t.Errorf("want errors.Is(%v), got %v", target, err)
+			if errors.As(err, &ee) && ee.ExecutionID == "" {
+				t.Errorf("an ExecutionError without the id: %v", err)
 			}
 		}
 	}
-	decodeErr := func(t *testing.T, h *harness, _ []string, err error) {
-		var de *client.DecodeError
-		if !errors.As(err, &de) {
-			t.Fatalf("want a *client.DecodeError, got %v", err)
+	both := func(outcomes ...outcome) outcome {
+		return func(t *testing.T, h *harness, rows []string, err error) {
+			for _, o := range outcomes {
+				o(t, h, rows, err)
+			}
 		}
 	}
-	rateLimited := func(t *testing.T, h *harness, _ []string, err error) {
-		var rl *client.RateLimitError
-		if !errors.As(err, &rl) || rl.RetryAfter != 10*time.Minute {
-			t.Fatalf("want a *client.RateLimitError with RetryAfter 10m at once, got %v", err)
-		}
-		if n := h.count("POST", "/api/v2/usage/query"); n != 1 {
-			t.Errorf("a hint past the cap was retried: %d POSTs", n)
+	requests := func(path string, n int) outcome {
+		return func(t *testing.T, h *harness, _ []string, _ error) {
+			method, suffix, _ := strings.Cut(path, " ")
+			if got := h.count(method, suffix); got != n {
+				t.Errorf("%d requests %s, want %d", got, path, n)
+			}
 		}
 	}
 	const foreign = "http://127.0.0.2:9"
-	garbled := func(t *testing.T, h *harness, rows []string, err error) {
-		execErr(nil)(t, h, rows, err)
-		decodeErr(t, h, rows, err)
-	}
+	const token, query, results = "POST /oauth/token", "POST /api/v2/usage/query", "GET /results"
 	for _, tc := range []struct {
-		route usagetest.Route
-		fault usagetest.Fault
-		bad   bool // the fault breaks the spec on purpose
-		want  outcome
-		every bool // on every request of the route, not only the first
+		route   usagetest.Route
+		fault   usagetest.Fault
+		every   bool          // on every request of the route, not only the first
+		bad     bool          // the fault breaks the spec on purpose
+		atLeast time.Duration // the run cannot be shorter
+		wire    string        // what a results answer must show on the wire
+		want    outcome
 	}{
-		{usagetest.RouteToken, usagetest.TokenRateLimited(), false, ok(map[string]int{"POST /oauth/token": 2}), false},
-		{usagetest.RouteToken, usagetest.RateLimited("2"), false, ok(map[string]int{"POST /oauth/token": 2}), false},
-		{usagetest.RouteToken, usagetest.HTMLError(503), false, ok(map[string]int{"POST /oauth/token": 2}), false},
-		{usagetest.RouteToken, usagetest.DropConnection(), false, ok(map[string]int{"POST /oauth/token": 2}), false},
-		{usagetest.RouteToken, usagetest.Slow(5 * time.Second), false, ok(map[string]int{"POST /oauth/token": 1}), false},
+		{route: usagetest.RouteToken, fault: usagetest.TokenRateLimited(), want: ok(map[string]int{token: 2})},
+		{route: usagetest.RouteToken, fault: usagetest.RateLimited("2"), atLeast: 2 * time.Second, want: ok(map[string]int{token: 2})},
+		{route: usagetest.RouteToken, fault: usagetest.RateLimited(httpDate), atLeast: 5 * time.Second, want: ok(map[string]int{token: 2})},
+		{route: usagetest.RouteToken, fault: usagetest.HTMLError(502), want: ok(map[string]int{token: 2})},
+		{route: usagetest.RouteToken, fault: usagetest.HTMLError(503), want: ok(map[string]int{token: 2})},
+		{route: usagetest.RouteToken, fault: usagetest.HTMLError(504), want: ok(map[string]int{token: 2})},
+		{route: usagetest.RouteToken, fault: usagetest.DropConnection(), want: ok(map[string]int{token: 2})},
+		{route: usagetest.RouteToken, fault: usagetest.Slow(5 * time.Second), atLeast: 5 * time.Second, want: ok(map[string]int{token: 1})},
+		{route: usagetest.RouteToken, fault: usagetest.TruncatedJSON(), want: both(is(new(*client.AuthError)), requests(token, 1), requests(query, 0))},
+		{route: usagetest.RouteToken, fault: usagetest.InvalidJSON(), want: both(is(new(*client.AuthError)), requests(token, 1), requests(query, 0))},
+		{route: usagetest.RouteToken, fault: usagetest.TokenRateLimited(), every: true, want: both(is(new(*client.AuthError)), requests(token, 6))},
 
-		{usagetest.RouteQuery, usagetest.RateLimited("2"), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
-		{usagetest.RouteQuery, usagetest.RateLimited(httpDate), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
-		{usagetest.RouteQuery, usagetest.RateLimited("600"), false, rateLimited, false},
-		{usagetest.RouteQuery, usagetest.HTMLError(502), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
-		{usagetest.RouteQuery, usagetest.HTMLError(503), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
-		{usagetest.RouteQuery, usagetest.HTMLError(504), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
-		{usagetest.RouteQuery, usagetest.DropConnection(), false, ok(map[string]int{"POST /api/v2/usage/query": 2}), false},
-		{usagetest.RouteQuery, usagetest.Slow(30 * time.Second), false, ok(map[string]int{"POST /api/v2/usage/query": 1}), false},
-		{usagetest.RouteQuery, usagetest.TruncatedJSON(), true, decodeErr, false},
-		{usagetest.RouteQuery, usagetest.InvalidJSON(), true, decodeErr, false},
-		{usagetest.RouteQuery, usagetest.RevokeToken(), false, ok(map[string]int{"POST /oauth/token": 2, "POST /api/v2/usage/query": 2}), false},
-		{usagetest.RouteQuery, usagetest.ForeignResultsURI(foreign), false, ok(nil), false},
+		{route: usagetest.RouteQuery, fault: usagetest.RateLimited("2"), atLeast: 2 * time.Second, want: ok(map[string]int{query: 2})},
+		{route: usagetest.RouteQuery, fault: usagetest.RateLimited(httpDate), atLeast: 5 * time.Second, want: ok(map[string]int{query: 2})},
+		{route: usagetest.RouteQuery, fault: usagetest.RateLimited("600"), want: func(t *testing.T, h *harness, _ []string, err error) {
+			var rl *client.RateLimitError
+			if !errors.As(err, &rl) || rl.RetryAfter != 10*time.Minute {
+				t.Fatalf("want a *client.RateLimitError with RetryAfter 10m at once, got %v", err)
+			}
+			requests(query, 1)(t, h, nil, err)
+		}},
+		{route: usagetest.RouteQuery, fault: usagetest.RateLimited("1"), every: true, want: both(is(new(*client.RateLimitError)), requests(query, 5))},
+		{route: usagetest.RouteQuery, fault: usagetest.HTMLError(502), want: ok(map[string]int{query: 2})},
+		{route: usagetest.RouteQuery, fault: usagetest.HTMLError(503), want: ok(map[string]int{query: 2})},
+		{route: usagetest.RouteQuery, fault: usagetest.HTMLError(504), want: ok(map[string]int{query: 2})},
+		{route: usagetest.RouteQuery, fault: usagetest.HTMLError(503), every: true, want: both(is(new(*client.APIError)), requests(query, 5))},
+		{route: usagetest.RouteQuery, fault: usagetest.DropConnection(), want: ok(map[string]int{query: 2})},
+		{route: usagetest.RouteQuery, fault: usagetest.Slow(30 * time.Second), atLeast: 30 * time.Second, want: ok(map[string]int{query: 1})},
+		{route: usagetest.RouteQuery, fault: usagetest.TruncatedJSON(), bad: true, want: is(new(*client.DecodeError))},
+		{route: usagetest.RouteQuery, fault: usagetest.InvalidJSON(), bad: true, want: is(new(*client.DecodeError))},
+		{route: usagetest.RouteQuery, fault: usagetest.RevokeToken(), want: ok(map[string]int{token: 2, query: 2})},
+		{route: usagetest.RouteQuery, fault: usagetest.ForeignResultsURI(foreign), want: ok(nil)},
 
-		{usagetest.RouteResults, usagetest.RateLimited("3"), false, ok(map[string]int{"GET /results": 3}), false},
-		{usagetest.RouteResults, usagetest.HTMLError(502), false, ok(map[string]int{"GET /results": 3}), false},
-		{usagetest.RouteResults, usagetest.HTMLError(503), false, ok(map[string]int{"GET /results": 3}), false},
-		{usagetest.RouteResults, usagetest.HTMLError(504), false, ok(map[string]int{"GET /results": 3}), false},
-		{usagetest.RouteResults, usagetest.DropConnection(), false, ok(map[string]int{"GET /results": 3}), false},
-		{usagetest.RouteResults, usagetest.Slow(time.Minute), false, ok(map[string]int{"GET /results": 2}), false},
-		{usagetest.RouteResults, usagetest.TruncatedJSON(), true, ok(map[string]int{"GET /results": 2}), false},
-		{usagetest.RouteResults, usagetest.InvalidJSON(), true, ok(map[string]int{"GET /results": 2}), false},
-		{usagetest.RouteResults, usagetest.TruncatedJSON(), true, garbled, true},
-		{usagetest.RouteResults, usagetest.InvalidJSON(), true, garbled, true},
-		{usagetest.RouteResults, usagetest.UnknownStatus("Queued"), true, execErr(client.ErrUnknownStatus), false},
-		{usagetest.RouteResults, usagetest.NonUTCDate("+02:00"), false, ok(nil), false},
-		{usagetest.RouteResults, usagetest.RevokeToken(), false, ok(map[string]int{"POST /oauth/token": 2, "GET /results": 3}), false},
+		{route: usagetest.RouteResults, fault: usagetest.RateLimited("3"), atLeast: 3 * time.Second, want: ok(map[string]int{results: 3})},
+		{route: usagetest.RouteResults, fault: usagetest.RateLimited(httpDate), atLeast: 5 * time.Second, want: ok(map[string]int{results: 3})},
+		{route: usagetest.RouteResults, fault: usagetest.HTMLError(502), want: ok(map[string]int{results: 3})},
+		{route: usagetest.RouteResults, fault: usagetest.HTMLError(503), want: ok(map[string]int{results: 3})},
+		{route: usagetest.RouteResults, fault: usagetest.HTMLError(504), want: ok(map[string]int{results: 3})},
+		{route: usagetest.RouteResults, fault: usagetest.HTMLError(502), every: true, want: both(is(new(*client.ExecutionError)), is(new(*client.APIError)), requests(results, 5))},
+		{route: usagetest.RouteResults, fault: usagetest.DropConnection(), want: ok(map[string]int{results: 3})},
+		{route: usagetest.RouteResults, fault: usagetest.Slow(time.Minute), atLeast: time.Minute, want: ok(map[string]int{results: 2})},
+		{route: usagetest.RouteResults, fault: usagetest.TruncatedJSON(), bad: true, want: ok(map[string]int{results: 2})},
+		{route: usagetest.RouteResults, fault: usagetest.InvalidJSON(), bad: true, want: ok(map[string]int{results: 2})},
+		{route: usagetest.RouteResults, fault: usagetest.TruncatedJSON(), every: true, bad: true, want: is(new(*client.DecodeError))},
+		{route: usagetest.RouteResults, fault: usagetest.InvalidJSON(), every: true, bad: true, want: both(is(new(*client.ExecutionError)), is(new(*client.DecodeError)), requests(results, 3))},
+		{route: usagetest.RouteResults, fault: usagetest.UnknownStatus("Queued"), bad: true, want: is(new(*client.ExecutionError), client.ErrUnknownStatus)},
+		{route: usagetest.RouteResults, fault: usagetest.NonUTCDate("+02:00"), every: true, wire: `"2024-01-01T02:00:00.000+02:00"`, want: ok(nil)},
+		{route: usagetest.RouteResults, fault: usagetest.RevokeToken(), want: ok(map[string]int{token: 2, results: 3})},
 	} {
 		name, nth := string(tc.route)+"/"+tc.fault.String(), 1
 		if tc.every {
@@ -510,12 +582,23 @@ func TestFaultMatrix(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				h := newHarness(t, tc.bad, []usagetest.Option{
+				allow := usagetest.Route("")
+				if tc.bad {
+					allow = tc.route
+				}
+				h := newHarness(t, allow, []usagetest.Option{
 					usagetest.WithRunning(1, 0), usagetest.WithFault(tc.route, nth, tc.fault)})
 				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 				defer cancel()
+				start := time.Now()
 				rows, err := h.collect(t, ctx, week)
+				if d := time.Since(start); d < tc.atLeast {
+					t.Errorf("done after %v: the fault cannot have been waited out", d)
+				}
 				tc.want(t, h, rows, err)
+				if tc.wire != "" && !strings.Contains(strings.Join(h.check.answers, ""), tc.wire) {
+					t.Errorf("no results answer shows %s", tc.wire)
+				}
 				for _, host := range h.check.hosts {
 					if "http://"+host == foreign {
 						t.Errorf("a request went to the foreign resultsUri origin %s", foreign)
@@ -533,7 +616,7 @@ func TestFaultMatrix(t *testing.T) {
 // id, which the stub also put in contextId.
 func TestAPIErrorCarriesCodeAndCorrelationID(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, false, nil)
+		h := newHarness(t, "", nil)
 		_, err := h.c.Wait(t.Context(), "no-such-execution")
 		var ae *client.APIError
 		if !errors.As(err, &ae) || ae.StatusCode != 404 || ae.Code != "not.found" || ae.CorrelationID == "" {
@@ -575,7 +658,7 @@ func TestBadCredentialsGiveAnAuthErrorWithoutTheSecret(t *testing.T) {
 // answer outside the spec are both reported.
 func TestSpecCheckCatchesDrift(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, true, []usagetest.Option{usagetest.WithFault(usagetest.RouteResults, 1, usagetest.UnknownStatus("Queued"))})
+		h := newHarness(t, "*", []usagetest.Option{usagetest.WithFault(usagetest.RouteResults, 1, usagetest.UnknownStatus("Queued"))})
 		post, _ := http.NewRequest("POST", h.srv.URL+"/api/v2/usage/query", strings.NewReader(`{"interval":"2024-01-01/2024-01-08","groupBy":["OauthClientId"]}`))
 		post.Header.Set("Content-Type", "application/json")
 		if resp, err := h.check.RoundTrip(post); err == nil {
@@ -585,8 +668,11 @@ func TestSpecCheckCatchesDrift(t *testing.T) {
 		if !errors.Is(err, client.ErrUnknownStatus) {
 			t.Fatalf("want ErrUnknownStatus, got %v", err)
 		}
-		got := strings.Join(h.check.violations, "\n")
-		for _, want := range []string{"request POST /api/v2/usage/query", "no bearer token", "OauthClientId", "response 200 to GET", "Queued"} {
+		var got string
+		for _, v := range h.check.violations {
+			got += v.String() + "\n"
+		}
+		for _, want := range []string{"POST /api/v2/usage/query: request:", "no bearer token", "OauthClientId", "/results: response 200:", "Queued"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("violations do not mention %q:\n%s", want, got)
 			}
@@ -594,38 +680,11 @@ func TestSpecCheckCatchesDrift(t *testing.T) {
 	})
 }
 
-// A revoked token over the stub's own in-memory transport, with nothing in
-// between to buffer the 401: the client must renew and finish, not hang.
-func TestRevokedTokenInMemoryUnbuffered(t *testing.T) {
-	for _, route := range []usagetest.Route{usagetest.RouteQuery, usagetest.RouteResults} {
-		t.Run(string(route), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithFault(route, 1, usagetest.RevokeToken()))
-				c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL),
-					client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
-					client.WithHTTPClient(&http.Client{Transport: srv.Transport()}))
-				if err != nil {
-					t.Fatal(err)
-				}
-				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-				defer cancel()
-				res, err := c.Run(ctx, week)
-				if err == nil {
-					_, err = res.All()
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			})
-		})
-	}
-}
-
 // A token endpoint that does not answer cannot hold the caller past its
 // context: oauth2.TokenSource has none, so the client must not wait on it.
 func TestTokenFetchEndsWithTheContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, false, []usagetest.Option{usagetest.WithFault(usagetest.RouteToken, 1, usagetest.Slow(time.Hour))})
+		h := newHarness(t, "", []usagetest.Option{usagetest.WithFault(usagetest.RouteToken, 1, usagetest.Slow(time.Hour))})
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		start := time.Now()
@@ -646,7 +705,7 @@ func TestTokenFetchEndsWithTheContext(t *testing.T) {
 // own context.
 func TestConcurrentPollsKeepTheirOwnDeadlines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(5, 0),
+		h := newHarness(t, "", []usagetest.Option{usagetest.WithRunning(5, 0),
 			usagetest.WithFault(usagetest.RouteResults, 1, usagetest.Slow(time.Minute))})
 		e, err := h.c.Start(t.Context(), week)
 		if err != nil {
@@ -674,7 +733,7 @@ func TestConcurrentPollsKeepTheirOwnDeadlines(t *testing.T) {
 func TestWaitLooksOnceMoreBeforeItsDeadline(t *testing.T) {
 	for trial := range 20 {
 		synctest.Test(t, func(t *testing.T) {
-			h := newHarness(t, false, []usagetest.Option{usagetest.WithRunning(0, 55*time.Second)})
+			h := newHarness(t, "", []usagetest.Option{usagetest.WithRunning(0, 55*time.Second)})
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
 			if _, err := h.collect(t, ctx, week); err != nil {
@@ -689,7 +748,7 @@ func TestWaitLooksOnceMoreBeforeItsDeadline(t *testing.T) {
 // hold a call past the budget.
 func TestRetryBudgetBoundsASilentServer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, false, []usagetest.Option{usagetest.WithFault(usagetest.RouteQuery, 0, usagetest.Slow(time.Hour))},
+		h := newHarness(t, "", []usagetest.Option{usagetest.WithFault(usagetest.RouteQuery, 0, usagetest.Slow(time.Hour))},
 			client.WithRetryPolicy(client.RetryPolicy{MaxElapsed: time.Minute}))
 		start := time.Now()
 		_, err := h.c.Start(t.Context(), week)

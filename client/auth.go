@@ -139,11 +139,12 @@ func (t tokenLog) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func tokenRetryable(err error) bool {
 	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return transientError(err) // no answer at all
-	}
-	if re.Response == nil {
-		return false
+	var ue *url.Error
+	switch {
+	case errors.As(err, &ue) && !errors.As(err, &re):
+		return transientError(err) // no answer: the connection failed
+	case !errors.As(err, &re) || re.Response == nil:
+		return false // an answer that could not be read will not change
 	}
 	return transientStatus(re.Response.StatusCode) || re.Response.StatusCode == http.StatusBadRequest &&
 		re.ErrorCode == "invalid_request" && strings.Contains(strings.ToLower(re.ErrorDescription), "rate limit exceeded")

@@ -60,6 +60,9 @@ func ParseInterval(s string) (start, end time.Time, err error) {
 	bad := func(reason string) (time.Time, time.Time, error) {
 		return time.Time{}, time.Time{}, &ValidationError{Field: "interval", Value: s, Reason: reason}
 	}
+	if strings.Contains(s, ",") { // RFC 3339 parsing takes it; the API does not
+		return bad("a fraction of a second takes a dot, not a comma")
+	}
 	a, b, ok := strings.Cut(s, "/")
 	if !ok || strings.Contains(b, "/") {
 		return bad("want start/end, such as 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z or 2024-01-01/2024-01-08")
