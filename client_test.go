@@ -50,6 +50,7 @@ type specCheck struct {
 	hosts      []string
 	violations []violation
 	answers    []string // the bodies of the results answers, as sent
+	refused    int      // 401 answers
 }
 
 // violation is an exchange outside the spec.
@@ -108,6 +109,11 @@ func (s *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := s.base.RoundTrip(sent)
 	if err != nil {
 		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		s.mu.Lock()
+		s.refused++
+		s.mu.Unlock()
 	}
 	resp.Body = &checkedBody{ReadCloser: resp.Body, done: func(raw []byte) {
 		if strings.HasSuffix(req.URL.Path, "/results") {
@@ -757,6 +763,23 @@ func TestRetryBudgetBoundsASilentServer(t *testing.T) {
 		}
 		if d := time.Since(start); d != time.Minute {
 			t.Errorf("Start returned after %v, want the 1m budget", d)
+		}
+	})
+}
+
+// A token is renewed a minute before it expires, so that a long wait never
+// sends an expired one: no request is refused.
+func TestTokenRenewedBeforeExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, "", []usagetest.Option{usagetest.WithTokenLifetime(2 * time.Minute), usagetest.WithRunning(0, 5*time.Minute)})
+		if _, err := h.collect(t, t.Context(), week); err != nil {
+			t.Fatal(err)
+		}
+		if n := h.count("POST", "/oauth/token"); n < 4 {
+			t.Errorf("%d token requests in a 5-minute wait with 2-minute tokens, want one a minute or so", n)
+		}
+		if h.check.refused != 0 {
+			t.Errorf("%d requests were refused with 401: a token expired on its way", h.check.refused)
 		}
 	})
 }

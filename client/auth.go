@@ -21,13 +21,16 @@ import (
 const tokenExpiryDelta = 60 * time.Second
 
 // tokens is the token source shared by every request of a Client. renew,
-// when set, builds a fresh caching source: a 401 from the API then drops the
-// cached token, which oauth2's reuse source cannot do by itself.
+// when set, builds a fresh source of ours: a 401 from the API then drops the
+// cached token, which oauth2's reuse source cannot do by itself. Our own
+// tokens are also kept in cur, so that a request with a valid one starts no
+// fetch at all; a caller's TokenSource is asked every time, as it expects.
 type tokens struct {
 	mu    sync.Mutex
 	src   oauth2.TokenSource
 	gen   uint64
 	renew func() oauth2.TokenSource
+	cur   *oauth2.Token
 }
 
 func newTokens(src oauth2.TokenSource, renew func() oauth2.TokenSource) *tokens {
@@ -43,8 +46,11 @@ func newTokens(src oauth2.TokenSource, renew func() oauth2.TokenSource) *tokens 
 // fetch itself goes on, bounded by its own timeout, for the next caller.
 func (t *tokens) token(ctx context.Context) (string, uint64, error) {
 	t.mu.Lock()
-	src, gen := t.src, t.gen
+	src, gen, cur := t.src, t.gen, t.cur
 	t.mu.Unlock()
+	if cur != nil && (cur.Expiry.IsZero() || time.Until(cur.Expiry) > tokenExpiryDelta) {
+		return cur.AccessToken, gen, nil
+	}
 	type fetched struct {
 		tok *oauth2.Token
 		err error
@@ -59,6 +65,11 @@ func (t *tokens) token(ctx context.Context) (string, uint64, error) {
 		if f.err != nil {
 			return "", gen, authError(f.err)
 		}
+		t.mu.Lock()
+		if t.renew != nil && t.gen == gen {
+			t.cur = f.tok
+		}
+		t.mu.Unlock()
 		return f.tok.AccessToken, gen, nil
 	case <-ctx.Done():
 		return "", gen, ctx.Err()
@@ -71,7 +82,7 @@ func (t *tokens) invalidate(gen uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.renew != nil && gen == t.gen {
-		t.src, t.gen = t.renew(), t.gen+1
+		t.src, t.gen, t.cur = t.renew(), t.gen+1, nil
 	}
 }
 

@@ -199,7 +199,8 @@ func New(opts ...Option) (*Client, error) {
 	case cfg.secret != "":
 		tk = newTokens(nil, clientCredentials(cfg.clientID, cfg.secret, cfg.loginURL+"/oauth/token", cfg.base, cfg.log))
 	case cfg.static != "":
-		tk = newTokens(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: cfg.static}), nil)
+		static := &oauth2.Token{AccessToken: cfg.static}
+		tk = newTokens(nil, func() oauth2.TokenSource { return oauth2.StaticTokenSource(static) })
 	default:
 		tk = newTokens(cfg.ts, nil)
 	}
