@@ -112,8 +112,10 @@ func (e *ValidationError) Error() string {
 }
 
 // DecodeError is a success answer whose body could not be read: cut short,
-// or not the JSON the spec promises. It is not retried, since the same
-// server would most likely send the same body again.
+// or not the JSON the spec promises. Wait polls past two in a row, since a
+// poll costs nothing to repeat; a POST or a stream of rows is not repeated
+// behind the caller's back. Inside an *ExecutionError, the rows can be read
+// again with Client.Wait on the same id.
 type DecodeError struct {
 	Method, Path string // empty for DecodeRows, which has no request
 	Row          int    // the 1-based row being read, 0 outside the rows

@@ -464,7 +464,9 @@ func transportError(err error) error {
 }
 
 // Result is a Complete execution. Its rows are read from the network as
-// they are iterated, never all held in memory.
+// they are iterated, never all held in memory, on the context given to the
+// Wait or Run that returned it: keep that context alive until the rows are
+// read.
 //
 // When the server sends queryStatus before results (as the stub does), the
 // rows stream from the answer that said Complete. When results come first,
