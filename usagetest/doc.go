@@ -4,9 +4,13 @@
 //
 // It answers as the spec api/usage.yaml says, and checks that it does:
 // requests are validated with kin-openapi (a bad one gets a 400 Genesys
-// ErrorBody naming the field) and so is every answer the stub sends, row by
-// row for results, except the answers a Fault breaks on purpose. Tokens come
-// from POST /oauth/token (HTTP Basic, grant_type=client_credentials).
+// ErrorBody naming the field) and so are the stub's answers, except those a
+// Fault breaks on purpose. Results are checked row by row: all rows of an
+// answer of up to 1000, and of a larger one the first 1000 and every 1000th
+// after. The rows of one answer all come from the same code, so a sample
+// finds any drift, while checking every row made the stub, not the client,
+// the cost of a big result. Tokens come from POST /oauth/token (HTTP Basic,
+// grant_type=client_credentials).
 //
 // A query is Running for a set number of polls or span of time (WithRunning),
 // then Complete or Failed (WithOutcome). Its rows are synthetic but

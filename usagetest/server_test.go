@@ -1,9 +1,13 @@
 package usagetest_test
 
 import (
+	"context"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -325,5 +329,58 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	if n := len(s.Requests()); tokens != 1 || n != 1+20*3 {
 		t.Errorf("%d requests with %d token fetches; want 61 with 1", n, tokens)
+	}
+}
+
+// TestTransportLetsGoAtEOF reads an answer to the end without closing it:
+// the exchange must then let go of the request's context, as a socket's
+// body does, rather than stay registered with it until it ends.
+func TestTransportLetsGoAtEOF(t *testing.T) {
+	s := usagetest.NewServer(t, usagetest.InMemory())
+	ctx := &watchedContext{Context: context.Background(), done: make(chan struct{})}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.LoginURL+"/oauth/token",
+		strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(s.ClientID, s.ClientSecret)
+	res, err := s.Transport().RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := ctx.attached.Load(); n == 0 {
+		t.Fatal("nothing attached to the request's context while the answer is unread; the test no longer sees the transport")
+	}
+	b, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK || !strings.Contains(string(b), "access_token") {
+		t.Fatalf("%d %q, %v", res.StatusCode, b, err)
+	}
+	if n := ctx.attached.Load(); n != 0 {
+		t.Errorf("%d functions still attached to the request's context after EOF; want none", n)
+	}
+	if n, err := res.Body.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("a read after EOF got %d, %v; want EOF again", n, err)
+	}
+	res.Body.Close()
+}
+
+// watchedContext is a context that never ends and counts what is attached
+// to it: as it is not one of package context's own, a child context or
+// context.AfterFunc attaches through its AfterFunc method.
+type watchedContext struct {
+	context.Context // Background
+	done            chan struct{}
+	attached        atomic.Int32
+}
+
+func (c *watchedContext) Done() <-chan struct{} { return c.done }
+
+func (c *watchedContext) AfterFunc(func()) func() bool {
+	c.attached.Add(1)
+	var once sync.Once
+	return func() (stopped bool) {
+		once.Do(func() { c.attached.Add(-1); stopped = true })
+		return stopped
 	}
 }

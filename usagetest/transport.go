@@ -40,12 +40,13 @@ func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	// The handler's context ends when the client gives up, closes the
-	// body, or the server closes, as it would with a socket; and then the
-	// pipe fails, so that a handler stuck writing is released.
+	// body, reads it to the end, or the server closes, as it would with a
+	// socket; and then the pipe fails, so that a handler stuck writing is
+	// released.
 	ctx, cancel := context.WithCancelCause(req.Context())
 	stop := context.AfterFunc(s.ctx, func() { cancel(errors.New("usagetest: the server is closed")) })
 	pr, pw := io.Pipe()
-	context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
+	unpipe := context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
 	r := req.Clone(ctx)
 	r.RequestURI = req.URL.RequestURI()
 	r.RemoteAddr = "127.0.0.1:0"
@@ -81,7 +82,7 @@ func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	res := &http.Response{
 		Status: fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)), StatusCode: w.status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: w.sent, Body: memBody{pr, cancel}, ContentLength: -1, Request: req,
+		Header: w.sent, Body: memBody{pr, unpipe, cancel}, ContentLength: -1, Request: req,
 	}
 	if n, err := strconv.ParseInt(w.sent.Get("Content-Length"), 10, 64); err == nil {
 		res.ContentLength = n
@@ -132,10 +133,23 @@ func (w *memWriter) fail(err error) {
 }
 
 // memBody ends the exchange when the client closes it, as closing a
-// socket's body would.
+// socket's body would, or reads it to the end.
 type memBody struct {
 	*io.PipeReader
+	unpipe func() bool
 	cancel context.CancelCauseFunc
+}
+
+// Read ends the exchange at EOF, when the handler is done: else a client
+// that never closes the body would leave it attached to the request's
+// context. The pipe stays as it is, so later reads still see EOF.
+func (b memBody) Read(p []byte) (int, error) {
+	n, err := b.PipeReader.Read(p)
+	if err == io.EOF {
+		b.unpipe()
+		b.cancel(io.EOF)
+	}
+	return n, err
 }
 
 // Close cancels the handler, which is still writing.

@@ -204,7 +204,8 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"negative timeout of results", env, at(srv, "results", "some-id", "--timeout", "-5s"), "--timeout -5s: want a positive duration"},
 		{"unknown region", env, []string{"query", "--region", "mars-1"}, `unknown region "mars-1": allowed us-east-1`},
 		{"demo with url", env, at(srv, "query", "--demo"), "--demo runs against an in-process stub"},
-		{"results without id", env, at(srv, "results"), "results takes one execution id"},
+		{"results without id", env, at(srv, "results"), "results takes one execution id, got 0 arguments"},
+		{"results with an empty id", env, at(srv, "results", " "), "results: the execution id is empty"},
 		{"regions argument", env, []string{"regions", "eu"}, "regions takes no arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -98,7 +98,7 @@ func cell(c column, r *gen.APIUsageRow) *string {
 			s := strconv.FormatInt(*n, 10)
 			return &s
 		}
-	case r.Date != nil:
+	case c.name == "date" && r.Date != nil:
 		s := r.Date.UTC().Format(time.RFC3339Nano)
 		return &s
 	}
@@ -254,9 +254,17 @@ func (t *tableWriter) line(cells []string) error {
 	return err
 }
 
-// release sizes the columns from the held lines and prints them.
+// totalLabel starts the totals row, in the first column, which is never a
+// count.
+const totalLabel = "TOTAL"
+
+// release sizes the columns from the held lines, and the first for the
+// totals row's label, and prints them.
 func (t *tableWriter) release() error {
 	t.widths = make([]int, len(t.cols))
+	if len(t.widths) > 0 {
+		t.widths[0] = len(totalLabel)
+	}
 	for _, cells := range t.held {
 		for i, s := range cells {
 			t.widths[i] = max(t.widths[i], utf8.RuneCountInString(s))
@@ -273,6 +281,11 @@ func (t *tableWriter) release() error {
 }
 
 func (t *tableWriter) start() error {
+	if len(t.cols) > 0 && t.cols[0].count != nil {
+		// Rows without a date or grouping have only counts: the totals
+		// row's label gets a blank column, so that it hides no total.
+		t.cols = append([]column{{}}, t.cols...)
+	}
 	t.totals = make([]int64, len(t.cols))
 	titles := make([]string, len(t.cols))
 	for i, c := range t.cols {
@@ -294,6 +307,8 @@ func (t *tableWriter) write(r gen.APIUsageRow) error {
 	for i, c := range t.cols {
 		cells[i] = "-"
 		switch v := cell(c, &r); {
+		case c.name == "": // the totals row's label column
+			cells[i] = ""
 		case v == nil:
 		case c.count != nil:
 			t.totals[i] += *c.count(&r)
@@ -315,7 +330,7 @@ func (t *tableWriter) close() error {
 	}
 	if len(t.cols) > 0 {
 		cells := make([]string, len(t.cols))
-		cells[0] = "TOTAL"
+		cells[0] = totalLabel
 		for i, c := range t.cols[1:] {
 			if c.count != nil {
 				cells[i+1] = strconv.FormatInt(t.totals[i+1], 10)

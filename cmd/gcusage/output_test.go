@@ -77,12 +77,37 @@ func TestTableWidensLateCells(t *testing.T) {
 	if err := w.close(); err != nil {
 		t.Fatal(err)
 	}
-	want := `DATE  METHOD  REQUESTS
--     GET     3
--     PUT     3
--     OPTIONS  7
--     GET      3
+	want := `DATE   METHOD  REQUESTS
+-      GET     3
+-      PUT     3
+-      OPTIONS  7
+-      GET      3
 TOTAL           16
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestTableTotalsOfCountsOnly prints rows that have only counts, as
+// results may get: the totals row's label must not take the place of the
+// first column's total.
+func TestTableTotalsOfCountsOnly(t *testing.T) {
+	var b bytes.Buffer
+	w := newRowWriter("table", &b, nil) // the columns of the rows, as results does
+	for _, n := range []int64{3, 40} {
+		m := 10 * n
+		if err := w.write(gen.APIUsageRow{Status200: &n, Requests: &m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	want := `       2XX  REQUESTS
+       3    30
+       40   400
+TOTAL  43   430
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)

@@ -136,8 +136,11 @@ func (a *app) results(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
+	if len(pos) != 1 {
 		return usagef("results takes one execution id, got %d arguments (see gcusage results --help)", len(pos))
+	}
+	if strings.TrimSpace(pos[0]) == "" {
+		return usagef("results: the execution id is empty (see gcusage results --help)")
 	}
 	opts, err := a.options(c)
 	if err != nil {
