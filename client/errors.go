@@ -69,10 +69,10 @@ func (e *RateLimitError) Error() string {
 // Unwrap lets errors.As find the embedded *APIError.
 func (e *RateLimitError) Unwrap() error { return e.APIError }
 
-// ExecutionError is a wait or poll that ended without rows. ExecutionID is
-// always set so that the caller can resume with Client.Wait. Err wraps
-// ErrQueryFailed, ErrUnknownStatus, a context error, or the API error met
-// while polling.
+// ExecutionError is a wait or poll that ended without rows, or a stream of
+// rows that broke off. ExecutionID is always set so that the caller can
+// resume with Client.Wait. Err wraps ErrQueryFailed, ErrUnknownStatus, a
+// context error, a *DecodeError, or the API error met on the way.
 type ExecutionError struct {
 	ExecutionID string
 	Status      string // the last queryStatus seen, if any
