@@ -58,7 +58,7 @@ func BenchmarkPeakHeap(b *testing.B) {
 				runtime.GC()
 				stop := peakHeap()
 				measure(b, size.rows, false, func() (tally, error) { return p.fetch(ctx, id) })
-				b.ReportMetric(float64(stop())/(1<<20), "peak-heap-MB")
+				b.ReportMetric(float64(stop()), "peak-heap-B")
 			})
 		})
 	}
