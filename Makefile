@@ -30,17 +30,21 @@ test:
 test-norace:
 	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory' ./client ./usagetest
 
-# The side-by-side suite of docs/performance.md: gcusage, ogen and a
-# hand-rolled client against the same stub, then benchstat's tables with
-# gcusage as the baseline column. The raw results stay in bench/bench.out.
+# Every table of docs/performance.md: the polling table (virtual time) and
+# the root's connection and token tests, verbose so that their figures
+# print, then the side-by-side suite (gcusage, ogen and a hand-rolled client
+# against the same stub) and benchstat's tables with gcusage as the baseline
+# column. The raw benchmark results stay in bench/bench.out.
 COUNT ?= 6
 bench:
+	cd bench && $(GO) test -count=1 -run='^TestPollingEfficiency$$' -v .
+	$(GO) test -count=1 -run='^(TestLoopbackReusesTokenAndConnection|TestHundredConcurrentQueriesFetchOneToken)$$' -v .
 	cd bench && bash -o pipefail -c "$(GO) test -run='^$$' -bench=. -benchmem -count=$(COUNT) -timeout=60m . | tee bench.out"
 	cd bench && $(GO) tool benchstat -col /client bench.out
 
-# What CI runs of the bench module: the polling, connection and token tests
-# in short mode, and every benchmark once on a tiny time budget so that they
-# keep compiling and working, never the long timed runs.
+# What CI runs of the bench module: its tests in short mode, and every
+# benchmark once on a tiny time budget so that they keep compiling and
+# working, never the long timed runs.
 bench-test:
 	cd bench && $(GO) test -race -short . && $(GO) test -run='^$$' -bench=. -benchtime=1x -short .
 

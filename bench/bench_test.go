@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,25 +48,49 @@ func TestMain(m *testing.M) {
 
 // serveStubs starts two stubs, one whose queries are complete at once and
 // one whose queries answer Running to their first results GET, serves each
-// through a replay on a listener of its own, prints their addresses as one
-// JSON line and serves until its standard input closes.
+// through a replay on a listener of its own, and the first once more with
+// results before queryStatus. It prints their addresses as one JSON line
+// and serves until its standard input closes.
 func serveStubs(stdin io.Reader, stdout io.Writer) error {
 	info := map[string]stubInfo{}
+	var servers []*http.Server
+	defer func() {
+		for _, srv := range servers {
+			srv.Close()
+		}
+	}()
+	serve := func(h http.Handler) (string, error) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(l)
+		servers = append(servers, srv)
+		return "http://" + l.Addr().String(), nil
+	}
 	for name, polls := range map[string]int{"done": 0, "running": 1} {
 		s, err := usagetest.Start(stubOptions(usagetest.WithRunning(polls, 0))...)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		saved := &replays{bodies: map[string]replayed{}}
+		url, err := serve(&replay{next: s.Handler(), saved: saved})
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: &replay{next: s.Handler(), bodies: map[string]replayed{}}}
-		go srv.Serve(l)
-		defer srv.Close()
-		url := "http://" + l.Addr().String()
 		info[name] = stubInfo{url, url, s.ClientID, s.ClientSecret}
+		if name != "done" {
+			continue
+		}
+		// The same stub and replays: the same executions and rows, and the
+		// same bearer, which targetOf fetches once per login URL.
+		url2, err := serve(&replay{next: s.Handler(), saved: saved, resultsFirst: true})
+		if err != nil {
+			return err
+		}
+		info["results-first"] = stubInfo{url2, url, s.ClientID, s.ClientSecret}
 	}
 	if err := json.NewEncoder(stdout).Encode(info); err != nil {
 		return err
@@ -79,15 +104,26 @@ func serveStubs(stdin io.Reader, stdout io.Writer) error {
 // every row as it writes it (about 20 µs a row), ten times the time a
 // client takes to decode it, so without a replay every client would be
 // timed at the stub's pace.
+//
+// With resultsFirst it sends every Complete answer, the first one too, with
+// the results array before queryStatus: the order of the real API is not
+// known, and a streaming client cannot learn the status before the rows.
 type replay struct {
-	next   http.Handler
+	next         http.Handler
+	saved        *replays
+	resultsFirst bool
+}
+
+// replays are the answers saved, shared by the replays of one stub.
+type replays struct {
 	mu     sync.Mutex
 	bodies map[string]replayed // by path
 }
 
 type replayed struct {
-	auth string // the Authorization that got it: a replay asks no less
-	body []byte
+	auth         string // the Authorization that got it: a replay asks no less
+	body         []byte
+	resultsFirst []byte // body with its fields swapped, nil if it has no results
 }
 
 var complete = []byte(`{"queryStatus":"Complete"`)
@@ -97,33 +133,65 @@ func (rp *replay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rp.next.ServeHTTP(w, r)
 		return
 	}
-	rp.mu.Lock()
-	got, ok := rp.bodies[r.URL.Path]
-	rp.mu.Unlock()
-	if ok && got.auth == r.Header.Get("Authorization") {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(got.body)
-		return
+	rp.saved.mu.Lock()
+	got, ok := rp.saved.bodies[r.URL.Path]
+	rp.saved.mu.Unlock()
+	if !ok || got.auth != r.Header.Get("Authorization") {
+		// Held back when it has to be reordered, passed through otherwise.
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK, hold: rp.resultsFirst}
+		rp.next.ServeHTTP(rec, r)
+		if rec.status != http.StatusOK || !bytes.HasPrefix(rec.body.Bytes(), complete) {
+			if rec.hold {
+				w.WriteHeader(rec.status)
+				w.Write(rec.body.Bytes())
+			}
+			return
+		}
+		got = replayed{r.Header.Get("Authorization"), rec.body.Bytes(), resultsFirst(rec.body.Bytes())}
+		rp.saved.mu.Lock()
+		rp.saved.bodies[r.URL.Path] = got
+		rp.saved.mu.Unlock()
+		if !rec.hold {
+			return
+		}
 	}
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	rp.next.ServeHTTP(rec, r)
-	if rec.status == http.StatusOK && bytes.HasPrefix(rec.body.Bytes(), complete) {
-		rp.mu.Lock()
-		rp.bodies[r.URL.Path] = replayed{r.Header.Get("Authorization"), rec.body.Bytes()}
-		rp.mu.Unlock()
+	body := got.body
+	if rp.resultsFirst {
+		if body = got.resultsFirst; body == nil {
+			http.Error(w, "bench replay: a Complete answer without results cannot be reordered", http.StatusInternalServerError)
+			return
+		}
 	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
 }
 
-// recorder passes an answer through and keeps a copy of its body.
+// resultsFirst turns the stub's {"queryStatus":"Complete","results":[...]}
+// into {"results":[...],"queryStatus":"Complete"}: the same bytes, the same
+// rows, the fields swapped. It returns nil for any other answer.
+func resultsFirst(body []byte) []byte {
+	rest, ok := bytes.CutPrefix(body, []byte(`{"queryStatus":"Complete","results":`))
+	rows, ok2 := bytes.CutSuffix(rest, []byte("}"))
+	if !ok || !ok2 {
+		return nil
+	}
+	return slices.Concat([]byte(`{"results":`), rows, []byte(`,"queryStatus":"Complete"}`))
+}
+
+// recorder keeps a copy of an answer's body, and passes the answer through
+// unless it holds it back.
 type recorder struct {
 	http.ResponseWriter
+	hold   bool
 	status int
 	body   bytes.Buffer
 }
 
 func (r *recorder) WriteHeader(status int) {
 	r.status = status
-	r.ResponseWriter.WriteHeader(status)
+	if !r.hold {
+		r.ResponseWriter.WriteHeader(status)
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection, to flush.
@@ -131,6 +199,9 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *recorder) Write(p []byte) (int, error) {
 	r.body.Write(p)
+	if r.hold {
+		return len(p), nil
+	}
 	return r.ResponseWriter.Write(p)
 }
 
@@ -182,27 +253,27 @@ func stopChild() {
 	}
 }
 
-// bearers caches one token per stub: fetched once, outside every timed loop,
-// and the same for all peers.
+// bearers caches one token per stub, by login URL: fetched once, outside
+// every timed loop, and the same for all peers and all of a stub's replays.
 var bearers sync.Map
 
 func targetOf(b testing.TB, name string, pollEvery time.Duration) target {
 	b.Helper()
 	s := childStubs(b)[name]
-	tok, ok := bearers.Load(name)
+	tok, ok := bearers.Load(s.LoginURL)
 	if !ok {
 		cc := clientcredentials.Config{ClientID: s.ClientID, ClientSecret: s.ClientSecret, TokenURL: s.LoginURL + "/oauth/token"}
 		t, err := cc.Token(context.Background())
 		if err != nil {
 			b.Fatalf("token: %v", err)
 		}
-		tok, _ = bearers.LoadOrStore(name, t.AccessToken)
+		tok, _ = bearers.LoadOrStore(s.LoginURL, t.AccessToken)
 	}
 	return target{apiURL: s.URL, loginURL: s.LoginURL, bearer: tok.(string), pollEvery: pollEvery}
 }
 
 func benchPeers(b *testing.B, stub string, pollEvery time.Duration, run func(b *testing.B, p peer)) {
-	ps, err := peers(targetOf(b, stub, pollEvery))
+	ps, err := peers(targetOf(b, stub, pollEvery), func(string) http.RoundTripper { return newTransport() })
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -216,7 +287,7 @@ func benchPeers(b *testing.B, stub string, pollEvery time.Duration, run func(b *
 // then on, for every peer (they send the same bearer) and every -count.
 var executions sync.Map
 
-func completeExecution(b *testing.B, p peer, q gen.APIUsageQuery) string {
+func completeExecution(b testing.TB, p peer, q gen.APIUsageQuery) string {
 	b.Helper()
 	if id, ok := executions.Load(q.Interval); ok {
 		return id.(string)
@@ -268,7 +339,8 @@ func BenchmarkPost(b *testing.B) {
 }
 
 // BenchmarkResults times fetching and decoding the rows of a complete
-// execution, which is started once, outside the timed loop.
+// execution, which is started once, outside the timed loop, in both orders
+// of the answer's fields: results first, gcusage GETs them twice.
 func BenchmarkResults(b *testing.B) {
 	ctx := context.Background()
 	for _, size := range sizes {
@@ -276,10 +348,14 @@ func BenchmarkResults(b *testing.B) {
 			if testing.Short() && size.rows > 10_000 {
 				b.Skip("short: 10k rows only")
 			}
-			benchPeers(b, "done", 0, func(b *testing.B, p peer) {
-				id := completeExecution(b, p, size.query)
-				measure(b, size.rows, true, func() (tally, error) { return p.fetch(ctx, id) })
-			})
+			for _, o := range orders {
+				b.Run("order="+o.name, func(b *testing.B) {
+					benchPeers(b, o.stub, 0, func(b *testing.B, p peer) {
+						id := completeExecution(b, p, size.query)
+						measure(b, size.rows, true, func() (tally, error) { return p.fetch(ctx, id) })
+					})
+				})
+			}
 		})
 	}
 }

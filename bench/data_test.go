@@ -35,3 +35,10 @@ var (
 	// smallQuery is one row: the POST and polling cases are not about rows.
 	smallQuery = gen.APIUsageQuery{Interval: "2022-01-01T00:00:00.000Z/2022-01-02T00:00:00.000Z"}
 )
+
+// order is one order of a Complete answer's fields, served by a stub of the
+// child process: queryStatus first, as usagetest writes it, or results
+// first, which the real API may send: its order is not documented.
+type order struct{ name, stub string }
+
+var orders = []order{{"status-first", "done"}, {"results-first", "results-first"}}

@@ -50,22 +50,22 @@ type target struct {
 func newTransport() *http.Transport { return http.DefaultTransport.(*http.Transport).Clone() }
 
 // peers builds each client with a transport of its own, so that none reuses
-// another's connections.
-func peers(t target) (map[string]peer, error) {
+// another's connections: transport is called once per peer, with its name.
+func peers(t target, transport func(peer string) http.RoundTripper) (map[string]peer, error) {
 	g, err := client.New(
 		client.WithBaseURLs(t.apiURL, t.loginURL),
 		client.WithAccessToken(t.bearer),
-		client.WithHTTPClient(&http.Client{Transport: newTransport()}),
+		client.WithHTTPClient(&http.Client{Transport: transport("gcusage")}),
 		client.WithPollPolicy(client.PollPolicy{MinDelay: t.pollEvery, MaxDelay: t.pollEvery}),
 	)
 	if err != nil {
 		return nil, err
 	}
-	o, err := ogenusage.NewClient(t.apiURL, ogenBearer(t.bearer), ogenusage.WithClient(&http.Client{Transport: newTransport()}))
+	o, err := ogenusage.NewClient(t.apiURL, ogenBearer(t.bearer), ogenusage.WithClient(&http.Client{Transport: transport("ogen")}))
 	if err != nil {
 		return nil, err
 	}
-	h := &HandRolled{HTTP: &http.Client{Transport: newTransport()}, APIURL: t.apiURL, Bearer: t.bearer}
+	h := &HandRolled{HTTP: &http.Client{Transport: transport("handrolled")}, APIURL: t.apiURL, Bearer: t.bearer}
 	return map[string]peer{
 		"gcusage":    gcusagePeer{g},
 		"handrolled": handPeer{h, t.pollEvery},
