@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,85 @@ func getDecoder(r io.Reader) *jx.Decoder {
 func putDecoder(d *jx.Decoder) {
 	d.Reset(nil)
 	decoders.Put(d)
+}
+
+// answer is a results answer being read: its body, the decoder in it, the
+// iterator over the keys of its object, and what ends its request.
+type answer struct {
+	path   string
+	body   io.ReadCloser
+	dec    *jx.Decoder
+	obj    jx.ObjIter
+	atRows bool // dec stands at the results array
+	stop   func() bool
+	cancel context.CancelFunc
+}
+
+// results GETs the results of execution id and opens the answer's object.
+// The request lives on ctx and also ends with until, unless stop detaches
+// it first.
+func (c *Client) results(ctx, until context.Context, id string) (*answer, time.Duration, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(until, cancel)
+	resp, err := c.api.GetUsageQueryExecutionIDResults(rctx, id)
+	if err != nil {
+		stop()
+		cancel()
+		return nil, 0, transportError(err)
+	}
+	if resp.StatusCode != 200 {
+		stop()
+		defer cancel()
+		return nil, 0, responseError(resp)
+	}
+	a := &answer{path: resp.Request.URL.Path, body: resp.Body, dec: getDecoder(resp.Body), stop: stop, cancel: cancel}
+	if a.obj, err = a.dec.ObjIter(); err != nil {
+		a.close()
+		return nil, 0, &DecodeError{Method: "GET", Path: a.path, Err: err}
+	}
+	hint, _ := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return a, hint, nil
+}
+
+// close drains what is left of the answer, so that its connection can be
+// reused, and ends its request.
+func (a *answer) close() {
+	a.stop()
+	drain(a.body)
+	a.cancel()
+	putDecoder(a.dec)
+}
+
+// scanHead reads the answer's keys until it knows the status. When
+// queryStatus comes before results (as the stub sends it), it stops at the
+// results array. When results come first, it skips them without keeping
+// them to reach the status; a Complete result then GETs its rows again.
+func (a *answer) scanHead() (status string, sawResults bool, err error) {
+	seen := false
+	for err == nil && a.obj.Next() {
+		switch string(a.obj.Key()) {
+		case "queryStatus":
+			seen = true
+			if a.dec.Next() == jx.Null {
+				err = a.dec.Null()
+			} else {
+				status, err = a.dec.Str()
+			}
+		case "results":
+			sawResults = true
+			if seen && a.dec.Next() == jx.Array {
+				a.atRows = true
+				return status, true, nil
+			}
+			err = a.dec.Skip()
+		default:
+			err = a.dec.Skip()
+		}
+	}
+	if err == nil {
+		err = a.obj.Err()
+	}
+	return status, sawResults, err
 }
 
 // maxInterned bounds the string and date caches of one decode, so that a
