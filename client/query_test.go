@@ -358,7 +358,8 @@ func TestRowsErrors(t *testing.T) {
 		{"not an array", `{"queryStatus":"Complete","results":{"requests":1}}`, ": \"[\" expected"},
 		{"cut after the rows", `{"queryStatus":"Complete","results":[{"requests":1}]`, ": "},
 		{"cut in a later key", `{"queryStatus":"Complete","results":[{"requests":1}],"cursors":{"after":`, ": "},
-		{"data after the answer", `{"queryStatus":"Complete","results":[{"requests":1}]}{{`, ": data after the answer"},
+		{"a value after the answer", `{"queryStatus":"Complete","results":[{"requests":1}]}{}`, ": data after the answer"},
+		{"garbage after the answer", `{"queryStatus":"Complete","results":[{"requests":1}]}{{`, ": after the answer: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := newTestClient(t, &fake{api: started(tc.body)}).Run(t.Context(), anyQuery)

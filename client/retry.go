@@ -115,8 +115,10 @@ func (r *retryDoer) attempt(req *http.Request, deadline time.Time) (*http.Respon
 		if err == nil {
 			resp.Body.Close()
 		}
+		// The timer has fired, though its cancel may not have run yet:
+		// whatever came back is cut off by now.
 		return nil, fmt.Errorf("gcusage: %s %s: no answer within the retry policy's MaxElapsed (%s): %w",
-			req.Method, req.URL.Path, r.p.MaxElapsed, context.Cause(ctx))
+			req.Method, req.URL.Path, r.p.MaxElapsed, errBudget)
 	}
 	if err != nil {
 		cancel(nil)

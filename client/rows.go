@@ -178,10 +178,14 @@ func (rd *rowDecoder) object(d *jx.Decoder, it *jx.ObjIter, at bool, yield func(
 		err = it.Err()
 	}
 	if err == nil {
-		if err = d.Skip(); errors.Is(err, io.EOF) {
+		switch err = d.Skip(); {
+		case errors.Is(err, io.EOF):
 			return
+		case err == nil:
+			err = errors.New("data after the answer")
+		default:
+			err = fmt.Errorf("after the answer: %w", err)
 		}
-		err = fmt.Errorf("data after the answer: %v", err)
 	}
 	yield(gen.APIUsageRow{}, &DecodeError{Err: err})
 }
