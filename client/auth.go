@@ -24,13 +24,24 @@ const tokenExpiryDelta = 60 * time.Second
 // when set, builds a fresh source of ours: a 401 from the API then drops the
 // cached token, which oauth2's reuse source cannot do by itself. Our own
 // tokens are also kept in cur, so that a request with a valid one starts no
-// fetch at all; a caller's TokenSource is asked every time, as it expects.
+// fetch at all; a caller's TokenSource is asked for each request, but by one
+// fetch at a time, which all the requests waiting meanwhile share.
 type tokens struct {
-	mu    sync.Mutex
-	src   oauth2.TokenSource
-	gen   uint64
-	renew func() oauth2.TokenSource
-	cur   *oauth2.Token
+	mu     sync.Mutex
+	src    oauth2.TokenSource
+	gen    uint64
+	renew  func() oauth2.TokenSource
+	cur    *oauth2.Token
+	flight *tokenFetch // the fetch under way, if any
+}
+
+// tokenFetch is one call of a token source, awaited by every request that
+// needs a token meanwhile.
+type tokenFetch struct {
+	done chan struct{} // closed when tok and err are set
+	gen  uint64
+	tok  *oauth2.Token
+	err  error
 }
 
 func newTokens(src oauth2.TokenSource, renew func() oauth2.TokenSource) *tokens {
@@ -42,38 +53,47 @@ func newTokens(src oauth2.TokenSource, renew func() oauth2.TokenSource) *tokens 
 
 // token returns the current access token and the generation of the source
 // it came from, for invalidate. An oauth2.TokenSource takes no context, so
-// the fetch runs aside and the caller stops waiting when ctx ends; the
-// fetch itself goes on, bounded by its own timeout, for the next caller.
+// the fetch runs aside and a caller stops waiting when its ctx ends; the
+// fetch goes on for the callers after it, and is never started twice at
+// once, so a source that hangs holds one goroutine, not one per request.
 func (t *tokens) token(ctx context.Context) (string, uint64, error) {
 	t.mu.Lock()
-	src, gen, cur := t.src, t.gen, t.cur
-	t.mu.Unlock()
+	gen, cur, f := t.gen, t.cur, t.flight
 	if cur != nil && (cur.Expiry.IsZero() || time.Until(cur.Expiry) > tokenExpiryDelta) {
+		t.mu.Unlock()
 		return cur.AccessToken, gen, nil
 	}
-	type fetched struct {
-		tok *oauth2.Token
-		err error
+	if f == nil || f.gen != gen {
+		f = &tokenFetch{done: make(chan struct{}), gen: gen}
+		t.flight = f
+		go t.fetch(f, t.src)
 	}
-	done := make(chan fetched, 1)
-	go func() {
-		tok, err := src.Token()
-		done <- fetched{tok, err}
-	}()
+	t.mu.Unlock()
 	select {
-	case f := <-done:
+	case <-f.done:
 		if f.err != nil {
 			return "", gen, authError(f.err)
 		}
-		t.mu.Lock()
-		if t.renew != nil && t.gen == gen {
-			t.cur = f.tok
-		}
-		t.mu.Unlock()
 		return f.tok.AccessToken, gen, nil
 	case <-ctx.Done():
 		return "", gen, ctx.Err()
 	}
+}
+
+func (t *tokens) fetch(f *tokenFetch, src oauth2.TokenSource) {
+	f.tok, f.err = src.Token()
+	if f.err == nil && f.tok == nil {
+		f.err = errors.New("the token source returned no token")
+	}
+	t.mu.Lock()
+	if t.flight == f {
+		t.flight = nil
+	}
+	if f.err == nil && t.renew != nil && t.gen == f.gen {
+		t.cur = f.tok
+	}
+	t.mu.Unlock()
+	close(f.done)
 }
 
 // invalidate drops the cached token if it is still the one of generation
@@ -82,7 +102,7 @@ func (t *tokens) invalidate(gen uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.renew != nil && gen == t.gen {
-		t.src, t.gen, t.cur = t.renew(), t.gen+1, nil
+		t.src, t.gen, t.cur, t.flight = t.renew(), t.gen+1, nil, nil
 	}
 }
 

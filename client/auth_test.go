@@ -2,14 +2,17 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -37,6 +40,40 @@ func TestUnauthorizedWithFailedRenewalIsAnAuthError(t *testing.T) {
 	if n := len(f.apiCalls()); n != 1 {
 		t.Fatalf("%d API calls, want 1: a failed renewal is not retried", n)
 	}
+}
+
+// A caller's token source that hangs is asked once, not once per request:
+// the requests that give up meanwhile leave nothing behind.
+func TestHungTokenSourceIsAskedOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &hungSource{release: make(chan struct{})}
+		c, err := New(WithBaseURLs(testAPI, ""), WithTokenSource(src), WithHTTPClient(&http.Client{Transport: &fake{}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 50 {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
+			if _, err := c.Start(ctx, anyQuery); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("want DeadlineExceeded, got %v", err)
+			}
+			cancel()
+		}
+		if n := src.calls.Load(); n != 1 {
+			t.Errorf("the hung source was asked %d times, want once", n)
+		}
+		close(src.release)
+	})
+}
+
+type hungSource struct {
+	calls   atomic.Int32
+	release chan struct{}
+}
+
+func (s *hungSource) Token() (*oauth2.Token, error) {
+	s.calls.Add(1)
+	<-s.release
+	return nil, errors.New("released")
 }
 
 func TestUnauthorizedRenewsTokenOnce(t *testing.T) {
