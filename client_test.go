@@ -132,8 +132,9 @@ func (s *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // checkedBody hands the client the answer as it arrives, keeps a copy, and
-// has it checked once whole: at its end, or at Close, after reading what
-// the client left.
+// has it checked once the client has read it to its end. It reads nothing
+// on the client's behalf: a client that closed answers early would then
+// lose its connections, and the tests that count them would see it.
 type checkedBody struct {
 	io.ReadCloser
 	raw  []byte
@@ -151,12 +152,7 @@ func (b *checkedBody) Read(p []byte) (int, error) {
 }
 
 func (b *checkedBody) Close() error {
-	b.once.Do(func() {
-		rest, err := io.ReadAll(b.ReadCloser)
-		if err == nil { // an answer cut short is the fault under test, not a violation
-			b.done(append(b.raw, rest...))
-		}
-	})
+	b.once.Do(func() {}) // whatever comes after this is not the client's
 	return b.ReadCloser.Close()
 }
 
@@ -208,9 +204,9 @@ func allowed(allow usagetest.Route, v violation) bool {
 	case "*":
 		return true
 	case usagetest.RouteQuery:
-		return v.method == "POST" && v.path == "/api/v2/usage/query"
+		return v.method == "POST" && v.path == "/api/v2/usage/query" && strings.HasPrefix(v.msg, "response")
 	case usagetest.RouteResults:
-		return v.method == "GET" && strings.HasSuffix(v.path, "/results")
+		return v.method == "GET" && strings.HasSuffix(v.path, "/results") && strings.HasPrefix(v.msg, "response")
 	}
 	return false
 }
@@ -760,7 +756,7 @@ func TestRetryBudgetBoundsASilentServer(t *testing.T) {
 			client.WithRetryPolicy(client.RetryPolicy{MaxElapsed: time.Minute}))
 		start := time.Now()
 		_, err := h.c.Start(t.Context(), week)
-		if err == nil || !strings.Contains(err.Error(), "MaxElapsed") {
+		if err == nil || !strings.Contains(err.Error(), "MaxElapsed") || strings.Contains(err.Error(), "%!") {
 			t.Fatalf("want the budget named in the error, got %v", err)
 		}
 		if d := time.Since(start); d != time.Minute {
