@@ -189,9 +189,46 @@ func TestBetweenAndParseInterval(t *testing.T) {
 	if err != nil || !gotStart.Equal(start) || !gotEnd.Equal(end) {
 		t.Fatalf("ParseInterval(%s) = %v, %v, %v", s, gotStart, gotEnd, err)
 	}
-	// The API, like the stub, excludes the end: this would be empty.
-	if _, _, err := ParseInterval("2024-01-01/2024-01-01"); err == nil || !strings.Contains(err.Error(), "empty") {
+	// A date-time end is excluded: this is empty.
+	if _, _, err := ParseInterval("2024-01-01T00:00:00Z/2024-01-01T00:00:00Z"); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("an empty interval is accepted: %v", err)
+	}
+	if s := Days(start, end); s != "2024-01-01/2024-01-08" {
+		t.Errorf("Days = %s", s)
+	}
+}
+
+// Every form the spec's interval pattern admits is accepted, an end of
+// reduced precision counting in full, as the API reads it.
+func TestParseIntervalForms(t *testing.T) {
+	utc := func(s string) time.Time { v, _ := time.Parse(time.RFC3339Nano, s); return v }
+	for _, tc := range []struct{ in, start, end string }{
+		{"2020/2021", "2020-01-01T00:00:00Z", "2022-01-01T00:00:00Z"},
+		{"2020-01/2020-06", "2020-01-01T00:00:00Z", "2020-07-01T00:00:00Z"},
+		{"2020-02-01/2020-02-28", "2020-02-01T00:00:00Z", "2020-02-29T00:00:00Z"},
+		{"2020-02-01/2020-02-01", "2020-02-01T00:00:00Z", "2020-02-02T00:00:00Z"},
+		{"2020-12/2020-12", "2020-12-01T00:00:00Z", "2021-01-01T00:00:00Z"},
+		{"2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z", "2024-01-01T00:00:00Z", "2024-01-08T00:00:00Z"},
+		{"2024-01-01T00:00:00/2024-01-01T12:30", "2024-01-01T00:00:00Z", "2024-01-01T12:30:00Z"},
+		{"2024-01-01T02+02/2024-01-01T05:00:00.25-0300", "2024-01-01T00:00:00Z", "2024-01-01T08:00:00.25Z"},
+		{"2024-01/2024-01-01T10:00:00Z", "2024-01-01T00:00:00Z", "2024-01-01T10:00:00Z"},
+	} {
+		start, end, err := ParseInterval(tc.in)
+		if err != nil || !start.Equal(utc(tc.start)) || !end.Equal(utc(tc.end)) {
+			t.Errorf("ParseInterval(%q) = %v, %v, %v; want %s, %s", tc.in, start, end, err, tc.start, tc.end)
+		}
+		if err := (Query{Interval: tc.in}).Validate(); err != nil {
+			t.Errorf("Validate refuses %q: %v", tc.in, err)
+		}
+	}
+	for _, in := range []string{"", "2020", "2020/", "/2020", "2020-1/2020-2", "20201/20202", "2020-13/2021", "2020-02-30/2020-03-01",
+		"2024-01-01T00:00:00,5Z/2024-01-02", "2024-01-01 00:00/2024-01-02", "2024-01-01T00:00:00+5/2024-01-02", "2020-02/2020-01",
+		"2024-01-01T00:00:00Z/2024-01-01T00:00:00Z", "2020-01-01/2020-01-02/2020-01-03", "yesterday/today"} {
+		_, _, err := ParseInterval(in)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "interval" || ve.Value != in || strings.Count(err.Error(), "gcusage:") != 1 {
+			t.Errorf("ParseInterval(%q) = %v; want one plain *ValidationError naming it", in, err)
+		}
 	}
 }
 

@@ -111,7 +111,7 @@ func TestPollCachesTerminalState(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, err := res.All()
-	if err != nil || len(rows) != 1 || *rows[0].Requests != 7 {
+	if err != nil || len(rows) != 1 || rows[0].Requests != 7 {
 		t.Fatalf("rows %v, %v", rows, err)
 	}
 	if n := len(f.apiCalls()); n != 3 {
@@ -149,7 +149,7 @@ func TestPollingHonoursBoundedRetryAfter(t *testing.T) {
 		if len(gets) != 3 || gets[1]-gets[0] != 4*time.Second || gets[2]-gets[1] != 10*time.Second {
 			t.Fatalf("GETs at %v", gets)
 		}
-		if len(events) != 2 || events[0].Attempt != 1 || events[1].Next != 10*time.Second || events[1].Status != gen.QueryStatusRunning {
+		if len(events) != 2 || events[0].Attempt != 1 || events[1].Next != 10*time.Second || events[1].Status != string(gen.QueryStatusRunning) {
 			t.Fatalf("OnPoll events %+v", events)
 		}
 	})
@@ -211,7 +211,7 @@ func TestRowsStreamBothKeyOrders(t *testing.T) {
 		gets int
 	}{
 		{"status first", `{"queryStatus":"Complete","results":` + rows + `,"cursors":{}}`, 1},
-		{"results first", `{"results":` + rows + `,"queryStatus":"Complete"}`, 2},
+		{"results first", `{"results":` + rows + `,"queryStatus":"Complete"}`, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fake{api: started(tc.body)}
@@ -225,18 +225,18 @@ func TestRowsStreamBothKeyOrders(t *testing.T) {
 			}
 			r0, r1 := got[0], got[1]
 			want0 := "c1 Nightly export 1520 1400 0 110 95 10 2024-01-01 00:00:00 +0000 UTC"
-			if s := fmt.Sprint(*r0.ClientID, " ", *r0.ClientName, " ", *r0.Requests, " ", *r0.Status200, " ", *r0.Status300, " ",
-				*r0.Status400, " ", *r0.Status429, " ", *r0.Status500, " ", *r0.Date); s != want0 {
+			if s := fmt.Sprint(r0.ClientID, " ", r0.ClientName, " ", r0.Requests, " ", r0.Status200, " ", r0.Status300, " ",
+				r0.Status400, " ", r0.Status429, " ", r0.Status500, " ", r0.Date); s != want0 {
 				t.Errorf("row 0 = %s\nwant     %s", s, want0)
 			}
-			if r0.UserID != nil || r1.ClientID != nil || r1.Date != nil || r1.Status200 != nil {
+			if r0.UserID != "" || r1.ClientID != "" || !r1.Date.IsZero() || r1.Status200 != 0 {
 				t.Errorf("absent or null fields are set: %+v %+v", r0, r1)
 			}
-			if *r1.UserID != "u1" || *r1.OrganizationID != "o1" || *r1.TemplateURI != "api/v2/users/{userId}" || *r1.HTTPMethod != "GET" || *r1.Requests != 9007199254740993 {
+			if r1.UserID != "u1" || r1.OrganizationID != "o1" || r1.TemplateURI != "api/v2/users/{userId}" || r1.HTTPMethod != "GET" || r1.Requests != 9007199254740993 {
 				t.Errorf("row 1 = %+v", r1)
 			}
 			if n := len(f.apiCalls()) - 1; n != tc.gets {
-				t.Errorf("%d GETs, want %d", n, tc.gets)
+				t.Errorf("%d GETs, want %d: the rows stream from the answer that ended the wait", n, tc.gets)
 			}
 			// A second pass is allowed and fetches the rows again.
 			if again, err := res.All(); err != nil || len(again) != 2 {
@@ -318,7 +318,7 @@ func TestRowsAreStreamed(t *testing.T) {
 				t.Fatalf("read %d bytes to yield the first row: not streaming", got)
 			}
 		}
-		if *row.Requests != int64(i) || row.Date.Day() != 1+i%7 {
+		if row.Requests != int64(i) || row.Date.Day() != 1+i%7 {
 			t.Fatalf("row %d = %+v", i, row)
 		}
 		i++
@@ -354,6 +354,8 @@ func TestRowsBreakAndCloseRelease(t *testing.T) {
 func TestRowsErrors(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
 		{"truncated", `{"queryStatus":"Complete","results":[{"requests":1},{"requests":`, ": row 2: "},
+		{"truncated, rows first", `{"results":[{"requests":1},{"requests":`, ": row 2: "},
+		{"a row larger than the cap", `{"results":[{"clientName":"` + strings.Repeat("x", 2<<20) + `"}],"queryStatus":"Complete"}`, ": row 1: a value larger than"},
 		{"wrong type", `{"queryStatus":"Complete","results":[{"requests":"many"}]}`, ": row 1: "},
 		{"not an array", `{"queryStatus":"Complete","results":{"requests":1}}`, ": \"[\" expected"},
 		{"cut after the rows", `{"queryStatus":"Complete","results":[{"requests":1}]`, ": "},
@@ -370,7 +372,7 @@ func TestRowsErrors(t *testing.T) {
 			for _, err := range res.Rows() {
 				if err != nil {
 					errs++
-					mustContain(t, err.Error(), "gcusage: execution exec-1: decoding the answer"+tc.want)
+					mustContain(t, err.Error(), "gcusage: execution exec-1: GET /api/v2/usage/query/exec-1/results: decoding the answer"+tc.want)
 					var de *DecodeError
 					if !errors.As(err, &de) {
 						t.Errorf("%v is not a *DecodeError", err)
@@ -384,6 +386,113 @@ func TestRowsErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A Complete answer without rows must still end where it should: what
+// follows it is a broken answer, never an empty success. Wait polls past
+// such answers twice, then reports the last.
+func TestCompleteWithoutRowsIsCheckedToTheEnd(t *testing.T) {
+	for _, tc := range []struct{ name, body, want string }{
+		{"a bracket after the status", `{"queryStatus":"Complete"}]`, ": after the answer: "},
+		{"a second object", `{"queryStatus":"Complete"}{"results":[{"requests":1}]}`, ": data after the answer"},
+		{"garbage", `{"queryStatus":"Complete"}xyz`, ": after the answer: "},
+		{"a key larger than the cap", `{"queryStatus":"Complete","` + strings.Repeat("k", 2<<20) + `":1}`, ": a value larger than"},
+		{"a status that never ends", `{"queryStatus":"` + strings.Repeat("R", 2<<20) + `"}`, ": a value larger than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := &fake{api: started(tc.body)}
+				_, err := newTestClient(t, f).Run(t.Context(), anyQuery)
+				var de *DecodeError
+				var ee *ExecutionError
+				if !errors.As(err, &de) || !errors.As(err, &ee) || ee.ExecutionID != "exec-1" {
+					t.Fatalf("err = %v, want a *DecodeError naming exec-1", err)
+				}
+				mustContain(t, err.Error(), "decoding the answer"+tc.want)
+				if n := len(f.apiCalls()) - 1; n != 1+maxGarbled {
+					t.Errorf("%d GETs, want %d", n, 1+maxGarbled)
+				}
+			})
+		})
+	}
+}
+
+// The real API sends the rows before queryStatus: they stream from that
+// one answer, and a status after them other than Complete is an error
+// after the rows, never a clean end.
+func TestRowsFirstStatusIsCheckedAfterTheRows(t *testing.T) {
+	rows := `[{"requests":1},{"requests":2}]`
+	for _, tc := range []struct {
+		name, tail string
+		wantIs     error
+		wantStatus string
+	}{
+		{"Complete", `,"queryStatus":"Complete"}`, nil, "Complete"},
+		{"Failed", `,"queryStatus":"Failed"}`, ErrQueryFailed, "Failed"},
+		{"Running", `,"queryStatus":"Running"}`, nil, "Running"},
+		{"unknown", `,"queryStatus":"Paused"}`, nil, "Paused"},
+		{"null", `,"queryStatus":null}`, nil, ""},
+		{"absent", `}`, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fake{api: started(`{"results":` + rows + tc.tail)}
+			res, err := newTestClient(t, f).Run(t.Context(), anyQuery)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			var last error
+			for row, err := range res.Rows() {
+				if err != nil {
+					last = err
+					continue
+				}
+				if last != nil {
+					t.Fatal("a row after the error")
+				}
+				got = append(got, row.Requests)
+			}
+			if fmt.Sprint(got) != "[1 2]" {
+				t.Fatalf("rows %v, want [1 2] before any error", got)
+			}
+			if n := len(f.apiCalls()) - 1; n != 1 {
+				t.Errorf("%d GETs, want 1", n)
+			}
+			if tc.wantStatus == "Complete" {
+				if last != nil {
+					t.Fatalf("err %v after Complete rows", last)
+				}
+				return
+			}
+			var ee *ExecutionError
+			if !errors.As(last, &ee) || ee.ExecutionID != "exec-1" || ee.Status != tc.wantStatus {
+				t.Fatalf("after the rows: %v (%+v); want an *ExecutionError with Status %q", last, ee, tc.wantStatus)
+			}
+			if tc.wantIs != nil && !errors.Is(last, tc.wantIs) {
+				t.Errorf("%v does not wrap %v", last, tc.wantIs)
+			}
+			mustContain(t, last.Error(), "may be a part only")
+		})
+	}
+}
+
+// An empty results array before the status says nothing: a Running answer
+// that carries one polls on.
+func TestRowsFirstEmptyWhileRunningPollsOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{api: started(`{"results":[],"queryStatus":"Running"}`, `{"results":[{"requests":3}],"queryStatus":"Complete"}`)}
+		res, err := newTestClient(t, f).Run(t.Context(), anyQuery)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := res.All()
+		if err != nil || len(rows) != 1 || rows[0].Requests != 3 {
+			t.Fatalf("rows %v, %v", rows, err)
+		}
+		if n := len(f.apiCalls()) - 1; n != 2 {
+			t.Errorf("%d GETs, want 2", n)
+		}
+	})
 }
 
 func TestMaxWaitInterruptsAHangingPoll(t *testing.T) {

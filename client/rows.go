@@ -19,32 +19,60 @@ import (
 // a row rarely straddles two reads, small next to a million rows.
 const bufSize = 64 << 10
 
+// maxValue bounds one JSON value of an answer (a row, a key, a status):
+// far beyond any real row, and what keeps a value that never ends from
+// taking the heap. The decoder may hold a buffer more than that.
+const maxValue = 1 << 20
+
+// errValueTooLarge is what the metered body answers past maxValue.
+var errValueTooLarge = fmt.Errorf("a value larger than %d bytes", maxValue)
+
 // decoders keeps the read buffers of finished answers for the next ones, so
 // that each poll of a 30-byte Running answer does not cost a new 64 KiB.
 var decoders = sync.Pool{New: func() any { return jx.Decode(nil, bufSize) }}
 
-func getDecoder(r io.Reader) *jx.Decoder {
-	d := decoders.Get().(*jx.Decoder)
-	d.Reset(r)
-	return d
+// meter counts what the decoder reads since the value it stands at began,
+// and fails the read once that passes maxValue.
+type meter struct {
+	r io.Reader
+	n int
 }
 
-func putDecoder(d *jx.Decoder) {
-	d.Reset(nil)
-	decoders.Put(d)
+func (m *meter) Read(p []byte) (int, error) {
+	if m.n >= maxValue {
+		return 0, errValueTooLarge
+	}
+	p = p[:min(len(p), maxValue-m.n)]
+	n, err := m.r.Read(p)
+	m.n += n
+	return n, err
 }
 
-// answer is a results answer being read: its body, the decoder in it, the
-// iterator over the keys of its object, and what ends its request.
+// answer is a results answer being read: its body, the decoder in it, how
+// far the decoder has come, and what ends its request.
 type answer struct {
-	path   string
-	body   io.ReadCloser
-	dec    *jx.Decoder
-	obj    jx.ObjIter
-	atRows bool // dec stands at the results array
+	path  string
+	body  io.ReadCloser
+	m     meter
+	dec   *jx.Decoder
+	obj   jx.ObjIter
+	rows  jx.ArrIter // the results array, once entered
+	state answerState
+	// status is the queryStatus read so far; Complete is required of an
+	// answer whose rows came before it.
+	status string
 	stop   func() bool
 	cancel context.CancelFunc
 }
+
+type answerState int
+
+const (
+	inObject answerState = iota // between keys of the object
+	atRows                      // at the start of the results array
+	inRows                      // at a row of the results array, not yet read
+	ended                       // the object and the body have ended
+)
 
 // results GETs the results of execution id and opens the answer's object.
 // The request lives on ctx and also ends with until, unless stop detaches
@@ -63,13 +91,39 @@ func (c *Client) results(ctx, until context.Context, id string) (*answer, time.D
 		defer cancel()
 		return nil, 0, responseError(resp)
 	}
-	a := &answer{path: resp.Request.URL.Path, body: resp.Body, dec: getDecoder(resp.Body), stop: stop, cancel: cancel}
-	if a.obj, err = a.dec.ObjIter(); err != nil {
+	a := newAnswer(resp.Body)
+	a.path, a.stop, a.cancel = resp.Request.URL.Path, stop, cancel
+	if err := a.open(); err != nil {
 		a.close()
-		return nil, 0, &DecodeError{Method: "GET", Path: a.path, Err: err}
+		return nil, 0, err
 	}
 	hint, _ := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return a, hint, nil
+}
+
+func newAnswer(body io.ReadCloser) *answer {
+	a := &answer{body: body, stop: func() bool { return false }, cancel: func() {}}
+	a.m.r = body
+	a.dec = decoders.Get().(*jx.Decoder)
+	a.dec.Reset(&a.m)
+	return a
+}
+
+func (a *answer) open() (err error) {
+	a.obj, err = a.dec.ObjIter()
+	return a.fail(0, err)
+}
+
+// fail makes a decoding error a *DecodeError of this answer (row is 1-based,
+// 0 outside the rows).
+func (a *answer) fail(row int, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, errValueTooLarge) {
+		err = errValueTooLarge
+	}
+	return &DecodeError{Method: "GET", Path: a.path, Row: row, Err: err}
 }
 
 // close drains what is left of the answer, so that its connection can be
@@ -78,140 +132,214 @@ func (a *answer) close() {
 	a.stop()
 	drain(a.body)
 	a.cancel()
-	putDecoder(a.dec)
+	a.dec.Reset(nil)
+	decoders.Put(a.dec)
 }
 
-// scanHead reads the answer's keys until it knows the status. When
-// queryStatus comes before results (as the stub sends it), it stops at the
-// results array. When results come first, it skips them without keeping
-// them to reach the status; a Complete result then GETs its rows again.
-func (a *answer) scanHead() (status string, sawResults bool, err error) {
-	seen := false
-	for err == nil && a.obj.Next() {
+// head reads the answer until it knows how the execution stands, and
+// stops where its rows can be streamed from: at the results array when the
+// status came first and says Complete (the stub's order), or at the first
+// row when the rows come first (the real API's order: the status, after
+// them, is checked when they end). An empty results array says nothing:
+// the status is read past it, so that a Running answer with results:[]
+// polls on. With skip, as Poll wants, rows are skipped to reach the status.
+func (a *answer) head(skip bool) error {
+	for a.obj.Next() {
+		a.m.n = 0
+		var err error
 		switch string(a.obj.Key()) {
 		case "queryStatus":
-			seen = true
-			if a.dec.Next() == jx.Null {
-				err = a.dec.Null()
-			} else {
-				status, err = a.dec.Str()
+			if a.status, err = a.str(); err != nil || a.status != string(gen.QueryStatusComplete) || skip {
+				return a.fail(0, err)
 			}
 		case "results":
-			sawResults = true
-			if seen && a.dec.Next() == jx.Array {
-				a.atRows = true
-				return status, true, nil
+			if a.status == string(gen.QueryStatusComplete) {
+				a.state = atRows
+				return nil
 			}
-			err = a.dec.Skip()
+			if a.dec.Next() == jx.Null {
+				err = a.dec.Null()
+				break
+			}
+			if a.rows, err = a.dec.ArrIter(); err != nil {
+				break
+			}
+			for n := 1; a.rows.Next(); n++ {
+				if !skip {
+					a.state = inRows
+					return nil
+				}
+				a.m.n = 0
+				if err = a.dec.Skip(); err != nil {
+					return a.fail(n, err)
+				}
+			}
+			err = a.rows.Err()
 		default:
 			err = a.dec.Skip()
 		}
-	}
-	if err == nil {
-		err = a.obj.Err()
-	}
-	return status, sawResults, err
-}
-
-// maxInterned bounds the string and date caches of one decode, so that a
-// column of unique values (userId of a huge org) costs no more than plain
-// strings would.
-const maxInterned = 4096
-
-// DecodeRows stream-decodes the results array of an ApiUsageQueryResult
-// document, one row at a time. The first error is yielded once, then the
-// sequence stops. Dates are read leniently (see ParseTime); a row whose date
-// cannot be read keeps a nil Date.
-func DecodeRows(r io.Reader) iter.Seq2[gen.APIUsageRow, error] {
-	return func(yield func(gen.APIUsageRow, error) bool) {
-		d := getDecoder(r)
-		defer putDecoder(d)
-		it, err := d.ObjIter()
 		if err != nil {
-			yield(gen.APIUsageRow{}, &DecodeError{Err: err})
-			return
-		}
-		newRowDecoder(slog.New(slog.DiscardHandler)).object(d, &it, false, yield)
-	}
-}
-
-// rowDecoder decodes rows with about two allocations each: the rowBox, and
-// jx's capture of the row's bytes. Repeated strings and dates are shared.
-type rowDecoder struct {
-	log   *slog.Logger
-	one   jx.Decoder // decodes one captured row, so that keys are not copied
-	strs  map[string]string
-	dates map[string]*time.Time // nil value: unreadable date, already logged
-	n     int
-}
-
-// rowBox holds a row and the values its pointers point to, in one
-// allocation.
-type rowBox struct {
-	row                                                        gen.APIUsageRow
-	requests, s200, s300, s400, s429, s500                     int64
-	clientID, clientName, orgID, userID, templateURI, httpMeth string
-	date                                                       time.Time
-}
-
-func newRowDecoder(log *slog.Logger) *rowDecoder {
-	return &rowDecoder{log: log, strs: map[string]string{}, dates: map[string]*time.Time{}}
-}
-
-// object yields the rows of the results of the ApiUsageQueryResult whose
-// keys it iterates, skipping other keys, then checks that the answer ends
-// there, so that a body cut after its rows is an error and not a short
-// result. With at, d already stands at the results array.
-func (rd *rowDecoder) object(d *jx.Decoder, it *jx.ObjIter, at bool, yield func(gen.APIUsageRow, error) bool) {
-	if at && !rd.array(d, yield) {
-		return
-	}
-	var err error
-	for err == nil && it.Next() {
-		if string(it.Key()) != "results" {
-			err = d.Skip()
-		} else if !rd.array(d, yield) {
-			return
+			return a.fail(0, err)
 		}
 	}
-	if err == nil {
-		err = it.Err()
+	return a.end()
+}
+
+// str reads a string or null as a status.
+func (a *answer) str() (string, error) {
+	if a.dec.Next() == jx.Null {
+		return "", a.dec.Null()
 	}
+	return a.dec.Str()
+}
+
+// end checks that the object ended well and that nothing follows it, so
+// that an answer cut after its rows, or with more after them, is an error
+// and not a short result.
+func (a *answer) end() error {
+	err := a.obj.Err()
 	if err == nil {
-		switch err = d.Skip(); {
+		switch err = a.dec.Skip(); {
 		case errors.Is(err, io.EOF):
-			return
+			a.state = ended
+			return nil
 		case err == nil:
 			err = errors.New("data after the answer")
 		default:
 			err = fmt.Errorf("after the answer: %w", err)
 		}
 	}
-	yield(gen.APIUsageRow{}, &DecodeError{Err: err})
+	return a.fail(0, err)
 }
 
-// array yields the rows of the results array d stands at. It says whether
-// to go on: false once it has yielded an error or the consumer stopped.
-func (rd *rowDecoder) array(d *jx.Decoder, yield func(gen.APIUsageRow, error) bool) bool {
-	fail := func(err error) bool { yield(gen.APIUsageRow{}, &DecodeError{Err: err}); return false }
-	if d.Next() == jx.Null {
-		if err := d.Null(); err != nil {
-			return fail(err)
+// stream yields the rows from where head left the answer, then reads the
+// rest of it. With needComplete, an answer whose status, read after its
+// rows, is not Complete ends in an error after the rows: they may be a
+// part only.
+func (a *answer) stream(rd *rowDecoder, needComplete bool, yield func(gen.APIUsageRow, error) bool) {
+	fail := func(err error) { yield(gen.APIUsageRow{}, err) }
+	switch a.state {
+	case atRows:
+		if !rd.array(a, false, yield) {
+			return
 		}
-		return true
+	case inRows:
+		if !rd.array(a, true, yield) {
+			return
+		}
 	}
-	it, err := d.ArrIter()
-	if err != nil {
-		return fail(err)
+	for a.state != ended && a.obj.Next() {
+		a.m.n = 0
+		var err error
+		switch string(a.obj.Key()) {
+		case "queryStatus":
+			a.status, err = a.str()
+		case "results":
+			if !rd.array(a, false, yield) {
+				return
+			}
+		default:
+			err = a.dec.Skip()
+		}
+		if err != nil {
+			fail(a.fail(0, err))
+			return
+		}
 	}
-	for it.Next() {
-		raw, err := d.Raw()
+	if a.state != ended {
+		if err := a.end(); err != nil {
+			fail(err)
+			return
+		}
+	}
+	if needComplete && a.status != string(gen.QueryStatusComplete) {
+		fail(notComplete(a.status))
+	}
+}
+
+// notComplete is the error of rows whose answer did not end in Complete.
+func notComplete(status string) error {
+	switch gen.QueryStatus(status) {
+	case "":
+		return errors.New("the rows were not followed by queryStatus Complete: they may be a part only")
+	case gen.QueryStatusFailed:
+		return fmt.Errorf("the rows were followed by queryStatus %q, so they may be a part only: %w", status, ErrQueryFailed)
+	}
+	return fmt.Errorf("the rows were followed by queryStatus %q, not Complete: they may be a part only", status)
+}
+
+// DecodeRows stream-decodes the results array of an ApiUsageQueryResult
+// document, one row at a time, whatever the order of its keys. It checks
+// no queryStatus. The first error is yielded once, then the sequence stops.
+// A row's date is read leniently (see ParseTime); one that cannot be read
+// leaves Date zero.
+func DecodeRows(r io.Reader) iter.Seq2[gen.APIUsageRow, error] {
+	return func(yield func(gen.APIUsageRow, error) bool) {
+		a := newAnswer(io.NopCloser(r))
+		defer a.close()
+		if err := a.open(); err != nil {
+			yield(gen.APIUsageRow{}, err)
+			return
+		}
+		a.stream(newRowDecoder(slog.New(slog.DiscardHandler)), false, yield)
+	}
+}
+
+// rowDecoder decodes rows with about one allocation each: jx's capture of
+// the row's bytes. Repeated strings and dates are shared.
+type rowDecoder struct {
+	log   *slog.Logger
+	one   jx.Decoder // decodes one captured row, so that keys are not copied
+	strs  map[string]string
+	bytes int                   // of the strings in strs
+	dates map[string]*time.Time // nil value: unreadable date, already logged
+	n     int
+}
+
+// Repeated values are shared up to these bounds, so that a column of
+// unique values (userId of a huge org) costs no more than plain strings
+// would, and long values are never kept.
+const (
+	maxInterned      = 4096
+	maxInternedBytes = 256 << 10
+	maxInternedLen   = 256
+)
+
+func newRowDecoder(log *slog.Logger) *rowDecoder {
+	return &rowDecoder{log: log, strs: map[string]string{}, dates: map[string]*time.Time{}}
+}
+
+// array yields the rows of the results array the answer stands at (at its
+// start, or with pending, at a row whose start has been read). It says
+// whether to go on: false once it has yielded an error or the consumer
+// stopped.
+func (rd *rowDecoder) array(a *answer, pending bool, yield func(gen.APIUsageRow, error) bool) bool {
+	if !pending {
+		a.m.n = 0
+		if a.dec.Next() == jx.Null {
+			if err := a.dec.Null(); err != nil {
+				yield(gen.APIUsageRow{}, a.fail(0, err))
+				return false
+			}
+			return true
+		}
+		var err error
+		if a.rows, err = a.dec.ArrIter(); err != nil {
+			yield(gen.APIUsageRow{}, a.fail(0, err))
+			return false
+		}
+	}
+	a.state = inObject
+	for pending || a.rows.Next() {
+		pending = false
+		a.m.n = 0
+		raw, err := a.dec.Raw()
 		var row gen.APIUsageRow
 		if err == nil {
 			row, err = rd.row(raw)
 		}
 		if err != nil {
-			yield(gen.APIUsageRow{}, &DecodeError{Row: rd.n + 1, Err: err})
+			yield(gen.APIUsageRow{}, a.fail(rd.n+1, err))
 			return false
 		}
 		rd.n++
@@ -219,79 +347,93 @@ func (rd *rowDecoder) array(d *jx.Decoder, yield func(gen.APIUsageRow, error) bo
 			return false
 		}
 	}
-	if err := it.Err(); err != nil {
-		return fail(err)
+	if err := a.rows.Err(); err != nil {
+		yield(gen.APIUsageRow{}, a.fail(rd.n+1, err))
+		return false
 	}
 	return true
 }
 
-func (rd *rowDecoder) row(raw []byte) (gen.APIUsageRow, error) {
-	b := new(rowBox)
+func (rd *rowDecoder) row(raw []byte) (row gen.APIUsageRow, err error) {
 	rd.one.ResetBytes(raw)
-	err := rd.one.ObjBytes(func(d *jx.Decoder, k []byte) error {
+	err = rd.one.ObjBytes(func(d *jx.Decoder, k []byte) error {
 		if d.Next() == jx.Null {
 			return d.Null()
 		}
 		switch string(k) {
 		case "clientId":
-			return rd.str(d, &b.clientID, &b.row.ClientID)
+			return rd.str(d, &row.ClientID)
 		case "clientName":
-			return rd.str(d, &b.clientName, &b.row.ClientName)
+			return rd.str(d, &row.ClientName)
 		case "organizationId":
-			return rd.str(d, &b.orgID, &b.row.OrganizationID)
+			return rd.str(d, &row.OrganizationID)
 		case "userId":
-			return rd.str(d, &b.userID, &b.row.UserID)
+			return rd.str(d, &row.UserID)
 		case "templateUri":
-			return rd.str(d, &b.templateURI, &b.row.TemplateURI)
+			return rd.str(d, &row.TemplateURI)
 		case "httpMethod":
-			return rd.str(d, &b.httpMeth, &b.row.HTTPMethod)
+			return rd.str(d, &row.HTTPMethod)
 		case "requests":
-			return rd.int(d, &b.requests, &b.row.Requests)
+			return rd.count(d, "requests", &row.Requests)
 		case "status200":
-			return rd.int(d, &b.s200, &b.row.Status200)
+			return rd.count(d, "status200", &row.Status200)
 		case "status300":
-			return rd.int(d, &b.s300, &b.row.Status300)
+			return rd.count(d, "status300", &row.Status300)
 		case "status400":
-			return rd.int(d, &b.s400, &b.row.Status400)
+			return rd.count(d, "status400", &row.Status400)
 		case "status429":
-			return rd.int(d, &b.s429, &b.row.Status429)
+			return rd.count(d, "status429", &row.Status429)
 		case "status500":
-			return rd.int(d, &b.s500, &b.row.Status500)
+			return rd.count(d, "status500", &row.Status500)
 		case "date":
-			return rd.date(d, &b.date, &b.row.Date)
+			return rd.date(d, &row.Date)
 		default:
 			return d.Skip()
 		}
 	})
-	return b.row, err
+	return row, err
 }
 
-func (rd *rowDecoder) str(d *jx.Decoder, dst *string, p **string) error {
+func (rd *rowDecoder) str(d *jx.Decoder, dst *string) error {
 	s, err := d.StrBytes()
 	if err != nil {
 		return err
 	}
 	if v, ok := rd.strs[string(s)]; ok {
 		*dst = v
-	} else {
-		*dst = string(s)
-		if len(rd.strs) < maxInterned {
-			rd.strs[*dst] = *dst
-		}
+		return nil
 	}
-	*p = dst
+	*dst = string(s)
+	if len(s) <= maxInternedLen && len(rd.strs) < maxInterned && rd.bytes < maxInternedBytes {
+		rd.strs[*dst] = *dst
+		rd.bytes += len(s)
+	}
 	return nil
 }
 
-func (rd *rowDecoder) int(d *jx.Decoder, dst *int64, p **int64) error {
+// count reads a counter; a negative one is a malformed answer, which
+// would otherwise be subtracted from every total.
+func (rd *rowDecoder) count(d *jx.Decoder, field string, dst *int64) error {
 	v, err := d.Int64()
-	*dst, *p = v, dst
+	if err == nil && v < 0 {
+		err = fmt.Errorf("%s is negative: %d", field, v)
+	}
+	*dst = v
 	return err
 }
 
-// date parses each distinct date once; a row whose date cannot be read keeps
-// a nil Date rather than losing the whole response.
-func (rd *rowDecoder) date(d *jx.Decoder, dst *time.Time, p **time.Time) error {
+// date parses each distinct date once. One rule for every odd date, so that
+// one odd timestamp never loses a whole answer: a date that is not a
+// readable string (a number, an object, garbage) leaves Date zero, with a
+// warning logged once per distinct value.
+func (rd *rowDecoder) date(d *jx.Decoder, dst *time.Time) error {
+	if d.Next() != jx.String {
+		raw, err := d.Raw()
+		if err == nil {
+			rd.log.Warn("gcusage: row date is not a string; Date left zero", "date", oneLine(raw.String(), 64), "row", rd.n+1)
+		}
+		return err
+	}
 	s, err := d.StrBytes()
 	if err != nil {
 		return err
@@ -301,14 +443,14 @@ func (rd *rowDecoder) date(d *jx.Decoder, dst *time.Time, p **time.Time) error {
 		if v, ok := ParseTime(string(s)); ok {
 			t = &v
 		} else {
-			rd.log.Warn("gcusage: row date unreadable; Date left nil", "date", string(s), "row", rd.n)
+			rd.log.Warn("gcusage: row date unreadable; Date left zero", "date", oneLine(string(s), 64), "row", rd.n+1)
 		}
-		if len(rd.dates) < maxInterned {
+		if len(rd.dates) < maxInterned && len(s) <= maxInternedLen {
 			rd.dates[string(s)] = t
 		}
 	}
 	if t != nil {
-		*dst, *p = *t, dst
+		*dst = *t
 	}
 	return nil
 }

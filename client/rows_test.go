@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -38,22 +39,30 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
+// One rule for every odd date, documented on DecodeRows: the row is kept
+// with a zero Date and a warning, whether the date is an unreadable string
+// or not a string at all.
 func TestBadDateKeepsTheRow(t *testing.T) {
 	var logs bytes.Buffer
-	f := &fake{api: started(`{"queryStatus":"Complete","results":[{"requests":1,"date":"last tuesday"},{"requests":2,"date":"2024-01-02"},{"requests":3,"date":"last tuesday"}]}`)}
+	f := &fake{api: started(`{"results":[{"requests":1,"date":"last tuesday"},{"requests":2,"date":"2024-01-02"},{"requests":3,"date":"last tuesday"},{"requests":4,"date":20240102},{"requests":5,"date":{"d":1}}],"queryStatus":"Complete"}`)}
 	c := newTestClient(t, f, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	res, err := c.Run(t.Context(), anyQuery)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rows, err := res.All()
-	if err != nil || len(rows) != 3 {
+	if err != nil || len(rows) != 5 {
 		t.Fatalf("rows %v, %v", rows, err)
 	}
-	if rows[0].Date != nil || rows[2].Date != nil || *rows[0].Requests != 1 || *rows[2].Requests != 3 || rows[1].Date.Day() != 2 {
-		t.Fatalf("rows %+v %+v %+v", rows[0], rows[1], rows[2])
+	for i, r := range rows {
+		if r.Requests != int64(i+1) || r.Date.IsZero() != (i != 1) {
+			t.Fatalf("row %d = %+v", i, r)
+		}
 	}
-	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), `date="last tuesday"`) {
+	if rows[1].Date.Day() != 2 {
+		t.Fatalf("row 1 = %+v", rows[1])
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 3 || !strings.Contains(logs.String(), `date="last tuesday"`) || !strings.Contains(logs.String(), "date=20240102") {
 		t.Fatalf("want one warning naming the date, got:\n%s", logs.String())
 	}
 }
@@ -66,14 +75,31 @@ func TestRowsDoNotShareValues(t *testing.T) {
 		}
 		rows = append(rows, row)
 	}
-	*rows[0].Requests, *rows[0].Date = 99, time.Time{}
-	if *rows[1].Requests != 2 || rows[1].Date.IsZero() || *rows[1].ClientID != "a" {
-		t.Fatalf("writing through one row changed another: %+v", rows[1])
+	rows[0].Requests, rows[0].Date = 99, time.Time{}
+	if rows[1].Requests != 2 || rows[1].Date.IsZero() || rows[1].ClientID != "a" {
+		t.Fatalf("writing to one row changed another: %+v", rows[1])
+	}
+}
+
+// A negative counter is a malformed answer: summed, it would silently
+// lower every total.
+func TestNegativeCounterIsADecodeError(t *testing.T) {
+	var n int
+	var err error
+	for _, err = range DecodeRows(strings.NewReader(`{"results":[{"requests":1},{"requests":2,"status429":-1}]}`)) {
+		if err != nil {
+			break
+		}
+		n++
+	}
+	var de *DecodeError
+	if n != 1 || !errors.As(err, &de) || de.Row != 2 || !strings.Contains(err.Error(), "status429") || !strings.Contains(err.Error(), "-1") {
+		t.Fatalf("%d rows, then %v; want row 2 named with status429 -1", n, err)
 	}
 }
 
 func TestDecodeRowsMatchesEncodingJSON(t *testing.T) {
-	doc := []byte(`{"cursors":{"after":"x"},"results":[{"clientId":"c\u00e9\"","clientName":"n","organizationId":"o","userId":"u","templateUri":"t","httpMethod":"GET","status200":1,"status300":2,"status400":3,"status429":4,"status500":5,"requests":-6,"date":"2024-01-01T00:00:00Z"},{}],"queryStatus":"Complete"}`)
+	doc := []byte(`{"cursors":{"after":"x"},"results":[{"clientId":"c\u00e9\"","clientName":"n","organizationId":"o","userId":"u","templateUri":"t","httpMethod":"GET","status200":1,"status300":2,"status400":3,"status429":4,"status500":5,"requests":6,"date":"2024-01-01T00:00:00Z"},{}],"queryStatus":"Complete"}`)
 	var want gen.APIUsageQueryResult
 	if err := json.Unmarshal(doc, &want); err != nil {
 		t.Fatal(err)
@@ -90,7 +116,7 @@ func TestDecodeRowsMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// dump prints rows with their pointers followed.
+// dump prints rows as JSON.
 func dump(rows []gen.APIUsageRow) string {
 	b, _ := json.Marshal(append([]gen.APIUsageRow{}, rows...))
 	return string(b)
@@ -115,7 +141,7 @@ func FuzzDecodeRows(f *testing.F) {
 				errs++
 			case errs > 0:
 				t.Fatal("a row came after an error")
-			case row.Date != nil && row.Date.Location() != time.UTC:
+			case !row.Date.IsZero() && row.Date.Location() != time.UTC:
 				t.Fatalf("date %v not in UTC", row.Date)
 			}
 		}

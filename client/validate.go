@@ -2,20 +2,26 @@ package client
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gcusage/gcusage/gen"
 )
 
 // Query is a usage query. The zero values of Granularity, Metrics and
-// GroupBy leave the choice to the API (its default bucket, all metrics, no
-// grouping).
+// GroupBy leave the choice to the API: without a granularity the rows are
+// totals over the whole interval, one per group, with a zero Date; without
+// metrics every counter is counted; without groupBy the rows are per OAuth
+// client.
 type Query struct {
-	// Interval is an ISO-8601 interval start/end of date-times with any
-	// offset or of dates: 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z,
-	// 2020-02-01/2020-02-28. Between builds one from two times.
+	// Interval is an ISO-8601 interval start/end of any precision:
+	// 2020-01/2020-06, 2020-02-01/2020-02-28 (an end of reduced precision
+	// counts in full: February 28 is included), or date-times with any
+	// offset, 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z. Between builds one
+	// from two times, Days from two dates. Today is never counted.
 	Interval    string
 	Granularity gen.Granularity
 	Metrics     []gen.Metric
@@ -45,33 +51,83 @@ func Between(start, end time.Time) string {
 	return start.UTC().Format(layout) + "/" + end.UTC().Format(layout)
 }
 
-// ParseInterval reads an interval as Query.Interval takes it. Its error is a
-// *ValidationError naming the interval.
+// Days formats the whole UTC days from first to last, both included, as
+// the API reads a date-only interval: Days(jan1, jan7) is
+// 2024-01-01/2024-01-07, seven days. The times' clocks are ignored.
+func Days(first, last time.Time) string {
+	return first.UTC().Format(time.DateOnly) + "/" + last.UTC().Format(time.DateOnly)
+}
+
+// ParseInterval reads an interval as Query.Interval takes it: ISO-8601
+// start/end of any precision the API accepts, year (2020), year and month
+// (2020-01), date (2020-02-01), or date-time with or without a fraction and
+// an offset (no offset is UTC). It returns the instants the interval starts
+// and stops at. An end of reduced precision counts in full, as the API
+// reads it: 2020-02-01/2020-02-28 stops at the start of February 29, and
+// 2020-01/2020-06 at the start of July. Its error is a *ValidationError
+// naming the interval.
 func ParseInterval(s string) (start, end time.Time, err error) {
 	bad := func(reason string) (time.Time, time.Time, error) {
 		return time.Time{}, time.Time{}, &ValidationError{Field: "interval", Value: s, Reason: reason}
 	}
-	if strings.Contains(s, ",") { // RFC 3339 parsing takes it; the API does not
-		return bad("a fraction of a second takes a dot, not a comma")
-	}
 	a, b, ok := strings.Cut(s, "/")
 	if !ok || strings.Contains(b, "/") {
-		return bad("want start/end, such as 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z or 2024-01-01/2024-01-08")
+		return bad("want start/end, such as 2024-01-01/2024-01-07, 2024-01/2024-03 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z")
 	}
-	if start, ok = ParseTime(a); !ok {
-		return bad(fmt.Sprintf("start %q is not an RFC 3339 date-time or a date", a))
+	start, _, ok = parseInstant(a)
+	if !ok {
+		return bad(fmt.Sprintf("start %q is not an ISO-8601 year, month, date or date-time", a))
 	}
-	if end, ok = ParseTime(b); !ok {
-		return bad(fmt.Sprintf("end %q is not an RFC 3339 date-time or a date", b))
+	end, next, ok := parseInstant(b)
+	if !ok {
+		return bad(fmt.Sprintf("end %q is not an ISO-8601 year, month, date or date-time", b))
 	}
+	end = next(end)
 	if end.Before(start) {
 		return bad("end is before start")
 	}
-	if end.Equal(start) {
+	if !end.After(start) {
 		return bad("end equals start: the interval is empty")
 	}
 	return start, end, nil
 }
+
+// instantLayouts are the forms of the spec's interval pattern, each with
+// what an end of that precision adds to count in full.
+var instantLayouts = []struct {
+	layout string
+	next   func(time.Time) time.Time
+}{
+	{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
+	{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
+	{time.DateOnly, func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
+}
+
+// parseInstant reads one end of an interval, in UTC.
+func parseInstant(s string) (time.Time, func(time.Time) time.Time, bool) {
+	// Go's parser takes a comma before a fraction, and more digits in a
+	// year or a zone than the spec's pattern admits; the API does not.
+	if !intervalEnd.MatchString(s) {
+		return time.Time{}, nil, false
+	}
+	for _, l := range instantLayouts {
+		if t, err := time.Parse(l.layout, s); err == nil {
+			return t, l.next, true
+		}
+	}
+	same := func(t time.Time) time.Time { return t }
+	for _, hms := range []string{"15:04:05", "15:04", "15"} {
+		for _, zone := range []string{"Z07:00", "Z0700", "Z07", ""} {
+			if t, err := time.Parse("2006-01-02T"+hms+zone, s); err == nil {
+				return t.UTC(), same, true
+			}
+		}
+	}
+	return time.Time{}, nil, false
+}
+
+// intervalEnd is one end of the spec's interval pattern (api/usage.yaml).
+var intervalEnd = regexp.MustCompile(`^\d{4}(-\d{2}(-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?)?)?$`)
 
 // Validate checks what the API would refuse, so that a bad query fails
 // before anything is sent, with an error naming the field, the value and
@@ -114,4 +170,22 @@ func strs[T ~string](vs []T) []string {
 		out[i] = string(v)
 	}
 	return out
+}
+
+// checkID refuses an id that is not one path segment: empty, "." or "..",
+// or holding a slash or a control character would make the request reach
+// another resource with the bearer token.
+func checkID(field, id string) error {
+	bad := func(reason string) error { return &ValidationError{Field: field, Value: id, Reason: reason} }
+	switch {
+	case id == "":
+		return bad("required")
+	case id == "." || id == "..":
+		return bad("not an id")
+	case strings.ContainsAny(id, "/\\?#"):
+		return bad("must not contain / \\ ? or #")
+	case strings.ContainsFunc(id, unicode.IsControl):
+		return bad("must not contain control characters")
+	}
+	return nil
 }
