@@ -56,56 +56,83 @@ func join[T ~string](vs []T) string {
 }
 
 // interval turns --interval, or --since and --until, into the query's
-// interval. With neither it is the last 7 full UTC days: usage is counted
-// per UTC day and today is not counted yet.
+// interval. Usage is counted per full UTC day and today is not counted yet:
+// the end never reaches past the start of today, and when both ends fall on
+// midnight the interval is written as dates, whose end the API includes.
+// With none of the flags it is the last 7 full UTC days.
 func interval(iv, since, until string, now time.Time) (string, error) {
 	if iv != "" {
 		if since != "" || until != "" {
 			return "", usagef("--interval cannot be combined with --since or --until")
 		}
 		if _, _, err := client.ParseInterval(iv); err != nil {
-			return "", usagef("--interval %q: want START/END such as 2024-01-01/2024-01-08 (%v)", iv, err)
+			return "", usagef("--interval %q: %s", iv, reason(err))
 		}
 		return iv, nil
 	}
-	if since == "" && until == "" {
-		end := now.UTC().Truncate(24 * time.Hour)
-		return client.Between(end.AddDate(0, 0, -7), end), nil
-	}
-	end, err := when("until", until, now)
-	if err != nil {
-		return "", err
+	today := now.UTC().Truncate(24 * time.Hour)
+	end := today
+	if until != "" {
+		t, err := when("until", until, now, true)
+		if err != nil {
+			return "", err
+		}
+		if t.Before(today) {
+			end = t
+		}
 	}
 	start := end.AddDate(0, 0, -7)
 	if since != "" {
-		if start, err = when("since", since, now); err != nil {
+		var err error
+		if start, err = when("since", since, now, false); err != nil {
 			return "", err
 		}
 	}
-	if !start.Before(end) {
+	switch {
+	case !start.Before(today):
+		return "", usagef("--since %s: usage is counted per full UTC day, and today (%s) is not counted yet", start.Format(time.RFC3339), today.Format(time.DateOnly))
+	case !start.Before(end):
 		return "", usagef("--since %s is not before --until %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
+	case start.Equal(start.Truncate(24*time.Hour)) && end.Equal(end.Truncate(24*time.Hour)):
+		return client.Days(start, end.AddDate(0, 0, -1)), nil
 	}
 	return client.Between(start, end), nil
 }
 
-// when reads a point in time: a duration back from now (7d, 36h), a date
-// (midnight UTC) or a date-time (UTC when it has no offset). Empty is now.
-func when(flagName, s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return now.UTC(), nil
+// reason is a validation error's reason alone, for a line that names the
+// flag and the value itself.
+func reason(err error) string {
+	var ve *client.ValidationError
+	if errors.As(err, &ve) && ve.Reason != "" {
+		return ve.Reason
 	}
+	return err.Error()
+}
+
+// when reads a point in time: a number of days back from the start of today
+// (7d), a duration back from now (36h), a date, or a date-time (UTC when it
+// has no offset). A date as an end counts in full, as the API counts the
+// date-only end of an interval: --until 2024-01-31 includes January 31.
+func when(flagName, s string, now time.Time, end bool) (time.Time, error) {
+	today := now.UTC().Truncate(24 * time.Hour)
 	if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && strings.HasSuffix(s, "d") && n >= 0 {
-		return now.UTC().AddDate(0, 0, -n), nil
+		return today.AddDate(0, 0, -n), nil
 	}
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return now.UTC().Add(-d), nil
 	}
-	for _, layout := range []string{time.DateOnly, time.RFC3339Nano, "2006-01-02T15:04:05"} {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		if end {
+			t = t.AddDate(0, 0, 1)
+		}
+		return t, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, usagef("--%s %q: want a duration back from now (7d, 36h), a date (2024-01-31) or a date-time (2024-01-31T12:00:00Z)", flagName, s)
+	return time.Time{}, usagef("--%s %q: want a number of days back from today (7d), a duration back from now (36h), a date (2024-01-31) or a date-time (2024-01-31T12:00:00Z)", flagName, s)
 }
 
 // parseArgs parses flags wherever they are among the arguments, so that

@@ -155,7 +155,7 @@ func TestJSONIsTheAPIRows(t *testing.T) {
 		for k, v := range w {
 			if k == "date" {
 				d, _ := time.Parse(time.RFC3339, got[i][k].(string))
-				if !strings.HasSuffix(got[i][k].(string), "Z") || !d.Equal(*want.Date) {
+				if !strings.HasSuffix(got[i][k].(string), "Z") || !d.Equal(want.Date) {
 					t.Errorf("row %d date %v, want %v in UTC", i, got[i][k], want.Date)
 				}
 			} else if got[i][k] != v {

@@ -2,10 +2,11 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,25 +23,25 @@ var formats = []string{"table", "csv", "json", "ndjson"}
 // name is the API's field name, so csv headers match the json output.
 type column struct {
 	name, title string
-	text        func(*gen.APIUsageRow) *string
-	count       func(*gen.APIUsageRow) *int64
+	text        func(*gen.APIUsageRow) string
+	count       func(*gen.APIUsageRow) int64
 }
 
 // columns lists every field in the order the table and csv print them.
 var columns = []column{
 	{name: "date", title: "DATE"},
-	{name: "clientId", title: "CLIENT ID", text: func(r *gen.APIUsageRow) *string { return r.ClientID }},
-	{name: "clientName", title: "CLIENT NAME", text: func(r *gen.APIUsageRow) *string { return r.ClientName }},
-	{name: "organizationId", title: "ORGANIZATION ID", text: func(r *gen.APIUsageRow) *string { return r.OrganizationID }},
-	{name: "userId", title: "USER ID", text: func(r *gen.APIUsageRow) *string { return r.UserID }},
-	{name: "templateUri", title: "TEMPLATE URI", text: func(r *gen.APIUsageRow) *string { return r.TemplateURI }},
-	{name: "httpMethod", title: "METHOD", text: func(r *gen.APIUsageRow) *string { return r.HTTPMethod }},
-	{name: "status200", title: "2XX", count: func(r *gen.APIUsageRow) *int64 { return r.Status200 }},
-	{name: "status300", title: "3XX", count: func(r *gen.APIUsageRow) *int64 { return r.Status300 }},
-	{name: "status400", title: "4XX", count: func(r *gen.APIUsageRow) *int64 { return r.Status400 }},
-	{name: "status500", title: "5XX", count: func(r *gen.APIUsageRow) *int64 { return r.Status500 }},
-	{name: "status429", title: "429", count: func(r *gen.APIUsageRow) *int64 { return r.Status429 }},
-	{name: "requests", title: "REQUESTS", count: func(r *gen.APIUsageRow) *int64 { return r.Requests }},
+	{name: "clientId", title: "CLIENT ID", text: func(r *gen.APIUsageRow) string { return r.ClientID }},
+	{name: "clientName", title: "CLIENT NAME", text: func(r *gen.APIUsageRow) string { return r.ClientName }},
+	{name: "organizationId", title: "ORGANIZATION ID", text: func(r *gen.APIUsageRow) string { return r.OrganizationID }},
+	{name: "userId", title: "USER ID", text: func(r *gen.APIUsageRow) string { return r.UserID }},
+	{name: "templateUri", title: "TEMPLATE URI", text: func(r *gen.APIUsageRow) string { return r.TemplateURI }},
+	{name: "httpMethod", title: "METHOD", text: func(r *gen.APIUsageRow) string { return r.HTTPMethod }},
+	{name: "status200", title: "2XX", count: func(r *gen.APIUsageRow) int64 { return r.Status200 }},
+	{name: "status300", title: "3XX", count: func(r *gen.APIUsageRow) int64 { return r.Status300 }},
+	{name: "status400", title: "4XX", count: func(r *gen.APIUsageRow) int64 { return r.Status400 }},
+	{name: "status500", title: "5XX", count: func(r *gen.APIUsageRow) int64 { return r.Status500 }},
+	{name: "status429", title: "429", count: func(r *gen.APIUsageRow) int64 { return r.Status429 }},
+	{name: "requests", title: "REQUESTS", count: func(r *gen.APIUsageRow) int64 { return r.Requests }},
 }
 
 // groupColumns and metricColumns map the query's enums to the fields they fill.
@@ -62,11 +63,16 @@ var (
 	}
 )
 
-// queryColumns returns the date, the columns grouped by and the metrics
-// asked for (all of them when none was), so a table is the same shape
-// whatever rows come back, even none.
-func queryColumns(groupBy []gen.GroupBy, metrics []gen.Metric) []column {
-	want := map[string]bool{"date": true}
+// queryColumns returns the columns a query's rows fill: the date when it
+// has a granularity (without one the rows are totals over the interval),
+// the columns grouped by (per OAuth client when none is), and the metrics
+// asked for (all of them when none is). The API sends the other fields
+// empty, so the table is the same shape whatever rows come back, even none.
+func queryColumns(g gen.Granularity, groupBy []gen.GroupBy, metrics []gen.Metric) []column {
+	want := map[string]bool{"date": g != ""}
+	if len(groupBy) == 0 {
+		groupBy = []gen.GroupBy{gen.GroupByOAuthClientID}
+	}
 	for _, g := range groupBy {
 		for _, n := range groupColumns[g] {
 			want[n] = true
@@ -80,72 +86,70 @@ func queryColumns(groupBy []gen.GroupBy, metrics []gen.Metric) []column {
 	})
 }
 
-// rowColumns returns the columns a row has a value for: `results <id>` does
-// not know the query, and every row of one query has the same fields.
-func rowColumns(r *gen.APIUsageRow) []column {
-	return slices.DeleteFunc(slices.Clone(columns), func(c column) bool {
-		return cell(c, r) == nil
-	})
-}
-
-// cell returns a row's value for a column, nil when absent.
-func cell(c column, r *gen.APIUsageRow) *string {
+// cell is a row's value for a column as text; an absent date is empty.
+func (c column) cell(r *gen.APIUsageRow) string {
 	switch {
 	case c.text != nil:
 		return c.text(r)
 	case c.count != nil:
-		if n := c.count(r); n != nil {
-			s := strconv.FormatInt(*n, 10)
-			return &s
-		}
-	case c.name == "date" && r.Date != nil:
-		s := r.Date.UTC().Format(time.RFC3339Nano)
-		return &s
+		return strconv.FormatInt(c.count(r), 10)
+	case c.name == "date" && !r.Date.IsZero():
+		return r.Date.UTC().Format(time.RFC3339Nano)
 	}
-	return nil
+	return ""
 }
 
-// rowWriter prints rows as they are decoded; close ends the output.
+// rowWriter prints rows as they are decoded. close ends the output once
+// every row was read; abort, when the rows broke off, flushes the rows
+// written so far, whole, and ends nothing, so that a cut export never ends
+// on a partial record and a json array stays unterminated.
 type rowWriter interface {
-	write(r gen.APIUsageRow) error
+	write(r *gen.APIUsageRow) error
 	close() error
+	abort() error
 }
 
-// newRowWriter returns the writer of a format; cols nil means "from the
-// first row".
+// newRowWriter returns the writer of a format, with the columns of the
+// query (for csv and table).
 func newRowWriter(format string, w io.Writer, cols []column) rowWriter {
+	bw := bufio.NewWriterSize(w, 64<<10)
 	switch format {
 	case "csv":
 		return &csvWriter{w: csv.NewWriter(w), cols: cols}
 	case "json":
-		return &jsonWriter{w: w}
+		return &jsonWriter{w: bw}
 	case "ndjson":
-		return &ndjsonWriter{enc: json.NewEncoder(w)}
+		return &ndjsonWriter{w: bw, enc: json.NewEncoder(bw)}
 	}
-	return &tableWriter{w: bufio.NewWriter(w), cols: cols, block: tableRows}
+	return &tableWriter{w: bw, cols: cols, block: tableRows}
 }
 
-// utc returns the row with its date in UTC, the form json promises.
-func utc(r gen.APIUsageRow) gen.APIUsageRow {
-	if r.Date != nil {
-		d := r.Date.UTC()
-		r.Date = &d
+// utc returns the row with its date in UTC, the form json promises. A row
+// without a date (a query without granularity) has no date key.
+func utc(r *gen.APIUsageRow) *gen.APIUsageRow {
+	if !r.Date.IsZero() {
+		r.Date = r.Date.UTC()
 	}
 	return r
 }
 
-type ndjsonWriter struct{ enc *json.Encoder }
+// ndjsonWriter writes a row a line; the buffer only ever holds whole lines.
+type ndjsonWriter struct {
+	w   *bufio.Writer
+	enc *json.Encoder
+}
 
-func (n *ndjsonWriter) write(r gen.APIUsageRow) error { return n.enc.Encode(utc(r)) }
-func (n *ndjsonWriter) close() error                  { return nil }
+func (n *ndjsonWriter) write(r *gen.APIUsageRow) error { return n.enc.Encode(utc(r)) }
+func (n *ndjsonWriter) close() error                   { return n.w.Flush() }
+func (n *ndjsonWriter) abort() error                   { return n.w.Flush() }
 
 // jsonWriter writes one array, a row per line, without holding the rows.
 type jsonWriter struct {
-	w    io.Writer
+	w    *bufio.Writer
 	rows int
 }
 
-func (j *jsonWriter) write(r gen.APIUsageRow) error {
+func (j *jsonWriter) write(r *gen.APIUsageRow) error {
 	b, err := json.Marshal(utc(r))
 	if err != nil {
 		return err
@@ -155,7 +159,8 @@ func (j *jsonWriter) write(r gen.APIUsageRow) error {
 		sep = "[\n"
 	}
 	j.rows++
-	_, err = fmt.Fprintf(j.w, "%s%s", sep, b)
+	j.w.WriteString(sep)
+	_, err = j.w.Write(b)
 	return err
 }
 
@@ -164,54 +169,100 @@ func (j *jsonWriter) close() error {
 	if j.rows == 0 {
 		end = "[]\n"
 	}
-	_, err := io.WriteString(j.w, end)
-	return err
+	j.w.WriteString(end)
+	return j.w.Flush()
+}
+
+// abort leaves the array open on purpose: no parser takes a cut export for
+// a whole one.
+func (j *jsonWriter) abort() error {
+	if j.rows > 0 {
+		j.w.WriteString("\n")
+	}
+	return j.w.Flush()
 }
 
 type csvWriter struct {
 	w    *csv.Writer
 	cols []column
 	head bool
+	rec  []string
 }
 
-func (c *csvWriter) header(r *gen.APIUsageRow) error {
+func (c *csvWriter) header() error {
 	if c.head {
 		return nil
 	}
 	c.head = true
-	if c.cols == nil && r != nil {
-		c.cols = rowColumns(r)
-	}
-	if c.cols == nil {
-		return nil
-	}
 	names := make([]string, len(c.cols))
 	for i, col := range c.cols {
 		names[i] = col.name
 	}
+	c.rec = make([]string, len(c.cols))
 	return c.w.Write(names)
 }
 
-func (c *csvWriter) write(r gen.APIUsageRow) error {
-	if err := c.header(&r); err != nil {
+func (c *csvWriter) write(r *gen.APIUsageRow) error {
+	if err := c.header(); err != nil {
 		return err
 	}
-	rec := make([]string, len(c.cols))
 	for i, col := range c.cols {
-		if v := cell(col, &r); v != nil {
-			rec[i] = *v
-		}
+		c.rec[i] = col.cell(r)
 	}
-	return c.w.Write(rec)
+	return c.w.Write(c.rec)
 }
 
 func (c *csvWriter) close() error {
-	if err := c.header(nil); err != nil {
+	if err := c.header(); err != nil {
 		return err
 	}
+	return c.abort()
+}
+
+// abort flushes the records written: csv.Writer buffers whole records, so
+// what it flushes never ends inside one.
+func (c *csvWriter) abort() error {
 	c.w.Flush()
 	return c.w.Error()
 }
+
+// sorter holds the rows to print them sorted by a count, largest first,
+// keeping only the top n when n > 0: at most 2n rows are ever held.
+type sorter struct {
+	rowWriter
+	by   func(*gen.APIUsageRow) int64
+	top  int
+	rows []gen.APIUsageRow
+}
+
+func (s *sorter) write(r *gen.APIUsageRow) error {
+	s.rows = append(s.rows, *r)
+	if s.top > 0 && len(s.rows) >= 2*s.top {
+		s.sort()
+	}
+	return nil
+}
+
+func (s *sorter) sort() {
+	slices.SortStableFunc(s.rows, func(a, b gen.APIUsageRow) int { return cmp.Compare(s.by(&b), s.by(&a)) })
+	if s.top > 0 && len(s.rows) > s.top {
+		s.rows = slices.Delete(s.rows, s.top, len(s.rows))
+	}
+}
+
+func (s *sorter) close() error {
+	s.sort()
+	for i := range s.rows {
+		if err := s.rowWriter.write(&s.rows[i]); err != nil {
+			return err
+		}
+	}
+	return s.rowWriter.close()
+}
+
+// abort prints none of the held rows: a ranking of part of the rows would
+// look whole.
+func (s *sorter) abort() error { return s.rowWriter.abort() }
 
 // tableRows is how many lines the table holds to size its columns. Later
 // rows are padded to those widths, widened when a cell needs it, so that a
@@ -223,7 +274,7 @@ const tableRows = 1000
 type tableWriter struct {
 	w      *bufio.Writer
 	cols   []column
-	totals []int64
+	totals []total
 	block  int        // how many lines to hold: tableRows
 	held   [][]string // the header and first rows, until widths is set
 	widths []int      // in runes; the last column is not padded
@@ -286,7 +337,7 @@ func (t *tableWriter) start() error {
 		// row's label gets a blank column, so that it hides no total.
 		t.cols = append([]column{{}}, t.cols...)
 	}
-	t.totals = make([]int64, len(t.cols))
+	t.totals = make([]total, len(t.cols))
 	titles := make([]string, len(t.cols))
 	for i, c := range t.cols {
 		titles[i] = c.title
@@ -294,36 +345,30 @@ func (t *tableWriter) start() error {
 	return t.line(titles)
 }
 
-func (t *tableWriter) write(r gen.APIUsageRow) error {
+func (t *tableWriter) write(r *gen.APIUsageRow) error {
 	if t.totals == nil {
-		if t.cols == nil {
-			t.cols = rowColumns(&r)
-		}
 		if err := t.start(); err != nil {
 			return err
 		}
 	}
 	cells := make([]string, len(t.cols))
 	for i, c := range t.cols {
-		cells[i] = "-"
-		switch v := cell(c, &r); {
+		switch {
 		case c.name == "": // the totals row's label column
-			cells[i] = ""
-		case v == nil:
 		case c.count != nil:
-			t.totals[i] += *c.count(&r)
-			cells[i] = *v
+			t.totals[i].add(c.count(r))
+			cells[i] = c.cell(r)
 		case c.name == "date":
-			cells[i] = tableDate(*r.Date)
+			cells[i] = tableDate(r.Date)
 		default:
-			cells[i] = *v
+			cells[i] = cmp.Or(c.cell(r), "-")
 		}
 	}
 	return t.line(cells)
 }
 
 func (t *tableWriter) close() error {
-	if t.totals == nil && t.cols != nil {
+	if t.totals == nil {
 		if err := t.start(); err != nil {
 			return err
 		}
@@ -333,13 +378,19 @@ func (t *tableWriter) close() error {
 		cells[0] = totalLabel
 		for i, c := range t.cols[1:] {
 			if c.count != nil {
-				cells[i+1] = strconv.FormatInt(t.totals[i+1], 10)
+				cells[i+1] = t.totals[i+1].String()
 			}
 		}
 		if err := t.line(cells); err != nil {
 			return err
 		}
 	}
+	return t.abort()
+}
+
+// abort prints the rows held so far, without the totals row, which would
+// add up part of the rows only.
+func (t *tableWriter) abort() error {
 	if t.widths == nil {
 		if err := t.release(); err != nil {
 			return err
@@ -348,9 +399,33 @@ func (t *tableWriter) close() error {
 	return t.w.Flush()
 }
 
+// total adds up counts, and says so when the sum no longer fits rather
+// than wrapping around to a negative number.
+type total struct {
+	sum      int64
+	overflow bool
+}
+
+func (t *total) add(n int64) {
+	if n > math.MaxInt64-t.sum {
+		t.overflow = true
+	}
+	t.sum += n
+}
+
+func (t total) String() string {
+	if t.overflow {
+		return "overflow"
+	}
+	return strconv.FormatInt(t.sum, 10)
+}
+
 // tableDate shows a bucket start as a plain date, the usual case, and
 // anything else in full.
 func tableDate(d time.Time) string {
+	if d.IsZero() {
+		return "-"
+	}
 	d = d.UTC()
 	if d.Equal(d.Truncate(24 * time.Hour)) {
 		return d.Format(time.DateOnly)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gcusage/gcusage/client"
+	"github.com/gcusage/gcusage/gen"
 	"github.com/gcusage/gcusage/usagetest"
 )
 
@@ -21,6 +22,8 @@ import (
 type conn struct {
 	fs                               *flag.FlagSet
 	format, region, apiURL, loginURL string
+	sort                             string
+	top                              int
 	timeout                          time.Duration
 	quiet, verbose, demo             bool
 }
@@ -34,15 +37,30 @@ func newConn(fs *flag.FlagSet) *conn {
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "give up after this long, printing how to resume; 0 waits until interrupted")
 	fs.BoolVar(&c.quiet, "quiet", false, "print nothing on stderr but errors")
 	fs.BoolVar(&c.verbose, "verbose", false, "log each HTTP attempt to stderr (never a token)")
+	fs.StringVar(&c.sort, "sort", "", "sort the rows by this `metric`, largest first: "+join(client.Metrics())+" (holds the rows in memory)")
+	fs.IntVar(&c.top, "top", 0, "print only the first `N` rows of --sort (default --sort requests)")
 	return c
 }
 
 const queryAbout = `Start a usage query, wait for it and print its rows. The interval is
 --interval, or --since and --until; by default the last 7 full UTC days
-(usage is counted per UTC day, and today is not counted yet). Enum values
-are read in any case. The table shows the columns grouped by and the metrics
-asked for, and a totals row; it sizes its columns from the first 1000 rows,
-so csv or ndjson suit large exports better.
+(usage is counted per UTC day, and today is not counted yet). A date-only
+end is included, as the API reads it: --interval 2024-01-01/2024-01-31 is
+all of January. Enum values are read in any case.
+
+Without --granularity the rows are the API's totals over the whole
+interval, one per group, with no date; --granularity day, week or month
+gives a row per bucket with its date. Without --group-by the rows are per
+OAuth client. The table shows the date (with a granularity), the columns
+grouped by and the metrics asked for, and a totals row; it sizes its columns
+from the first 1000 rows, so csv or ndjson suit large exports better. json
+and ndjson print every field of each row as the API names it (empty
+dimensions as "", zero counts as 0), and date only with a granularity.
+
+If the rows break off, the rows read so far are printed whole and the run
+exits 1: csv and ndjson end on a whole line, and json is left without its
+closing bracket on purpose, so that no parser takes it for a whole result.
+With --sort or --top nothing is printed unless every row was read.
 
 Credentials come from the environment: GENESYSCLOUD_OAUTHCLIENT_ID and
 GENESYSCLOUD_OAUTHCLIENT_SECRET, or GENESYSCLOUD_ACCESS_TOKEN; the region
@@ -63,8 +81,8 @@ func (a *app) query(ctx context.Context, args []string) error {
 	since := fs.String("since", "", "start: a `time` back from now (7d, 36h), a date (2024-01-31) or a date-time")
 	until := fs.String("until", "", "end: a `time` in the forms of --since (default now)")
 	granularities, groupBys, metrics := client.Granularities(), client.GroupBys(), client.Metrics()
-	gran := fs.String("granularity", "", "bucket `size`: "+join(granularities)+" (default the API's: Day)")
-	groupBy := fs.String("group-by", string(groupBys[0]), "comma `list` of "+join(groupBys)+`; "" for none`)
+	gran := fs.String("granularity", "", "bucket `size`: "+join(granularities)+" (default none: one total per group over the interval)")
+	groupBy := fs.String("group-by", string(groupBys[0]), "comma `list` of "+join(groupBys)+`; "" for the API's default, per OAuth client`)
 	mets := fs.String("metrics", "", "comma `list` of "+join(metrics)+" (default all)")
 	fs.BoolVar(&c.demo, "demo", false, "run against an in-process stub with sample data: no account, no network")
 	pos, err := cmd.parse(a.stdout, args)
@@ -120,11 +138,12 @@ func (a *app) query(ctx context.Context, args []string) error {
 		return err
 	}
 	start := func(ctx context.Context, cl *client.Client) (*client.Execution, error) { return cl.Start(ctx, q) }
-	return a.execute(ctx, c, opts, start, queryColumns(q.GroupBy, q.Metrics))
+	return a.execute(ctx, c, opts, start, queryColumns(q.Granularity, q.GroupBy, q.Metrics))
 }
 
 const resultsAbout = `Wait for an execution started earlier, such as one a 'gcusage query' gave
-up on, and print its rows. The table shows the columns the rows have.`
+up on, and print its rows. The query's shape is not known here, so the table
+and csv show every field of the API's row.`
 
 const resultsExamples = `  gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13
   gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13 --format json --timeout 30m`
@@ -149,7 +168,7 @@ func (a *app) results(ctx context.Context, args []string) error {
 	resume := func(_ context.Context, cl *client.Client) (*client.Execution, error) {
 		return cl.Execution(pos[0]), nil
 	}
-	return a.execute(ctx, c, opts, resume, nil)
+	return a.execute(ctx, c, opts, resume, columns)
 }
 
 // check refuses the shared flags' bad values. A negative --timeout would
@@ -162,7 +181,28 @@ func (c *conn) check() error {
 	if !slices.Contains(formats, c.format) {
 		return usagef("--format %q: allowed %s", c.format, strings.Join(formats, ", "))
 	}
+	if c.top < 0 {
+		return usagef("--top %d: want a positive number of rows", c.top)
+	}
+	if c.sort != "" {
+		if _, err := parseList("sort", c.sort, client.Metrics()); err != nil {
+			return err
+		}
+		if strings.Contains(c.sort, ",") {
+			return usagef("--sort %q: give one of %s", c.sort, join(client.Metrics()))
+		}
+	}
 	return nil
+}
+
+// order wraps w in a sorter when --sort or --top asks for one.
+func (c *conn) order(w rowWriter) rowWriter {
+	if c.sort == "" && c.top == 0 {
+		return w
+	}
+	m, _ := parseList("sort", cmp.Or(c.sort, string(gen.MetricRequests)), client.Metrics())
+	col := columns[slices.IndexFunc(columns, func(col column) bool { return col.name == metricColumns[m[0]] })]
+	return &sorter{rowWriter: w, by: col.count, top: c.top}
 }
 
 // options reads the flags and the environment into the client's options;
@@ -257,7 +297,7 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 		fmt.Fprint(a.progress, "\r\x1b[K")
 	}
 	if err == nil {
-		err = a.print(res, c.format, cols)
+		err = a.print(res, c.order(newRowWriter(c.format, a.stdout, cols)))
 	}
 	switch {
 	case err == nil || c.demo:
@@ -274,14 +314,16 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	return err
 }
 
-func (a *app) print(res *client.Result, format string, cols []column) error {
+// print writes the rows as they are decoded. When they break off, the rows
+// read so far are written whole and the error is returned.
+func (a *app) print(res *client.Result, w rowWriter) error {
 	defer res.Close()
-	w := newRowWriter(format, a.stdout, cols)
 	for row, err := range res.Rows() {
-		if err != nil {
-			return err
+		if err == nil {
+			err = w.write(&row)
 		}
-		if err := w.write(row); err != nil {
+		if err != nil {
+			w.abort()
 			return err
 		}
 	}
@@ -294,7 +336,7 @@ func (c *conn) resume(id string) string {
 	args := []string{"gcusage", "results", shellQuote(id)}
 	c.fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "format", "region", "api-url", "login-url":
+		case "format", "region", "api-url", "login-url", "sort", "top":
 			args = append(args, "--"+f.Name, shellQuote(f.Value.String()))
 		}
 	})
