@@ -51,3 +51,37 @@ func ExampleQuery_Validate() {
 	// Output:
 	// gcusage: invalid query: groupBy[0] "OauthClientId": allowed OAuthClientId, OrganizationId, UserId, TemplateUri, HttpMethod
 }
+
+// The README's SDK quick start, run as written against the stub instead of
+// a region: TestReadmeQuickStartIsTheExample keeps the README's lines in
+// quickStart, so that the README cannot rot.
+func Example_quickStart() {
+	srv, err := usagetest.Start(usagetest.WithRunning(0, 0))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	if err := quickStart(context.Background(), srv, srv.ClientID, srv.ClientSecret); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+}
+
+func quickStart(ctx context.Context, srv *usagetest.Server, id, secret string) error {
+	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(id, secret))
+	if err != nil {
+		return err
+	}
+	q := client.Query{Interval: "2024-01-01/2024-01-07", GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID}}
+	res, err := c.Run(ctx, q) // validate, POST, poll until Complete
+	if err != nil {
+		return err
+	}
+	for row, err := range res.Rows() { // streamed from the network, never all held in memory
+		if err != nil {
+			return err
+		}
+		fmt.Println(row.ClientName, row.Requests, row.Status429)
+	}
+	return nil
+}
