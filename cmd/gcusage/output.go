@@ -316,7 +316,7 @@ func (t *tableWriter) write(r gen.APIUsageRow) error {
 		case c.name == "date":
 			cells[i] = tableDate(*r.Date)
 		default:
-			cells[i] = *v
+			cells[i] = escape(*v) // a name with a newline must not forge a row
 		}
 	}
 	return t.line(cells)
