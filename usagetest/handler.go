@@ -161,7 +161,7 @@ func (s *Server) token(x *exchange, body []byte) {
 	id, secret, ok := x.r.BasicAuth()
 	if !ok || subtle.ConstantTimeCompare([]byte(id), []byte(s.cfg.id)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.secret)) != 1 {
-		x.oauthError(http.StatusUnauthorized, "invalid_client", "Bad client credentials: send the client id and secret with HTTP Basic authentication")
+		x.oauthError(http.StatusUnauthorized, "invalid_client", "Bad client credentials")
 		return
 	}
 	if g := form.Get("grant_type"); g != "client_credentials" {

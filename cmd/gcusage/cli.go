@@ -26,10 +26,12 @@ type app struct {
 	progress       io.Writer         // a terminal for the progress line; nil for none
 	transport      http.RoundTripper // nil: the network; tests give the stub's in-memory one
 	now            func() time.Time
+	executionID    string // the execution being waited for, for the progress line
 }
 
 // run is the whole command: it returns the exit code, 0 on success, 2 for a
-// usage or validation error (nothing sent), 1 for any other failure.
+// usage or validation error (nothing sent), 130 when interrupted (143 for
+// SIGTERM), 1 for any other failure.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	return newApp(getenv, stdout, stderr).run(ctx, args)
 }
@@ -51,7 +53,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if !strings.HasPrefix(msg, "gcusage: ") {
 		msg = "gcusage: " + msg
 	}
-	fmt.Fprintln(a.stderr, msg)
+	fmt.Fprintln(a.stderr, escape(msg))
+	if ctx.Err() != nil {
+		return interruptedCode(ctx)
+	}
 	var ue *usageError
 	var ve *client.ValidationError
 	if errors.As(err, &ue) || errors.As(err, &ve) {
@@ -70,7 +75,7 @@ Commands:
   query     start a usage query, wait for it and print the rows
   results   wait for an execution started earlier and print its rows
   regions   list the region keys and domains
-  version   print the version
+  version   print the version (also --version or -v)
   help      show help for a command
 
 Credentials come from the environment only:
@@ -90,7 +95,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return usagef("a command is needed: query, results, regions, version or help (see gcusage --help)")
 	}
-	cmd, rest := args[0], args[1:]
+	cmd, rest := alias(args[0]), args[1:]
 	switch cmd {
 	case "query":
 		return a.query(ctx, rest)
@@ -99,15 +104,37 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	case "regions":
 		return a.simple("regions", "List the region keys and domains that --region and GENESYSCLOUD_REGION accept.", "gcusage regions", rest, a.regions)
 	case "version":
-		return a.simple("version", "Print the version of gcusage.", "gcusage version", rest, a.version)
-	case "help", "-h", "-help", "--help":
-		if len(rest) > 0 && rest[0] != "help" {
-			return a.dispatch(ctx, []string{rest[0], "--help"})
+		return a.simple("version", "Print the version of gcusage (also --version or -v).", "gcusage version", rest, a.version)
+	case "help":
+		// The first word that is not itself a request for help names the
+		// command; asking that command for its help cannot come back here.
+		for _, c := range rest {
+			if c = alias(c); c != "help" {
+				return a.dispatch(ctx, []string{c, "--help"})
+			}
 		}
 		_, err := io.WriteString(a.stdout, mainHelp)
 		return err
 	}
-	return usagef("unknown command %q: want query, results, regions, version or help", cmd)
+	msg := fmt.Sprintf("unknown command %q: want query, results, regions, version or help", cmd)
+	if s := suggest(cmd, commands); s != "" {
+		msg += "; did you mean " + s + "?"
+	}
+	return &usageError{msg}
+}
+
+// commands are the words dispatch knows, for suggestions.
+var commands = []string{"query", "results", "regions", "version", "help"}
+
+// alias maps the flag spellings of help and version to their commands.
+func alias(arg string) string {
+	switch arg {
+	case "-h", "-help", "--help":
+		return "help"
+	case "-v", "-version", "--version":
+		return "version"
+	}
+	return arg
 }
 
 // command is a subcommand's flags and help.
@@ -140,7 +167,15 @@ func (c *command) parse(stdout io.Writer, args []string) ([]string, error) {
 		return nil, errHelpShown
 	}
 	if err != nil {
-		return nil, usagef("%s: %v (see gcusage %s --help)", c.fs.Name(), err, c.fs.Name())
+		msg := fmt.Sprintf("%s: %v", c.fs.Name(), err)
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+			var names []string
+			c.fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			if s := suggest(name, names); s != "" {
+				msg += "; did you mean --" + s + "?"
+			}
+		}
+		return nil, usagef("%s (see gcusage %s --help)", msg, c.fs.Name())
 	}
 	return pos, nil
 }

@@ -153,3 +153,48 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // isHelp tells a request for help from a bad flag.
 func isHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
+
+// suggest returns the word of words nearest to s, when it is near enough to
+// be a typo of it (--fromat, --formt), or "".
+func suggest(s string, words []string) string {
+	s = strings.ToLower(strings.TrimLeft(s, "-"))
+	best, bestD := "", 0
+	for _, w := range words {
+		if d := distance(s, w); best == "" || d < bestD {
+			best, bestD = w, d
+		}
+	}
+	// Two edits in a long word are a typo; in a short one, a different word.
+	if best == "" || bestD > 2 || bestD > len(best)/3 {
+		return ""
+	}
+	return best
+}
+
+// distance is the optimal string alignment distance of a and b: the edits
+// (insert, delete, replace, or swap of neighbours) that turn one into the
+// other, each counted once.
+func distance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	d := make([][]int, len(x)+1)
+	for i := range d {
+		d[i] = make([]int, len(y)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(x)][len(y)]
+}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,13 +20,31 @@ func main() {
 // back their default action: should anything not heed the context, a
 // second Ctrl-C still kills the process.
 func interruptContext() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-sig
+		s := <-sig
 		signal.Stop(sig)
-		cancel()
+		cancel(interrupted{s})
 	}()
 	return ctx
+}
+
+// interrupted is the cause of a context that a signal ended.
+type interrupted struct{ sig os.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + i.sig.String() }
+
+// interruptedCode is the exit code of a run that ctx's end cut short: 128
+// plus the signal's number, as a shell reports a process the signal killed;
+// 130 (SIGINT's) when the cause is not known.
+func interruptedCode(ctx context.Context) int {
+	var i interrupted
+	if errors.As(context.Cause(ctx), &i) {
+		if s, ok := i.sig.(syscall.Signal); ok {
+			return 128 + int(s)
+		}
+	}
+	return 130
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // TestSecondInterruptKills sends Ctrl-C twice to a child process: the
-// first must end the context, the second kill the process.
+// first must end the context, with the cause that gives exit code 130, the
+// second kill the process.
 func TestSecondInterruptKills(t *testing.T) {
 	if os.Getenv("GCUSAGE_TEST_INTERRUPT_CHILD") != "" {
 		interruptTwice()
@@ -41,5 +42,8 @@ func interruptTwice() {
 	interrupt := func() { syscall.Tgkill(os.Getpid(), syscall.Gettid(), syscall.SIGINT) }
 	interrupt()
 	<-ctx.Done()
+	if interruptedCode(ctx) != 130 {
+		os.Exit(4)
+	}
 	interrupt()
 }

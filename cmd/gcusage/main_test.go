@@ -3,17 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -181,8 +185,12 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		want string
 	}{
 		{"no command", env, nil, "a command is needed"},
-		{"unknown command", env, []string{"stats"}, `unknown command "stats"`},
-		{"unknown flag", env, at(srv, "query", "--bogus"), "flag provided but not defined: -bogus"},
+		{"unknown command", env, []string{"stats"}, `unknown command "stats": want query, results, regions, version or help` + "\n"},
+		{"near-miss command", env, []string{"qurey"}, `unknown command "qurey": want query, results, regions, version or help; did you mean query?`},
+		{"unknown flag", env, at(srv, "query", "--bogus"), "flag provided but not defined: -bogus (see gcusage query --help)"},
+		{"swapped letters in a flag", env, at(srv, "query", "--fromat", "csv"), "-fromat; did you mean --format? (see gcusage query --help)"},
+		{"a letter missing from a flag", env, at(srv, "results", "id", "--formt=csv"), "-formt; did you mean --format?"},
+		{"a typo in another flag", env, at(srv, "query", "--granulrity", "day"), "did you mean --granularity?"},
 		{"argument", env, at(srv, "query", "now"), `query takes no arguments, got "now"`},
 		{"group-by", env, at(srv, "query", "--group-by", "client"), `--group-by "client": allowed OAuthClientId, OrganizationId, UserId, TemplateUri, HttpMethod`},
 		{"metrics", env, at(srv, "query", "--metrics", "requests,status201"), `--metrics "status201": allowed Status200`},
@@ -190,11 +198,18 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"two granularities", env, at(srv, "query", "--granularity", "day,week"), "give one of"},
 		{"duplicate", env, at(srv, "query", "--metrics", "requests,Requests"), `metrics[1] "Requests": duplicate`},
 		{"format", env, at(srv, "query", "--format", "xml"), `--format "xml": allowed table, csv, json, ndjson`},
-		{"inverted interval", env, at(srv, "query", "--interval", "2024-02-01/2024-01-01"), "end is before start"},
-		{"bad interval", env, at(srv, "query", "--interval", "last week"), `--interval "last week"`},
+		{"inverted interval", env, at(srv, "query", "--interval", "2024-02-01/2024-01-01"), `gcusage: --interval "2024-02-01/2024-01-01": end is before start` + "\n"},
+		{"empty interval", env, at(srv, "query", "--interval", "2024-02-01/2024-02-01"), `gcusage: --interval "2024-02-01/2024-02-01": end equals start`},
+		{"bad end", env, at(srv, "query", "--interval", "2024-02-01/2024-02-31"), `gcusage: --interval "2024-02-01/2024-02-31": end "2024-02-31" is not`},
+		{"bad interval", env, at(srv, "query", "--interval", "last week"), `gcusage: --interval "last week": want start/end, such as`},
 		{"interval and since", env, at(srv, "query", "--interval", jan, "--since", "7d"), "cannot be combined"},
 		{"since", env, at(srv, "query", "--since", "yesterday"), `--since "yesterday": want a duration`},
 		{"since after until", env, at(srv, "query", "--since", "1d", "--until", "2d"), "is not before --until"},
+		{"api-url without a scheme", env, []string{"query", "--api-url", "127.0.0.1:8765", "--login-url", srv.LoginURL},
+			`--api-url "127.0.0.1:8765": no scheme: add one, as in http://127.0.0.1:8765 (http:// only for loopback)`},
+		{"login-url without a scheme", env, []string{"query", "--api-url", srv.URL, "--login-url", "login.example.com/"},
+			`--login-url "login.example.com/": no scheme: add one, as in https://login.example.com/`},
+		{"localhost without a scheme", env, []string{"query", "--api-url", "localhost:8765", "--login-url", srv.LoginURL}, "as in http://localhost:8765"},
 		{"http to a remote host", env, []string{"query", "--api-url", "http://usage.invalid", "--login-url", "http://usage.invalid"}, "http:// is allowed only for loopback"},
 		{"no credentials", nil, at(srv, "query"), "no credentials: set GENESYSCLOUD_OAUTHCLIENT_ID"},
 		{"id without secret", map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": "x"}, at(srv, "query"), "GENESYSCLOUD_OAUTHCLIENT_SECRET is not"},
@@ -202,8 +217,12 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"login URL needed", env, []string{"query", "--api-url", srv.URL}, "no region: set GENESYSCLOUD_REGION"},
 		{"negative timeout", env, at(srv, "query", "--timeout", "-1m"), "--timeout -1m0s: want a positive duration such as 30m, or 0"},
 		{"negative timeout of results", env, at(srv, "results", "some-id", "--timeout", "-5s"), "--timeout -5s: want a positive duration"},
-		{"unknown region", env, []string{"query", "--region", "mars-1"}, `unknown region "mars-1": allowed us-east-1`},
+		{"unknown region", env, []string{"query", "--region", "mars-1"}, `--region "mars-1": unknown region: allowed us-east-1`},
+		{"unknown region in the env, with both URLs", map[string]string{"GENESYSCLOUD_REGION": "eu-wets-1", "GENESYSCLOUD_ACCESS_TOKEN": "t"},
+			at(srv, "query"), `GENESYSCLOUD_REGION "eu-wets-1": unknown region: allowed us-east-1`},
 		{"demo with url", env, at(srv, "query", "--demo"), "--demo runs against an in-process stub"},
+		{"demo with no-wait", env, []string{"query", "--demo", "--no-wait"}, "drop --region, --api-url, --login-url and --no-wait"},
+		{"no-wait on results", env, at(srv, "results", "id", "--no-wait"), "flag provided but not defined: -no-wait"},
 		{"results without id", env, at(srv, "results"), "results takes one execution id, got 0 arguments"},
 		{"results with an empty id", env, at(srv, "results", " "), "results: the execution id is empty"},
 		{"regions argument", env, []string{"regions", "eu"}, "regions takes no arguments"},
@@ -214,8 +233,9 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 			if o.code != 2 || o.stdout != "" {
 				t.Errorf("exit %d, stdout %q; want 2 and nothing", o.code, o.stdout)
 			}
-			if !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 || !strings.HasPrefix(o.stderr, "gcusage: ") {
-				t.Errorf("stderr %q, want one gcusage line with %q", o.stderr, tc.want)
+			if !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 || !strings.HasPrefix(o.stderr, "gcusage: ") ||
+				strings.Count(o.stderr, "gcusage:") != 1 {
+				t.Errorf("stderr %q, want one gcusage line with %q, and one gcusage: prefix", o.stderr, tc.want)
 			}
 			if n := len(srv.Requests()) + int(tr.n.Load()); n != 0 {
 				t.Errorf("%d requests sent, want none", n)
@@ -241,8 +261,12 @@ func TestOtherFailuresExit1(t *testing.T) {
 		srv := usagetest.NewServer(t)
 		env := map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": srv.ClientID, "GENESYSCLOUD_OAUTHCLIENT_SECRET": "wrong-secret-3f9a"}
 		o := gcusage(t, env, nil, at(srv, "query", "--verbose")...)
-		if o.code != 1 || !strings.Contains(o.stderr, "token request failed: 401") || strings.Contains(o.stderr, "resume") {
-			t.Errorf("exit %d, stderr %q; want 1 and the token failure, without a resume command", o.code, o.stderr)
+		if o.code != 1 || !strings.Contains(o.stderr, "token request failed: 401") || strings.Contains(o.stderr, "resume") ||
+			!strings.HasSuffix(o.stderr, "; check GENESYSCLOUD_OAUTHCLIENT_ID / _SECRET and the region\n") {
+			t.Errorf("exit %d, stderr %q; want 1 and the token failure, with what to check but no resume command", o.code, o.stderr)
+		}
+		if strings.Contains(o.stderr, "Basic") {
+			t.Errorf("stderr %q tells the user how the client sends the credentials, which is no help", o.stderr)
 		}
 		if strings.Contains(o.stderr, "wrong-secret-3f9a") {
 			t.Errorf("the secret is printed: %s", o.stderr)
@@ -267,8 +291,9 @@ func TestOtherFailuresExit1(t *testing.T) {
 	t.Run("unknown execution", func(t *testing.T) {
 		srv := usagetest.NewServer(t)
 		o := gcusage(t, stubEnv(srv), nil, at(srv, "results", "no-such-id")...)
-		if o.code != 1 || !strings.Contains(o.stderr, "404") || !strings.Contains(o.stderr, "no-such-id") || strings.Contains(o.stderr, "resume") {
-			t.Errorf("exit %d, stderr %q; want 1 and a 404 naming the id, without a resume command", o.code, o.stderr)
+		if o.code != 1 || !strings.Contains(o.stderr, "404") || !strings.Contains(o.stderr, "no-such-id") || strings.Contains(o.stderr, "resume") ||
+			!strings.HasSuffix(o.stderr, "; an execution id belongs to one organization and region: check the credentials and the region\n") {
+			t.Errorf("exit %d, stderr %q; want 1 and a 404 naming the id, with what to check but no resume command", o.code, o.stderr)
 		}
 	})
 }
@@ -296,20 +321,26 @@ func TestResumeAfterTimeout(t *testing.T) {
 }
 
 // TestResumeAfterInterrupt cancels the wait, as Ctrl-C does, and gets the
-// command that resumes it.
+// command that resumes it, and the exit code a shell gives a process the
+// signal killed.
 func TestResumeAfterInterrupt(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, time.Hour))
-		ctx, cancel := context.WithCancel(context.Background())
-		time.AfterFunc(time.Minute, cancel)
-		var stdout, stderr bytes.Buffer
-		env := stubEnv(srv)
-		a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, transport: srv.Transport(), now: time.Now}
-		code := a.run(ctx, at(srv, "query", "--timeout", "0"))
-		if !regexp.MustCompile(`^gcusage: execution \S+: wait canceled after 1m0s: context canceled; resume with: gcusage results \S+ --api-url`).MatchString(stderr.String()) || code != 1 {
-			t.Errorf("exit %d, stderr %q; want 1 and the resume command", code, stderr.String())
-		}
-	})
+	for _, tc := range []struct {
+		cause error
+		code  int
+	}{{nil, 130}, {interrupted{os.Interrupt}, 130}, {interrupted{syscall.SIGTERM}, 143}} {
+		synctest.Test(t, func(t *testing.T) {
+			srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, time.Hour))
+			ctx, cancel := context.WithCancelCause(context.Background())
+			time.AfterFunc(time.Minute, func() { cancel(tc.cause) })
+			var stdout, stderr bytes.Buffer
+			env := stubEnv(srv)
+			a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, transport: srv.Transport(), now: time.Now}
+			code := a.run(ctx, at(srv, "query", "--timeout", "0"))
+			if !regexp.MustCompile(`^gcusage: execution \S+: wait canceled after 1m0s: context canceled; resume with: gcusage results \S+ --api-url`).MatchString(stderr.String()) || code != tc.code {
+				t.Errorf("cause %v: exit %d, stderr %q; want %d and the resume command", tc.cause, code, stderr.String(), tc.code)
+			}
+		})
+	}
 }
 
 // TestResultsOfAnSDKQuery prints, as a table of the columns the rows have,
@@ -344,8 +375,8 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the demo does not show the last 7 full days:\n%s", o.stdout)
 		}
 		golden(t, "demo", o.stdout)
-		if !strings.Contains(o.stderr, "demo: sample data") {
-			t.Errorf("stderr %q, want the demo note", o.stderr)
+		if o.stderr != "gcusage: demo: interval 1999-12-25T00:00:00.000Z/2000-01-01T00:00:00.000Z, sample data from an in-process stub; no account, nothing sent over the network\n" {
+			t.Errorf("stderr %q, want the demo note naming the interval", o.stderr)
 		}
 		if o := gcusage(t, nil, nil, "query", "--demo", "--quiet", "--format", "ndjson"); o.code != 0 || o.stderr != "" || strings.Count(o.stdout, "\n") != 35 {
 			t.Errorf("--quiet: exit %d, stderr %q, %d lines; want 0, nothing, 35 rows", o.code, o.stderr, strings.Count(o.stdout, "\n"))
@@ -480,8 +511,14 @@ func TestProgress(t *testing.T) {
 		if code := a.run(context.Background(), at(srv, "query", "--format", "csv")); code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr.String())
 		}
-		for _, want := range []string{"Running, poll 1, ", "Running, poll 3, "} {
-			if !strings.Contains(tty.String(), want) {
+		var id string
+		for _, r := range srv.Requests() {
+			if r.Method == http.MethodGet {
+				id = strings.Split(r.Path, "/")[5] // /api/v2/usage/query/{id}/results
+			}
+		}
+		for _, want := range []string{"gcusage: execution " + id + ": Running, poll 1, ", "gcusage: execution " + id + ": Running, poll 3, "} {
+			if id == "" || !strings.Contains(tty.String(), want) {
 				t.Errorf("progress %q lacks %q", tty.String(), want)
 			}
 		}
@@ -505,21 +542,154 @@ func TestRegionsAndVersion(t *testing.T) {
 	if f := strings.Fields(lines[7]); len(f) != 3 || f[0] != "eu-west-1" || f[1] != "mypurecloud.ie" || f[2] != "https://api.mypurecloud.ie" {
 		t.Errorf("line %q, want eu-west-1 mypurecloud.ie https://api.mypurecloud.ie", lines[7])
 	}
-	if o := gcusage(t, nil, nil, "version"); o.code != 0 || !strings.HasPrefix(o.stdout, "gcusage "+client.Version+" go") {
-		t.Errorf("version: exit %d, %q", o.code, o.stdout)
+	for _, v := range []string{"version", "--version", "-v"} {
+		if o := gcusage(t, nil, nil, v); o.code != 0 || !strings.HasPrefix(o.stdout, "gcusage "+client.Version+" go") {
+			t.Errorf("%s: exit %d, %q", v, o.code, o.stdout)
+		}
 	}
 }
 
-// TestHelp gives each command's help on stdout with examples, exit 0.
+// TestHelp gives each command's help on stdout with examples, exit 0,
+// however help is asked for, even twice.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"help"}, {"help", "query"}, {"query", "--help"}, {"results", "-h"}, {"regions", "--help"}, {"version", "--help"}} {
-		o := gcusage(t, nil, nil, args...)
-		if o.code != 0 || o.stderr != "" || !strings.Contains(o.stdout, "Examples:\n") {
-			t.Errorf("%v: exit %d, stderr %q, stdout:\n%s", args, o.code, o.stderr, o.stdout)
+	for _, tc := range []struct {
+		args []string
+		want string // the first line
+	}{
+		{[]string{"--help"}, "gcusage runs"}, {[]string{"help"}, "gcusage runs"}, {[]string{"-h"}, "gcusage runs"},
+		{[]string{"help", "-h"}, "gcusage runs"}, {[]string{"help", "--help"}, "gcusage runs"}, {[]string{"help", "-help"}, "gcusage runs"},
+		{[]string{"-h", "-h"}, "gcusage runs"}, {[]string{"--help", "-h"}, "gcusage runs"}, {[]string{"help", "help"}, "gcusage runs"},
+		{[]string{"help", "query"}, "Usage:"}, {[]string{"help", "query", "-h"}, "Usage:"}, {[]string{"-h", "results"}, "Usage:"},
+		{[]string{"help", "-h", "regions"}, "Usage:"}, {[]string{"query", "--help"}, "Usage:"}, {[]string{"query", "-h", "-h"}, "Usage:"},
+		{[]string{"results", "-h"}, "Usage:"}, {[]string{"regions", "--help"}, "Usage:"}, {[]string{"version", "--help"}, "Usage:"},
+		{[]string{"help", "--version"}, "Usage:"},
+	} {
+		o := gcusage(t, nil, nil, tc.args...)
+		if o.code != 0 || o.stderr != "" || !strings.HasPrefix(o.stdout, tc.want) || !strings.Contains(o.stdout, "Examples:\n") {
+			t.Errorf("%v: exit %d, stderr %q, stdout:\n%s", tc.args, o.code, o.stderr, o.stdout)
 		}
+	}
+	if o := gcusage(t, nil, nil, "help", "stats"); o.code != 2 || !strings.Contains(o.stderr, `unknown command "stats"`) {
+		t.Errorf("help stats: exit %d, stderr %q; want 2 and the unknown command", o.code, o.stderr)
 	}
 	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") ||
 		!strings.Contains(o.stdout, "csv or ndjson suit large exports") {
 		t.Errorf("query help lacks its flags or examples:\n%s", o.stdout)
+	}
+}
+
+// TestNoWait starts a query without waiting for it: one POST and no GET,
+// the id alone on stdout and the command that waits for it on stderr,
+// which then prints the rows.
+func TestNoWait(t *testing.T) {
+	srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0))
+	o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--interval", jan, "--format", "csv", "--no-wait")...)
+	id := strings.TrimSuffix(o.stdout, "\n")
+	m := regexp.MustCompile(`^gcusage: execution (\S+) started; wait for it with: (gcusage results .*)\n$`).FindStringSubmatch(o.stderr)
+	if o.code != 0 || m == nil || m[1] != id || !strings.Contains(m[2], " "+id+" ") || strings.Count(o.stdout, "\n") != 1 {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 0, the id alone and the command that waits for it", o.code, o.stdout, o.stderr)
+	}
+	var api []string
+	for _, r := range srv.Requests() {
+		if strings.HasPrefix(r.Path, "/api/") {
+			api = append(api, r.Method+" "+r.Path)
+		}
+	}
+	if len(api) != 1 || api[0] != "POST /api/v2/usage/query" {
+		t.Errorf("requests to the API: %q; want the POST alone", api)
+	}
+	o = gcusage(t, stubEnv(srv), nil, strings.Fields(m[2])[1:]...)
+	if o.code != 0 {
+		t.Fatalf("%s: exit %d, stderr %q", m[2], o.code, o.stderr)
+	}
+	golden(t, "query-csv", o.stdout)
+	if o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--no-wait", "--quiet")...); o.code != 0 || o.stderr != "" || strings.Count(o.stdout, "\n") != 1 {
+		t.Errorf("--quiet: exit %d, stdout %q, stderr %q; want the id alone", o.code, o.stdout, o.stderr)
+	}
+}
+
+// hostile serves the usage API as the real one answers, with status and
+// body for the POST, and rows of the results that the test writes: text
+// that no stub would send. Its callers give GENESYSCLOUD_ACCESS_TOKEN, so
+// that nothing logs in.
+func hostile(t *testing.T, postStatus int, postBody, rows string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/api/v2/usage/query":
+			w.WriteHeader(postStatus)
+			io.WriteString(w, postBody)
+		case r.Method == http.MethodGet && r.URL.Path == "/api/v2/usage/query/e1/results":
+			io.WriteString(w, `{"results":[`+rows+`],"queryStatus":"Complete"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const started = `{"executionId":"e1","resultsUri":"/api/v2/usage/query/e1/results"}`
+
+// TestForbiddenNamesThePermissions gives a 403, whose fix is a permission
+// only an admin can grant: the error names the permissions.
+func TestForbiddenNamesThePermissions(t *testing.T) {
+	srv := hostile(t, http.StatusForbidden, `{"message":"You are missing the following permission(s): [usage:organization:view, oauth:client:view]","code":"missing.any.permissions","status":403}`, "")
+	o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "t"}, nil, "query", "--api-url", srv.URL)
+	if o.code != 1 || !strings.HasSuffix(o.stderr, "; the credentials need the permission oauth:client:view or usage:organization:view\n") {
+		t.Errorf("exit %d, stderr %q; want 1 and the permissions needed", o.code, o.stderr)
+	}
+}
+
+// TestServerTextCannotDriveTheTerminal sends control characters in an
+// error message and in client names: stderr and the table show them
+// escaped, and a newline cannot forge a row; csv and json keep them exact.
+func TestServerTextCannotDriveTheTerminal(t *testing.T) {
+	env := map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "t"}
+	const evil = "\x1b]0;pwned\x07\u009b2J\x7f"
+	t.Run("stderr", func(t *testing.T) {
+		msg, _ := json.Marshal("bad value " + evil + "\r")
+		srv := hostile(t, http.StatusBadRequest, `{"message":`+string(msg)+`,"code":"bad.request","status":400}`, "")
+		o := gcusage(t, env, nil, "query", "--api-url", srv.URL, "--verbose")
+		if o.code != 1 || !strings.Contains(o.stderr, `bad value \x1b]0;pwned\x07\u009b2J\x7f`) {
+			t.Errorf("exit %d, stderr %q; want 1 and the message, escaped", o.code, o.stderr)
+		}
+		if i := strings.IndexFunc(strings.ReplaceAll(o.stderr, "\n", ""), isControl); i >= 0 {
+			t.Errorf("stderr %q has a control character at byte %d", o.stderr, i)
+		}
+	})
+	name := "Acme\nTOTAL  999999" + evil
+	row := func(id string, n int) string {
+		b, _ := json.Marshal(name)
+		return fmt.Sprintf(`{"clientId":%q,"clientName":%s,"organizationId":"","userId":"","templateUri":"","httpMethod":"",`+
+			`"status200":%d,"status300":0,"status400":0,"status500":0,"status429":0,"requests":%[3]d,"date":"2024-01-01T00:00:00Z"}`, id, b, n)
+	}
+	srv := hostile(t, http.StatusAccepted, started, row("c1", 3)+","+row("c2", 4))
+	args := []string{"query", "--api-url", srv.URL, "--interval", jan, "--granularity", "day", "--metrics", "requests"}
+	o := gcusage(t, env, nil, args...)
+	want := `DATE        CLIENT ID  CLIENT NAME                                        REQUESTS
+2024-01-01  c1         Acme\x0aTOTAL  999999\x1b]0;pwned\x07\u009b2J\x7f  3
+2024-01-01  c2         Acme\x0aTOTAL  999999\x1b]0;pwned\x07\u009b2J\x7f  4
+TOTAL                                                                     7
+`
+	if o.code != 0 || o.stdout != want {
+		t.Errorf("table: exit %d, stderr %q, stdout\n%s\nwant\n%s", o.code, o.stderr, o.stdout, want)
+	}
+	o = gcusage(t, env, nil, append(args, "--format", "csv")...)
+	recs, err := csv.NewReader(strings.NewReader(o.stdout)).ReadAll()
+	if o.code != 0 || err != nil || len(recs) != 3 || recs[1][2] != name || recs[2][2] != name {
+		t.Errorf("csv: exit %d, %v, stdout %q; want the names exact", o.code, err, o.stdout)
+	}
+	for _, f := range []string{"json", "ndjson"} {
+		o = gcusage(t, env, nil, append(args, "--format", f)...)
+		doc := o.stdout
+		if f == "ndjson" {
+			doc = "[" + strings.ReplaceAll(strings.TrimSpace(doc), "\n", ",") + "]"
+		}
+		var got []map[string]any
+		err := json.Unmarshal([]byte(doc), &got)
+		if o.code != 0 || err != nil || len(got) != 2 || got[0]["clientName"] != name || got[1]["clientName"] != name {
+			t.Errorf("%s: exit %d, stdout %q; want the names exact", f, o.code, o.stdout)
+		}
 	}
 }

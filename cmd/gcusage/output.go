@@ -361,7 +361,7 @@ func (t *tableWriter) write(r *gen.APIUsageRow) error {
 		case c.name == "date":
 			cells[i] = tableDate(r.Date)
 		default:
-			cells[i] = cmp.Or(c.cell(r), "-")
+			cells[i] = escape(cmp.Or(c.cell(r), "-")) // a name with a newline must not forge a row
 		}
 	}
 	return t.line(cells)

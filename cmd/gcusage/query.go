@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -25,7 +26,7 @@ type conn struct {
 	sort                             string
 	top                              int
 	timeout                          time.Duration
-	quiet, verbose, demo             bool
+	quiet, verbose, demo, noWait     bool
 }
 
 func newConn(fs *flag.FlagSet) *conn {
@@ -56,17 +57,25 @@ grouped by and the metrics asked for, and a totals row; it sizes its columns
 from the first 1000 rows, so csv or ndjson suit large exports better. json
 and ndjson print every field of each row as the API names it (empty
 dimensions as "", zero counts as 0), and date only with a granularity.
+The table, like stderr, shows control characters in the API's text escaped
+(\x1b); csv, json and ndjson keep the text exact.
 
 If the rows break off, the rows read so far are printed whole and the run
 exits 1: csv and ndjson end on a whole line, and json is left without its
 closing bracket on purpose, so that no parser takes it for a whole result.
 With --sort or --top nothing is printed unless every row was read.
 
+--no-wait prints the execution id instead of waiting; 'gcusage results
+<id>' waits for it later. Ctrl-C, or --timeout, stops the wait and prints
+that command (Ctrl-C exits 130).
+
 Credentials come from the environment: GENESYSCLOUD_OAUTHCLIENT_ID and
 GENESYSCLOUD_OAUTHCLIENT_SECRET, or GENESYSCLOUD_ACCESS_TOKEN; the region
-from --region or GENESYSCLOUD_REGION. --demo needs none of them.`
+from --region or GENESYSCLOUD_REGION. --demo needs none of them. The
+credentials need the permission oauth:client:view or usage:organization:view.`
 
 const queryExamples = `  gcusage query --demo
+  id=$(gcusage query --since 30d --no-wait) && gcusage results "$id" --format csv
   gcusage query --since 30d --group-by oauthclientid,httpmethod --metrics requests,status429
   gcusage query --interval 2024-01-01/2024-02-01 --granularity week --format csv > usage.csv
   gcusage query --since 2024-03-01 --until 36h --group-by TemplateUri --format ndjson
@@ -85,6 +94,7 @@ func (a *app) query(ctx context.Context, args []string) error {
 	groupBy := fs.String("group-by", string(groupBys[0]), "comma `list` of "+join(groupBys)+`; "" for the API's default, per OAuth client`)
 	mets := fs.String("metrics", "", "comma `list` of "+join(metrics)+" (default all)")
 	fs.BoolVar(&c.demo, "demo", false, "run against an in-process stub with sample data: no account, no network")
+	fs.BoolVar(&c.noWait, "no-wait", false, "start the query, print its execution id on stdout and the command that waits for it on stderr")
 	pos, err := cmd.parse(a.stdout, args)
 	if err != nil {
 		return err
@@ -117,8 +127,8 @@ func (a *app) query(ctx context.Context, args []string) error {
 	}
 	var opts []client.Option
 	if c.demo {
-		if c.region != "" || c.apiURL != "" || c.loginURL != "" {
-			return usagef("--demo runs against an in-process stub: drop --region, --api-url and --login-url")
+		if c.region != "" || c.apiURL != "" || c.loginURL != "" || c.noWait {
+			return usagef("--demo runs against an in-process stub that ends with the run: drop --region, --api-url, --login-url and --no-wait")
 		}
 		if err := c.check(); err != nil {
 			return err
@@ -133,7 +143,7 @@ func (a *app) query(ctx context.Context, args []string) error {
 			client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
 			client.WithHTTPClient(&http.Client{Transport: srv.Transport()}),
 		}
-		a.note(c, "demo: sample data from an in-process stub; no account, nothing sent over the network")
+		a.note(c, "demo: interval "+q.Interval+", sample data from an in-process stub; no account, nothing sent over the network")
 	} else if opts, err = a.options(c); err != nil {
 		return err
 	}
@@ -142,8 +152,9 @@ func (a *app) query(ctx context.Context, args []string) error {
 }
 
 const resultsAbout = `Wait for an execution started earlier, such as one a 'gcusage query' gave
-up on, and print its rows. The query's shape is not known here, so the table
-and csv show every field of the API's row.`
+up on or started with --no-wait, and print its rows. The query's shape is
+not known here, so the table and csv show every field of the API's row. An
+execution id belongs to the organization and the region that started it.`
 
 const resultsExamples = `  gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13
   gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13 --format json --timeout 30m`
@@ -211,18 +222,32 @@ func (a *app) options(c *conn) ([]client.Option, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
+	for _, u := range []struct{ flag, url string }{{"api-url", c.apiURL}, {"login-url", c.loginURL}} {
+		if err := checkScheme(u.flag, u.url); err != nil {
+			return nil, err
+		}
+	}
 	var opts []client.Option
 	apiURL, loginURL := c.apiURL, c.loginURL
 	token := a.getenv("GENESYSCLOUD_ACCESS_TOKEN")
+	// A region is read, and checked, even when both URLs are given: a typo
+	// in GENESYSCLOUD_REGION should not wait for the day it is needed.
+	source, name := "--region", c.region
+	if name == "" {
+		source, name = "GENESYSCLOUD_REGION", a.getenv("GENESYSCLOUD_REGION")
+	}
+	r, ok := client.LookupRegion(name)
+	if name != "" && !ok {
+		keys := make([]string, 0, len(client.Regions()))
+		for _, reg := range client.Regions() {
+			keys = append(keys, reg.Key)
+		}
+		return nil, usagef("%s %q: unknown region: allowed %s, or their domains (see gcusage regions)", source, name, strings.Join(keys, ", "))
+	}
 	if apiURL == "" || loginURL == "" && token == "" { // a token needs no login
-		name := cmp.Or(c.region, a.getenv("GENESYSCLOUD_REGION"))
 		if name == "" {
 			return nil, usagef("no region: set GENESYSCLOUD_REGION or --region (see gcusage regions), or give --api-url and --login-url (--api-url alone with GENESYSCLOUD_ACCESS_TOKEN)")
 		}
-		// An unknown region fails in client.New, with WithRegion's error
-		// listing the known ones, before the base URLs below are read.
-		opts = append(opts, client.WithRegion(name))
-		r, _ := client.LookupRegion(name)
 		apiURL, loginURL = cmp.Or(apiURL, r.APIURL()), cmp.Or(loginURL, r.LoginURL())
 	}
 	opts = append(opts, client.WithBaseURLs(apiURL, loginURL))
@@ -244,6 +269,23 @@ func (a *app) options(c *conn) ([]client.Option, error) {
 	return nil, usagef("no credentials: set %s and %s, or GENESYSCLOUD_ACCESS_TOKEN (or try --demo)", idVar, secretVar)
 }
 
+// checkScheme refuses a base URL given without its scheme, such as
+// 127.0.0.1:8765, with the URL it was most likely meant to be.
+func checkScheme(flagName, u string) error {
+	if u == "" || strings.Contains(u, "://") {
+		return nil
+	}
+	scheme := "https://"
+	host, _, err := net.SplitHostPort(u)
+	if err != nil {
+		host, _, _ = strings.Cut(u, "/")
+	}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		scheme = "http://"
+	}
+	return usagef("--%s %q: no scheme: add one, as in %s (http:// only for loopback)", flagName, u, scheme+u)
+}
+
 // newClient adds logging and progress to opts. Its errors are bad settings,
 // found before anything is sent.
 func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
@@ -257,7 +299,8 @@ func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
 	opts = append(opts, client.WithLogger(slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))))
 	if a.progress != nil && !c.quiet {
 		opts = append(opts, client.WithPollPolicy(client.PollPolicy{OnPoll: func(e client.PollEvent) {
-			fmt.Fprintf(a.progress, "\r\x1b[Kgcusage: %s, poll %d, %s elapsed", e.Status, e.Attempt, e.Elapsed.Round(100*time.Millisecond))
+			fmt.Fprintf(a.progress, "\r\x1b[Kgcusage: execution %s: %s, poll %d, %s elapsed",
+				escape(a.executionID), escape(string(e.Status)), e.Attempt, e.Elapsed.Round(100*time.Millisecond))
 		}}))
 	}
 	cl, err := client.New(opts...)
@@ -270,7 +313,7 @@ func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
 // note tells the user something on stderr, unless --quiet.
 func (a *app) note(c *conn, msg string) {
 	if !c.quiet {
-		fmt.Fprintln(a.stderr, "gcusage: "+msg)
+		fmt.Fprintln(a.stderr, escape("gcusage: "+msg))
 	}
 }
 
@@ -290,8 +333,16 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	defer cancel()
 	exec, err := start(ctx, cl)
 	if err != nil {
-		return err
+		return withHint(err)
 	}
+	if c.noWait {
+		if _, err := fmt.Fprintln(a.stdout, escape(exec.ID)); err != nil {
+			return err
+		}
+		a.note(c, "execution "+exec.ID+" started; wait for it with: "+c.resume(exec.ID))
+		return nil
+	}
+	a.executionID = exec.ID // for the progress line
 	res, err := exec.Wait(ctx)
 	if a.progress != nil && !c.quiet {
 		fmt.Fprint(a.progress, "\r\x1b[K")
@@ -310,6 +361,23 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 		return fmt.Errorf("%w; read it again with: %s", err, c.resume(exec.ID))
 	case errors.Is(err, client.ErrQueryFailed):
 		return fmt.Errorf("%w; start a new query: this one would fail again", err)
+	}
+	return withHint(err)
+}
+
+// withHint adds what to check to a failure that would fail again the same
+// way: credentials, permissions, or an id from elsewhere.
+func withHint(err error) error {
+	var ae *client.AuthError
+	var api *client.APIError
+	switch {
+	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("%w; check GENESYSCLOUD_OAUTHCLIENT_ID / _SECRET and the region", err)
+	case !errors.As(err, &api):
+	case api.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("%w; the credentials need the permission oauth:client:view or usage:organization:view", err)
+	case api.StatusCode == http.StatusNotFound && errors.As(err, new(*client.ExecutionError)):
+		return fmt.Errorf("%w; an execution id belongs to one organization and region: check the credentials and the region", err)
 	}
 	return err
 }
