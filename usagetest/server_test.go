@@ -106,7 +106,8 @@ func TestRequestValidation(t *testing.T) {
 		{"malformed interval", "application/json", `{"interval":"last week"}`, "invalid.date", "interval", "last week"},
 		{"impossible date", "application/json", `{"interval":"2024-02-30/2024-03-02"}`, "invalid.date", "interval", "2024-02-30"},
 		{"inverted interval", "application/json", `{"interval":"2024-01-08/2024-01-01"}`, "invalid.date", "interval", "after the start"},
-		{"empty interval", "application/json", `{"interval":"2024-01-01/2024-01-01"}`, "invalid.date", "interval", "after the start"},
+		{"empty interval", "application/json", `{"interval":"2024-01-01T00:00:00Z/2024-01-01T00:00:00Z"}`, "invalid.date", "interval", "after the start"},
+		{"no such month", "application/json", `{"interval":"2024-13/2025"}`, "invalid.date", "interval", "2024-13"},
 		{"metrics not a list", "application/json", `{"interval":"2024-01-01/2024-01-02","metrics":"Requests"}`, "bad.request", "metrics", "metrics"},
 		{"text body", "text/plain", `{"interval":"2024-01-01/2024-01-02"}`, "bad.request", "Content-Type", "text/plain"},
 		{"malformed JSON", "application/json", `{"interval":`, "bad.request", "", "JSON"},
@@ -124,6 +125,8 @@ func TestRequestValidation(t *testing.T) {
 	for _, ok := range []string{
 		`{"interval":"2024-01-01T00:00:00Z/2024-01-02T00:00:00+02:00","granularity":"Month","metrics":["Status429"],"groupBy":["UserId","HttpMethod"]}`,
 		`{"interval":"2024-01-01T10:00:00.5-05:00/2024-01-02T00:00"}`,
+		`{"interval":"2020-01/2020-06"}`, `{"interval":"2020/2021"}`, `{"interval":"2020-02-01/2020-02-01"}`,
+		`{"interval":"2024-01-01T10+0530/2024-01-02T00:00:00.123456789Z"}`,
 	} {
 		if status, _ := c.post(ok); status != http.StatusAccepted {
 			t.Errorf("valid query %s: %d, want 202", ok, status)
@@ -235,8 +238,8 @@ func TestInMemoryTransport(t *testing.T) {
 			t.Errorf("URL %q, LoginURL %q", s.URL, s.LoginURL)
 		}
 		c := newClient(t, s, true)
-		if r := c.run(weekQuery); *r.QueryStatus != gen.QueryStatusComplete || len(r.Results) != 7*3 {
-			t.Errorf("%s with %d rows; want Complete with 21", *r.QueryStatus, len(r.Results))
+		if r, want := c.run(weekQuery), rowsOf(t, s, weekQuery); *r.QueryStatus != gen.QueryStatusComplete || len(r.Results) != len(want) {
+			t.Errorf("%s with %d rows; want Complete with %d", *r.QueryStatus, len(r.Results), len(want))
 		}
 		for _, u := range []string{"http://127.0.0.2:9/api/v2/usage/query", "https://127.0.0.1:0/oauth/token", "http://example.com/"} {
 			req, _ := http.NewRequest(http.MethodGet, u, nil)
