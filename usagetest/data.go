@@ -13,9 +13,10 @@ import (
 
 // Population sizes the synthetic organization whose usage the stub reports.
 // A zero field takes its default (3 clients, 5 users, 1 organization, 4
-// template URIs, 3 methods). Rows per bucket are the product of the sizes
-// of the grouped dimensions, so 1000 clients over 1000 days grouped by
-// OAuthClientId give a million rows.
+// template URIs, 3 methods). Groups are the combinations of the members of
+// the grouped dimensions, and about six in seven group-days have traffic,
+// so 1000 clients over 1000 days, daily and grouped by OAuthClientId, give
+// some 857,000 rows.
 type Population struct {
 	Clients       int // OAuth clients, each with an id and a name
 	Users         int
