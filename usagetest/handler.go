@@ -321,11 +321,11 @@ func (x *exchange) validRequest() bool {
 			msg = "Missing " + field
 			if field == "interval" {
 				code = "invalid.date"
-				msg += ": want an ISO-8601 interval start/end such as 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z"
+				msg += ": " + intervalForms
 			}
 		case field == "interval":
 			code = "invalid.date"
-			msg = fmt.Sprintf("Invalid value for interval: %s: want an ISO-8601 interval start/end such as 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z", value)
+			msg = fmt.Sprintf("Invalid value for interval: %s: %s", value, intervalForms)
 		case se.SchemaField == "enum":
 			allowed := make([]string, len(se.Schema.Enum))
 			for i, v := range se.Schema.Enum {
