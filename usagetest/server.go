@@ -330,8 +330,9 @@ func (s *Server) Requests() []Request {
 	return out
 }
 
-// Rows returns the rows the stub answers for q once it is Complete, in
-// order, generated as they are read.
+// Rows returns the rows the stub answers for q once it is Complete, in the
+// order it writes them, generated as they are read. Which day is today is
+// read from the server's clock (WithNow) when iteration starts.
 func (s *Server) Rows(q gen.APIUsageQuery) (iter.Seq[gen.APIUsageRow], error) {
 	pq, err := parseQuery(q)
 	if err != nil {
