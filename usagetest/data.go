@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,9 +13,10 @@ import (
 
 // Population sizes the synthetic organization whose usage the stub reports.
 // A zero field takes its default (3 clients, 5 users, 1 organization, 4
-// template URIs, 3 methods). Rows per bucket are the product of the sizes
-// of the grouped dimensions, so 1000 clients over 1000 days grouped by
-// OAuthClientId give a million rows.
+// template URIs, 3 methods). Groups are the combinations of the members of
+// the grouped dimensions, and about six in seven group-days have traffic,
+// so 1000 clients over 1000 days, daily and grouped by OAuthClientId, give
+// some 857,000 rows.
 type Population struct {
 	Clients       int // OAuth clients, each with an id and a name
 	Users         int
@@ -77,26 +79,21 @@ func (p Population) size(g gen.GroupBy) int {
 func (p Population) set(row *gen.APIUsageRow, seed int64, g gen.GroupBy, i int) {
 	switch g {
 	case gen.GroupByOAuthClientID:
-		id, name := uuid(seed, "client", i), clientNames[i%len(clientNames)]
+		row.ClientID, row.ClientName = uuid(seed, "client", i), clientNames[i%len(clientNames)]
 		if i >= len(clientNames) {
-			name = fmt.Sprintf("%s %d", name, i/len(clientNames)+1)
+			row.ClientName = fmt.Sprintf("%s %d", row.ClientName, i/len(clientNames)+1)
 		}
-		row.ClientID, row.ClientName = &id, &name
 	case gen.GroupByUserID:
-		id := uuid(seed, "user", i)
-		row.UserID = &id
+		row.UserID = uuid(seed, "user", i)
 	case gen.GroupByOrganizationID:
-		id := uuid(seed, "organization", i)
-		row.OrganizationID = &id
+		row.OrganizationID = uuid(seed, "organization", i)
 	case gen.GroupByTemplateURI:
-		uri := fmt.Sprintf("api/v2/generated%d/{id}", i)
+		row.TemplateURI = fmt.Sprintf("api/v2/generated%d/{id}", i)
 		if i < len(templateURIs) {
-			uri = templateURIs[i]
+			row.TemplateURI = templateURIs[i]
 		}
-		row.TemplateURI = &uri
 	case gen.GroupByHTTPMethod:
-		m := httpMethods[i]
-		row.HTTPMethod = &m
+		row.HTTPMethod = httpMethods[i]
 	}
 }
 
@@ -118,44 +115,51 @@ func hashString(s string) uint64 {
 	return h
 }
 
+// mix is the finalizer of splitmix64: a few nanoseconds, which matters
+// because every row of a month or a total sums some thirty daily ones.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// firstDay is the first day with data: the API's history goes back to 2018.
+var firstDay = time.Date(2018, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const secondsPerDay = 24 * 60 * 60
+
+// dayOf numbers the UTC day holding t, counted from 1970-01-01.
+func dayOf(t time.Time) int64 { return t.UTC().Truncate(24*time.Hour).Unix() / secondsPerDay }
+
+func dayTime(d int64) time.Time { return time.Unix(d*secondsPerDay, 0).UTC() }
+
+// allMetrics are the counters in the order of a row's keys.
+var allMetrics = [...]gen.Metric{gen.MetricStatus200, gen.MetricStatus300, gen.MetricStatus400,
+	gen.MetricStatus500, gen.MetricStatus429, gen.MetricRequests}
+
 // query is a validated ApiUsageQuery, ready to generate rows.
 type query struct {
-	start, end  time.Time
-	granularity gen.Granularity
-	metrics     map[gen.Metric]bool
-	groupBy     []gen.GroupBy // without repeats
+	start, end  time.Time             // [start, end): a reduced-precision end is already moved past its period
+	granularity gen.Granularity       // "" for one total per group over the whole interval
+	metrics     [len(allMetrics)]bool // indexed as allMetrics
+	groupBy     []gen.GroupBy         // without repeats; OAuthClientId when the query has none
 }
 
 // parseQuery checks what the spec cannot: that the interval really parses
 // and does not end before it starts.
 func parseQuery(q gen.APIUsageQuery) (query, error) {
 	var out query
-	from, to, ok := strings.Cut(q.Interval, "/")
 	var err error
-	if ok {
-		if out.start, err = parseInstant(from); err == nil {
-			out.end, err = parseInstant(to)
-		}
+	if out.start, out.end, err = parseInterval(q.Interval); err != nil {
+		return out, err
 	}
-	if !ok || err != nil {
-		return out, fmt.Errorf("interval '%s': want an ISO-8601 interval start/end such as 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z", q.Interval)
-	}
-	if !out.start.Before(out.end) {
-		return out, fmt.Errorf("interval '%s': the end must be after the start", q.Interval)
-	}
-	out.granularity = gen.GranularityDay
 	if q.Granularity != nil {
 		out.granularity = *q.Granularity
 	}
-	out.metrics = map[gen.Metric]bool{}
-	for _, m := range q.Metrics {
-		out.metrics[m] = true
-	}
-	if len(out.metrics) == 0 {
-		for _, m := range []gen.Metric{gen.MetricStatus200, gen.MetricStatus300, gen.MetricStatus400,
-			gen.MetricStatus500, gen.MetricStatus429, gen.MetricRequests} {
-			out.metrics[m] = true
-		}
+	for i, m := range allMetrics {
+		out.metrics[i] = len(q.Metrics) == 0 || slices.Contains(q.Metrics, m)
 	}
 	seen := map[gen.GroupBy]bool{}
 	for _, g := range q.GroupBy {
@@ -164,21 +168,212 @@ func parseQuery(q gen.APIUsageQuery) (query, error) {
 			out.groupBy = append(out.groupBy, g)
 		}
 	}
+	if len(out.groupBy) == 0 {
+		out.groupBy = []gen.GroupBy{gen.GroupByOAuthClientID} // the API's default
+	}
 	return out, nil
 }
 
-// parseInstant accepts the forms Genesys documents: a date, or a date-time
-// with or without fractional seconds and zone (no zone means UTC).
-func parseInstant(s string) (time.Time, error) {
-	var err error
-	for _, layout := range []string{"2006-01-02", time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04:05-0700",
-		"2006-01-02T15:04:05-07", "2006-01-02T15:04Z07:00", "2006-01-02T15:04"} {
-		var t time.Time
-		if t, err = time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
+const intervalForms = "want an ISO-8601 interval start/end such as 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z, " +
+	"2024-01-01/2024-01-07, 2024-01/2024-06 or 2024/2025"
+
+// parseInterval reads every form the spec's pattern admits. An end of
+// reduced precision (a year, a month, a date) is inclusive, as the API
+// counts it, so it is moved to the start of the next period; a date-time
+// end is exclusive.
+func parseInterval(s string) (start, end time.Time, err error) {
+	from, to, ok := strings.Cut(s, "/")
+	var endOf time.Time
+	if ok {
+		if start, _, err = parseInstant(from); err == nil {
+			_, endOf, err = parseInstant(to)
 		}
 	}
-	return time.Time{}, err
+	if !ok || err != nil {
+		return start, end, fmt.Errorf("interval '%s': %s", s, intervalForms)
+	}
+	if !start.Before(endOf) {
+		return start, end, fmt.Errorf("interval '%s': the end must be after the start", s)
+	}
+	return start, endOf, nil
+}
+
+// parseInstant reads a year, a year-month, a date or a date-time (hours,
+// then optional minutes, seconds and fraction, then an optional zone: Z,
+// ±hh, ±hhmm or ±hh:mm; none means UTC). It returns the instant s starts
+// at, and the one after the period s names: the next year, month or day
+// for reduced precision, the instant itself for a date-time.
+func parseInstant(s string) (at, after time.Time, err error) {
+	bad := fmt.Errorf("'%s' is not a year, year-month, date or date-time", s)
+	i := 0
+	num := func(n, lo, hi int) (int, bool) {
+		if i+n > len(s) {
+			return 0, false
+		}
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		i += n
+		return v, v >= lo && v <= hi
+	}
+	sep := func(c byte) bool {
+		if i < len(s) && s[i] == c {
+			i++
+			return true
+		}
+		return false
+	}
+	y, ok := num(4, 0, 9999)
+	if !ok {
+		return at, after, bad
+	}
+	if i == len(s) {
+		at = time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC)
+		return at, at.AddDate(1, 0, 0), nil
+	}
+	if !sep('-') {
+		return at, after, bad
+	}
+	m, ok := num(2, 1, 12)
+	if !ok {
+		return at, after, bad
+	}
+	if i == len(s) {
+		at = time.Date(y, time.Month(m), 1, 0, 0, 0, 0, time.UTC)
+		return at, at.AddDate(0, 1, 0), nil
+	}
+	if !sep('-') {
+		return at, after, bad
+	}
+	d, ok := num(2, 1, 31)
+	if !ok || d > time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return at, after, bad
+	}
+	if i == len(s) {
+		at = time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+		return at, at.AddDate(0, 0, 1), nil
+	}
+	if !sep('T') {
+		return at, after, bad
+	}
+	var hh, mm, ss, nanos int
+	if hh, ok = num(2, 0, 23); !ok {
+		return at, after, bad
+	}
+	if sep(':') {
+		if mm, ok = num(2, 0, 59); !ok {
+			return at, after, bad
+		}
+		if sep(':') {
+			if ss, ok = num(2, 0, 59); !ok {
+				return at, after, bad
+			}
+			if sep('.') {
+				digits := 0
+				for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+					if digits++; digits <= 9 {
+						nanos = nanos*10 + int(s[i]-'0')
+					}
+				}
+				if digits == 0 {
+					return at, after, bad
+				}
+				for ; digits < 9; digits++ {
+					nanos *= 10
+				}
+			}
+		}
+	}
+	zone := time.UTC
+	switch {
+	case sep('Z'):
+	case i < len(s) && (s[i] == '+' || s[i] == '-'):
+		sign := 1
+		if s[i] == '-' {
+			sign = -1
+		}
+		i++
+		oh, ok := num(2, 0, 23)
+		if !ok {
+			return at, after, bad
+		}
+		om := 0
+		if i < len(s) {
+			sep(':')
+			if om, ok = num(2, 0, 59); !ok {
+				return at, after, bad
+			}
+		}
+		zone = time.FixedZone("", sign*(oh*3600+om*60))
+	}
+	if i != len(s) {
+		return at, after, bad
+	}
+	at = time.Date(y, time.Month(m), d, hh, mm, ss, nanos, zone).UTC()
+	return at, at, nil
+}
+
+// counts are the counters of one day, or the sum of several.
+type counts struct{ s200, s300, s400, s500, s429 int64 }
+
+func (c *counts) add(o counts) {
+	c.s200 += o.s200
+	c.s300 += o.s300
+	c.s400 += o.s400
+	c.s500 += o.s500
+	c.s429 += o.s429
+}
+
+// daily derives the counters of one group on one day from the group's key
+// and the day alone, so that every granularity sums the same days, and
+// reports whether the group had traffic that day: about one group-day in
+// seven has none, and then no row, as in the API's sparse data.
+func daily(key uint64, day int64) (counts, bool) {
+	h := mix(key ^ uint64(day)*0x9e3779b97f4a7c15)
+	if h%7 == 0 {
+		return counts{}, false
+	}
+	next := func(n uint64) int64 {
+		h = mix(h + 0x9e3779b97f4a7c15)
+		return int64(h % n)
+	}
+	c := counts{s200: 1 + next(2000), s300: next(20), s400: next(200), s500: next(10)}
+	c.s429 = next(uint64(c.s400) + 1)
+	return c, true
+}
+
+// span is a bucket's days [from, to) within the interval and the data,
+// and the date its rows carry (zero for a total).
+type span struct {
+	from, to int64
+	date     time.Time
+}
+
+// spans lists the buckets of q that hold days with data: days the interval
+// meets, from 2018-01-01 (the API's history) up to but not including the
+// UTC day of now (today is never counted yet).
+func (q query) spans(now time.Time) []span {
+	first := max(dayOf(q.start), dayOf(firstDay))
+	last := dayOf(q.end)
+	if !dayTime(last).Equal(q.end) {
+		last++ // the interval ends inside that day: it meets it
+	}
+	last = min(last, dayOf(now))
+	if first >= last {
+		return nil
+	}
+	if q.granularity == "" {
+		return []span{{from: first, to: last}}
+	}
+	var out []span
+	for b, next := bucket(q.granularity, dayTime(first)); dayOf(b) < last; b, next = bucket(q.granularity, next) {
+		out = append(out, span{from: max(dayOf(b), first), to: min(dayOf(next), last), date: b})
+	}
+	return out
 }
 
 // bucket returns the UTC start of the bucket holding t and the next one.
@@ -197,71 +392,77 @@ func bucket(g gen.Granularity, t time.Time) (start, next time.Time) {
 	return start, start.AddDate(0, 0, 1)
 }
 
-// rows yields one row per bucket meeting [start, end) per combination of
-// the groupBy members, generating each on demand so that memory stays flat
-// however many rows there are.
-func (q query) rows(seed int64, p Population) iter.Seq[gen.APIUsageRow] {
+// rows yields, for each combination of the groupBy members, one row per
+// bucket that has traffic, each the sum of its daily counters, so that
+// Day, Week, Month and totals of one query agree. Rows are generated on
+// demand, so memory stays flat however many there are; they come group by
+// group, which the API's unsorted rows allow.
+func (q query) rows(seed int64, p Population, now time.Time) iter.Seq[gen.APIUsageRow] {
 	return func(yield func(gen.APIUsageRow) bool) {
+		spans := q.spans(now)
+		if len(spans) == 0 {
+			return
+		}
 		idx := make([]int, len(q.groupBy))
-		for b, next := bucket(q.granularity, q.start); b.Before(q.end); b, next = bucket(q.granularity, next) {
-			clear(idx)
-			for {
-				if !yield(q.row(seed, p, b, idx)) {
+		for {
+			var group gen.APIUsageRow
+			key := mix(uint64(seed))
+			for k, g := range q.groupBy {
+				p.set(&group, seed, g, idx[k])
+				key = mix(key ^ hashString(string(g)) ^ uint64(idx[k]))
+			}
+			for _, sp := range spans {
+				var sum counts
+				traffic := false
+				for d := sp.from; d < sp.to; d++ {
+					if c, ok := daily(key, d); ok {
+						sum.add(c)
+						traffic = true
+					}
+				}
+				if traffic && !yield(q.row(group, sum, sp.date)) {
 					return
 				}
-				// Advance idx like an odometer, last groupBy fastest.
-				k := len(idx) - 1
-				for ; k >= 0; k-- {
-					if idx[k]++; idx[k] < p.size(q.groupBy[k]) {
-						break
-					}
-					idx[k] = 0
-				}
-				if k < 0 {
+			}
+			// Advance idx like an odometer, last groupBy fastest.
+			k := len(idx) - 1
+			for ; k >= 0; k-- {
+				if idx[k]++; idx[k] < p.size(q.groupBy[k]) {
 					break
 				}
+				idx[k] = 0
+			}
+			if k < 0 {
+				return
 			}
 		}
 	}
 }
 
-// row derives the counters from the seed, granularity, bucket and members
-// only, not from the metrics asked for, so that two queries that differ
-// only in metrics agree on every counter they share.
-func (q query) row(seed int64, p Population, b time.Time, idx []int) gen.APIUsageRow {
-	var row gen.APIUsageRow
-	h := hashString(string(q.granularity)) ^ uint64(b.Unix())
-	for k, g := range q.groupBy {
-		p.set(&row, seed, g, idx[k])
-		h = (h ^ hashString(string(g)) ^ uint64(idx[k])) * 1099511628211
+// row sets the counters asked for and leaves the others 0, as the API
+// sends them (whether it drops them instead is not known). Requests stays
+// the sum of the four status counters whichever are asked for.
+func (q query) row(group gen.APIUsageRow, c counts, date time.Time) gen.APIUsageRow {
+	r := group
+	r.Date = date
+	m := &q.metrics
+	if m[0] {
+		r.Status200 = c.s200
 	}
-	r := rand.New(rand.NewPCG(uint64(seed), h))
-	scale := int64(1)
-	switch q.granularity {
-	case gen.GranularityWeek:
-		scale = 7
-	case gen.GranularityMonth:
-		scale = 30
+	if m[1] {
+		r.Status300 = c.s300
 	}
-	s200 := r.Int64N(2000) * scale
-	s300 := r.Int64N(20) * scale
-	s400 := r.Int64N(200) * scale
-	s429 := r.Int64N(s400 + 1)
-	s500 := r.Int64N(10) * scale
-	total := s200 + s300 + s400 + s500
-	for _, c := range []struct {
-		m   gen.Metric
-		dst **int64
-		v   int64
-	}{
-		{gen.MetricStatus200, &row.Status200, s200}, {gen.MetricStatus300, &row.Status300, s300},
-		{gen.MetricStatus400, &row.Status400, s400}, {gen.MetricStatus429, &row.Status429, s429},
-		{gen.MetricStatus500, &row.Status500, s500}, {gen.MetricRequests, &row.Requests, total},
-	} {
-		if q.metrics[c.m] {
-			*c.dst = &c.v
-		}
+	if m[2] {
+		r.Status400 = c.s400
 	}
-	row.Date = &b
-	return row
+	if m[3] {
+		r.Status500 = c.s500
+	}
+	if m[4] {
+		r.Status429 = c.s429
+	}
+	if m[5] {
+		r.Requests = c.s200 + c.s300 + c.s400 + c.s500
+	}
+	return r
 }

@@ -13,14 +13,30 @@
 // grant_type=client_credentials).
 //
 // A query is Running for a set number of polls or span of time (WithRunning),
-// then Complete or Failed (WithOutcome). Its rows are synthetic but
-// deterministic: one per granularity bucket (UTC; weeks start on Monday)
-// meeting the interval, for each combination of the groupBy members of a
-// seeded Population, with only the asked-for metrics set, status429 within
-// status400 and requests the sum of the status counters. Rows are generated
-// and written one at a time, so a million of them cost flat memory. The
-// results object writes "queryStatus" before "results", so a streaming
-// client learns the state before the first row.
+// then Complete or Failed (WithOutcome). Answers follow a real captured
+// exchange with the API: the POST answers 202 with a relative resultsUri;
+// a running query answers exactly {"queryStatus":"Running"}; a complete
+// one writes its rows first and its status last,
+// {"results":[...],"queryStatus":"Complete"} (WithStatusFirst swaps them);
+// and every API answer, errors and 429s included, carries
+// inin-correlation-id, the inin-ratelimit-allowed, -count and -reset
+// headers (300 a minute, counted per token but never enforced) and
+// cache-control.
+//
+// Rows are synthetic but deterministic (WithSeed; execution ids are random
+// unless it is given). Every row has every key in the API's order: the
+// dimensions not grouped by are "", the counters not asked for 0, and date,
+// the UTC start of the bucket (weeks start on Monday), has no fraction.
+// Without groupBy the rows are per OAuth client. Usage is counted per UTC
+// day from 2018-01-01 up to yesterday (today by WithNow), and about one
+// group-day in seven has no traffic and no row. Week and Month rows, and
+// the totals of a query without granularity (one per group with traffic,
+// without date), are the sums of the day rows in the interval, so every
+// granularity agrees; status429 is part of status400, and requests the sum
+// of the four status counters (when all are asked for). An interval may be of any ISO-8601
+// precision; an end that is a year, month or date is inclusive, a
+// date-time end exclusive. Rows are generated and written one at a time,
+// so a million of them cost flat memory; Server.Rows yields the same rows.
 //
 // Faults (WithFault, Server.Inject) fire on the nth request to a Route:
 // WithFault counts from the server's start, Inject from the call, both from
@@ -44,16 +60,17 @@
 //	$ TOKEN=$(curl -s -u gcusage-demo-client:gcusage-demo-secret -d grant_type=client_credentials $B/oauth/token |
 //	    sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 //	$ curl -s -w ' %{http_code}\n' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-//	    -d '{"interval":"2024-01-01/2024-01-15","granularity":"Week","metrics":["Requests","Status429"],"groupBy":["OAuthClientId"]}' \
+//	    -d '{"interval":"2024-01-01/2024-01-14","granularity":"Week","metrics":["Requests","Status429"]}' \
 //	    $B/api/v2/usage/query
 //	{"executionId":"9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde","resultsUri":"/api/v2/usage/query/9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde/results"} 202
 //	$ curl -s -H "Authorization: Bearer $TOKEN" $B/api/v2/usage/query/9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde/results
 //	{"queryStatus":"Running"}
 //	$ curl -s -H "Authorization: Bearer $TOKEN" $B/api/v2/usage/query/9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde/results
-//	{"queryStatus":"Complete","results":[{"date":"2024-01-01T00:00:00.000Z","clientId":"3d17245d-0035-4d0a-ad7d-484f876eeedc",
-//	"clientName":"Nightly export","status429":111,"requests":10066}, ... 6 rows: 2 weeks x 3 clients ...]}
+//	{"results":[{"clientId":"3d17245d-0035-4d0a-ad7d-484f876eeedc","clientName":"Nightly export","organizationId":"",
+//	"userId":"","templateUri":"","httpMethod":"","status200":0,"status300":0,"status400":0,"status500":0,"status429":359,
+//	"requests":6771,"date":"2024-01-01T00:00:00Z"}, ... 6 rows: 2 weeks x 3 clients ...],"queryStatus":"Complete"}
 //	$ curl -s -w ' %{http_code}\n' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-//	    -d '{"interval":"2024-01-01/2024-01-15","groupBy":["OauthClientId"]}' $B/api/v2/usage/query
+//	    -d '{"interval":"2024-01/2024-06","groupBy":["OauthClientId"]}' $B/api/v2/usage/query
 //	{"code":"invalid.value","contextId":"8b98dea4-...","details":[{"errorCode":"invalid.value","fieldName":"groupBy"}],
 //	"message":"Invalid value for groupBy: 'OauthClientId'; allowed: OAuthClientId, OrganizationId, UserId, TemplateUri, HttpMethod","status":400} 400
 package usagetest

@@ -13,8 +13,12 @@ import (
 
 // A raw session: fetch a token, post a query, poll until Complete. In a
 // test, usagetest.NewServer(t) does the same and closes the server itself.
+// The seed makes the execution id the same on every run; without one it is
+// random. The rows come first and the status last, every key in every row,
+// as the real API sends them; metrics not asked for are 0.
 func Example() {
-	srv, err := usagetest.Start(usagetest.InMemory())
+	srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithSeed(1),
+		usagetest.WithPopulation(usagetest.Population{Clients: 1}))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -39,7 +43,7 @@ func Example() {
 	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
 
 	posted := call("POST", srv.URL+"/api/v2/usage/query", "application/json",
-		`{"interval":"2024-01-01/2024-03-01","granularity":"Month","metrics":["Requests","Status429"]}`, bearer)
+		`{"interval":"2024-01/2024-02","granularity":"Month","metrics":["Requests","Status429"]}`, bearer)
 	fmt.Println(posted)
 	results := srv.URL + strings.Split(posted, `"`)[7] // resultsUri, a path on the stub
 	fmt.Println(call("GET", results, "", "", bearer))
@@ -52,6 +56,6 @@ func Example() {
 	// Output:
 	// 202 {"executionId":"9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde","resultsUri":"/api/v2/usage/query/9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde/results"}
 	// 200 {"queryStatus":"Running"}
-	// 200 {"queryStatus":"Complete","results":[{"date":"2024-01-01T00:00:00.000Z","status429":983,"requests":47040},{"date":"2024-02-01T00:00:00.000Z","status429":2334,"requests":52080}]}
+	// 200 {"results":[{"clientId":"3d17245d-0035-4d0a-ad7d-484f876eeedc","clientName":"Nightly export","organizationId":"","userId":"","templateUri":"","httpMethod":"","status200":0,"status300":0,"status400":0,"status500":0,"status429":1880,"requests":30270,"date":"2024-01-01T00:00:00Z"},{"clientId":"3d17245d-0035-4d0a-ad7d-484f876eeedc","clientName":"Nightly export","organizationId":"","userId":"","templateUri":"","httpMethod":"","status200":0,"status300":0,"status400":0,"status500":0,"status429":953,"requests":24663,"date":"2024-02-01T00:00:00Z"}],"queryStatus":"Complete"}
 	// 400 invalid.value Invalid value for granularity: 'Year'; allowed: Day, Week, Month
 }

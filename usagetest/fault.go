@@ -43,7 +43,9 @@ const (
 )
 
 // RateLimited answers 429 too.many.requests.retry.after with the given
-// Retry-After value: seconds ("3") or an HTTP-date.
+// Retry-After value: seconds ("3") or an HTTP-date. Its rate-limit headers
+// say the limit is spent: inin-ratelimit-count 301 of 300, reset in the
+// Retry-After seconds.
 func RateLimited(retryAfter string) Fault {
 	return Fault{kind: faultRateLimited, code: http.StatusTooManyRequests, text: retryAfter}
 }
@@ -60,20 +62,25 @@ func DropConnection() Fault { return Fault{kind: faultDrop} }
 // client gives up. Inside a synctest bubble d passes in virtual time.
 func Slow(d time.Duration) Fault { return Fault{kind: faultSlow, delay: d} }
 
-// TruncatedJSON sends the first half of the normal body, then ends it.
+// TruncatedJSON sends the normal body cut short: in the middle of its rows
+// when it has some (so a results-first answer loses its queryStatus too),
+// else at half its length.
 func TruncatedJSON() Fault { return Fault{kind: faultTruncated} }
 
 // InvalidJSON sends the normal body with its first ':' replaced by '=', so
 // that a decoder fails near the start rather than at the end.
 func InvalidJSON() Fault { return Fault{kind: faultInvalidJSON} }
 
-// UnknownStatus answers a results poll with {"queryStatus": status}, a
-// value the spec does not know (such as "Queued"). The execution does not
+// UnknownStatus answers a results poll with status, a value the spec does
+// not know (such as "Queued"), where the status goes: {"queryStatus":
+// status} for a query still running or failed, and after the rows of a
+// complete one (before them WithStatusFirst). The execution does not
 // advance: it is not counted as a poll.
 func UnknownStatus(status string) Fault { return Fault{kind: faultUnknownStatus, text: status} }
 
 // NonUTCDate renders the dates of the result rows at the given offset,
-// such as "+02:00": the same instants, in another zone.
+// such as "+02:00": the same instants, in another zone. Totals (a query
+// without granularity) have no date to render.
 func NonUTCDate(offset string) Fault { return Fault{kind: faultNonUTCDate, text: offset} }
 
 // RevokeToken revokes the bearer token the request carries, so that it and

@@ -1,7 +1,6 @@
 package usagetest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/subtle"
@@ -29,7 +28,8 @@ const (
 	resultsPath = "/api/v2/usage/query/{executionId}/results"
 	maxBody     = 1 << 20
 	jsonType    = "application/json"
-	dateLayout  = "2006-01-02T15:04:05.000Z07:00" // with millis, as Genesys writes dates
+	// rateLimitAllowed is what Genesys allows a token per minute.
+	rateLimitAllowed = 300
 )
 
 // exchange is one request being answered.
@@ -67,6 +67,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	route, id := match(r)
 	x := &exchange{s: s, w: w, r: r, corr: newID()}
 	x.faults = s.record(r, route, body)
+	// Genesys sends these on every answer, errors and 429s included; the
+	// token endpoint, on the login host, has limits of its own.
+	h := w.Header()
+	h.Set("ININ-Correlation-Id", x.corr)
+	if route != RouteToken {
+		count, reset := s.rateLimit(r)
+		h.Set("inin-ratelimit-allowed", strconv.Itoa(rateLimitAllowed))
+		h.Set("inin-ratelimit-count", strconv.Itoa(count))
+		h.Set("inin-ratelimit-reset", strconv.Itoa(reset))
+		h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	}
 	switch route {
 	case RouteQuery:
 		x.in = s.validationInput(r, queryPath, nil)
@@ -99,7 +110,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(body) > maxBody {
-		x.error(http.StatusRequestEntityTooLarge, "bad.request", "", "The request body is larger than 1 MiB")
+		x.error(http.StatusRequestEntityTooLarge, "request.entity.too.large", "", "The request body is larger than 1 MiB")
 		return
 	}
 	switch route {
@@ -226,7 +237,10 @@ func (s *Server) postQuery(x *exchange, body []byte) {
 	}
 	s.mu.Lock()
 	s.nextExec++
-	id := uuid(s.cfg.seed, "execution", s.nextExec)
+	id := newID()
+	if s.cfg.seeded {
+		id = uuid(s.cfg.seed, "execution", s.nextExec)
+	}
 	e := &execution{q: pq, outcome: outcome, created: time.Now()}
 	s.execs[id] = e
 	done := s.finished(e, false)
@@ -261,19 +275,23 @@ func (s *Server) results(x *exchange, id string) {
 	s.mu.Lock()
 	e := s.execs[id]
 	f, unknown := x.fault(faultUnknownStatus)
-	done := e != nil && !unknown && s.finished(e, true)
+	done := e != nil && s.finished(e, !unknown) // an unknown status is no poll
 	s.mu.Unlock()
+	status := func(st gen.QueryStatus) string {
+		if unknown {
+			return f.text // where the status would go
+		}
+		return string(st)
+	}
 	switch {
 	case e == nil:
 		x.error(http.StatusNotFound, "not.found", "executionId", fmt.Sprintf("No usage query execution with id '%s'", id))
-	case unknown:
-		x.json(http.StatusOK, map[string]string{"queryStatus": f.text})
 	case !done:
-		x.json(http.StatusOK, map[string]gen.QueryStatus{"queryStatus": gen.QueryStatusRunning})
+		x.json(http.StatusOK, map[string]string{"queryStatus": status(gen.QueryStatusRunning)})
 	case e.outcome == gen.QueryStatusFailed:
-		x.json(http.StatusOK, map[string]gen.QueryStatus{"queryStatus": gen.QueryStatusFailed})
+		x.json(http.StatusOK, map[string]string{"queryStatus": status(gen.QueryStatusFailed)})
 	default:
-		x.complete(e.q)
+		x.complete(e.q, status(gen.QueryStatusComplete))
 	}
 }
 
@@ -303,11 +321,11 @@ func (x *exchange) validRequest() bool {
 			msg = "Missing " + field
 			if field == "interval" {
 				code = "invalid.date"
-				msg += ": want an ISO-8601 interval start/end such as 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z"
+				msg += ": " + intervalForms
 			}
 		case field == "interval":
 			code = "invalid.date"
-			msg = fmt.Sprintf("Invalid value for interval: %s: want an ISO-8601 interval start/end such as 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z", value)
+			msg = fmt.Sprintf("Invalid value for interval: %s: %s", value, intervalForms)
 		case se.SchemaField == "enum":
 			allowed := make([]string, len(se.Schema.Enum))
 			for i, v := range se.Schema.Enum {
@@ -380,7 +398,6 @@ func (x *exchange) json(status int, v any) {
 func (x *exchange) send(status int, contentType string, body []byte) {
 	h := x.w.Header()
 	h.Set("Content-Type", contentType)
-	h.Set("ININ-Correlation-Id", x.corr)
 	if contentType == jsonType && x.s.tamper != nil {
 		body = x.s.tamper(body)
 	}
@@ -397,12 +414,22 @@ func (x *exchange) send(status int, contentType string, body []byte) {
 	x.w.Write(body)
 }
 
-// mangle applies TruncatedJSON and InvalidJSON to body.
+// mangle applies TruncatedJSON and InvalidJSON to body. A body with rows
+// is cut in the middle of them, so that a results-first answer loses its
+// queryStatus as well as rows.
 func (x *exchange) mangle(body *[]byte) bool {
 	_, truncate := x.fault(faultTruncated)
 	_, invalid := x.fault(faultInvalidJSON)
 	if truncate {
-		*body = (*body)[:len(*body)/2]
+		b := *body
+		cut := len(b) / 2
+		if i := bytes.Index(b, []byte(`"results":[`)); i >= 0 {
+			from, to := i+len(`"results":[`), bytes.LastIndexByte(b, ']')
+			if to > from {
+				cut = (from + to) / 2
+			}
+		}
+		*body = b[:cut]
 	}
 	if invalid {
 		*body = bytes.Replace(*body, []byte(":"), []byte("="), 1)
@@ -437,28 +464,10 @@ func (s *Server) checkRow(b []byte) error {
 	return s.doc.Components.Schemas["ApiUsageRow"].Value.VisitJSON(v)
 }
 
-// wireRow is ApiUsageRow as the stub writes it: dates with milliseconds,
-// as Genesys writes them, where time.Time would drop them.
-type wireRow struct {
-	Date           string  `json:"date,omitempty"`
-	ClientID       *string `json:"clientId,omitempty"`
-	ClientName     *string `json:"clientName,omitempty"`
-	OrganizationID *string `json:"organizationId,omitempty"`
-	UserID         *string `json:"userId,omitempty"`
-	TemplateURI    *string `json:"templateUri,omitempty"`
-	HTTPMethod     *string `json:"httpMethod,omitempty"`
-	Status200      *int64  `json:"status200,omitempty"`
-	Status300      *int64  `json:"status300,omitempty"`
-	Status400      *int64  `json:"status400,omitempty"`
-	Status429      *int64  `json:"status429,omitempty"`
-	Status500      *int64  `json:"status500,omitempty"`
-	Requests       *int64  `json:"requests,omitempty"`
-}
-
-// complete answers a Complete execution with its rows, streamed: it writes
-// queryStatus before results, so that a streaming client knows the state
-// before the first row, and it validates and writes one row at a time.
-func (x *exchange) complete(q query) {
+// complete answers a Complete execution (or one whose status an
+// UnknownStatus fault replaced) with its rows, streamed: it validates and
+// writes one row at a time, results first unless WithStatusFirst.
+func (x *exchange) complete(q query, status string) {
 	zone := time.UTC
 	if f, ok := x.fault(faultNonUTCDate); ok {
 		off, _ := parseOffset(f.text)
@@ -468,62 +477,119 @@ func (x *exchange) complete(q query) {
 	_, invalid := x.fault(faultInvalidJSON)
 	if truncate || invalid { // body faults need the whole body; tests keep it small
 		var buf bytes.Buffer
-		if x.writeRows(&buf, q, zone) == nil {
+		if x.writeRows(&buf, q, zone, status) == nil {
 			x.send(http.StatusOK, jsonType, buf.Bytes())
 		}
 		return
 	}
 	h := x.w.Header()
 	h.Set("Content-Type", jsonType)
-	h.Set("ININ-Correlation-Id", x.corr)
-	if err := x.s.checkResponse(x.in, http.StatusOK, h, []byte(`{"queryStatus":"Complete","results":[]}`)); err != nil {
-		x.s.report(err)
+	if _, unknown := x.fault(faultUnknownStatus); !unknown { // breaks the spec on purpose
+		if err := x.s.checkResponse(x.in, http.StatusOK, h, x.envelope(nil, status)); err != nil {
+			x.s.report(err)
+		}
 	}
 	x.w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(x.w, 32<<10)
-	if err := x.writeRows(bw, q, zone); err == nil {
-		bw.Flush()
-	} else if errors.Is(err, errBadRow) {
-		bw.Flush()
+	if err := x.writeRows(x.w, q, zone, status); errors.Is(err, errBadRow) {
 		panic(http.ErrAbortHandler) // the status is sent: cut the body short so the client cannot miss it
 	}
 }
 
 var errBadRow = errors.New("row does not conform to ApiUsageRow")
 
-func (x *exchange) writeRows(w io.Writer, q query, zone *time.Location) error {
-	if _, err := io.WriteString(w, `{"queryStatus":"Complete","results":[`); err != nil {
-		return err
+// envelope appends to b the results object with no rows: "results":[]
+// marks where they go.
+func (x *exchange) envelope(b []byte, status string) []byte {
+	if x.s.cfg.statusFirst {
+		b = append(b, `{"queryStatus":`...)
+		b = appendString(b, status)
+		return append(b, `,"results":[]}`...)
 	}
-	sep, n := "", 0
-	for row := range q.rows(x.s.cfg.seed, x.s.cfg.pop) {
-		b, err := json.Marshal(wireRow{Date: row.Date.In(zone).Format(dateLayout),
-			ClientID: row.ClientID, ClientName: row.ClientName, OrganizationID: row.OrganizationID, UserID: row.UserID,
-			TemplateURI: row.TemplateURI, HTTPMethod: row.HTTPMethod, Status200: row.Status200, Status300: row.Status300,
-			Status400: row.Status400, Status429: row.Status429, Status500: row.Status500, Requests: row.Requests})
-		if err != nil {
-			return err
+	b = append(b, `{"results":[],"queryStatus":`...)
+	b = appendString(b, status)
+	return append(b, '}')
+}
+
+// writeRows writes the whole results object. Rows are encoded by hand,
+// with every key in the API's order, into a buffer written out every
+// 32 KiB: a million rows cost flat memory and no reflection.
+func (x *exchange) writeRows(w io.Writer, q query, zone *time.Location, status string) error {
+	env := x.envelope(nil, status)
+	split := bytes.Index(env, []byte(`"results":[`)) + len(`"results":[`)
+	buf := append(make([]byte, 0, 40<<10), env[:split]...)
+	n := 0
+	for row := range q.rows(x.s.cfg.seed, x.s.cfg.pop, x.s.now()) {
+		if n > 0 {
+			buf = append(buf, ',')
 		}
+		start := len(buf)
+		buf = appendRow(buf, &row, zone)
 		if x.s.tamper != nil {
-			b = x.s.tamper(b)
+			buf = append(buf[:start], x.s.tamper(buf[start:])...)
 		}
-		// Every row comes from the same code with the same fields, so a
+		// Every row comes from the same code with the same keys, so a
 		// sample finds any drift; checking all would make the stub, not the
 		// client, the cost of a large result (about 17 µs a row).
 		if n++; n <= 1000 || n%1000 == 0 {
-			if err := x.s.checkRow(b); err != nil {
+			if err := x.s.checkRow(buf[start:]); err != nil {
 				x.s.report(fmt.Errorf("%s %s: a result row does not conform to the spec: %w", x.r.Method, x.r.URL.Path, err))
+				w.Write(buf[:start])
 				return errBadRow
 			}
 		}
-		if _, err := io.WriteString(w, sep); err != nil {
-			return err
+		if len(buf) >= 32<<10 {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
 		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		sep = ","
 	}
-	_, err := io.WriteString(w, "]}")
+	buf = append(buf, env[split:]...)
+	_, err := w.Write(buf)
 	return err
+}
+
+// appendRow encodes row as the API does: every key, in its order, the
+// dimensions not grouped by as "" and counters as numbers, and a date
+// without a fraction, absent from totals.
+func appendRow(b []byte, row *gen.APIUsageRow, zone *time.Location) []byte {
+	for _, f := range [...]struct {
+		key string
+		v   string
+	}{
+		{`{"clientId":`, row.ClientID}, {`,"clientName":`, row.ClientName}, {`,"organizationId":`, row.OrganizationID},
+		{`,"userId":`, row.UserID}, {`,"templateUri":`, row.TemplateURI}, {`,"httpMethod":`, row.HTTPMethod},
+	} {
+		b = appendString(append(b, f.key...), f.v)
+	}
+	for _, f := range [...]struct {
+		key string
+		v   int64
+	}{
+		{`,"status200":`, row.Status200}, {`,"status300":`, row.Status300}, {`,"status400":`, row.Status400},
+		{`,"status500":`, row.Status500}, {`,"status429":`, row.Status429}, {`,"requests":`, row.Requests},
+	} {
+		b = strconv.AppendInt(append(b, f.key...), f.v, 10)
+	}
+	if !row.Date.IsZero() {
+		b = append(row.Date.In(zone).AppendFormat(append(b, `,"date":"`...), time.RFC3339), '"')
+	}
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }

@@ -12,7 +12,7 @@ import (
 // TestSelfCheckCatchesBadAnswers breaks the stub's answers on purpose, via
 // the tamper hook, and expects the spec check to catch each one.
 func TestSelfCheckCatchesBadAnswers(t *testing.T) {
-	s := NewServer(t, InMemory(), WithRunning(0, 0))
+	s := NewServer(t, InMemory(), WithRunning(0, 0), WithSeed(1))
 	var mu sync.Mutex
 	var reports []string
 	s.report = func(err error) {
@@ -43,7 +43,7 @@ func TestSelfCheckCatchesBadAnswers(t *testing.T) {
 		!strings.Contains(reports[0], "executionId") {
 		t.Fatalf("bad POST answer: %d %s, reports %q; want 500 and one report naming executionId", res.StatusCode, b, reports)
 	}
-	id := uuid(s.cfg.seed, "execution", 1) // the POST's own answer was the broken one
+	id := uuid(s.cfg.seed, "execution", 1) // seeded: the POST's own answer was the broken one
 	res, b, err := send(http.MethodGet, queryPath+"/"+id+"/results", "", "")
 	if res.StatusCode != 200 || err == nil || len(reports) != 2 || !strings.Contains(reports[1], "requests") {
 		t.Errorf("bad row: %d, %d bytes, read error %v, reports %q; want the stream cut and a report naming requests",

@@ -49,6 +49,7 @@ type Server struct {
 	host   string
 	srv    *http.Server
 	ctx    context.Context // canceled by Close, ending slow handlers
+	began  time.Time       // by time.Now, which synctest makes virtual
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // handlers in flight, waited for by Close
 
@@ -65,6 +66,13 @@ type Server struct {
 	tokens   map[string]token
 	execs    map[string]*execution
 	nextExec int
+	windows  map[string]*window // rate-limit windows, by bearer token
+}
+
+// window counts the requests of one token in its current minute.
+type window struct {
+	start time.Time
+	count int
 }
 
 // Request is one request the stub received.
@@ -99,17 +107,20 @@ type execution struct {
 type Option func(*config)
 
 type config struct {
-	addr       string
-	inMemory   bool
-	id, secret string
-	lifetime   time.Duration
-	seed       int64
-	pop        Population
-	polls      int
-	running    time.Duration
-	outcome    func(gen.APIUsageQuery) gen.QueryStatus
-	faults     []scripted
-	err        error
+	addr        string
+	inMemory    bool
+	id, secret  string
+	lifetime    time.Duration
+	seed        int64
+	seeded      bool // WithSeed was given: execution ids derive from the seed
+	now         func() time.Time
+	statusFirst bool
+	pop         Population
+	polls       int
+	running     time.Duration
+	outcome     func(gen.APIUsageQuery) gen.QueryStatus
+	faults      []scripted
+	err         error
 }
 
 func (c *config) fail(err error) {
@@ -158,8 +169,31 @@ func WithTokenLifetime(d time.Duration) Option {
 }
 
 // WithSeed sets the seed of the synthetic population and counters
-// (default 1); the same seed and query always give the same rows.
-func WithSeed(seed int64) Option { return func(c *config) { c.seed = seed } }
+// (default 1); the same seed and query always give the same rows. It also
+// makes execution ids derive from the seed, where by default they are
+// random, so that two stubs never share one.
+func WithSeed(seed int64) Option { return func(c *config) { c.seed, c.seeded = seed, true } }
+
+// WithNow sets the clock that says which UTC day is today: the API counts
+// usage per UTC day and has none for today or later. The default is
+// time.Now, except inside a testing/synctest bubble, whose clock starts in
+// 2000, before any data (2018): there the stub takes the wall clock of
+// when the program started, advanced by the bubble's time since the
+// server started. Token lifetimes and WithRunning use time.Now regardless.
+func WithNow(now func() time.Time) Option {
+	return func(c *config) {
+		if now == nil {
+			c.fail(errors.New("usagetest: WithNow(nil): want a clock"))
+		}
+		c.now = now
+	}
+}
+
+// WithStatusFirst writes a Complete answer's queryStatus before its
+// results, {"queryStatus":"Complete","results":[...]}, where the real API
+// (and the stub by default) writes results first: for tests and benchmarks
+// of clients that must read either order.
+func WithStatusFirst() Option { return func(c *config) { c.statusFirst = true } }
 
 // WithPopulation sizes the synthetic organization.
 func WithPopulation(p Population) Option {
@@ -251,7 +285,8 @@ func start(errorf func(string, ...any), opts []Option) (*Server, error) {
 	}
 	s := &Server{ClientID: cfg.id, ClientSecret: cfg.secret, cfg: cfg, doc: doc,
 		report: func(err error) { errorf("usagetest: %v", err) },
-		counts: map[Route]int{}, faults: cfg.faults, tokens: map[string]token{}, execs: map[string]*execution{}}
+		counts: map[Route]int{}, faults: cfg.faults, tokens: map[string]token{}, execs: map[string]*execution{},
+		windows: map[string]*window{}, began: time.Now()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.URL = inMemoryBase
 	if !cfg.inMemory {
@@ -295,14 +330,50 @@ func (s *Server) Requests() []Request {
 	return out
 }
 
-// Rows returns the rows the stub answers for q once it is Complete, in
-// order, generated as they are read.
+// Rows returns the rows the stub answers for q once it is Complete, in the
+// order it writes them, generated as they are read. Which day is today is
+// read from the server's clock (WithNow) when iteration starts.
 func (s *Server) Rows(q gen.APIUsageQuery) (iter.Seq[gen.APIUsageRow], error) {
 	pq, err := parseQuery(q)
 	if err != nil {
 		return nil, fmt.Errorf("usagetest: %w", err)
 	}
-	return pq.rows(s.cfg.seed, s.cfg.pop), nil
+	return pq.rows(s.cfg.seed, s.cfg.pop, s.now()), nil
+}
+
+// wallAtInit is the wall clock when the package was loaded, which is
+// outside any testing/synctest bubble.
+var wallAtInit = time.Now()
+
+// now is the clock that says which day is today (see WithNow).
+func (s *Server) now() time.Time {
+	if s.cfg.now != nil {
+		return s.cfg.now()
+	}
+	t := time.Now()
+	if t.Before(firstDay) { // a synctest bubble, whose clock starts on 2000-01-01
+		t = wallAtInit.Add(t.Sub(s.began))
+	}
+	return t
+}
+
+// rateLimit counts a request against its bearer token's minute, as
+// Genesys counts against the token's limit, and returns the count and the
+// whole seconds until the window resets. The stub never enforces the
+// limit: RateLimited does that on purpose.
+func (s *Server) rateLimit(r *http.Request) (count, reset int) {
+	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.windows[tok]
+	if w == nil || now.Sub(w.start) >= time.Minute {
+		w = &window{start: now}
+		s.windows[tok] = w
+	}
+	w.count++
+	left := w.start.Add(time.Minute).Sub(now)
+	return w.count, int((left + time.Second - 1) / time.Second)
 }
 
 // Handler returns the handler that serves both the API and the token

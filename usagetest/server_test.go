@@ -2,6 +2,7 @@ package usagetest_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -72,6 +73,7 @@ func TestBadOptions(t *testing.T) {
 		usagetest.WithTokenLifetime(0),
 		usagetest.WithPopulation(usagetest.Population{Methods: 10}),
 		usagetest.WithRunning(-1, 0),
+		usagetest.WithNow(nil),
 		usagetest.WithFault(usagetest.RouteToken, 1, usagetest.UnknownStatus("Queued")),
 		usagetest.WithFault(usagetest.RouteQuery, -1, usagetest.DropConnection()),
 		usagetest.WithFault(usagetest.RouteQuery, 1, usagetest.HTMLError(500)),
@@ -106,7 +108,8 @@ func TestRequestValidation(t *testing.T) {
 		{"malformed interval", "application/json", `{"interval":"last week"}`, "invalid.date", "interval", "last week"},
 		{"impossible date", "application/json", `{"interval":"2024-02-30/2024-03-02"}`, "invalid.date", "interval", "2024-02-30"},
 		{"inverted interval", "application/json", `{"interval":"2024-01-08/2024-01-01"}`, "invalid.date", "interval", "after the start"},
-		{"empty interval", "application/json", `{"interval":"2024-01-01/2024-01-01"}`, "invalid.date", "interval", "after the start"},
+		{"empty interval", "application/json", `{"interval":"2024-01-01T00:00:00Z/2024-01-01T00:00:00Z"}`, "invalid.date", "interval", "after the start"},
+		{"no such month", "application/json", `{"interval":"2024-13/2025"}`, "invalid.date", "interval", "2024-13"},
 		{"metrics not a list", "application/json", `{"interval":"2024-01-01/2024-01-02","metrics":"Requests"}`, "bad.request", "metrics", "metrics"},
 		{"text body", "text/plain", `{"interval":"2024-01-01/2024-01-02"}`, "bad.request", "Content-Type", "text/plain"},
 		{"malformed JSON", "application/json", `{"interval":`, "bad.request", "", "JSON"},
@@ -124,6 +127,8 @@ func TestRequestValidation(t *testing.T) {
 	for _, ok := range []string{
 		`{"interval":"2024-01-01T00:00:00Z/2024-01-02T00:00:00+02:00","granularity":"Month","metrics":["Status429"],"groupBy":["UserId","HttpMethod"]}`,
 		`{"interval":"2024-01-01T10:00:00.5-05:00/2024-01-02T00:00"}`,
+		`{"interval":"2020-01/2020-06"}`, `{"interval":"2020/2021"}`, `{"interval":"2020-02-01/2020-02-01"}`,
+		`{"interval":"2024-01-01T10+0530/2024-01-02T00:00:00.123456789Z"}`,
 	} {
 		if status, _ := c.post(ok); status != http.StatusAccepted {
 			t.Errorf("valid query %s: %d, want 202", ok, status)
@@ -235,8 +240,8 @@ func TestInMemoryTransport(t *testing.T) {
 			t.Errorf("URL %q, LoginURL %q", s.URL, s.LoginURL)
 		}
 		c := newClient(t, s, true)
-		if r := c.run(weekQuery); *r.QueryStatus != gen.QueryStatusComplete || len(r.Results) != 7*3 {
-			t.Errorf("%s with %d rows; want Complete with 21", *r.QueryStatus, len(r.Results))
+		if r, want := c.run(weekQuery), rowsOf(t, s, weekQuery); *r.QueryStatus != gen.QueryStatusComplete || len(r.Results) != len(want) {
+			t.Errorf("%s with %d rows; want Complete with %d", *r.QueryStatus, len(r.Results), len(want))
 		}
 		for _, u := range []string{"http://127.0.0.2:9/api/v2/usage/query", "https://127.0.0.1:0/oauth/token", "http://example.com/"} {
 			req, _ := http.NewRequest(http.MethodGet, u, nil)
@@ -384,3 +389,106 @@ func (c *watchedContext) AfterFunc(func()) func() bool {
 		return stopped
 	}
 }
+
+// TestHeaders: every API answer, errors and 429s included, carries the
+// correlation id, the rate-limit headers counted per token per minute, and
+// cache-control, as Genesys sends them; the token endpoint the id only.
+func TestHeaders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(5, 0),
+			usagetest.WithFault(usagetest.RouteResults, 3, usagetest.RateLimited("7")))
+		c := &client{t: t, s: s, http: &http.Client{Transport: s.Transport()}}
+		res, _ := c.tokenRequest(s.ClientID, s.ClientSecret, "grant_type=client_credentials")
+		if res.Header.Get("ININ-Correlation-Id") == "" || res.Header.Get("inin-ratelimit-count") != "" {
+			t.Errorf("token answer headers %v; want a correlation id and no API rate limit", res.Header)
+		}
+		c.token = c.fetchToken()
+		check := func(name string, res *http.Response, count, reset string) {
+			t.Helper()
+			h := res.Header
+			if h.Get("ININ-Correlation-Id") == "" || h.Get("inin-ratelimit-allowed") != "300" || h.Get("inin-ratelimit-count") != count ||
+				h.Get("inin-ratelimit-reset") != reset || h.Get("Cache-Control") != "no-cache, no-store, must-revalidate" {
+				t.Errorf("%s: %d with headers %v; want count %s, reset %s", name, res.StatusCode, h, count, reset)
+			}
+		}
+		res, b := c.do(http.MethodPost, "/api/v2/usage/query", "application/json", weekQuery, c.bearer)
+		check("POST", res, "1", "60")
+		var e gen.UsageExecutionResult
+		json.Unmarshal(b, &e)
+		time.Sleep(30 * time.Second)
+		res, _ = c.poll(*e.ExecutionID)
+		check("results", res, "2", "30")
+		res, _ = c.poll("no-such-execution")
+		check("404", res, "3", "30")
+		res, _ = c.poll(*e.ExecutionID)
+		check("429", res, "301", "7") // RateLimited speaks for a spent limit
+		res, _ = c.do(http.MethodPost, "/api/v2/usage/query", "application/json", `{"interval":"x"}`, c.bearer)
+		check("400", res, "5", "30")
+		res, _ = c.do(http.MethodPost, "/api/v2/usage/query", "application/json", weekQuery,
+			func(r *http.Request) { r.Header.Set("Authorization", "Bearer not-a-token") })
+		check("401 of another token", res, "1", "60")
+		time.Sleep(30 * time.Second)
+		res, _ = c.poll(*e.ExecutionID)
+		check("results a minute later", res, "1", "60")
+		first := res.Header.Get("ININ-Correlation-Id")
+		res, _ = c.poll(*e.ExecutionID)
+		if res.Header.Get("ININ-Correlation-Id") == first {
+			t.Error("two answers share a correlation id")
+		}
+	})
+}
+
+// TestStatusFirst: WithStatusFirst writes queryStatus before the rows;
+// Running and Failed answers are the status alone either way.
+func TestStatusFirst(t *testing.T) {
+	for _, statusFirst := range []bool{false, true} {
+		opts := []usagetest.Option{usagetest.WithOutcome(func(q gen.APIUsageQuery) gen.QueryStatus {
+			if q.Granularity == nil {
+				return gen.QueryStatusFailed
+			}
+			return gen.QueryStatusComplete
+		})}
+		if statusFirst {
+			opts = append(opts, usagetest.WithStatusFirst())
+		}
+		s := usagetest.NewServer(t, opts...)
+		c := newClient(t, s, false)
+		_, e := c.post(`{"interval":"2024-01-01/2024-01-07","granularity":"Week"}`)
+		var got []string
+		for range 2 {
+			_, b := c.poll(*e.ExecutionID)
+			got = append(got, string(b))
+		}
+		_, e = c.post(weekQuery)
+		c.poll(*e.ExecutionID)
+		_, failed := c.poll(*e.ExecutionID)
+		prefix, suffix := `{"results":[{"clientId":`, `}],"queryStatus":"Complete"}`
+		if statusFirst {
+			prefix, suffix = `{"queryStatus":"Complete","results":[{"clientId":`, `}]}`
+		}
+		if got[0] != `{"queryStatus":"Running"}` || !strings.HasPrefix(got[1], prefix) || !strings.HasSuffix(got[1], suffix) ||
+			string(failed) != `{"queryStatus":"Failed"}` {
+			t.Errorf("status first %v: answers %.60q, %.60q...%q, %q", statusFirst, got[0], got[1], got[1][max(0, len(got[1])-40):], failed)
+		}
+	}
+}
+
+// TestTodayInABubble: a synctest bubble's clock reads 2000, before any
+// data; the stub then counts today by the wall clock of the program's start.
+func TestTodayInABubble(t *testing.T) {
+	wallDay := wallAtStart.UTC().Truncate(24 * time.Hour)
+	q := `{"interval":"` + wallDay.AddDate(0, 0, -3).Format(time.DateOnly) + "/" + wallDay.AddDate(0, 0, 2).Format(time.DateOnly) +
+		`","granularity":"Day"}`
+	synctest.Test(t, func(t *testing.T) {
+		s := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithPopulation(usagetest.Population{Clients: 20}))
+		last := ""
+		for _, r := range rowsOf(t, s, q) {
+			last = max(last, r.Date.Format(time.DateOnly))
+		}
+		if want := wallDay.AddDate(0, 0, -1).Format(time.DateOnly); last != want {
+			t.Errorf("last day with rows %q; want %s, the day before the wall clock's today", last, want)
+		}
+	})
+}
+
+var wallAtStart = time.Now() // before any bubble
