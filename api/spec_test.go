@@ -107,7 +107,7 @@ func TestGeneratedClientRoundTrip(t *testing.T) {
 		if r.Method == http.MethodGet {
 			status, body = http.StatusOK, gen.APIUsageQueryResult{
 				QueryStatus: ptr(gen.QueryStatusComplete),
-				Results:     []gen.APIUsageRow{{ClientName: ptr("Nightly export"), Requests: ptr(int64(1520))}},
+				Results:     []gen.APIUsageRow{{ClientName: "Nightly export", Requests: 1520}},
 			}
 		}
 		raw, _ := json.Marshal(body)
@@ -144,7 +144,7 @@ func TestGeneratedClientRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := get.JSON200
-	if res == nil || *res.QueryStatus != gen.QueryStatusComplete || len(res.Results) != 1 || *res.Results[0].Requests != 1520 {
+	if res == nil || *res.QueryStatus != gen.QueryStatusComplete || len(res.Results) != 1 || res.Results[0].Requests != 1520 {
 		t.Fatalf("GET: status %d, body %s", get.StatusCode(), get.Body)
 	}
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // The whole flow against usagetest, a stand-in for Genesys Cloud on
-// 127.0.0.1: a client, a query run to completion, its rows streamed.
+// 127.0.0.1: a client, a daily query run to completion, its rows streamed
+// (unsorted, as the API sends them).
 func Example() {
 	srv, err := usagetest.Start(usagetest.WithRunning(0, 0)) // done at once: no wall-clock wait in a test
 	if err != nil {
@@ -24,7 +25,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := c.Run(context.Background(), client.Query{Interval: "2024-01-01/2024-01-03",
+	res, err := c.Run(context.Background(), client.Query{Interval: "2024-01-01/2024-01-02", Granularity: gen.GranularityDay,
 		GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID}, Metrics: []gen.Metric{gen.MetricRequests, gen.MetricStatus429}})
 	if err != nil {
 		log.Fatal(err)
@@ -36,12 +37,12 @@ func Example() {
 		fmt.Printf("%s %-16s %5d requests, %3d rate-limited\n", row.Date.Format(time.DateOnly), row.ClientName, row.Requests, row.Status429)
 	}
 	// Output:
-	// 2024-01-01 Nightly export    1380 requests,  55 rate-limited
-	// 2024-01-01 CRM sync           805 requests,  40 rate-limited
-	// 2024-01-01 Wallboard         1512 requests,  72 rate-limited
-	// 2024-01-02 Nightly export     966 requests,  17 rate-limited
-	// 2024-01-02 CRM sync          1358 requests,  46 rate-limited
-	// 2024-01-02 Wallboard          894 requests,  64 rate-limited
+	// 2024-01-01 Nightly export     910 requests,  41 rate-limited
+	// 2024-01-02 Nightly export     319 requests,  63 rate-limited
+	// 2024-01-01 CRM sync          1230 requests,  66 rate-limited
+	// 2024-01-02 CRM sync           317 requests,  22 rate-limited
+	// 2024-01-01 Wallboard          253 requests,   4 rate-limited
+	// 2024-01-02 Wallboard         1598 requests,  86 rate-limited
 }
 
 // A query with a typo fails before anything is sent, naming what is allowed.
@@ -65,6 +66,9 @@ func Example_quickStart() {
 		log.Fatal(err)
 	}
 	// Output:
+	// Nightly export 6771 359
+	// CRM sync 6796 284
+	// Wallboard 6048 381
 }
 
 func quickStart(ctx context.Context, srv *usagetest.Server, id, secret string) error {

@@ -41,10 +41,18 @@ type out struct {
 func gcusage(t *testing.T, env map[string]string, transport http.RoundTripper, args ...string) out {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, transport: transport, now: time.Now}
+	a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, transport: transport, now: clock}
 	code := a.run(context.Background(), args)
 	return out{code, stdout.String(), stderr.String()}
 }
+
+// clock is the command's clock in tests: a synctest bubble starts at
+// 2000-01-01, before the stub's history (2018 on), so the clock is moved to
+// Monday 2024-01-08 at the bubble's start, and moves with it. Default
+// intervals are fixed, and have data, only inside a bubble.
+func clock() time.Time { return time.Now().Add(bubbleShift) }
+
+var bubbleShift = time.Date(2024, 1, 8, 0, 0, 0, 0, time.UTC).Sub(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
 
 // stubEnv holds the credentials the stub accepts, as a user sets them.
 func stubEnv(srv *usagetest.Server) map[string]string {
@@ -199,11 +207,12 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"duplicate", env, at(srv, "query", "--metrics", "requests,Requests"), `metrics[1] "Requests": duplicate`},
 		{"format", env, at(srv, "query", "--format", "xml"), `--format "xml": allowed table, csv, json, ndjson`},
 		{"inverted interval", env, at(srv, "query", "--interval", "2024-02-01/2024-01-01"), `gcusage: --interval "2024-02-01/2024-01-01": end is before start` + "\n"},
-		{"empty interval", env, at(srv, "query", "--interval", "2024-02-01/2024-02-01"), `gcusage: --interval "2024-02-01/2024-02-01": end equals start`},
+		{"empty interval", env, at(srv, "query", "--interval", "2024-02-01T00:00:00Z/2024-02-01T00:00:00Z"), `gcusage: --interval "2024-02-01T00:00:00Z/2024-02-01T00:00:00Z": end equals start`},
+		{"today", env, at(srv, "query", "--since", "0d"), "today"},
 		{"bad end", env, at(srv, "query", "--interval", "2024-02-01/2024-02-31"), `gcusage: --interval "2024-02-01/2024-02-31": end "2024-02-31" is not`},
 		{"bad interval", env, at(srv, "query", "--interval", "last week"), `gcusage: --interval "last week": want start/end, such as`},
 		{"interval and since", env, at(srv, "query", "--interval", jan, "--since", "7d"), "cannot be combined"},
-		{"since", env, at(srv, "query", "--since", "yesterday"), `--since "yesterday": want a duration`},
+		{"since", env, at(srv, "query", "--since", "yesterday"), `--since "yesterday": want a number of days`},
 		{"since after until", env, at(srv, "query", "--since", "1d", "--until", "2d"), "is not before --until"},
 		{"api-url without a scheme", env, []string{"query", "--api-url", "127.0.0.1:8765", "--login-url", srv.LoginURL},
 			`--api-url "127.0.0.1:8765": no scheme: add one, as in http://127.0.0.1:8765 (http:// only for loopback)`},
@@ -314,9 +323,8 @@ func TestResumeAfterTimeout(t *testing.T) {
 		if o.code != 0 {
 			t.Fatalf("%v: exit %d, stderr %q", args, o.code, o.stderr)
 		}
-		// The resumed table has the columns of the rows: the same as the
-		// query's, so the output is the query's own.
-		golden(t, "query-csv", o.stdout)
+		// results does not know the query: it prints the API's full row.
+		golden(t, "results-csv", o.stdout)
 	})
 }
 
@@ -343,8 +351,8 @@ func TestResumeAfterInterrupt(t *testing.T) {
 	}
 }
 
-// TestResultsOfAnSDKQuery prints, as a table of the columns the rows have,
-// an execution that the SDK started.
+// TestResultsOfAnSDKQuery prints, as a table of every field of the API's
+// row, an execution that the SDK started: results does not know the query.
 func TestResultsOfAnSDKQuery(t *testing.T) {
 	srv := usagetest.NewServer(t, usagetest.WithRunning(0, 0))
 	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret))
@@ -357,29 +365,42 @@ func TestResultsOfAnSDKQuery(t *testing.T) {
 	}
 	o := gcusage(t, stubEnv(srv), nil, at(srv, "results", e.ID)...)
 	lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
-	if o.code != 0 || len(lines) != 1+3*3+1 || strings.Join(strings.Fields(lines[0]), " ") != "DATE METHOD REQUESTS" ||
-		!strings.HasPrefix(lines[len(lines)-1], "TOTAL") {
-		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant a header of DATE METHOD REQUESTS, 9 rows and totals", o.code, o.stderr, o.stdout)
+	const header = "DATE CLIENT ID CLIENT NAME ORGANIZATION ID USER ID TEMPLATE URI METHOD 2XX 3XX 4XX 5XX 429 REQUESTS"
+	if o.code != 0 || len(lines) != 1+3+1 || strings.Join(strings.Fields(lines[0]), " ") != header ||
+		!strings.HasPrefix(lines[len(lines)-1], "TOTAL") || !strings.Contains(lines[1], " GET ") {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant a header of every field, a total per method and the totals", o.code, o.stderr, o.stdout)
 	}
 }
 
-// TestDemo runs the README's main job. In a bubble the clock starts at
-// 2000-01-01, so the default interval, and the output, are fixed.
+// TestDemo runs the README's main job. In a bubble the clock (see clock)
+// starts at 2024-01-08, so the default interval, and the output, are fixed: totals
+// per client over the last 7 full days, without a date column, and a row
+// per day and client with --granularity day.
 func TestDemo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		o := gcusage(t, nil, nil, "query", "--demo")
 		if o.code != 0 {
 			t.Fatalf("exit %d: %s", o.code, o.stderr)
 		}
-		if !strings.Contains(o.stdout, "1999-12-25") || strings.Contains(o.stdout, "2000-01-01") {
-			t.Errorf("the demo does not show the last 7 full days:\n%s", o.stdout)
+		lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
+		if len(lines) != 1+5+1 || strings.Contains(lines[0], "DATE") {
+			t.Errorf("the demo does not show a total per client without dates:\n%s", o.stdout)
 		}
 		golden(t, "demo", o.stdout)
-		if o.stderr != "gcusage: demo: interval 1999-12-25T00:00:00.000Z/2000-01-01T00:00:00.000Z, sample data from an in-process stub; no account, nothing sent over the network\n" {
+		if o.stderr != "gcusage: demo: interval 2024-01-01/2024-01-07, sample data from an in-process stub; no account, nothing sent over the network\n" {
 			t.Errorf("stderr %q, want the demo note naming the interval", o.stderr)
 		}
-		if o := gcusage(t, nil, nil, "query", "--demo", "--quiet", "--format", "ndjson"); o.code != 0 || o.stderr != "" || strings.Count(o.stdout, "\n") != 35 {
-			t.Errorf("--quiet: exit %d, stderr %q, %d lines; want 0, nothing, 35 rows", o.code, o.stderr, strings.Count(o.stdout, "\n"))
+		o = gcusage(t, nil, nil, "query", "--demo", "--granularity", "day")
+		if o.code != 0 || !strings.HasPrefix(o.stdout, "DATE ") || !strings.Contains(o.stdout, "2024-01-01") || strings.Contains(o.stdout, "2024-01-08") {
+			t.Errorf("--granularity day: exit %d, want a date column over the last 7 full days:\n%s", o.code, o.stdout)
+		}
+		// The interval of Genesys' own blog: year and month, end included.
+		o = gcusage(t, nil, nil, "query", "--demo", "--interval", "2020-01/2020-06", "--granularity", "month", "--format", "csv")
+		if o.code != 0 || !strings.Contains(o.stdout, "\n2020-01-01T00:00:00Z,") || !strings.Contains(o.stdout, "\n2020-06-01T00:00:00Z,") || strings.Contains(o.stdout, "2020-07") {
+			t.Errorf("--interval 2020-01/2020-06: exit %d, stderr %q, want January to June:\n%s", o.code, o.stderr, o.stdout)
+		}
+		if o := gcusage(t, nil, nil, "query", "--demo", "--quiet", "--format", "ndjson"); o.code != 0 || o.stderr != "" || strings.Count(o.stdout, "\n") != 5 {
+			t.Errorf("--quiet: exit %d, stderr %q, %d lines; want 0, nothing, 5 rows", o.code, o.stderr, strings.Count(o.stdout, "\n"))
 		}
 	})
 }
@@ -393,13 +414,15 @@ func TestQueryOnTheWire(t *testing.T) {
 			args []string
 			want string
 		}{
-			{nil, `{"groupBy":["OAuthClientId"],"interval":"1999-12-25T00:00:00.000Z/2000-01-01T00:00:00.000Z"}`},
+			{nil, `{"groupBy":["OAuthClientId"],"interval":"2024-01-01/2024-01-07"}`},
 			{[]string{"--since", "36h", "--group-by", "", "--granularity", "MONTH"},
-				`{"granularity":"Month","interval":"1999-12-30T12:00:00.000Z/2000-01-01T00:00:00.000Z"}`},
-			{[]string{"--since", "1999-12-01", "--until", "2d", "--group-by", "userid, httpmethod", "--metrics", "status500"},
-				`{"groupBy":["UserId","HttpMethod"],"interval":"1999-12-01T00:00:00.000Z/1999-12-30T00:00:00.000Z","metrics":["Status500"]}`},
-			{[]string{"--until", "1999-12-31T12:00:00+02:00"},
-				`{"groupBy":["OAuthClientId"],"interval":"1999-12-24T10:00:00.000Z/1999-12-31T10:00:00.000Z"}`},
+				`{"granularity":"Month","interval":"2024-01-06T12:00:00.000Z/2024-01-08T00:00:00.000Z"}`},
+			{[]string{"--since", "2023-12-01", "--until", "2d", "--group-by", "userid, httpmethod", "--metrics", "status500"},
+				`{"groupBy":["UserId","HttpMethod"],"interval":"2023-12-01/2024-01-05","metrics":["Status500"]}`},
+			{[]string{"--since", "2023-12-20", "--until", "2023-12-22"}, `{"groupBy":["OAuthClientId"],"interval":"2023-12-20/2023-12-22"}`},
+			{[]string{"--since", "3d", "--until", "2025-01-01"}, `{"groupBy":["OAuthClientId"],"interval":"2024-01-05/2024-01-07"}`},
+			{[]string{"--until", "2024-01-06T12:00:00+02:00"},
+				`{"groupBy":["OAuthClientId"],"interval":"2023-12-30T10:00:00.000Z/2024-01-06T10:00:00.000Z"}`},
 			{[]string{"--interval", "2024-01-01/2024-01-08"}, `{"groupBy":["OAuthClientId"],"interval":"2024-01-01/2024-01-08"}`},
 		} {
 			n := len(srv.Requests())
@@ -602,7 +625,7 @@ func TestNoWait(t *testing.T) {
 	if o.code != 0 {
 		t.Fatalf("%s: exit %d, stderr %q", m[2], o.code, o.stderr)
 	}
-	golden(t, "query-csv", o.stdout)
+	golden(t, "results-csv", o.stdout)
 	if o := gcusage(t, stubEnv(srv), nil, at(srv, "query", "--no-wait", "--quiet")...); o.code != 0 || o.stderr != "" || strings.Count(o.stdout, "\n") != 1 {
 		t.Errorf("--quiet: exit %d, stdout %q, stderr %q; want the id alone", o.code, o.stdout, o.stderr)
 	}

@@ -17,9 +17,10 @@ import (
 // exceed that first block, and every row, before or after it, has its
 // columns where the header has them.
 func TestTableStreams(t *testing.T) {
-	srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithPopulation(usagetest.Population{Clients: 50}))
+	// User ids are all as wide: the first block sizes every column.
+	srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithPopulation(usagetest.Population{Users: 50}))
 	day := gen.GranularityDay
-	q := gen.APIUsageQuery{Interval: "2024-01-01/2024-04-10", GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID}, Granularity: &day}
+	q := gen.APIUsageQuery{Interval: "2024-01-01/2024-06-30", GroupBy: []gen.GroupBy{gen.GroupByUserID}, Granularity: &day}
 	rows, err := srv.Rows(q)
 	if err != nil {
 		t.Fatal(err)

@@ -133,7 +133,8 @@ func (a *app) query(ctx context.Context, args []string) error {
 		if err := c.check(); err != nil {
 			return err
 		}
-		srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithRunning(2, 0), usagetest.WithPopulation(usagetest.Population{Clients: 5}))
+		srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithRunning(2, 0), usagetest.WithPopulation(usagetest.Population{Clients: 5}),
+			usagetest.WithNow(a.now)) // the stub's today is the command's
 		if err != nil {
 			return err
 		}
