@@ -19,7 +19,7 @@ func TestAPIErrorFromAnswers(t *testing.T) {
 			"gcusage: POST /api/v2/usage/query: 400 Bad Request: invalid.value: Invalid value for groupBy: 'OauthClientId' (correlation id ctx-9)",
 			"invalid.value", "ctx-9"},
 		{"html proxy page", "text/html", html,
-			"gcusage: POST /api/v2/usage/query: 400 Bad Request: 502 Bad Gateway 502 Bad Gateway", "", ""},
+			"gcusage: POST /api/v2/usage/query: 400 Bad Request: 502 Bad Gateway", "", ""},
 		{"no body", "", "", "gcusage: POST /api/v2/usage/query: 400 Bad Request", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -353,13 +353,13 @@ func TestRowsBreakAndCloseRelease(t *testing.T) {
 
 func TestRowsErrors(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
-		{"truncated", `{"queryStatus":"Complete","results":[{"requests":1},{"requests":`, ": row 2: "},
-		{"wrong type", `{"queryStatus":"Complete","results":[{"requests":"many"}]}`, ": row 1: "},
-		{"not an array", `{"queryStatus":"Complete","results":{"requests":1}}`, ": \"[\" expected"},
-		{"cut after the rows", `{"queryStatus":"Complete","results":[{"requests":1}]`, ": "},
-		{"cut in a later key", `{"queryStatus":"Complete","results":[{"requests":1}],"cursors":{"after":`, ": "},
-		{"a value after the answer", `{"queryStatus":"Complete","results":[{"requests":1}]}{}`, ": data after the answer"},
-		{"garbage after the answer", `{"queryStatus":"Complete","results":[{"requests":1}]}{{`, ": after the answer: "},
+		{"truncated", `{"queryStatus":"Complete","results":[{"requests":1},{"requests":`, ": the answer was cut short in row 2"},
+		{"wrong type", `{"queryStatus":"Complete","results":[{"requests":"many"}]}`, ": row 1 is not valid JSON or not a usage row ("},
+		{"not an array", `{"queryStatus":"Complete","results":{"requests":1}}`, ": the answer is not the JSON the API sends (\"[\" expected"},
+		{"cut after the rows", `{"queryStatus":"Complete","results":[{"requests":1}]`, ": the answer was cut short"},
+		{"cut in a later key", `{"queryStatus":"Complete","results":[{"requests":1}],"cursors":{"after":`, ": the answer was cut short"},
+		{"a value after the answer", `{"queryStatus":"Complete","results":[{"requests":1}]}{}`, ": the answer could not be read: data after the answer"},
+		{"garbage after the answer", `{"queryStatus":"Complete","results":[{"requests":1}]}{{`, ": the answer is not the JSON the API sends (after the answer: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := newTestClient(t, &fake{api: started(tc.body)}).Run(t.Context(), anyQuery)
@@ -370,7 +370,7 @@ func TestRowsErrors(t *testing.T) {
 			for _, err := range res.Rows() {
 				if err != nil {
 					errs++
-					mustContain(t, err.Error(), "gcusage: execution exec-1: decoding the answer"+tc.want)
+					mustContain(t, err.Error(), "gcusage: execution exec-1"+tc.want)
 					var de *DecodeError
 					if !errors.As(err, &de) {
 						t.Errorf("%v is not a *DecodeError", err)
