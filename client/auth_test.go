@@ -251,3 +251,56 @@ func TestSecretsNeverShown(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Issue 10, item 8: a token that lives a minute or less is still reused:
+// renewed halfway through its life, and never sooner than minTokenReuse
+// after it came, rather than fetched for every request.
+func TestShortLivedTokensBoundTheFetchRate(t *testing.T) {
+	for _, tc := range []struct {
+		expiresIn, maxFetches int
+	}{
+		{60, 5},  // renewed every 30 s over two minutes
+		{1, 25},  // renewed every minTokenReuse
+		{600, 1}, // renewed 60 s before it expires
+	} {
+		t.Run(fmt.Sprint(tc.expiresIn), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := &fake{api: started(`{}`)}
+				f.token = func(n int, w http.ResponseWriter) {
+					w.Header().Set("Content-Type", "application/json")
+					fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"bearer","expires_in":%d}`, n, tc.expiresIn)
+				}
+				c := newTestClient(t, f)
+				for range 1200 { // a request every 100 ms for two minutes
+					if _, err := c.Start(t.Context(), anyQuery); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if n := f.tokenCalls(); n > tc.maxFetches {
+					t.Errorf("%d token requests for 1200 API requests, want at most %d", n, tc.maxFetches)
+				}
+			})
+		})
+	}
+}
+
+// Issue 11, item 4: when the caller's deadline ends while token requests
+// are retried, the error says what they met.
+func TestDeadlineWhileTokenRetriesKeepsTheCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{api: started(`{}`)}
+		f.token = func(n int, w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "2")
+			writeJSON(w, 503, `{"error":"temporarily_unavailable"}`)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err := newTestClient(t, f).Start(ctx, anyQuery)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+		}
+		mustContain(t, err.Error(), "context deadline exceeded; last error: token request failed: 503 Service Unavailable: temporarily_unavailable")
+		time.Sleep(tokenBudget) // the fetch goes on for later callers, until its budget is spent
+	})
+}
