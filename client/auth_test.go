@@ -304,3 +304,28 @@ func TestDeadlineWhileTokenRetriesKeepsTheCause(t *testing.T) {
 		time.Sleep(tokenBudget) // the fetch goes on for later callers, until its budget is spent
 	})
 }
+
+// Issue 11, item 12: the README's figures for token retries are what the
+// code does: 6 attempts, at most 44 s of waiting, about 22 s on average.
+func TestTokenRetriesMatchTheREADME(t *testing.T) {
+	const runs = 50
+	var total time.Duration
+	for range runs {
+		synctest.Test(t, func(t *testing.T) {
+			f := &fake{api: started(`{}`)}
+			f.token = func(n int, w http.ResponseWriter) { writeJSON(w, 503, `{}`) }
+			start := time.Now()
+			if _, err := newTestClient(t, f).Start(t.Context(), anyQuery); err == nil {
+				t.Fatal("Start succeeded without a token")
+			}
+			took := time.Since(start)
+			if n := f.tokenCalls(); n != 6 || took > 44*time.Second {
+				t.Errorf("%d token requests in %v, want 6 within 44s", n, took)
+			}
+			total += took
+		})
+	}
+	if mean := total / runs; mean < 15*time.Second || mean > 30*time.Second {
+		t.Errorf("mean time to give up %v, want about 22s", mean)
+	}
+}

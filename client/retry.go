@@ -20,7 +20,7 @@ import (
 // default.
 type RetryPolicy struct {
 	MaxAttempts int           // attempts in all, first included; default 5
-	MaxElapsed  time.Duration // time for all attempts and waits; default 3m
+	MaxElapsed  time.Duration // for all attempts, waits and answers but the rows; default 3m
 	MinDelay    time.Duration // first backoff cap; default 500ms
 	MaxDelay    time.Duration // largest backoff cap; default 20s
 	// MaxRetryAfter is the longest server hint worth waiting for: past it
@@ -36,11 +36,11 @@ type RetryPolicy struct {
 
 // RetryEvent is an attempt that failed and will be tried again.
 type RetryEvent struct {
-	Attempt      int    // the attempt that failed, 1-based
-	Method, Path string // the request, such as POST /oauth/token
-	StatusCode   int    // the answer's status; 0 when none came
-	Err          error  // why no answer came, when StatusCode is 0
-	Delay        time.Duration
+	Attempt      int           // the attempt that failed, 1-based
+	Method, Path string        // the request, such as POST /oauth/token
+	StatusCode   int           // the answer's status; 0 when none came
+	Err          error         // why no answer came; for a token request, the *AuthError its answer made
+	Delay        time.Duration // the wait before the next attempt
 }
 
 // quickAttempts is how many attempts a refused connection or an unknown
@@ -114,7 +114,7 @@ func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 		wait, retry := r.decide(resp, err, attempt)
 		if !retry || ctx.Err() != nil || (req.Body != nil && req.GetBody == nil) ||
 			time.Since(start)+wait > r.p.MaxElapsed {
-			if err != nil && ctx.Err() != nil && last != nil {
+			if err != nil && (ctx.Err() != nil || errors.Is(err, errBudget)) && last != nil {
 				err = &lastCause{err, last}
 			}
 			return resp, r.giveUp(err, attempt)
@@ -143,9 +143,9 @@ func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// errBudget ends an attempt still without an answer when the call's time
-// budget runs out.
-var errBudget = errors.New("time budget spent")
+// errBudget ends an attempt still without an answer, or still sending a
+// body that must end, when the call's time budget runs out.
+var errBudget = errors.New("the retry policy's MaxElapsed ran out")
 
 // lastCause is a context error met while retrying, with the failure that
 // made the retry: "context deadline exceeded" alone would hide that the
@@ -181,7 +181,7 @@ func (r *retryDoer) attempt(req *http.Request, deadline time.Time) (*http.Respon
 		}
 		// The timer has fired, though its cancel may not have run yet:
 		// whatever came back is cut off by now.
-		return nil, fmt.Errorf("gcusage: %s %s: no answer within the retry policy's MaxElapsed (%s): %w",
+		return nil, fmt.Errorf("gcusage: %s %s: no answer within %s: %w",
 			req.Method, req.URL.Path, r.p.MaxElapsed, errBudget)
 	}
 	if err != nil {
