@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -17,8 +18,25 @@ import (
 )
 
 // tokenExpiryDelta is how long before expires_in a token is renewed, so a
-// token never expires on its way to the server.
-const tokenExpiryDelta = 60 * time.Second
+// token never expires on its way to the server. A token that lives less
+// than twice as long is renewed halfway through its life instead, but never
+// sooner than minTokenReuse after it came: a server that issues tokens for
+// a few seconds gets at most one token request per minTokenReuse, not one
+// per API request.
+const (
+	tokenExpiryDelta = 60 * time.Second
+	minTokenReuse    = 5 * time.Second
+)
+
+// renewTime is when a token fetched at fetched, expiring at expiry, is
+// renewed.
+func renewTime(fetched, expiry time.Time) time.Time {
+	at := expiry.Add(-min(tokenExpiryDelta, expiry.Sub(fetched)/2))
+	if at.Before(fetched.Add(minTokenReuse)) {
+		return fetched.Add(minTokenReuse)
+	}
+	return at
+}
 
 // tokens is the token source shared by every request of a Client. renew,
 // when set, builds a fresh source of ours: a 401 from the API then drops the
@@ -27,12 +45,13 @@ const tokenExpiryDelta = 60 * time.Second
 // fetch at all; a caller's TokenSource is asked for each request, but by one
 // fetch at a time, which all the requests waiting meanwhile share.
 type tokens struct {
-	mu     sync.Mutex
-	src    oauth2.TokenSource
-	gen    uint64
-	renew  func() oauth2.TokenSource
-	cur    *oauth2.Token
-	flight *tokenFetch // the fetch under way, if any
+	mu      sync.Mutex
+	src     oauth2.TokenSource
+	gen     uint64
+	renew   func() oauth2.TokenSource
+	cur     *oauth2.Token
+	renewAt time.Time   // when cur is renewed, unless its Expiry is zero
+	flight  *tokenFetch // the fetch under way, if any
 }
 
 // tokenFetch is one call of a token source, awaited by every request that
@@ -40,6 +59,7 @@ type tokens struct {
 type tokenFetch struct {
 	done chan struct{} // closed when tok and err are set
 	gen  uint64
+	src  oauth2.TokenSource
 	tok  *oauth2.Token
 	err  error
 }
@@ -59,14 +79,14 @@ func newTokens(src oauth2.TokenSource, renew func() oauth2.TokenSource) *tokens 
 func (t *tokens) token(ctx context.Context) (string, uint64, error) {
 	t.mu.Lock()
 	gen, cur, f := t.gen, t.cur, t.flight
-	if cur != nil && (cur.Expiry.IsZero() || time.Until(cur.Expiry) > tokenExpiryDelta) {
+	if cur != nil && (cur.Expiry.IsZero() || time.Now().Before(t.renewAt)) {
 		t.mu.Unlock()
 		return cur.AccessToken, gen, nil
 	}
 	if f == nil || f.gen != gen {
-		f = &tokenFetch{done: make(chan struct{}), gen: gen}
+		f = &tokenFetch{done: make(chan struct{}), gen: gen, src: t.src}
 		t.flight = f
-		go t.fetch(f, t.src)
+		go t.fetch(f)
 	}
 	t.mu.Unlock()
 	select {
@@ -76,12 +96,19 @@ func (t *tokens) token(ctx context.Context) (string, uint64, error) {
 		}
 		return f.tok.AccessToken, gen, nil
 	case <-ctx.Done():
+		// Keep what the token requests met so far: "deadline exceeded"
+		// alone hides a login host that refuses every connection.
+		if rf, ok := f.src.(*retryingFetch); ok {
+			if last := rf.lastError(); last != nil {
+				return "", gen, &lastCause{ctx.Err(), authError(last)}
+			}
+		}
 		return "", gen, ctx.Err()
 	}
 }
 
-func (t *tokens) fetch(f *tokenFetch, src oauth2.TokenSource) {
-	f.tok, f.err = src.Token()
+func (t *tokens) fetch(f *tokenFetch) {
+	f.tok, f.err = f.src.Token()
 	if f.err == nil && f.tok == nil {
 		f.err = errors.New("the token source returned no token")
 	}
@@ -90,7 +117,7 @@ func (t *tokens) fetch(f *tokenFetch, src oauth2.TokenSource) {
 		t.flight = nil
 	}
 	if f.err == nil && t.renew != nil && t.gen == f.gen {
-		t.cur = f.tok
+		t.cur, t.renewAt = f.tok, renewTime(time.Now(), f.tok.Expiry)
 	}
 	t.mu.Unlock()
 	close(f.done)
@@ -107,47 +134,103 @@ func (t *tokens) invalidate(gen uint64) {
 }
 
 // clientCredentials builds the renewable source of the client credentials
-// grant. The token requests run on a long-lived context with their own
-// timeout, never on a request's context, whose end would break every later
-// refresh.
-func clientCredentials(id, secret, tokenURL string, base http.RoundTripper, log *slog.Logger) func() oauth2.TokenSource {
+// grant; tokens caches what it fetches. The token requests run on a
+// long-lived context with their own timeout, never on a request's context,
+// whose end would break every later refresh. They follow no redirect.
+func clientCredentials(id, secret, tokenURL string, base http.RoundTripper, log *slog.Logger, onRetry func(RetryEvent)) func() oauth2.TokenSource {
 	cfg := &clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: tokenLog{base, log}}
-	fetch := &retryingFetch{cfg: cfg, ctx: context.WithValue(context.Background(), oauth2.HTTPClient, hc)}
-	return func() oauth2.TokenSource { return oauth2.ReuseTokenSourceWithExpiry(nil, fetch, tokenExpiryDelta) }
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: tokenLog{base, log}, CheckRedirect: noRedirect}
+	// oauth2 sends url.QueryEscape(id):url.QueryEscape(secret) in Basic.
+	basic := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
+	fetch := &retryingFetch{cfg: cfg, ctx: context.WithValue(context.Background(), oauth2.HTTPClient, hc), onRetry: onRetry,
+		secrets: redactor{secret, url.QueryEscape(secret), base64.StdEncoding.EncodeToString([]byte(basic)),
+			base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))}}
+	return func() oauth2.TokenSource { return fetch }
 }
+
+// Token requests are tried up to tokenAttempts times, with full-jitter
+// waits of at most 2, 4, 8, 15 and 15 s (44 s in all, about 22 s on
+// average), or as long as a Retry-After says within tokenBudget. A refused
+// connection or an unknown host gets quickAttempts only.
+const (
+	tokenAttempts = 6
+	tokenBudget   = time.Minute
+)
 
 // retryingFetch fetches a new token each call, and waits out what passes:
 // the token endpoint's own rate limit (429, or 400 invalid_request "rate
-// limit exceeded"), a proxy's 502, 503 or 504, a dropped connection. It
-// gives up after about a minute, as Genesys' Terraform provider does.
+// limit exceeded"), a proxy's 502, 503 or 504, a dropped connection.
 type retryingFetch struct {
-	cfg *clientcredentials.Config
-	ctx context.Context
+	cfg     *clientcredentials.Config
+	ctx     context.Context
+	onRetry func(RetryEvent)
+	secrets redactor // cut out of whatever the token endpoint sends back
+
+	mu   sync.Mutex
+	last error // the failure of the attempt before, while Token retries
 }
 
 // Token may sleep without a context (oauth2.TokenSource has none); the
 // budget bounds the sleep.
 func (f *retryingFetch) Token() (*oauth2.Token, error) {
-	const attempts, budget = 6, time.Minute
 	start := time.Now()
+	defer f.setLast(nil)
 	for attempt := 1; ; attempt++ {
 		tok, err := f.cfg.Token(context.WithValue(f.ctx, attemptKey{}, attempt))
-		if err == nil || attempt == attempts || !tokenRetryable(err) {
+		err = f.redact(err)
+		if err == nil || attempt == tokenAttempts || !tokenRetryable(err) || hopeless(err) && attempt >= quickAttempts {
 			return tok, err
 		}
 		wait := jitter(backoffCap(attempt, time.Second, 15*time.Second, 2))
+		if hopeless(err) {
+			wait = jitter(quickDelay)
+		}
+		ev := RetryEvent{Attempt: attempt, Method: http.MethodPost, Err: authError(err)}
+		if u, perr := url.Parse(f.cfg.TokenURL); perr == nil {
+			ev.Path = u.Path
+		}
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.Response != nil {
+			ev.StatusCode = re.Response.StatusCode
 			if hint, ok := parseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now()); ok {
 				wait = hint
 			}
 		}
-		if time.Since(start)+wait > budget {
+		if time.Since(start)+wait > tokenBudget {
 			return nil, err
+		}
+		f.setLast(err)
+		if ev.Delay = wait; f.onRetry != nil {
+			f.onRetry(ev)
 		}
 		time.Sleep(wait)
 	}
+}
+
+func (f *retryingFetch) setLast(err error) {
+	f.mu.Lock()
+	f.last = err
+	f.mu.Unlock()
+}
+
+func (f *retryingFetch) lastError() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
+
+// redact cuts the credentials out of what the token endpoint sent back,
+// should it echo the request's Authorization: the fields of the
+// *oauth2.RetrieveError are what AuthError and oauth2's own text print.
+func (f *retryingFetch) redact(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		re.ErrorCode = f.secrets.apply(re.ErrorCode)
+		re.ErrorDescription = f.secrets.apply(re.ErrorDescription)
+		re.ErrorURI = f.secrets.apply(re.ErrorURI)
+		re.Body = []byte(f.secrets.apply(string(re.Body)))
+	}
+	return err
 }
 
 // tokenLog logs the token requests as the retry layer logs the API's; the
@@ -189,7 +272,10 @@ func authError(err error) error {
 		return err
 	}
 	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil {
+	switch {
+	case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode/100 == 3 && re.Response.Request != nil:
+		return &AuthError{StatusCode: re.Response.StatusCode, Description: redirectMessage(re.Response), Err: err}
+	case errors.As(err, &re) && re.Response != nil:
 		return &AuthError{StatusCode: re.Response.StatusCode, Code: re.ErrorCode, Description: re.ErrorDescription, Err: err}
 	}
 	return &AuthError{Err: err}

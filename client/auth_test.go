@@ -251,3 +251,81 @@ func TestSecretsNeverShown(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Issue 10, item 8: a token that lives a minute or less is still reused:
+// renewed halfway through its life, and never sooner than minTokenReuse
+// after it came, rather than fetched for every request.
+func TestShortLivedTokensBoundTheFetchRate(t *testing.T) {
+	for _, tc := range []struct {
+		expiresIn, maxFetches int
+	}{
+		{60, 5},  // renewed every 30 s over two minutes
+		{1, 25},  // renewed every minTokenReuse
+		{600, 1}, // renewed 60 s before it expires
+	} {
+		t.Run(fmt.Sprint(tc.expiresIn), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := &fake{api: started(`{}`)}
+				f.token = func(n int, w http.ResponseWriter) {
+					w.Header().Set("Content-Type", "application/json")
+					fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"bearer","expires_in":%d}`, n, tc.expiresIn)
+				}
+				c := newTestClient(t, f)
+				for range 1200 { // a request every 100 ms for two minutes
+					if _, err := c.Start(t.Context(), anyQuery); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if n := f.tokenCalls(); n > tc.maxFetches {
+					t.Errorf("%d token requests for 1200 API requests, want at most %d", n, tc.maxFetches)
+				}
+			})
+		})
+	}
+}
+
+// Issue 11, item 4: when the caller's deadline ends while token requests
+// are retried, the error says what they met.
+func TestDeadlineWhileTokenRetriesKeepsTheCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{api: started(`{}`)}
+		f.token = func(n int, w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "2")
+			writeJSON(w, 503, `{"error":"temporarily_unavailable"}`)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err := newTestClient(t, f).Start(ctx, anyQuery)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+		}
+		mustContain(t, err.Error(), "context deadline exceeded; last error: token request failed: 503 Service Unavailable: temporarily_unavailable")
+		time.Sleep(tokenBudget) // the fetch goes on for later callers, until its budget is spent
+	})
+}
+
+// Issue 11, item 12: the README's figures for token retries are what the
+// code does: 6 attempts, at most 44 s of waiting, about 22 s on average.
+func TestTokenRetriesMatchTheREADME(t *testing.T) {
+	const runs = 50
+	var total time.Duration
+	for range runs {
+		synctest.Test(t, func(t *testing.T) {
+			f := &fake{api: started(`{}`)}
+			f.token = func(n int, w http.ResponseWriter) { writeJSON(w, 503, `{}`) }
+			start := time.Now()
+			if _, err := newTestClient(t, f).Start(t.Context(), anyQuery); err == nil {
+				t.Fatal("Start succeeded without a token")
+			}
+			took := time.Since(start)
+			if n := f.tokenCalls(); n != 6 || took > 44*time.Second {
+				t.Errorf("%d token requests in %v, want 6 within 44s", n, took)
+			}
+			total += took
+		})
+	}
+	if mean := total / runs; mean < 15*time.Second || mean > 30*time.Second {
+		t.Errorf("mean time to give up %v, want about 22s", mean)
+	}
+}

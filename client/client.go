@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -43,6 +44,7 @@ type config struct {
 	log              *slog.Logger
 	retry            RetryPolicy
 	poll             PollPolicy
+	fromEnv          bool // for the hint of a missing setting
 }
 
 // String, GoString and LogValue keep the credentials out of any print or log.
@@ -69,13 +71,20 @@ func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
 // (mypurecloud.ie).
 func WithRegion(keyOrDomain string) Option {
 	return func(c *config) error {
-		r, ok := LookupRegion(keyOrDomain)
-		if !ok {
-			return fmt.Errorf("gcusage: unknown region %q: allowed %s, or their domains", keyOrDomain, strings.Join(regionKeys(), ", "))
-		}
-		c.apiURL, c.loginURL = r.APIURL(), r.LoginURL()
-		return nil
+		return c.region("WithRegion", keyOrDomain)
 	}
+}
+
+// region sets the base URLs of a region; field names where the key came
+// from, for the error.
+func (c *config) region(field, keyOrDomain string) error {
+	r, ok := LookupRegion(keyOrDomain)
+	if !ok {
+		return &ConfigError{Field: field, Value: keyOrDomain,
+			Reason: fmt.Sprintf("unknown region %s: allowed %s, or their domains", quote(keyOrDomain), strings.Join(regionKeys(), ", "))}
+	}
+	c.apiURL, c.loginURL = r.APIURL(), r.LoginURL()
+	return nil
 }
 
 // WithBaseURLs sets the API and login base URLs directly, for private
@@ -83,10 +92,10 @@ func WithRegion(keyOrDomain string) Option {
 // The login URL may be empty when no client credentials are used.
 func WithBaseURLs(apiURL, loginURL string) Option {
 	return func(c *config) error {
-		if err := checkBaseURL(apiURL); err != nil {
+		if err := checkBaseURL("WithBaseURLs apiURL", apiURL); err != nil {
 			return err
 		}
-		if err := checkBaseURL(loginURL); loginURL != "" && err != nil {
+		if err := checkBaseURL("WithBaseURLs loginURL", loginURL); loginURL != "" && err != nil {
 			return err
 		}
 		c.apiURL, c.loginURL = strings.TrimRight(apiURL, "/"), strings.TrimRight(loginURL, "/")
@@ -99,7 +108,7 @@ func WithBaseURLs(apiURL, loginURL string) Option {
 func WithClientCredentials(id, secret string) Option {
 	return func(c *config) error {
 		if id == "" || secret == "" {
-			return errors.New("gcusage: client credentials need both an id and a secret")
+			return &ConfigError{Field: "WithClientCredentials", Reason: "client credentials need both an id and a secret"}
 		}
 		c.clientID, c.secret = id, secret
 		c.credentials++
@@ -108,16 +117,29 @@ func WithClientCredentials(id, secret string) Option {
 }
 
 // WithAccessToken authenticates with a bearer token issued elsewhere. It is
-// never renewed: once it expires, calls fail with a 401 *APIError.
+// never renewed: once it expires, calls fail with a 401 *APIError. A token
+// is printable ASCII without spaces (RFC 6750): one with a line break or
+// another control character, as a pasted token may have, is refused here
+// rather than by every request.
 func WithAccessToken(token string) Option {
 	return func(c *config) error {
-		if token == "" {
-			return errors.New("gcusage: empty access token")
-		}
-		c.static = token
-		c.credentials++
-		return nil
+		return c.accessToken("WithAccessToken", token)
 	}
+}
+
+func (c *config) accessToken(field, token string) error {
+	if token == "" {
+		return &ConfigError{Field: field, Reason: "empty access token"}
+	}
+	for i := 0; i < len(token); i++ {
+		if b := token[i]; b <= ' ' || b >= 0x7f {
+			return &ConfigError{Field: field, Value: "REDACTED",
+				Reason: fmt.Sprintf("the access token has byte %#02x at offset %d: a token is printable ASCII without spaces or line breaks", b, i)}
+		}
+	}
+	c.static = token
+	c.credentials++
+	return nil
 }
 
 // WithTokenSource authenticates with any token source. The client caches
@@ -125,12 +147,55 @@ func WithAccessToken(token string) Option {
 func WithTokenSource(ts oauth2.TokenSource) Option {
 	return func(c *config) error {
 		if ts == nil {
-			return errors.New("gcusage: nil token source")
+			return &ConfigError{Field: "WithTokenSource", Reason: "nil token source"}
 		}
 		c.ts = ts
 		c.credentials++
 		return nil
 	}
+}
+
+// FromEnv reads the settings of Genesys' own tools, as the gcusage CLI
+// does: GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET, or
+// GENESYSCLOUD_ACCESS_TOKEN (which wins when both are set), and
+// GENESYSCLOUD_REGION. An unset variable sets nothing, so options after
+// FromEnv can fill in or override the region; credentials must come from
+// one place only. A set but unusable variable (an unknown region, an id
+// without its secret) is a *ConfigError naming it.
+func FromEnv() Option { return fromEnv(os.Getenv) }
+
+// fromEnv is FromEnv on any environment, for tests.
+func fromEnv(getenv func(string) string) Option {
+	return func(c *config) error {
+		c.fromEnv = true
+		if region := getenv("GENESYSCLOUD_REGION"); region != "" {
+			if err := c.region("GENESYSCLOUD_REGION", region); err != nil {
+				return err
+			}
+		}
+		const idVar, secretVar = "GENESYSCLOUD_OAUTHCLIENT_ID", "GENESYSCLOUD_OAUTHCLIENT_SECRET"
+		token, id, secret := getenv("GENESYSCLOUD_ACCESS_TOKEN"), getenv(idVar), getenv(secretVar)
+		switch {
+		case token != "":
+			return c.accessToken("GENESYSCLOUD_ACCESS_TOKEN", token)
+		case id != "" && secret != "":
+			return WithClientCredentials(id, secret)(c)
+		case id != "":
+			return &ConfigError{Field: secretVar, Reason: idVar + " is set but " + secretVar + " is not"}
+		case secret != "":
+			return &ConfigError{Field: idVar, Reason: secretVar + " is set but " + idVar + " is not"}
+		}
+		return nil
+	}
+}
+
+// envHint names the variables that FromEnv would have read, when it was
+// used and found them unset.
+func (c *config) envHint(vars string) string {
+	if !c.fromEnv {
+		return ""
+	}
+	return " (FromEnv found no " + vars + ")"
 }
 
 // WithHTTPClient takes hc's Transport as the transport under the client's
@@ -181,13 +246,14 @@ func New(opts ...Option) (*Client, error) {
 		}
 	}
 	if cfg.apiURL == "" {
-		return nil, errors.New("gcusage: no region: use WithRegion or WithBaseURLs")
+		return nil, &ConfigError{Field: "region", Reason: "no region: use WithRegion or WithBaseURLs" + cfg.envHint("GENESYSCLOUD_REGION")}
 	}
 	if cfg.credentials != 1 {
-		return nil, errors.New("gcusage: give exactly one of WithClientCredentials, WithAccessToken, WithTokenSource")
+		return nil, &ConfigError{Field: "credentials", Reason: fmt.Sprintf("%d kinds of credentials given: give exactly one of WithClientCredentials, WithAccessToken, WithTokenSource", cfg.credentials) +
+			cfg.envHint("GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET, or GENESYSCLOUD_ACCESS_TOKEN")}
 	}
 	if cfg.secret != "" && cfg.loginURL == "" {
-		return nil, errors.New("gcusage: client credentials need a login URL: use WithRegion, or WithBaseURLs with a login URL")
+		return nil, &ConfigError{Field: "WithBaseURLs loginURL", Reason: "client credentials need a login URL: use WithRegion, or WithBaseURLs with a login URL"}
 	}
 	if cfg.base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -197,7 +263,7 @@ func New(opts ...Option) (*Client, error) {
 	var tk *tokens
 	switch {
 	case cfg.secret != "":
-		tk = newTokens(nil, clientCredentials(cfg.clientID, cfg.secret, cfg.loginURL+"/oauth/token", cfg.base, cfg.log))
+		tk = newTokens(nil, clientCredentials(cfg.clientID, cfg.secret, cfg.loginURL+"/oauth/token", cfg.base, cfg.log, cfg.retry.OnRetry))
 	case cfg.static != "":
 		static := &oauth2.Token{AccessToken: cfg.static}
 		tk = newTokens(nil, func() oauth2.TokenSource { return oauth2.StaticTokenSource(static) })
@@ -205,33 +271,64 @@ func New(opts ...Option) (*Client, error) {
 		tk = newTokens(cfg.ts, nil)
 	}
 	origin, _ := url.Parse(cfg.apiURL)
-	hc := &http.Client{Transport: &authTransport{base: cfg.base, origin: origin, tokens: tk, ua: cfg.ua}}
+	hc := &http.Client{Transport: &authTransport{base: cfg.base, origin: origin, tokens: tk, ua: cfg.ua}, CheckRedirect: noRedirect}
 	doer := &retryDoer{hc: hc, p: cfg.retry.withDefaults(), log: cfg.log}
 	api, err := gen.NewClient(cfg.apiURL, gen.WithHTTPClient(doer))
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{Field: "WithBaseURLs apiURL", Value: redactURL(cfg.apiURL), Reason: oneLine(err.Error(), maxMessage)}
 	}
 	return &Client{api: api, apiURL: cfg.apiURL, poll: cfg.poll.withDefaults(), log: cfg.log}, nil
 }
 
+// noRedirect follows no redirect, of the API or of the token endpoint: Go
+// would forward the Authorization header to the same host on another port
+// or scheme, or to a subdomain. The 3xx becomes an error naming where it
+// pointed; the real API never redirects.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
 // checkBaseURL refuses what would leak a token: plain http to another
-// machine, credentials in the URL, or a URL that is not a base.
-func checkBaseURL(s string) error {
+// machine, credentials in the URL, or a URL that is not a base. Its errors
+// quote the URL without its userinfo.
+func checkBaseURL(field, s string) error {
 	u, err := url.Parse(s)
+	bad := func(reason string) error {
+		return &ConfigError{Field: field, Value: redactURL(s), Reason: "base URL " + quote(redactURL(s)) + ": " + reason}
+	}
 	switch {
 	case err != nil:
-		return fmt.Errorf("gcusage: base URL %q: %w", s, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text quotes the whole URL
+		}
+		return bad(redactURL(err.Error()))
 	case u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("gcusage: base URL %q: want scheme://host[/path], without user, query or fragment", s)
+		return bad("want scheme://host[/path], without user, query or fragment")
 	case u.Scheme == "https":
 		return nil
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
-		return fmt.Errorf("gcusage: base URL %q: http:// is allowed only for loopback hosts; use https://", s)
+		return bad("http:// is allowed only for loopback hosts; use https://")
 	default:
-		return fmt.Errorf("gcusage: base URL %q: scheme must be https", s)
+		return bad("scheme must be https")
 	}
+}
+
+// redactURL cuts the userinfo out of a URL, parsed or not: whatever comes
+// before the last @ of the authority, which may hold a password.
+func redactURL(s string) string {
+	rest, prefix := s, ""
+	if i := strings.Index(s, "://"); i >= 0 {
+		prefix, rest = s[:i+3], s[i+3:]
+	}
+	end := len(rest)
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		end = i
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		return prefix + "REDACTED" + rest[at:]
+	}
+	return s
 }
 
 func isLoopback(host string) bool {

@@ -68,6 +68,10 @@ func TestNew(t *testing.T) {
 		{"no host", []Option{WithBaseURLs("api.example.test", "https://l.test"), creds}, "want scheme://host"},
 		{"token needs no login URL", []Option{WithBaseURLs("https://api.example.test", ""), creds}, ""},
 		{"client credentials need one", []Option{WithBaseURLs("https://api.example.test", ""), WithClientCredentials("a", "b")}, "need a login URL"},
+		{"token with a line break", []Option{WithRegion("eu-west-1"), WithAccessToken("abc\r\nX-Evil: 1")}, "byte 0x0d at offset 3"},
+		{"token with a space", []Option{WithRegion("eu-west-1"), WithAccessToken("abc def")}, "printable ASCII without spaces"},
+		{"env and option credentials", []Option{WithRegion("eu-west-1"), creds, fromEnv(env{"GENESYSCLOUD_ACCESS_TOKEN": "t"}.get)}, "exactly one of"},
+		{"env without credentials", []Option{fromEnv(env{"GENESYSCLOUD_REGION": "eu-west-1"}.get)}, "FromEnv found no GENESYSCLOUD_OAUTHCLIENT_ID"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +86,81 @@ func TestNew(t *testing.T) {
 				t.Fatalf("New succeeded, want error containing %q", tc.wantErr)
 			}
 			mustContain(t, err.Error(), tc.wantErr)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Field == "" || ce.Reason == "" {
+				t.Errorf("%v is not a *ConfigError with a field and a reason", err)
+			}
+			if strings.Contains(err.Error(), "abc") {
+				t.Errorf("%q shows the access token", err)
+			}
 		})
+	}
+}
+
+// Issue 10, item 4: the userinfo of a refused base URL is never echoed,
+// whether or not the URL parses.
+func TestRefusedBaseURLHidesUserinfo(t *testing.T) {
+	for _, u := range []string{
+		"https://user:SECRET@api.example.test",
+		"http://user:SECRET@10.0.0.1",
+		"https://user:SECRET@api.example.test:port/%zz",
+		"user:SECRET@api.example.test/x@y",
+		"ftp://SECRET@api.example.test",
+	} {
+		_, err := New(WithBaseURLs(u, ""), WithAccessToken("t"))
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			t.Fatalf("%s: err = %v, want *ConfigError", u, err)
+		}
+		if strings.Contains(err.Error(), "SECRET") || strings.Contains(ce.Value, "SECRET") || strings.Contains(ce.Reason, "SECRET") {
+			t.Errorf("%s: %q (value %q) shows the userinfo", u, err, ce.Value)
+		}
+		mustContain(t, err.Error(), "REDACTED@")
+	}
+}
+
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+// Issue 11, item 10: FromEnv reads the CLI's variables with the CLI's
+// precedence; a set but unusable one is a *ConfigError naming it.
+func TestFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     env
+		want    string // apiURL static clientID, or the error's field
+		wantErr bool
+	}{
+		{"client credentials", env{"GENESYSCLOUD_REGION": "eu-west-1", "GENESYSCLOUD_OAUTHCLIENT_ID": "id", "GENESYSCLOUD_OAUTHCLIENT_SECRET": "s"}, "https://api.mypurecloud.ie  id", false},
+		{"token wins", env{"GENESYSCLOUD_REGION": "mypurecloud.jp", "GENESYSCLOUD_OAUTHCLIENT_ID": "id", "GENESYSCLOUD_OAUTHCLIENT_SECRET": "s", "GENESYSCLOUD_ACCESS_TOKEN": "tok"}, "https://api.mypurecloud.jp tok ", false},
+		{"token wins over half credentials", env{"GENESYSCLOUD_OAUTHCLIENT_ID": "id", "GENESYSCLOUD_ACCESS_TOKEN": "tok"}, " tok ", false},
+		{"nothing set", env{}, "  ", false},
+		{"unknown region", env{"GENESYSCLOUD_REGION": "mars-1", "GENESYSCLOUD_ACCESS_TOKEN": "tok"}, "GENESYSCLOUD_REGION", true},
+		{"id without secret", env{"GENESYSCLOUD_OAUTHCLIENT_ID": "id"}, "GENESYSCLOUD_OAUTHCLIENT_SECRET", true},
+		{"secret without id", env{"GENESYSCLOUD_OAUTHCLIENT_SECRET": "s"}, "GENESYSCLOUD_OAUTHCLIENT_ID", true},
+		{"token with a line break", env{"GENESYSCLOUD_ACCESS_TOKEN": "tok\n"}, "GENESYSCLOUD_ACCESS_TOKEN", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &config{}
+			err := fromEnv(tc.env.get)(c)
+			var ce *ConfigError
+			switch {
+			case tc.wantErr && (!errors.As(err, &ce) || ce.Field != tc.want):
+				t.Errorf("err = %v, want a *ConfigError on %s", err, tc.want)
+			case !tc.wantErr && err != nil:
+				t.Errorf("err = %v", err)
+			case !tc.wantErr:
+				if got := c.apiURL + " " + c.static + " " + c.clientID; got != tc.want {
+					t.Errorf("config %q, want %q", got, tc.want)
+				}
+			}
+		})
+	}
+	// Options after FromEnv override its region.
+	c, err := New(fromEnv(env{"GENESYSCLOUD_REGION": "eu-west-1", "GENESYSCLOUD_ACCESS_TOKEN": "tok"}.get), WithBaseURLs(testAPI, ""))
+	if err != nil || c.apiURL != testAPI {
+		t.Errorf("New = %v, %v; want the base URL given after FromEnv", c, err)
 	}
 }
 

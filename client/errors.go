@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gcusage/gcusage/gen"
 )
@@ -36,17 +38,19 @@ type APIError struct {
 }
 
 // Error is one line: method, path, status, code, message, correlation id.
+// Each part is cut to a few hundred bytes and its control characters are
+// escaped, whatever the server sent.
 func (e *APIError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "gcusage: %s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	fmt.Fprintf(&b, "gcusage: %s %s: %d %s", e.Method, oneLine(e.Path, maxQuoted), e.StatusCode, http.StatusText(e.StatusCode))
 	if e.Code != "" {
-		b.WriteString(": " + e.Code)
+		b.WriteString(": " + oneLine(e.Code, maxQuoted))
 	}
 	if e.Message != "" {
-		b.WriteString(": " + e.Message)
+		b.WriteString(": " + oneLine(e.Message, maxMessage))
 	}
 	if e.CorrelationID != "" {
-		b.WriteString(" (correlation id " + e.CorrelationID + ")")
+		b.WriteString(" (correlation id " + oneLine(e.CorrelationID, maxQuoted) + ")")
 	}
 	return b.String()
 }
@@ -81,13 +85,14 @@ type ExecutionError struct {
 
 // Error names the execution, then what ended the wait.
 func (e *ExecutionError) Error() string {
-	return "gcusage: execution " + e.ExecutionID + ": " + strings.TrimPrefix(e.Err.Error(), "gcusage: ")
+	return "gcusage: execution " + oneLine(e.ExecutionID, maxQuoted) + ": " + strings.TrimPrefix(e.Err.Error(), "gcusage: ")
 }
 
 // Unwrap gives errors.Is and errors.As the cause.
 func (e *ExecutionError) Unwrap() error { return e.Err }
 
-// ValidationError is a bad query or argument, found before anything is sent.
+// ValidationError is a bad query or argument of a call, found before
+// anything is sent. A bad option of New is a *ConfigError.
 type ValidationError struct {
 	Field   string // such as interval or groupBy[1]
 	Value   string
@@ -97,7 +102,7 @@ type ValidationError struct {
 
 // Error names the field, the value, and what is wrong or allowed.
 func (e *ValidationError) Error() string {
-	s := fmt.Sprintf("gcusage: invalid query: %s %q", e.Field, e.Value)
+	s := fmt.Sprintf("gcusage: invalid query: %s %s", oneLine(e.Field, maxQuoted), quote(e.Value))
 	if e.Reason != "" {
 		s += ": " + e.Reason
 	}
@@ -122,17 +127,50 @@ type DecodeError struct {
 	Err          error
 }
 
-// Error names the request and, inside the rows, the row.
+// Error names the request and says what went wrong in words, such as "the
+// answer was cut short in row 47"; the decoder's own words stay in Err.
 func (e *DecodeError) Error() string {
 	s := "gcusage: "
 	if e.Method != "" {
-		s += e.Method + " " + e.Path + ": "
+		s += e.Method + " " + oneLine(e.Path, maxQuoted) + ": "
 	}
-	s += "decoding the answer"
+	what, in := "the answer", ""
 	if e.Row > 0 {
-		s += fmt.Sprintf(": row %d", e.Row)
+		what, in = fmt.Sprintf("row %d", e.Row), fmt.Sprintf(" in row %d", e.Row)
 	}
-	return s + ": " + e.Err.Error()
+	var syntax *json.SyntaxError
+	badByte := strings.HasPrefix(rootCause(e.Err).Error(), "unexpected byte")
+	cause := " (" + oneLine(e.Err.Error(), maxQuoted) + ")"
+	switch {
+	case errors.Is(e.Err, errValueTooLarge):
+		if e.Row == 0 {
+			what = "a value in the answer"
+		}
+		return s + what + " is larger than 1 MiB, far beyond any real one: the answer is refused"
+	case errors.Is(e.Err, io.ErrUnexpectedEOF) || errors.Is(e.Err, io.EOF):
+		return s + "the answer was cut short" + in
+	case e.Row == 0 && (badByte || errors.As(e.Err, &syntax)):
+		return s + "the answer is not the JSON the API sends" + cause
+	case errors.As(e.Err, &syntax):
+		return s + what + " is not valid JSON" + cause
+	case badByte:
+		// The streaming decoder says so both of bad JSON and of a value
+		// of the wrong type.
+		return s + what + " is not valid JSON or not a usage row" + cause
+	}
+	return s + what + " could not be read: " + oneLine(e.Err.Error(), maxMessage)
+}
+
+// rootCause is the innermost error of a chain, where a decoder says what
+// it met; the wrappers around it only name where.
+func rootCause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
 }
 
 // Unwrap gives the decoder's error.
@@ -151,14 +189,14 @@ type AuthError struct {
 // a careless server could fill with the credentials.
 func (e *AuthError) Error() string {
 	if e.StatusCode == 0 {
-		return "gcusage: token request failed: " + e.Err.Error()
+		return "gcusage: token request failed: " + oneLine(e.Err.Error(), maxMessage)
 	}
 	s := fmt.Sprintf("gcusage: token request failed: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 	if e.Code != "" {
-		s += ": " + e.Code
+		s += ": " + oneLine(e.Code, maxQuoted)
 	}
 	if e.Description != "" {
-		s += ": " + oneLine(e.Description, 200)
+		s += ": " + oneLine(e.Description, maxQuoted)
 	}
 	return s
 }
@@ -171,25 +209,32 @@ func (e *AuthError) Unwrap() error { return e.Err }
 const maxErrorBody = 64 << 10
 
 // responseError turns a non-2xx answer into *APIError, or *RateLimitError
-// for 429. It consumes and closes the body.
+// for 429. It consumes and closes the body, whose read the retry layer
+// bounds by the call's time budget. The bearer token the request carried is
+// cut out of what the server sent back, should it echo it.
 func responseError(resp *http.Response) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	redact := redactor{bearer(resp.Request.Header.Get("Authorization"))}
+	body = []byte(redact.apply(string(body)))
 	e := &APIError{
 		StatusCode:    resp.StatusCode,
-		CorrelationID: resp.Header.Get("ININ-Correlation-Id"),
+		CorrelationID: redact.apply(resp.Header.Get("ININ-Correlation-Id")),
 		Body:          body,
 		Method:        resp.Request.Method,
 		Path:          resp.Request.URL.Path,
 	}
 	var eb gen.ErrorBody
-	if json.Unmarshal(body, &eb) == nil {
-		e.Code, e.Message, e.Details = deref(eb.Code), oneLine(deref(eb.Message), 300), eb.Details
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		e.Message = redirectMessage(resp)
+	case json.Unmarshal(body, &eb) == nil:
+		e.Code, e.Message, e.Details = deref(eb.Code), oneLine(deref(eb.Message), maxMessage), eb.Details
 		if e.CorrelationID == "" {
 			e.CorrelationID = deref(eb.ContextID)
 		}
-	} else {
-		e.Message = oneLine(tags.ReplaceAllString(string(body), " "), 120)
+	default:
+		e.Message = pageSummary(string(body))
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		d, _ := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -198,16 +243,117 @@ func responseError(resp *http.Response) error {
 	return e
 }
 
-var tags = regexp.MustCompile(`<[^>]*>`)
+var (
+	tags  = regexp.MustCompile(`<[^>]*>`)
+	title = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+)
 
-// oneLine collapses white space and cuts s to about n bytes, so that any body
-// can go into a one-line error.
+// pageSummary is what an error says of a body that is not Genesys JSON:
+// the title of an HTML page (a proxy's 503 repeats it in an <h1>), else the
+// start of the text.
+func pageSummary(body string) string {
+	if m := title.FindStringSubmatch(body); m != nil && strings.TrimSpace(m[1]) != "" {
+		return oneLine(m[1], maxQuoted)
+	}
+	return oneLine(tags.ReplaceAllString(body, " "), 120)
+}
+
+// redirectMessage names where a 3xx pointed, by origin only: its path,
+// query or userinfo may carry what is not ours to print.
+func redirectMessage(resp *http.Response) string {
+	const why = " (redirects are not followed: point the base URL at the final host)"
+	loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	switch {
+	case resp.Header.Get("Location") == "":
+		return "redirect without a Location, not followed"
+	case err != nil || loc.Host == "":
+		return "redirect to an unreadable Location, not followed"
+	}
+	return "redirect to " + oneLine(loc.Scheme+"://"+loc.Host, maxQuoted) + why
+}
+
+const (
+	// maxQuoted bounds each value an error quotes (a field, a code, a
+	// Location), so that a 10 MB value does not make a 20 MB error.
+	maxQuoted = 200
+	// maxMessage bounds a message a server sends back.
+	maxMessage = 300
+)
+
+// oneLine collapses white space, escapes the other control characters (C0,
+// DEL, C1: ESC would drive a terminal) and cuts s to about n bytes, so that
+// any server text can go into a one-line error.
 func oneLine(s string, n int) string {
+	if len(s) > 4*n+64 {
+		s = s[:4*n+64] // enough for n bytes after collapsing and escaping
+	}
 	s = strings.Join(strings.Fields(s), " ")
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		var b strings.Builder
+		for _, r := range s {
+			if unicode.IsControl(r) {
+				q := strconv.QuoteRune(r)
+				b.WriteString(q[1 : len(q)-1])
+			} else {
+				b.WriteRune(r)
+			}
+		}
+		s = b.String()
+	}
 	if len(s) > n {
 		s = strings.ToValidUTF8(s[:n], "") + "…"
 	}
 	return s
+}
+
+// quote is %q of s cut to maxQuoted bytes: control characters escaped, and
+// an ellipsis inside the quotes when cut.
+func quote(s string) string {
+	if len(s) > maxQuoted {
+		s = strings.ToValidUTF8(s[:maxQuoted], "") + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// redactor holds secret values (a client secret, a Basic value, a bearer
+// token) to cut out of server text, whatever shape the server echoes them
+// in: redaction by value, since no pattern can tell a secret apart. Values
+// shorter than minRedacted are left alone: cutting a test token such as
+// "t" out of every word would garble the message, and so short a secret
+// guards nothing.
+type redactor []string
+
+const minRedacted = 8
+
+func (r redactor) apply(s string) string {
+	for _, v := range r {
+		if len(v) >= minRedacted {
+			s = strings.ReplaceAll(s, v, "REDACTED")
+		}
+	}
+	return s
+}
+
+// bearer is the token of an Authorization header value, or "".
+func bearer(auth string) string {
+	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		return auth[7:]
+	}
+	return ""
+}
+
+// ConfigError is a bad option or environment variable of New (a region, a
+// base URL, credentials), found before anything is sent.
+type ConfigError struct {
+	Field  string // the option or variable, such as WithRegion or GENESYSCLOUD_REGION
+	Value  string // what was given, with userinfo cut out; never a secret
+	Reason string // what is wrong and what is allowed
+}
+
+// Error is the field and the reason; the reason quotes the value, cut to a
+// few hundred bytes.
+func (e *ConfigError) Error() string {
+	return "gcusage: " + e.Field + ": " + e.Reason
 }
 
 func deref[T any](p *T) T {

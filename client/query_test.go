@@ -353,15 +353,15 @@ func TestRowsBreakAndCloseRelease(t *testing.T) {
 
 func TestRowsErrors(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
-		{"truncated", `{"queryStatus":"Complete","results":[{"requests":1},{"requests":`, ": row 2: "},
-		{"truncated, rows first", `{"results":[{"requests":1},{"requests":`, ": row 2: "},
-		{"a row larger than the cap", `{"results":[{"clientName":"` + strings.Repeat("x", 2<<20) + `"}],"queryStatus":"Complete"}`, ": row 1: a value larger than"},
-		{"wrong type", `{"queryStatus":"Complete","results":[{"requests":"many"}]}`, ": row 1: "},
-		{"not an array", `{"queryStatus":"Complete","results":{"requests":1}}`, ": \"[\" expected"},
-		{"cut after the rows", `{"queryStatus":"Complete","results":[{"requests":1}]`, ": "},
-		{"cut in a later key", `{"queryStatus":"Complete","results":[{"requests":1}],"cursors":{"after":`, ": "},
-		{"a value after the answer", `{"queryStatus":"Complete","results":[{"requests":1}]}{}`, ": data after the answer"},
-		{"garbage after the answer", `{"queryStatus":"Complete","results":[{"requests":1}]}{{`, ": after the answer: "},
+		{"truncated", `{"queryStatus":"Complete","results":[{"requests":1},{"requests":`, ": the answer was cut short in row 2"},
+		{"truncated, rows first", `{"results":[{"requests":1},{"requests":`, ": the answer was cut short in row 2"},
+		{"a row larger than the cap", `{"results":[{"clientName":"` + strings.Repeat("x", 2<<20) + `"}],"queryStatus":"Complete"}`, ": row 1 is larger than 1 MiB"},
+		{"wrong type", `{"queryStatus":"Complete","results":[{"requests":"many"}]}`, ": row 1 is not valid JSON or not a usage row ("},
+		{"not an array", `{"queryStatus":"Complete","results":{"requests":1}}`, ": the answer is not the JSON the API sends (\"[\" expected"},
+		{"cut after the rows", `{"queryStatus":"Complete","results":[{"requests":1}]`, ": the answer was cut short"},
+		{"cut in a later key", `{"queryStatus":"Complete","results":[{"requests":1}],"cursors":{"after":`, ": the answer was cut short"},
+		{"a value after the answer", `{"queryStatus":"Complete","results":[{"requests":1}]}{}`, ": the answer could not be read: data after the answer"},
+		{"garbage after the answer", `{"queryStatus":"Complete","results":[{"requests":1}]}{{`, ": the answer is not the JSON the API sends (after the answer: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := newTestClient(t, &fake{api: started(tc.body)}).Run(t.Context(), anyQuery)
@@ -372,7 +372,7 @@ func TestRowsErrors(t *testing.T) {
 			for _, err := range res.Rows() {
 				if err != nil {
 					errs++
-					mustContain(t, err.Error(), "gcusage: execution exec-1: GET /api/v2/usage/query/exec-1/results: decoding the answer"+tc.want)
+					mustContain(t, err.Error(), "gcusage: execution exec-1", tc.want)
 					var de *DecodeError
 					if !errors.As(err, &de) {
 						t.Errorf("%v is not a *DecodeError", err)
@@ -393,11 +393,11 @@ func TestRowsErrors(t *testing.T) {
 // such answers twice, then reports the last.
 func TestCompleteWithoutRowsIsCheckedToTheEnd(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
-		{"a bracket after the status", `{"queryStatus":"Complete"}]`, ": after the answer: "},
-		{"a second object", `{"queryStatus":"Complete"}{"results":[{"requests":1}]}`, ": data after the answer"},
-		{"garbage", `{"queryStatus":"Complete"}xyz`, ": after the answer: "},
-		{"a key larger than the cap", `{"queryStatus":"Complete","` + strings.Repeat("k", 2<<20) + `":1}`, ": a value larger than"},
-		{"a status that never ends", `{"queryStatus":"` + strings.Repeat("R", 2<<20) + `"}`, ": a value larger than"},
+		{"a bracket after the status", `{"queryStatus":"Complete"}]`, "the answer is not the JSON the API sends (after the answer: "},
+		{"a second object", `{"queryStatus":"Complete"}{"results":[{"requests":1}]}`, "data after the answer"},
+		{"garbage", `{"queryStatus":"Complete"}xyz`, "the answer is not the JSON the API sends (after the answer: "},
+		{"a key larger than the cap", `{"queryStatus":"Complete","` + strings.Repeat("k", 2<<20) + `":1}`, "a value in the answer is larger than 1 MiB"},
+		{"a status that never ends", `{"queryStatus":"` + strings.Repeat("R", 2<<20) + `"}`, "a value in the answer is larger than 1 MiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -408,7 +408,7 @@ func TestCompleteWithoutRowsIsCheckedToTheEnd(t *testing.T) {
 				if !errors.As(err, &de) || !errors.As(err, &ee) || ee.ExecutionID != "exec-1" {
 					t.Fatalf("err = %v, want a *DecodeError naming exec-1", err)
 				}
-				mustContain(t, err.Error(), "decoding the answer"+tc.want)
+				mustContain(t, err.Error(), "GET /api/v2/usage/query/exec-1/results: ", tc.want)
 				if n := len(f.apiCalls()) - 1; n != 1+maxGarbled {
 					t.Errorf("%d GETs, want %d", n, 1+maxGarbled)
 				}

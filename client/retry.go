@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -18,13 +20,43 @@ import (
 // default.
 type RetryPolicy struct {
 	MaxAttempts int           // attempts in all, first included; default 5
-	MaxElapsed  time.Duration // time for all attempts and waits; default 3m
+	MaxElapsed  time.Duration // for all attempts, waits and answers but the rows; default 3m
 	MinDelay    time.Duration // first backoff cap; default 500ms
 	MaxDelay    time.Duration // largest backoff cap; default 20s
 	// MaxRetryAfter is the longest server hint worth waiting for: past it
 	// the call gives up at once with *RateLimitError. Default 180s, as the
 	// official SDK.
 	MaxRetryAfter time.Duration
+	// OnRetry, when set, is called before each wait between two attempts,
+	// of API calls and of token requests, so that a caller can show what
+	// failed and what comes next. It may be called from several goroutines
+	// at once, and must not block.
+	OnRetry func(RetryEvent)
+}
+
+// RetryEvent is an attempt that failed and will be tried again.
+type RetryEvent struct {
+	Attempt      int           // the attempt that failed, 1-based
+	Method, Path string        // the request, such as POST /oauth/token
+	StatusCode   int           // the answer's status; 0 when none came
+	Err          error         // why no answer came; for a token request, the *AuthError its answer made
+	Delay        time.Duration // the wait before the next attempt
+}
+
+// quickAttempts is how many attempts a refused connection or an unknown
+// host gets, with waits of at most quickDelay: neither heals in seconds, so
+// the caller hears of it in about two seconds rather than minutes.
+const (
+	quickAttempts = 3
+	quickDelay    = time.Second
+)
+
+// hopeless says whether a request that got no answer failed in a way that
+// will not change in seconds: nothing listens at the port, or the host's
+// name does not exist (errors.As finds the *net.DNSError).
+func hopeless(err error) bool {
+	var dns *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns) && dns.IsNotFound
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -74,6 +106,7 @@ type retryDoer struct {
 // a typed error.
 func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	ctx, start := req.Context(), time.Now()
+	var last error // the cause of the attempt before, for a context error
 	for attempt := 1; ; attempt++ {
 		t0 := time.Now()
 		resp, err := r.attempt(req, start.Add(r.p.MaxElapsed))
@@ -81,13 +114,23 @@ func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 		wait, retry := r.decide(resp, err, attempt)
 		if !retry || ctx.Err() != nil || (req.Body != nil && req.GetBody == nil) ||
 			time.Since(start)+wait > r.p.MaxElapsed {
+			if err != nil && (ctx.Err() != nil || errors.Is(err, errBudget)) && last != nil {
+				err = &lastCause{err, last}
+			}
 			return resp, r.giveUp(err, attempt)
 		}
+		last = err
+		ev := RetryEvent{Attempt: attempt, Method: req.Method, Path: req.URL.Path, Err: err, Delay: wait}
 		if resp != nil {
+			ev.StatusCode = resp.StatusCode
+			last = fmt.Errorf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 			drain(resp.Body)
 		}
+		if r.p.OnRetry != nil {
+			r.p.OnRetry(ev)
+		}
 		if err := sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("gcusage: %s %s: %w", req.Method, req.URL.Path, err)
+			return nil, fmt.Errorf("gcusage: %s %s: %w", req.Method, req.URL.Path, &lastCause{err, last})
 		}
 		if req.GetBody != nil {
 			body, err := req.GetBody()
@@ -100,24 +143,45 @@ func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// errBudget ends an attempt still without an answer when the call's time
-// budget runs out.
-var errBudget = errors.New("time budget spent")
+// errBudget ends an attempt still without an answer, or still sending a
+// body that must end, when the call's time budget runs out.
+var errBudget = errors.New("the retry policy's MaxElapsed ran out")
+
+// lastCause is a context error met while retrying, with the failure that
+// made the retry: "context deadline exceeded" alone would hide that the
+// server refused every connection. errors.Is finds the context error.
+type lastCause struct{ err, last error }
+
+// Error is the context error, then the last cause.
+func (e *lastCause) Error() string {
+	return e.err.Error() + "; last error: " + strings.TrimPrefix(e.last.Error(), "gcusage: ")
+}
+
+// Unwrap gives the context error only: the last cause is history, and an
+// *AuthError in it must not make the whole look like a refused login.
+func (e *lastCause) Unwrap() error { return e.err }
 
 // attempt sends req once. Its answer must begin by deadline, the end of the
-// call's budget; the body, once begun, streams for as long as the caller's
-// context allows, so that a long result is not cut by the budget.
+// call's budget. The body of a successful GET (the rows) then streams for as
+// long as the caller's context allows, so that a long result is not cut by
+// the budget; every other body (an error page, the answer to a POST) must
+// end by the deadline too, so that a server trickling it cannot hold the
+// caller past MaxElapsed.
 func (r *retryDoer) attempt(req *http.Request, deadline time.Time) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
 	timer := time.AfterFunc(time.Until(deadline), func() { cancel(errBudget) })
 	resp, err := r.hc.Do(req.WithContext(ctx))
+	if err == nil && (req.Method != http.MethodGet || resp.StatusCode/100 != 2) {
+		resp.Body = cancelOnClose{resp.Body, func(cause error) { timer.Stop(); cancel(cause) }}
+		return resp, nil
+	}
 	if !timer.Stop() {
 		if err == nil {
 			resp.Body.Close()
 		}
 		// The timer has fired, though its cancel may not have run yet:
 		// whatever came back is cut off by now.
-		return nil, fmt.Errorf("gcusage: %s %s: no answer within the retry policy's MaxElapsed (%s): %w",
+		return nil, fmt.Errorf("gcusage: %s %s: no answer within %s: %w",
 			req.Method, req.URL.Path, r.p.MaxElapsed, errBudget)
 	}
 	if err != nil {
@@ -149,6 +213,9 @@ func (r *retryDoer) decide(resp *http.Response, err error, attempt int) (time.Du
 	}
 	backoff := jitter(backoffCap(attempt-1, r.p.MinDelay, r.p.MaxDelay, 2))
 	if err != nil {
+		if hopeless(err) {
+			return jitter(min(backoff, quickDelay)), attempt < quickAttempts && transientError(err)
+		}
 		return backoff, transientError(err)
 	}
 	if !transientStatus(resp.StatusCode) {
@@ -244,9 +311,21 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// drain reads a little of a body before closing it, so that the connection
-// can be reused, without reading an unbounded body.
+// Draining a body lets its connection be reused, but is only worth it when
+// the rest is small and at hand: a body still arriving after drainTime, or
+// longer than drainBytes, is closed instead, as a connection costs less than
+// the caller's wait on a server that trickles.
+const (
+	drainBytes = 4 << 10
+	drainTime  = 20 * time.Millisecond
+)
+
+// drain reads at most drainBytes of a body for at most drainTime, then
+// closes it. The timer closes the body under a read that hangs, which ends
+// that read (net/http and our own bodies allow Close during Read).
 func drain(body io.ReadCloser) {
-	_, _ = io.CopyN(io.Discard, body, 64<<10)
+	t := time.AfterFunc(drainTime, func() { _ = body.Close() })
+	_, _ = io.CopyN(io.Discard, body, drainBytes)
+	t.Stop()
 	_ = body.Close()
 }

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -170,6 +174,8 @@ func TestRetryStopsWhenContextEnds(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 		}
+		// Issue 11, item 4: the cause of the retry is not lost.
+		mustContain(t, err.Error(), "context deadline exceeded; last error: 503 Service Unavailable")
 		if d := time.Since(start); d != 5*time.Second {
 			t.Errorf("returned after %v, want when the context ended (5s)", d)
 		}
@@ -228,6 +234,130 @@ func FuzzParseRetryAfter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if d, ok := parseRetryAfter(s, now); d < 0 || (!ok && d != 0) {
 			t.Fatalf("parseRetryAfter(%q) = %v, %v", s, d, ok)
+		}
+	})
+}
+
+// realRefusal dials a port nothing listens on, outside any bubble, for the
+// error a closed port really gives.
+func realRefusal(t *testing.T) error {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	conn, err := net.Dial("tcp", addr)
+	if err == nil {
+		conn.Close()
+		t.Skip("the closed port was taken again")
+	}
+	return err
+}
+
+// Issue 11, item 4: a refused connection or an unknown host does not heal
+// in seconds: a couple of quick retries, then the error, well within 10 s,
+// for the API and for the token endpoint alike. A reset keeps the budget.
+func TestHopelessFailuresFailFast(t *testing.T) {
+	refused := realRefusal(t)
+	noHost := &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "api.eu-west-9.invalid", IsNotFound: true}}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	for _, tc := range []struct {
+		name     string
+		err      error
+		login    bool // fail the token requests, not the API's
+		attempts int
+		check    func(error) bool
+	}{
+		{"API refused", refused, false, 3, func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }},
+		{"API unknown host", noHost, false, 3, func(err error) bool { var d *net.DNSError; return errors.As(err, &d) }},
+		{"API reset keeps the budget", reset, false, 5, func(err error) bool { return errors.Is(err, syscall.ECONNRESET) }},
+		{"token refused", refused, true, 3, func(err error) bool {
+			var ae *AuthError
+			return errors.As(err, &ae) && errors.Is(err, syscall.ECONNREFUSED)
+		}},
+		{"token unknown host", noHost, true, 3, func(err error) bool { var d *net.DNSError; return errors.As(err, &d) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				n := 0
+				tr := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					mu.Lock()
+					defer mu.Unlock()
+					n++
+					return nil, tc.err
+				})
+				creds := WithAccessToken("static")
+				if tc.login {
+					creds = WithClientCredentials("id", testSecret)
+				}
+				c, err := New(WithBaseURLs(testAPI, testLogin), creds, WithHTTPClient(&http.Client{Transport: tr}),
+					WithRetryPolicy(RetryPolicy{MaxDelay: time.Second}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				_, err = c.Start(t.Context(), anyQuery)
+				if d := time.Since(start); d > 10*time.Second {
+					t.Errorf("failed after %v, want within 10s", d)
+				}
+				if !tc.check(err) {
+					t.Errorf("err = %v: not recognisable", err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if n != tc.attempts {
+					t.Errorf("%d attempts, want %d", n, tc.attempts)
+				}
+			})
+		})
+	}
+}
+
+// Issue 11, item 4: OnRetry hears of each retry, of the API and of the
+// token endpoint, before the wait.
+func TestOnRetryReportsEachRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var events []RetryEvent
+		f := &fake{}
+		apiCalls := 0
+		f.api = func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			apiCalls++
+			first := apiCalls == 1
+			mu.Unlock()
+			if first {
+				writeJSON(w, 503, `{}`)
+				return
+			}
+			writeJSON(w, 202, `{"executionId":"exec-1"}`)
+		}
+		f.token = func(n int, w http.ResponseWriter) {
+			if n == 1 {
+				writeJSON(w, 502, `{}`)
+				return
+			}
+			tokenOK(w, "tok")
+		}
+		c := newTestClient(t, f, WithRetryPolicy(RetryPolicy{OnRetry: func(e RetryEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, e)
+		}}))
+		if _, err := c.Start(t.Context(), anyQuery); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		got := fmt.Sprint(len(events))
+		for _, e := range events {
+			got += fmt.Sprintf(" [%d %s %s %d %v]", e.Attempt, e.Method, e.Path, e.StatusCode, e.Delay <= 2*time.Second)
+		}
+		if want := "2 [1 POST /oauth/token 502 true] [1 POST /api/v2/usage/query 503 true]"; got != want {
+			t.Errorf("events %s\nwant   %s", got, want)
 		}
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"iter"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/go-faster/jx"
@@ -25,11 +24,7 @@ const bufSize = 64 << 10
 const maxValue = 1 << 20
 
 // errValueTooLarge is what the metered body answers past maxValue.
-var errValueTooLarge = fmt.Errorf("a value larger than %d bytes", maxValue)
-
-// decoders keeps the read buffers of finished answers for the next ones, so
-// that each poll of a 30-byte Running answer does not cost a new 64 KiB.
-var decoders = sync.Pool{New: func() any { return jx.Decode(nil, bufSize) }}
+var errValueTooLarge = fmt.Errorf("a JSON value larger than %d bytes", maxValue)
 
 // meter counts what the decoder reads since the value it stands at began,
 // and fails the read once that passes maxValue.
@@ -104,8 +99,10 @@ func (c *Client) results(ctx, until context.Context, id string) (*answer, time.D
 func newAnswer(body io.ReadCloser) *answer {
 	a := &answer{body: body, stop: func() bool { return false }, cancel: func() {}}
 	a.m.r = body
-	a.dec = decoders.Get().(*jx.Decoder)
-	a.dec.Reset(&a.m)
+	// A decoder of its own: a reused one would carry its offset over, and
+	// put wrong positions in error messages. Polls are seconds apart, so
+	// the buffer costs nothing that matters.
+	a.dec = jx.Decode(&a.m, bufSize)
 	return a
 }
 
@@ -132,8 +129,6 @@ func (a *answer) close() {
 	a.stop()
 	drain(a.body)
 	a.cancel()
-	a.dec.Reset(nil)
-	decoders.Put(a.dec)
 }
 
 // head reads the answer until it knows how the execution stands, and
