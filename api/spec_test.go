@@ -26,6 +26,11 @@ func TestSpecIsValid(t *testing.T) {
 	for _, op := range []struct{ method, path, id string }{
 		{http.MethodPost, "/api/v2/usage/query", "postUsageQuery"},
 		{http.MethodGet, "/api/v2/usage/query/{executionId}/results", "getUsageQueryExecutionIdResults"},
+		{http.MethodPost, "/api/v2/oauth/clients/{clientId}/usage/query", "postOauthClientUsageQuery"},
+		{http.MethodGet, "/api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}", "getOauthClientUsageQueryResult"},
+		{http.MethodGet, "/api/v2/oauth/clients/{clientId}/usage/summary", "getOauthClientUsageSummary"},
+		{http.MethodPost, "/api/v2/usage/simplesearch", "postUsageSimplesearch"},
+		{http.MethodGet, "/api/v2/usage/simplesearch/{executionId}/results", "getUsageSimplesearchExecutionIdResults"},
 	} {
 		got := doc.Paths.Find(op.path).GetOperation(op.method)
 		if got == nil || got.OperationID != op.id {
@@ -58,10 +63,13 @@ func TestSpecEnums(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"Granularity": {"Day", "Week", "Month"},
-		"Metric":      {"Status200", "Status300", "Status400", "Status500", "Status429", "Requests"},
-		"GroupBy":     {"OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod"},
-		"QueryStatus": {"Complete", "Failed", "Running"},
+		"Granularity":        {"Day", "Week", "Month"},
+		"Metric":             {"Status200", "Status300", "Status400", "Status500", "Status429", "Requests"},
+		"GroupBy":            {"OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod"},
+		"QueryStatus":        {"Complete", "Failed", "Running"},
+		"ClientGroupBy":      {"OAuthClientId", "OrganizationId", "TemplateUri", "HttpMethod"},
+		"SimpleSearchMetric": {"Date", "ClientName", "HttpMethod", "TemplateUri", "Status200", "Status300", "Status400", "Status500", "Status429"},
+		"HttpMethod":         {"GET", "POST", "DELETE", "PATCH", "PUT", "HEAD", "CONNECT", "OPTIONS", "TRACE"},
 	}
 	for name, values := range want {
 		var got []string

@@ -21,6 +21,30 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ClientGroupBy.
+const (
+	ClientGroupByHTTPMethod     ClientGroupBy = "HttpMethod"
+	ClientGroupByOAuthClientID  ClientGroupBy = "OAuthClientId"
+	ClientGroupByOrganizationID ClientGroupBy = "OrganizationId"
+	ClientGroupByTemplateURI    ClientGroupBy = "TemplateUri"
+)
+
+// Valid indicates whether the value is a known member of the ClientGroupBy enum.
+func (e ClientGroupBy) Valid() bool {
+	switch e {
+	case ClientGroupByHTTPMethod:
+		return true
+	case ClientGroupByOAuthClientID:
+		return true
+	case ClientGroupByOrganizationID:
+		return true
+	case ClientGroupByTemplateURI:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Granularity.
 const (
 	GranularityDay   Granularity = "Day"
@@ -63,6 +87,45 @@ func (e GroupBy) Valid() bool {
 	case GroupByTemplateURI:
 		return true
 	case GroupByUserID:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for HTTPMethod.
+const (
+	HTTPMethodCONNECT HTTPMethod = "CONNECT"
+	HTTPMethodDELETE  HTTPMethod = "DELETE"
+	HTTPMethodGET     HTTPMethod = "GET"
+	HTTPMethodHEAD    HTTPMethod = "HEAD"
+	HTTPMethodOPTIONS HTTPMethod = "OPTIONS"
+	HTTPMethodPATCH   HTTPMethod = "PATCH"
+	HTTPMethodPOST    HTTPMethod = "POST"
+	HTTPMethodPUT     HTTPMethod = "PUT"
+	HTTPMethodTRACE   HTTPMethod = "TRACE"
+)
+
+// Valid indicates whether the value is a known member of the HTTPMethod enum.
+func (e HTTPMethod) Valid() bool {
+	switch e {
+	case HTTPMethodCONNECT:
+		return true
+	case HTTPMethodDELETE:
+		return true
+	case HTTPMethodGET:
+		return true
+	case HTTPMethodHEAD:
+		return true
+	case HTTPMethodOPTIONS:
+		return true
+	case HTTPMethodPATCH:
+		return true
+	case HTTPMethodPOST:
+		return true
+	case HTTPMethodPUT:
+		return true
+	case HTTPMethodTRACE:
 		return true
 	default:
 		return false
@@ -118,6 +181,62 @@ func (e QueryStatus) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// Defines values for SimpleSearchMetric.
+const (
+	SimpleSearchMetricClientName  SimpleSearchMetric = "ClientName"
+	SimpleSearchMetricDate        SimpleSearchMetric = "Date"
+	SimpleSearchMetricHTTPMethod  SimpleSearchMetric = "HttpMethod"
+	SimpleSearchMetricStatus200   SimpleSearchMetric = "Status200"
+	SimpleSearchMetricStatus300   SimpleSearchMetric = "Status300"
+	SimpleSearchMetricStatus400   SimpleSearchMetric = "Status400"
+	SimpleSearchMetricStatus429   SimpleSearchMetric = "Status429"
+	SimpleSearchMetricStatus500   SimpleSearchMetric = "Status500"
+	SimpleSearchMetricTemplateURI SimpleSearchMetric = "TemplateUri"
+)
+
+// Valid indicates whether the value is a known member of the SimpleSearchMetric enum.
+func (e SimpleSearchMetric) Valid() bool {
+	switch e {
+	case SimpleSearchMetricClientName:
+		return true
+	case SimpleSearchMetricDate:
+		return true
+	case SimpleSearchMetricHTTPMethod:
+		return true
+	case SimpleSearchMetricStatus200:
+		return true
+	case SimpleSearchMetricStatus300:
+		return true
+	case SimpleSearchMetricStatus400:
+		return true
+	case SimpleSearchMetricStatus429:
+		return true
+	case SimpleSearchMetricStatus500:
+		return true
+	case SimpleSearchMetricTemplateURI:
+		return true
+	default:
+		return false
+	}
+}
+
+// APIUsageClientQuery A usage query of one OAuth client: the fields of ApiUsageQuery, with no UserId among groupBy.
+type APIUsageClientQuery struct {
+	// Granularity The size of the time bucket each row counts. Without one, the rows are totals over the whole interval, one per group, with no date.
+	Granularity *Granularity `json:"granularity,omitempty"`
+
+	// GroupBy The dimensions to group by; per OAuth client when omitted.
+	GroupBy []ClientGroupBy `json:"groupBy,omitempty"`
+
+	// Interval An ISO-8601 interval start/end of any precision: years (2020/2021), years and months (2020-01/2020-06), dates (2020-02-01/2020-02-28), or date-times with or without a fraction and an offset (2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z). An end of reduced precision is inclusive: 2020-02-01/2020-02-28 counts February 28. A malformed interval gets 400 invalid.date.
+	//
+	// Example: 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z
+	Interval string `json:"interval"`
+
+	// Metrics The counters to compute; all of them when omitted.
+	Metrics []Metric `json:"metrics,omitempty"`
 }
 
 // APIUsageQuery An organization API usage query.
@@ -185,6 +304,29 @@ type APIUsageRow struct {
 	UserID      string `json:"userId"`
 }
 
+// APIUsageSimpleSearch A simple search of the organization's API usage. The filters are lists: a row matches when its value is in every list given.
+type APIUsageSimpleSearch struct {
+	// HTTPMethods HTTP methods to keep.
+	HTTPMethods []HTTPMethod `json:"httpMethods,omitempty"`
+
+	// Interval An ISO-8601 interval start/end of any precision: years (2020/2021), years and months (2020-01/2020-06), dates (2020-02-01/2020-02-28), or date-times with or without a fraction and an offset (2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z). An end of reduced precision is inclusive: 2020-02-01/2020-02-28 counts February 28. A malformed interval gets 400 invalid.date.
+	//
+	// Example: 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z
+	Interval string `json:"interval"`
+
+	// Metrics The fields of the rows; all of them when omitted.
+	Metrics []SimpleSearchMetric `json:"metrics,omitempty"`
+
+	// OauthClientNames OAuth client names to keep.
+	OauthClientNames []string `json:"oauthClientNames,omitempty"`
+
+	// TemplateUris Endpoint templates to keep, such as api/v2/users/{userId}.
+	TemplateUris []string `json:"templateUris,omitempty"`
+}
+
+// ClientGroupBy A dimension a per-client query groups by: those of GroupBy but UserId.
+type ClientGroupBy string
+
 // Cursors Paging cursors. Only simple search sends them; the usage query's results never do.
 type Cursors struct {
 	After  *string `json:"after,omitempty"`
@@ -227,6 +369,9 @@ type Granularity string
 // GroupBy A dimension to group the rows by. Note the capital A of OAuthClientId. Without groupBy, the rows are per OAuth client.
 type GroupBy string
 
+// HTTPMethod An HTTP method, as simple search filters them.
+type HTTPMethod string
+
 // Limit The limit an error hit.
 type Limit struct {
 	Key       *string `json:"key,omitempty"`
@@ -240,6 +385,9 @@ type Metric string
 // QueryStatus The state of an execution. Running means poll again; Complete and Failed are final.
 type QueryStatus string
 
+// SimpleSearchMetric A field of the rows of a simple search: the dimensions Date, ClientName, HttpMethod and TemplateUri (the rows are per day and per combination of those asked for), and the counters.
+type SimpleSearchMetric string
+
 // UsageExecutionResult A started execution of a usage query.
 type UsageExecutionResult struct {
 	// ExecutionID The id to poll results with, and to resume a wait later.
@@ -248,6 +396,12 @@ type UsageExecutionResult struct {
 	// ResultsURI The path of the results relative to the API host, with a leading slash: /api/v2/usage/query/{executionId}/results.
 	ResultsURI *string `json:"resultsUri,omitempty"`
 }
+
+// ClientID defines model for ClientId.
+type ClientID = string
+
+// ExecutionID defines model for ExecutionId.
+type ExecutionID = string
 
 // BadRequest The body of every Genesys Cloud error answer; all fields optional.
 type BadRequest = ErrorBody
@@ -288,8 +442,29 @@ type Unauthorized = ErrorBody
 // UnsupportedMediaType The body of every Genesys Cloud error answer; all fields optional.
 type UnsupportedMediaType = ErrorBody
 
+// GetOauthClientUsageSummaryParams defines parameters for GetOauthClientUsageSummary.
+type GetOauthClientUsageSummaryParams struct {
+	// Days How many days back to summarize: a positive whole number, sent as a string; 7 when omitted.
+	Days *string `form:"days,omitempty" json:"days,omitempty"`
+}
+
+// GetUsageSimplesearchExecutionIDResultsParams defines parameters for GetUsageSimplesearchExecutionIDResults.
+type GetUsageSimplesearchExecutionIDResultsParams struct {
+	// After The cursor of the page to get, from cursors.after of the page before.
+	After *string `form:"after,omitempty" json:"after,omitempty"`
+
+	// PageSize Rows per page, at most 1000.
+	PageSize *int32 `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+}
+
+// PostOauthClientUsageQueryJSONRequestBody defines body for PostOauthClientUsageQuery for application/json ContentType.
+type PostOauthClientUsageQueryJSONRequestBody = APIUsageClientQuery
+
 // PostUsageQueryJSONRequestBody defines body for PostUsageQuery for application/json ContentType.
 type PostUsageQueryJSONRequestBody = APIUsageQuery
+
+// PostUsageSimplesearchJSONRequestBody defines body for PostUsageSimplesearch for application/json ContentType.
+type PostUsageSimplesearchJSONRequestBody = APIUsageSimpleSearch
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -365,6 +540,38 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// PostOauthClientUsageQueryWithBody Query the API usage of one OAuth client.
+	//
+	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/oauth/clients/{clientId}/usage/query (the `PostOauthClientUsageQuery` operationId).
+	PostOauthClientUsageQueryWithBody(ctx context.Context, clientID ClientID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostOauthClientUsageQuery Query the API usage of one OAuth client.
+	//
+	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/oauth/clients/{clientId}/usage/query (the `PostOauthClientUsageQuery` operationId).
+	PostOauthClientUsageQuery(ctx context.Context, clientID ClientID, body PostOauthClientUsageQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOauthClientUsageQueryResult Get the results of a usage query or summary of one OAuth client.
+	//
+	// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission oauth:client:view.
+	//
+	// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId} (the `GetOauthClientUsageQueryResult` operationId).
+	GetOauthClientUsageQueryResult(ctx context.Context, clientID ClientID, executionID ExecutionID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOauthClientUsageSummary Summarize the API usage of one OAuth client over its last days.
+	//
+	// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	//
+	// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/summary (the `GetOauthClientUsageSummary` operationId).
+	GetOauthClientUsageSummary(ctx context.Context, clientID ClientID, params *GetOauthClientUsageSummaryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostUsageQueryWithBody Query organization API usage.
 	//
 	// Starts an asynchronous query of the organization's API usage. The answer carries the executionId whose results are then polled. Needs any of the permissions oauth:client:view or usage:organization:view.
@@ -389,6 +596,103 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v2/usage/query/{executionId}/results (the `GetUsageQueryExecutionIDResults` operationId).
 	GetUsageQueryExecutionIDResults(ctx context.Context, executionID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostUsageSimplesearchWithBody Search the organization's API usage.
+	//
+	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/usage/simplesearch (the `PostUsageSimplesearch` operationId).
+	PostUsageSimplesearchWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostUsageSimplesearch Search the organization's API usage.
+	//
+	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/usage/simplesearch (the `PostUsageSimplesearch` operationId).
+	PostUsageSimplesearch(ctx context.Context, body PostUsageSimplesearchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetUsageSimplesearchExecutionIDResults Get a page of the results of a simple search.
+	//
+	// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:organization:view.
+	//
+	// Corresponds with GET /api/v2/usage/simplesearch/{executionId}/results (the `GetUsageSimplesearchExecutionIDResults` operationId).
+	GetUsageSimplesearchExecutionIDResults(ctx context.Context, executionID ExecutionID, params *GetUsageSimplesearchExecutionIDResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// PostOauthClientUsageQueryWithBody Query the API usage of one OAuth client.
+//
+// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/oauth/clients/{clientId}/usage/query (the `PostOauthClientUsageQuery` operationId).
+func (c *Client) PostOauthClientUsageQueryWithBody(ctx context.Context, clientID ClientID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostOauthClientUsageQueryRequestWithBody(c.Server, clientID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostOauthClientUsageQuery Query the API usage of one OAuth client.
+//
+// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/oauth/clients/{clientId}/usage/query (the `PostOauthClientUsageQuery` operationId).
+func (c *Client) PostOauthClientUsageQuery(ctx context.Context, clientID ClientID, body PostOauthClientUsageQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostOauthClientUsageQueryRequest(c.Server, clientID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOauthClientUsageQueryResult Get the results of a usage query or summary of one OAuth client.
+//
+// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission oauth:client:view.
+//
+// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId} (the `GetOauthClientUsageQueryResult` operationId).
+func (c *Client) GetOauthClientUsageQueryResult(ctx context.Context, clientID ClientID, executionID ExecutionID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOauthClientUsageQueryResultRequest(c.Server, clientID, executionID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOauthClientUsageSummary Summarize the API usage of one OAuth client over its last days.
+//
+// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+//
+// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/summary (the `GetOauthClientUsageSummary` operationId).
+func (c *Client) GetOauthClientUsageSummary(ctx context.Context, clientID ClientID, params *GetOauthClientUsageSummaryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOauthClientUsageSummaryRequest(c.Server, clientID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // PostUsageQueryWithBody Query organization API usage.
@@ -444,6 +748,210 @@ func (c *Client) GetUsageQueryExecutionIDResults(ctx context.Context, executionI
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// PostUsageSimplesearchWithBody Search the organization's API usage.
+//
+// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/usage/simplesearch (the `PostUsageSimplesearch` operationId).
+func (c *Client) PostUsageSimplesearchWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostUsageSimplesearchRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostUsageSimplesearch Search the organization's API usage.
+//
+// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/usage/simplesearch (the `PostUsageSimplesearch` operationId).
+func (c *Client) PostUsageSimplesearch(ctx context.Context, body PostUsageSimplesearchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostUsageSimplesearchRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUsageSimplesearchExecutionIDResults Get a page of the results of a simple search.
+//
+// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:organization:view.
+//
+// Corresponds with GET /api/v2/usage/simplesearch/{executionId}/results (the `GetUsageSimplesearchExecutionIDResults` operationId).
+func (c *Client) GetUsageSimplesearchExecutionIDResults(ctx context.Context, executionID ExecutionID, params *GetUsageSimplesearchExecutionIDResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUsageSimplesearchExecutionIDResultsRequest(c.Server, executionID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// NewPostOauthClientUsageQueryRequest calls the generic PostOauthClientUsageQuery builder with application/json body
+func NewPostOauthClientUsageQueryRequest(server string, clientID ClientID, body PostOauthClientUsageQueryJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostOauthClientUsageQueryRequestWithBody(server, clientID, "application/json", bodyReader)
+}
+
+// NewPostOauthClientUsageQueryRequestWithBody constructs an http.Request for the PostOauthClientUsageQuery method, with any body, and a specified content type
+func NewPostOauthClientUsageQueryRequestWithBody(server string, clientID ClientID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "clientId", clientID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/oauth/clients/%s/usage/query", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetOauthClientUsageQueryResultRequest constructs an http.Request for the GetOauthClientUsageQueryResult method
+func NewGetOauthClientUsageQueryResultRequest(server string, clientID ClientID, executionID ExecutionID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "clientId", clientID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "executionId", executionID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/oauth/clients/%s/usage/query/results/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetOauthClientUsageSummaryRequest constructs an http.Request for the GetOauthClientUsageSummary method
+func NewGetOauthClientUsageSummaryRequest(server string, clientID ClientID, params *GetOauthClientUsageSummaryParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "clientId", clientID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/oauth/clients/%s/usage/summary", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Days != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "days", *params.Days, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewPostUsageQueryRequest calls the generic PostUsageQuery builder with application/json body
@@ -520,6 +1028,119 @@ func NewGetUsageQueryExecutionIDResultsRequest(server string, executionID string
 	return req, nil
 }
 
+// NewPostUsageSimplesearchRequest calls the generic PostUsageSimplesearch builder with application/json body
+func NewPostUsageSimplesearchRequest(server string, body PostUsageSimplesearchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostUsageSimplesearchRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPostUsageSimplesearchRequestWithBody constructs an http.Request for the PostUsageSimplesearch method, with any body, and a specified content type
+func NewPostUsageSimplesearchRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/usage/simplesearch")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetUsageSimplesearchExecutionIDResultsRequest constructs an http.Request for the GetUsageSimplesearchExecutionIDResults method
+func NewGetUsageSimplesearchExecutionIDResultsRequest(server string, executionID ExecutionID, params *GetUsageSimplesearchExecutionIDResultsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "executionId", executionID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/usage/simplesearch/%s/results", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -564,6 +1185,42 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// PostOauthClientUsageQueryWithBodyWithResponse Query the API usage of one OAuth client.
+	//
+	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/oauth/clients/{clientId}/usage/query (the `PostOauthClientUsageQuery` operationId).
+	PostOauthClientUsageQueryWithBodyWithResponse(ctx context.Context, clientID ClientID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostOauthClientUsageQueryResponse, error)
+
+	// PostOauthClientUsageQueryWithResponse Query the API usage of one OAuth client.
+	//
+	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/oauth/clients/{clientId}/usage/query (the `PostOauthClientUsageQuery` operationId).
+	PostOauthClientUsageQueryWithResponse(ctx context.Context, clientID ClientID, body PostOauthClientUsageQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*PostOauthClientUsageQueryResponse, error)
+
+	// GetOauthClientUsageQueryResultWithResponse Get the results of a usage query or summary of one OAuth client.
+	//
+	// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission oauth:client:view.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId} (the `GetOauthClientUsageQueryResult` operationId).
+	GetOauthClientUsageQueryResultWithResponse(ctx context.Context, clientID ClientID, executionID ExecutionID, reqEditors ...RequestEditorFn) (*GetOauthClientUsageQueryResultResponse, error)
+
+	// GetOauthClientUsageSummaryWithResponse Summarize the API usage of one OAuth client over its last days.
+	//
+	// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/summary (the `GetOauthClientUsageSummary` operationId).
+	GetOauthClientUsageSummaryWithResponse(ctx context.Context, clientID ClientID, params *GetOauthClientUsageSummaryParams, reqEditors ...RequestEditorFn) (*GetOauthClientUsageSummaryResponse, error)
+
 	// PostUsageQueryWithBodyWithResponse Query organization API usage.
 	//
 	// Starts an asynchronous query of the organization's API usage. The answer carries the executionId whose results are then polled. Needs any of the permissions oauth:client:view or usage:organization:view.
@@ -590,6 +1247,859 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v2/usage/query/{executionId}/results (the `GetUsageQueryExecutionIDResults` operationId).
 	GetUsageQueryExecutionIDResultsWithResponse(ctx context.Context, executionID string, reqEditors ...RequestEditorFn) (*GetUsageQueryExecutionIDResultsResponse, error)
+
+	// PostUsageSimplesearchWithBodyWithResponse Search the organization's API usage.
+	//
+	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/usage/simplesearch (the `PostUsageSimplesearch` operationId).
+	PostUsageSimplesearchWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostUsageSimplesearchResponse, error)
+
+	// PostUsageSimplesearchWithResponse Search the organization's API usage.
+	//
+	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/usage/simplesearch (the `PostUsageSimplesearch` operationId).
+	PostUsageSimplesearchWithResponse(ctx context.Context, body PostUsageSimplesearchJSONRequestBody, reqEditors ...RequestEditorFn) (*PostUsageSimplesearchResponse, error)
+
+	// GetUsageSimplesearchExecutionIDResultsWithResponse Get a page of the results of a simple search.
+	//
+	// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:organization:view.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/usage/simplesearch/{executionId}/results (the `GetUsageSimplesearchExecutionIDResults` operationId).
+	GetUsageSimplesearchExecutionIDResultsWithResponse(ctx context.Context, executionID ExecutionID, params *GetUsageSimplesearchExecutionIDResultsParams, reqEditors ...RequestEditorFn) (*GetUsageSimplesearchExecutionIDResultsResponse, error)
+}
+
+// PostOauthClientUsageQueryResponse200Headers the declared response headers of an HTTP 200 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse200Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse202Headers the declared response headers of an HTTP 202 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse202Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse400Headers the declared response headers of an HTTP 400 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse400Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse401Headers the declared response headers of an HTTP 401 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse401Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse403Headers the declared response headers of an HTTP 403 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse403Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse404Headers the declared response headers of an HTTP 404 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse404Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse408Headers the declared response headers of an HTTP 408 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse408Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse409Headers the declared response headers of an HTTP 409 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse409Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse413Headers the declared response headers of an HTTP 413 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse413Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse415Headers the declared response headers of an HTTP 415 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse415Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse429Headers the declared response headers of an HTTP 429 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse429Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse500Headers the declared response headers of an HTTP 500 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse500Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse503Headers the declared response headers of an HTTP 503 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse503Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostOauthClientUsageQueryResponse504Headers the declared response headers of an HTTP 504 response for PostOauthClientUsageQuery
+type PostOauthClientUsageQueryResponse504Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+type PostOauthClientUsageQueryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageExecutionResult
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *UsageExecutionResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *RequestEntityTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ProxyError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PostOauthClientUsageQueryResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *PostOauthClientUsageQueryResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PostOauthClientUsageQueryResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PostOauthClientUsageQueryResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PostOauthClientUsageQueryResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PostOauthClientUsageQueryResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *PostOauthClientUsageQueryResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PostOauthClientUsageQueryResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PostOauthClientUsageQueryResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PostOauthClientUsageQueryResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PostOauthClientUsageQueryResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PostOauthClientUsageQueryResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PostOauthClientUsageQueryResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *PostOauthClientUsageQueryResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON200() *UsageExecutionResult {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON202() *UsageExecutionResult {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON413() *RequestEntityTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostOauthClientUsageQueryResponse) GetJSONDefault() *ProxyError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostOauthClientUsageQueryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostOauthClientUsageQueryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostOauthClientUsageQueryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostOauthClientUsageQueryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetOauthClientUsageQueryResultResponse200Headers the declared response headers of an HTTP 200 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse200Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse400Headers the declared response headers of an HTTP 400 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse400Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse401Headers the declared response headers of an HTTP 401 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse401Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse403Headers the declared response headers of an HTTP 403 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse403Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse404Headers the declared response headers of an HTTP 404 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse404Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse408Headers the declared response headers of an HTTP 408 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse408Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse409Headers the declared response headers of an HTTP 409 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse409Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse413Headers the declared response headers of an HTTP 413 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse413Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse415Headers the declared response headers of an HTTP 415 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse415Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse429Headers the declared response headers of an HTTP 429 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse429Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse500Headers the declared response headers of an HTTP 500 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse500Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse503Headers the declared response headers of an HTTP 503 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse503Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageQueryResultResponse504Headers the declared response headers of an HTTP 504 response for GetOauthClientUsageQueryResult
+type GetOauthClientUsageQueryResultResponse504Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+type GetOauthClientUsageQueryResultResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *APIUsageQueryResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *RequestEntityTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ProxyError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetOauthClientUsageQueryResultResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetOauthClientUsageQueryResultResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetOauthClientUsageQueryResultResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetOauthClientUsageQueryResultResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetOauthClientUsageQueryResultResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *GetOauthClientUsageQueryResultResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GetOauthClientUsageQueryResultResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *GetOauthClientUsageQueryResultResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *GetOauthClientUsageQueryResultResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetOauthClientUsageQueryResultResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetOauthClientUsageQueryResultResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetOauthClientUsageQueryResultResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetOauthClientUsageQueryResultResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON200() *APIUsageQueryResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON413() *RequestEntityTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetOauthClientUsageQueryResultResponse) GetJSONDefault() *ProxyError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOauthClientUsageQueryResultResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOauthClientUsageQueryResultResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOauthClientUsageQueryResultResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOauthClientUsageQueryResultResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetOauthClientUsageSummaryResponse200Headers the declared response headers of an HTTP 200 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse200Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse202Headers the declared response headers of an HTTP 202 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse202Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse400Headers the declared response headers of an HTTP 400 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse400Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse401Headers the declared response headers of an HTTP 401 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse401Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse403Headers the declared response headers of an HTTP 403 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse403Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse404Headers the declared response headers of an HTTP 404 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse404Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse408Headers the declared response headers of an HTTP 408 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse408Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse409Headers the declared response headers of an HTTP 409 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse409Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse413Headers the declared response headers of an HTTP 413 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse413Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse415Headers the declared response headers of an HTTP 415 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse415Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse429Headers the declared response headers of an HTTP 429 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse429Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse500Headers the declared response headers of an HTTP 500 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse500Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse503Headers the declared response headers of an HTTP 503 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse503Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetOauthClientUsageSummaryResponse504Headers the declared response headers of an HTTP 504 response for GetOauthClientUsageSummary
+type GetOauthClientUsageSummaryResponse504Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+type GetOauthClientUsageSummaryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageExecutionResult
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *UsageExecutionResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *RequestEntityTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ProxyError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetOauthClientUsageSummaryResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *GetOauthClientUsageSummaryResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetOauthClientUsageSummaryResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetOauthClientUsageSummaryResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetOauthClientUsageSummaryResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetOauthClientUsageSummaryResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *GetOauthClientUsageSummaryResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GetOauthClientUsageSummaryResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *GetOauthClientUsageSummaryResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *GetOauthClientUsageSummaryResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetOauthClientUsageSummaryResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetOauthClientUsageSummaryResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetOauthClientUsageSummaryResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetOauthClientUsageSummaryResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON200() *UsageExecutionResult {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON202() *UsageExecutionResult {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON413() *RequestEntityTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetOauthClientUsageSummaryResponse) GetJSONDefault() *ProxyError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOauthClientUsageSummaryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOauthClientUsageSummaryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOauthClientUsageSummaryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOauthClientUsageSummaryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // PostUsageQueryResponse200Headers the declared response headers of an HTTP 200 response for PostUsageQuery
@@ -1137,6 +2647,611 @@ func (r GetUsageQueryExecutionIDResultsResponse) ContentType() string {
 	return ""
 }
 
+// PostUsageSimplesearchResponse200Headers the declared response headers of an HTTP 200 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse200Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse202Headers the declared response headers of an HTTP 202 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse202Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse400Headers the declared response headers of an HTTP 400 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse400Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse401Headers the declared response headers of an HTTP 401 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse401Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse403Headers the declared response headers of an HTTP 403 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse403Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse404Headers the declared response headers of an HTTP 404 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse404Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse408Headers the declared response headers of an HTTP 408 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse408Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse409Headers the declared response headers of an HTTP 409 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse409Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse413Headers the declared response headers of an HTTP 413 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse413Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse415Headers the declared response headers of an HTTP 415 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse415Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse429Headers the declared response headers of an HTTP 429 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse429Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse500Headers the declared response headers of an HTTP 500 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse500Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse503Headers the declared response headers of an HTTP 503 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse503Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageSimplesearchResponse504Headers the declared response headers of an HTTP 504 response for PostUsageSimplesearch
+type PostUsageSimplesearchResponse504Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+type PostUsageSimplesearchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageExecutionResult
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *UsageExecutionResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *RequestEntityTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ProxyError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PostUsageSimplesearchResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *PostUsageSimplesearchResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PostUsageSimplesearchResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PostUsageSimplesearchResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PostUsageSimplesearchResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PostUsageSimplesearchResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *PostUsageSimplesearchResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PostUsageSimplesearchResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PostUsageSimplesearchResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PostUsageSimplesearchResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PostUsageSimplesearchResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PostUsageSimplesearchResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PostUsageSimplesearchResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *PostUsageSimplesearchResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON200() *UsageExecutionResult {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON202() *UsageExecutionResult {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON413() *RequestEntityTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostUsageSimplesearchResponse) GetJSONDefault() *ProxyError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostUsageSimplesearchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostUsageSimplesearchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostUsageSimplesearchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostUsageSimplesearchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse200Headers the declared response headers of an HTTP 200 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse200Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse400Headers the declared response headers of an HTTP 400 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse400Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse401Headers the declared response headers of an HTTP 401 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse401Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse403Headers the declared response headers of an HTTP 403 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse403Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse404Headers the declared response headers of an HTTP 404 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse404Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse408Headers the declared response headers of an HTTP 408 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse408Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse409Headers the declared response headers of an HTTP 409 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse409Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse413Headers the declared response headers of an HTTP 413 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse413Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse415Headers the declared response headers of an HTTP 415 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse415Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse429Headers the declared response headers of an HTTP 429 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse429Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse500Headers the declared response headers of an HTTP 500 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse500Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse503Headers the declared response headers of an HTTP 503 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse503Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageSimplesearchExecutionIDResultsResponse504Headers the declared response headers of an HTTP 504 response for GetUsageSimplesearchExecutionIDResults
+type GetUsageSimplesearchExecutionIDResultsResponse504Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+type GetUsageSimplesearchExecutionIDResultsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *APIUsageQueryResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *RequestEntityTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ProxyError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetUsageSimplesearchExecutionIDResultsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetUsageSimplesearchExecutionIDResultsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetUsageSimplesearchExecutionIDResultsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetUsageSimplesearchExecutionIDResultsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetUsageSimplesearchExecutionIDResultsResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *GetUsageSimplesearchExecutionIDResultsResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GetUsageSimplesearchExecutionIDResultsResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *GetUsageSimplesearchExecutionIDResultsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *GetUsageSimplesearchExecutionIDResultsResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetUsageSimplesearchExecutionIDResultsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetUsageSimplesearchExecutionIDResultsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetUsageSimplesearchExecutionIDResultsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetUsageSimplesearchExecutionIDResultsResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON200() *APIUsageQueryResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON413() *RequestEntityTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetJSONDefault() *ProxyError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUsageSimplesearchExecutionIDResultsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUsageSimplesearchExecutionIDResultsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUsageSimplesearchExecutionIDResultsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUsageSimplesearchExecutionIDResultsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PostOauthClientUsageQueryWithBodyWithResponse Query the API usage of one OAuth client.
+//
+// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/oauth/clients/{clientId}/usage/query (the `PostOauthClientUsageQuery` operationId).
+func (c *ClientWithResponses) PostOauthClientUsageQueryWithBodyWithResponse(ctx context.Context, clientID ClientID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostOauthClientUsageQueryResponse, error) {
+	rsp, err := c.PostOauthClientUsageQueryWithBody(ctx, clientID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostOauthClientUsageQueryResponse(rsp)
+}
+
+// PostOauthClientUsageQueryWithResponse Query the API usage of one OAuth client.
+//
+// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/oauth/clients/{clientId}/usage/query (the `PostOauthClientUsageQuery` operationId).
+func (c *ClientWithResponses) PostOauthClientUsageQueryWithResponse(ctx context.Context, clientID ClientID, body PostOauthClientUsageQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*PostOauthClientUsageQueryResponse, error) {
+	rsp, err := c.PostOauthClientUsageQuery(ctx, clientID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostOauthClientUsageQueryResponse(rsp)
+}
+
+// GetOauthClientUsageQueryResultWithResponse Get the results of a usage query or summary of one OAuth client.
+//
+// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission oauth:client:view.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId} (the `GetOauthClientUsageQueryResult` operationId).
+func (c *ClientWithResponses) GetOauthClientUsageQueryResultWithResponse(ctx context.Context, clientID ClientID, executionID ExecutionID, reqEditors ...RequestEditorFn) (*GetOauthClientUsageQueryResultResponse, error) {
+	rsp, err := c.GetOauthClientUsageQueryResult(ctx, clientID, executionID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOauthClientUsageQueryResultResponse(rsp)
+}
+
+// GetOauthClientUsageSummaryWithResponse Summarize the API usage of one OAuth client over its last days.
+//
+// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/summary (the `GetOauthClientUsageSummary` operationId).
+func (c *ClientWithResponses) GetOauthClientUsageSummaryWithResponse(ctx context.Context, clientID ClientID, params *GetOauthClientUsageSummaryParams, reqEditors ...RequestEditorFn) (*GetOauthClientUsageSummaryResponse, error) {
+	rsp, err := c.GetOauthClientUsageSummary(ctx, clientID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOauthClientUsageSummaryResponse(rsp)
+}
+
 // PostUsageQueryWithBodyWithResponse Query organization API usage.
 //
 // Starts an asynchronous query of the organization's API usage. The answer carries the executionId whose results are then polled. Needs any of the permissions oauth:client:view or usage:organization:view.
@@ -1180,6 +3295,1765 @@ func (c *ClientWithResponses) GetUsageQueryExecutionIDResultsWithResponse(ctx co
 		return nil, err
 	}
 	return ParseGetUsageQueryExecutionIDResultsResponse(rsp)
+}
+
+// PostUsageSimplesearchWithBodyWithResponse Search the organization's API usage.
+//
+// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/usage/simplesearch (the `PostUsageSimplesearch` operationId).
+func (c *ClientWithResponses) PostUsageSimplesearchWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostUsageSimplesearchResponse, error) {
+	rsp, err := c.PostUsageSimplesearchWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostUsageSimplesearchResponse(rsp)
+}
+
+// PostUsageSimplesearchWithResponse Search the organization's API usage.
+//
+// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/usage/simplesearch (the `PostUsageSimplesearch` operationId).
+func (c *ClientWithResponses) PostUsageSimplesearchWithResponse(ctx context.Context, body PostUsageSimplesearchJSONRequestBody, reqEditors ...RequestEditorFn) (*PostUsageSimplesearchResponse, error) {
+	rsp, err := c.PostUsageSimplesearch(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostUsageSimplesearchResponse(rsp)
+}
+
+// GetUsageSimplesearchExecutionIDResultsWithResponse Get a page of the results of a simple search.
+//
+// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:organization:view.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/usage/simplesearch/{executionId}/results (the `GetUsageSimplesearchExecutionIDResults` operationId).
+func (c *ClientWithResponses) GetUsageSimplesearchExecutionIDResultsWithResponse(ctx context.Context, executionID ExecutionID, params *GetUsageSimplesearchExecutionIDResultsParams, reqEditors ...RequestEditorFn) (*GetUsageSimplesearchExecutionIDResultsResponse, error) {
+	rsp, err := c.GetUsageSimplesearchExecutionIDResults(ctx, executionID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUsageSimplesearchExecutionIDResultsResponse(rsp)
+}
+
+// ParsePostOauthClientUsageQueryResponse parses an HTTP response from a PostOauthClientUsageQueryWithResponse call
+func ParsePostOauthClientUsageQueryResponse(rsp *http.Response) (*PostOauthClientUsageQueryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostOauthClientUsageQueryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageExecutionResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest UsageExecutionResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestEntityTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ProxyError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 504:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PostOauthClientUsageQueryResponse200Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers PostOauthClientUsageQueryResponse202Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers PostOauthClientUsageQueryResponse400Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PostOauthClientUsageQueryResponse401Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PostOauthClientUsageQueryResponse403Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PostOauthClientUsageQueryResponse404Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers PostOauthClientUsageQueryResponse408Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers PostOauthClientUsageQueryResponse409Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers PostOauthClientUsageQueryResponse413Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PostOauthClientUsageQueryResponse415Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PostOauthClientUsageQueryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers PostOauthClientUsageQueryResponse500Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PostOauthClientUsageQueryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers PostOauthClientUsageQueryResponse504Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetOauthClientUsageQueryResultResponse parses an HTTP response from a GetOauthClientUsageQueryResultWithResponse call
+func ParseGetOauthClientUsageQueryResultResponse(rsp *http.Response) (*GetOauthClientUsageQueryResultResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOauthClientUsageQueryResultResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest APIUsageQueryResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestEntityTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ProxyError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 504:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetOauthClientUsageQueryResultResponse200Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetOauthClientUsageQueryResultResponse400Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetOauthClientUsageQueryResultResponse401Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetOauthClientUsageQueryResultResponse403Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetOauthClientUsageQueryResultResponse404Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers GetOauthClientUsageQueryResultResponse408Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers GetOauthClientUsageQueryResultResponse409Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers GetOauthClientUsageQueryResultResponse413Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers GetOauthClientUsageQueryResultResponse415Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetOauthClientUsageQueryResultResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetOauthClientUsageQueryResultResponse500Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetOauthClientUsageQueryResultResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetOauthClientUsageQueryResultResponse504Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetOauthClientUsageSummaryResponse parses an HTTP response from a GetOauthClientUsageSummaryWithResponse call
+func ParseGetOauthClientUsageSummaryResponse(rsp *http.Response) (*GetOauthClientUsageSummaryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOauthClientUsageSummaryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageExecutionResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest UsageExecutionResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestEntityTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ProxyError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 504:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetOauthClientUsageSummaryResponse200Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers GetOauthClientUsageSummaryResponse202Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetOauthClientUsageSummaryResponse400Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetOauthClientUsageSummaryResponse401Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetOauthClientUsageSummaryResponse403Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetOauthClientUsageSummaryResponse404Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers GetOauthClientUsageSummaryResponse408Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers GetOauthClientUsageSummaryResponse409Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers GetOauthClientUsageSummaryResponse413Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers GetOauthClientUsageSummaryResponse415Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetOauthClientUsageSummaryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetOauthClientUsageSummaryResponse500Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetOauthClientUsageSummaryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetOauthClientUsageSummaryResponse504Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
 }
 
 // ParsePostUsageQueryResponse parses an HTTP response from a PostUsageQueryWithResponse call
@@ -2278,6 +6152,1136 @@ func ParseGetUsageQueryExecutionIDResultsResponse(rsp *http.Response) (*GetUsage
 		response.Headers503 = &headers
 	case rsp.StatusCode == 504:
 		var headers GetUsageQueryExecutionIDResultsResponse504Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePostUsageSimplesearchResponse parses an HTTP response from a PostUsageSimplesearchWithResponse call
+func ParsePostUsageSimplesearchResponse(rsp *http.Response) (*PostUsageSimplesearchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostUsageSimplesearchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageExecutionResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest UsageExecutionResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestEntityTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ProxyError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 504:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PostUsageSimplesearchResponse200Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers PostUsageSimplesearchResponse202Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers PostUsageSimplesearchResponse400Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PostUsageSimplesearchResponse401Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PostUsageSimplesearchResponse403Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PostUsageSimplesearchResponse404Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers PostUsageSimplesearchResponse408Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers PostUsageSimplesearchResponse409Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers PostUsageSimplesearchResponse413Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PostUsageSimplesearchResponse415Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PostUsageSimplesearchResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers PostUsageSimplesearchResponse500Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PostUsageSimplesearchResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers PostUsageSimplesearchResponse504Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetUsageSimplesearchExecutionIDResultsResponse parses an HTTP response from a GetUsageSimplesearchExecutionIDResultsWithResponse call
+func ParseGetUsageSimplesearchExecutionIDResultsResponse(rsp *http.Response) (*GetUsageSimplesearchExecutionIDResultsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUsageSimplesearchExecutionIDResultsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest APIUsageQueryResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestEntityTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ProxyError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 504:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse200Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse400Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse401Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse403Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse404Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse408Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse409Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse413Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse415Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse500Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetUsageSimplesearchExecutionIDResultsResponse504Headers
 		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
