@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"net/http"
 	"net/url"
 	"sync"
 
@@ -23,24 +24,48 @@ func (c *Client) Start(ctx context.Context, q Query) (*Execution, error) {
 	if q.Granularity != "" {
 		body.Granularity = &q.Granularity
 	}
-	resp, err := c.api.PostUsageQuery(ctx, body)
+	id, err := startedID(c.api.PostUsageQuery(ctx, body))
 	if err != nil {
-		return nil, transportError(err)
+		return nil, err
+	}
+	return c.Execution(id), nil
+}
+
+// startedID reads the execution id from the answer of a request that starts
+// an execution (a query's POST, a summary's GET).
+func startedID(resp *http.Response, err error) (string, error) {
+	if err != nil {
+		return "", transportError(err)
 	}
 	if resp.StatusCode != 200 && resp.StatusCode != 202 {
-		return nil, responseError(resp)
+		return "", responseError(resp)
 	}
 	defer drain(resp.Body)
 	// resultsUri is ignored on purpose: it could name another origin, and
 	// the execution-id path is always on ours.
-	var started gen.UsageExecutionResult
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&started); err != nil {
-		return nil, &DecodeError{Method: "POST", Path: resp.Request.URL.Path, Err: err}
+	var s gen.UsageExecutionResult
+	fail := func(err error) (string, error) {
+		return "", &DecodeError{Method: resp.Request.Method, Path: resp.Request.URL.Path, Err: err}
 	}
-	if deref(started.ExecutionID) == "" {
-		return nil, &DecodeError{Method: "POST", Path: resp.Request.URL.Path, Err: errors.New("no executionId")}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&s); err != nil {
+		return fail(err)
 	}
-	return c.Execution(*started.ExecutionID), nil
+	if deref(s.ExecutionID) == "" {
+		return fail(errors.New("no executionId"))
+	}
+	return *s.ExecutionID, nil
+}
+
+// answered is what a results request answered: the 200 answer, or the
+// error of any other.
+func answered(resp *http.Response, err error) (*http.Response, error) {
+	if err != nil {
+		return nil, transportError(err)
+	}
+	if resp.StatusCode != 200 {
+		return nil, responseError(resp)
+	}
+	return resp, nil
 }
 
 // Run starts q and waits for its result.
@@ -59,10 +84,18 @@ func (c *Client) Wait(ctx context.Context, executionID string) (*Result, error) 
 
 // Execution is a handle on a started query, in the manner of the Azure SDK
 // poller: Poll for one look, Wait for the end. Get one from Client.Start or
-// Client.Execution. It is safe for concurrent use.
+// Client.Execution; a client's query or summary from Client.StartClient,
+// Client.Summary or Client.ClientExecution; a simple search from
+// Client.StartSearch or Client.SearchExecution. It is safe for concurrent
+// use.
 type Execution struct {
 	ID string
-	c  *Client
+	// ClientID is the OAuth client of a per-client query or summary, whose
+	// results are read from that client's path; "" otherwise.
+	ClientID string
+
+	c   *Client
+	src source
 
 	turn turn // one poll at a time; it guards the terminal state below
 	done bool
@@ -73,7 +106,26 @@ type Execution struct {
 // Execution returns a handle on an execution started earlier, maybe by
 // another process.
 func (c *Client) Execution(id string) *Execution {
-	return &Execution{ID: id, c: c, turn: newTurn()}
+	return c.handle(id, "", source{get: func(ctx context.Context, id, _ string) (*http.Response, error) {
+		return answered(c.api.GetUsageQueryExecutionIDResults(ctx, id))
+	}})
+}
+
+func (c *Client) handle(id, clientID string, src source) *Execution {
+	return &Execution{ID: id, ClientID: clientID, c: c, src: src, turn: newTurn()}
+}
+
+// source is where the results of an execution are read: the seam through
+// which one Execution, one wait loop and one Result serve the organization's
+// query, a client's query or summary, and a simple search's pages.
+type source struct {
+	// get GETs the results of execution id, at the page whose cursor is
+	// after ("" for the first), and returns the 200 answer or the error of
+	// any other.
+	get func(ctx context.Context, id, after string) (*http.Response, error)
+	// paged says the answers come in pages linked by cursors.after, at
+	// most maxSearchRecords rows in all.
+	paged bool
 }
 
 // Poll asks once for the state of the execution. Once it is terminal, the
@@ -112,7 +164,7 @@ func (e *Execution) look(ctx, waitCtx context.Context, skip bool) (look[*Result]
 	if e.done {
 		return look[*Result]{state: e.last, done: e.err == nil, res: e.result(ctx, nil)}, e.err
 	}
-	a, hint, err := e.c.results(ctx, waitCtx, e.ID)
+	a, hint, err := e.c.results(ctx, waitCtx, e.src.get, e.ID, "")
 	if err != nil {
 		return look[*Result]{}, err
 	}
@@ -147,7 +199,7 @@ func (e *Execution) look(ctx, waitCtx context.Context, skip bool) (look[*Result]
 }
 
 func (e *Execution) result(ctx context.Context, open *answer) *Result {
-	return &Result{ExecutionID: e.ID, c: e.c, ctx: ctx, open: open}
+	return &Result{ExecutionID: e.ID, c: e.c, src: e.src, ctx: ctx, open: open}
 }
 
 // transportError unwraps the *url.Error the HTTP client puts around an
@@ -169,14 +221,17 @@ func transportError(err error) error {
 // The rows stream from the answer that ended the wait, whichever the order
 // of its keys. When the rows come before queryStatus, as the real API sends
 // them, the status is read after the last row: anything but Complete is
-// then an error after the rows, since they may be a part only.
+// then an error after the rows, since they may be a part only. The rows of
+// a simple search come in pages, one held at a time: see Rows and Capped.
 type Result struct {
 	ExecutionID string
 
-	c    *Client
-	ctx  context.Context // the wait's, for a new GET of the rows
-	mu   sync.Mutex
-	open *answer // the answer that ended the wait, until Rows takes it
+	c      *Client
+	src    source
+	ctx    context.Context // the wait's, for a new GET of the rows
+	mu     sync.Mutex
+	open   *answer // the answer that ended the wait, until Rows takes it
+	capped bool
 }
 
 // Rows yields the rows in the server's order. The first error, an
@@ -185,34 +240,83 @@ type Result struct {
 // not Complete, is an error too, not a short result. The open answer is
 // consumed by the first call; any later call GETs the results again.
 // Iterating to the end or breaking off closes the answer.
+//
+// A simple search's rows go on page after page, each GET with the cursor
+// of the page before, until a page has no cursors.after (or an empty one,
+// or no rows), or until MaxSearchRecords rows, the API's cap: Capped then
+// says so.
 func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 	return func(yieldRow func(gen.APIUsageRow, error) bool) {
 		r.mu.Lock()
 		a := r.open
 		r.open = nil
 		r.mu.Unlock()
-		if a == nil {
-			var err error
-			if a, _, err = r.c.results(r.ctx, r.ctx, r.ExecutionID); err == nil {
-				err = a.head(false)
-				if err != nil {
-					a.close()
+		rd := newRowDecoder(r.c.log)
+		for {
+			if a == nil {
+				var err error
+				if a, err = r.page(""); err != nil {
+					yieldRow(gen.APIUsageRow{}, &ExecutionError{ExecutionID: r.ExecutionID, Err: err})
+					return
 				}
 			}
-			if err != nil {
+			before, ok := rd.n, true
+			// Every error names the execution, whose rows can be read again.
+			a.stream(rd, true, func(row gen.APIUsageRow, err error) bool {
+				if err != nil {
+					ok = false
+					err = &ExecutionError{ExecutionID: r.ExecutionID, Status: a.status, Err: err}
+				}
+				ok = yieldRow(row, err) && ok
+				return ok
+			})
+			a.close()
+			if !ok || !r.src.paged {
+				return
+			}
+			if rd.n >= MaxSearchRecords {
+				r.mu.Lock()
+				r.capped = true
+				r.mu.Unlock()
+				r.c.log.Warn("gcusage: the search stopped at the API's cap; narrow the interval or add filters",
+					"execution", oneLine(r.ExecutionID, maxQuoted), "records", rd.n)
+				return
+			}
+			// A page without rows ends the search whatever its cursor says,
+			// so that no server can keep it paging forever.
+			if a.after == "" || rd.n == before {
+				return
+			}
+			var err error
+			if a, err = r.page(a.after); err != nil {
 				yieldRow(gen.APIUsageRow{}, &ExecutionError{ExecutionID: r.ExecutionID, Err: err})
 				return
 			}
 		}
-		defer a.close()
-		// Every error names the execution, whose rows can be read again.
-		a.stream(newRowDecoder(r.c.log), true, func(row gen.APIUsageRow, err error) bool {
-			if err != nil {
-				err = &ExecutionError{ExecutionID: r.ExecutionID, Status: a.status, Err: err}
-			}
-			return yieldRow(row, err)
-		})
 	}
+}
+
+// page GETs the results from the page whose cursor is after, read up to
+// their rows.
+func (r *Result) page(after string) (*answer, error) {
+	a, _, err := r.c.results(r.ctx, r.ctx, r.src.get, r.ExecutionID, after)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.head(false); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Capped reports whether Rows stopped at MaxSearchRecords, the most records
+// the API gives a simple search: the rows may then be a part only (a
+// search of exactly that many reports it too). Ask once the rows are read.
+func (r *Result) Capped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.capped
 }
 
 // All collects the rows, for results known to be small.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/go-faster/jx"
@@ -56,6 +57,7 @@ type answer struct {
 	// status is the queryStatus read so far; Complete is required of an
 	// answer whose rows came before it.
 	status string
+	after  string // cursors.after, the next page of a simple search
 	stop   func() bool
 	cancel context.CancelFunc
 }
@@ -69,22 +71,17 @@ const (
 	ended                       // the object and the body have ended
 )
 
-// results GETs the results of execution id and opens the answer's object.
-// The request lives on ctx and also ends with until, unless stop detaches
-// it first.
-func (c *Client) results(ctx, until context.Context, id string) (*answer, time.Duration, error) {
+// results GETs the results of execution id with get, at the page whose
+// cursor is after, and opens the answer's object. The request lives on ctx
+// and also ends with until, unless stop detaches it first.
+func (c *Client) results(ctx, until context.Context, get func(ctx context.Context, id, after string) (*http.Response, error), id, after string) (*answer, time.Duration, error) {
 	rctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(until, cancel)
-	resp, err := c.api.GetUsageQueryExecutionIDResults(rctx, id)
+	resp, err := get(rctx, id, after)
 	if err != nil {
 		stop()
 		cancel()
-		return nil, 0, transportError(err)
-	}
-	if resp.StatusCode != 200 {
-		stop()
-		defer cancel()
-		return nil, 0, responseError(resp)
+		return nil, 0, err
 	}
 	a := newAnswer(resp.Body)
 	a.path, a.stop, a.cancel = resp.Request.URL.Path, stop, cancel
@@ -170,6 +167,8 @@ func (a *answer) head(skip bool) error {
 				}
 			}
 			err = a.rows.Err()
+		case "cursors":
+			err = a.cursors()
 		default:
 			err = a.dec.Skip()
 		}
@@ -186,6 +185,29 @@ func (a *answer) str() (string, error) {
 		return "", a.dec.Null()
 	}
 	return a.dec.Str()
+}
+
+// maxCursor bounds the cursor of a page, sent back in the next page's URL:
+// a real one is tens of bytes.
+const maxCursor = 4 << 10
+
+// cursors reads the paging cursors of a simple search's page, keeping
+// after.
+func (a *answer) cursors() error {
+	if a.dec.Next() == jx.Null {
+		return a.dec.Null()
+	}
+	return a.dec.Obj(func(d *jx.Decoder, key string) error {
+		if key != "after" {
+			return d.Skip()
+		}
+		s, err := a.str()
+		if err == nil && len(s) > maxCursor {
+			err = fmt.Errorf("cursors.after is longer than %d bytes", maxCursor)
+		}
+		a.after = s
+		return err
+	})
 }
 
 // end checks that the object ended well and that nothing follows it, so
@@ -233,6 +255,8 @@ func (a *answer) stream(rd *rowDecoder, needComplete bool, yield func(gen.APIUsa
 			if !rd.array(a, false, yield) {
 				return
 			}
+		case "cursors":
+			err = a.cursors()
 		default:
 			err = a.dec.Skip()
 		}
