@@ -145,6 +145,10 @@ type query struct {
 	granularity gen.Granularity       // "" for one total per group over the whole interval
 	metrics     [len(allMetrics)]bool // indexed as allMetrics
 	groupBy     []gen.GroupBy         // without repeats; OAuthClientId when the query has none
+	// keep, when set, picks the groups that have rows (one client's, the
+	// filters of a search); project, when set, reshapes each row.
+	keep    func(*gen.APIUsageRow) bool
+	project func(*gen.APIUsageRow)
 }
 
 // parseQuery checks what the spec cannot: that the interval really parses
@@ -411,7 +415,11 @@ func (q query) rows(seed int64, p Population, now time.Time) iter.Seq[gen.APIUsa
 				p.set(&group, seed, g, idx[k])
 				key = mix(key ^ hashString(string(g)) ^ uint64(idx[k]))
 			}
-			for _, sp := range spans {
+			kept := spans
+			if q.keep != nil && !q.keep(&group) {
+				kept = nil
+			}
+			for _, sp := range kept {
 				var sum counts
 				traffic := false
 				for d := sp.from; d < sp.to; d++ {
@@ -463,6 +471,9 @@ func (q query) row(group gen.APIUsageRow, c counts, date time.Time) gen.APIUsage
 	}
 	if m[5] {
 		r.Requests = c.s200 + c.s300 + c.s400 + c.s500
+	}
+	if q.project != nil {
+		q.project(&r)
 	}
 	return r
 }

@@ -3,6 +3,7 @@ package usagetest
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -15,6 +16,19 @@ const (
 	RouteToken   Route = "token"   // POST /oauth/token
 	RouteQuery   Route = "query"   // POST /api/v2/usage/query
 	RouteResults Route = "results" // GET /api/v2/usage/query/{executionId}/results
+
+	RouteClientQuery   Route = "client-query"   // POST /api/v2/oauth/clients/{clientId}/usage/query
+	RouteClientResults Route = "client-results" // GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}
+	RouteSummary       Route = "summary"        // GET /api/v2/oauth/clients/{clientId}/usage/summary
+	RouteSearch        Route = "search"         // POST /api/v2/usage/simplesearch
+	RouteSearchResults Route = "search-results" // GET /api/v2/usage/simplesearch/{executionId}/results
+)
+
+// The routes that start executions, and those that poll them, for the
+// faults that apply to one kind only.
+var (
+	startRoutes   = []Route{RouteQuery, RouteClientQuery, RouteSummary, RouteSearch}
+	resultsRoutes = []Route{RouteResults, RouteClientResults, RouteSearchResults}
 )
 
 // Fault is a misbehaviour scripted for one request (or all requests) to a
@@ -121,15 +135,15 @@ func (f Fault) String() string {
 // for a meaningless fault fails at once instead of silently passing.
 func (f Fault) check(route Route, nth int) error {
 	only := map[faultKind][]Route{
-		faultUnknownStatus:    {RouteResults},
-		faultNonUTCDate:       {RouteResults},
-		faultForeignResults:   {RouteQuery},
-		faultRevoke:           {RouteQuery, RouteResults},
+		faultUnknownStatus:    resultsRoutes,
+		faultNonUTCDate:       resultsRoutes,
+		faultForeignResults:   startRoutes,
+		faultRevoke:           append(slices.Clone(startRoutes), resultsRoutes...),
 		faultTokenRateLimited: {RouteToken},
 	}
 	switch {
-	case route != RouteToken && route != RouteQuery && route != RouteResults:
-		return fmt.Errorf("usagetest: unknown route %q (want RouteToken, RouteQuery or RouteResults)", route)
+	case route != RouteToken && !slices.Contains(startRoutes, route) && !slices.Contains(resultsRoutes, route):
+		return fmt.Errorf("usagetest: unknown route %q (want RouteToken, RouteQuery, RouteResults, RouteClientQuery, RouteClientResults, RouteSummary, RouteSearch or RouteSearchResults)", route)
 	case f.kind == 0:
 		return fmt.Errorf("usagetest: zero Fault: build one with a constructor such as RateLimited")
 	case nth < 0:

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"mime"
 	"net/http"
 	"net/url"
@@ -65,6 +66,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	route, id := match(r)
+	params := map[string]string{"executionId": id}
+	if route == "" {
+		route, params = matchMore(r)
+	}
 	x := &exchange{s: s, w: w, r: r, corr: newID()}
 	x.faults = s.record(r, route, body)
 	// Genesys sends these on every answer, errors and 429s included; the
@@ -82,7 +87,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case RouteQuery:
 		x.in = s.validationInput(r, queryPath, nil)
 	case RouteResults:
-		x.in = s.validationInput(r, resultsPath, map[string]string{"executionId": id})
+		x.in = s.validationInput(r, resultsPath, params)
+	default:
+		if path, ok := morePaths[route]; ok {
+			x.in = s.validationInput(r, path, params)
+		}
 	}
 
 	for _, f := range x.faults {
@@ -119,7 +128,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case RouteQuery:
 		s.postQuery(x, body)
 	case RouteResults:
-		s.results(x, id)
+		s.results(x, route, "", id)
+	case RouteClientQuery:
+		s.postClientQuery(x, params["clientId"], body)
+	case RouteSummary:
+		s.summary(x, params["clientId"])
+	case RouteSearch:
+		s.postSearch(x, body)
+	case RouteClientResults, RouteSearchResults:
+		s.results(x, route, params["clientId"], params["executionId"])
 	default:
 		x.error(http.StatusNotFound, "not.found", "", fmt.Sprintf("No resource at %s %s", r.Method, r.URL.Path))
 	}
@@ -231,29 +248,7 @@ func (s *Server) postQuery(x *exchange, body []byte) {
 		x.error(http.StatusBadRequest, "invalid.date", "interval", "Invalid value for "+err.Error())
 		return
 	}
-	outcome := gen.QueryStatusComplete
-	if s.cfg.outcome != nil && s.cfg.outcome(q) == gen.QueryStatusFailed {
-		outcome = gen.QueryStatusFailed
-	}
-	s.mu.Lock()
-	s.nextExec++
-	id := newID()
-	if s.cfg.seeded {
-		id = uuid(s.cfg.seed, "execution", s.nextExec)
-	}
-	e := &execution{q: pq, outcome: outcome, created: time.Now()}
-	s.execs[id] = e
-	done := s.finished(e, false)
-	s.mu.Unlock()
-
-	status, uri := http.StatusAccepted, queryPath+"/"+id+"/results"
-	if done {
-		status = http.StatusOK
-	}
-	if f, ok := x.fault(faultForeignResults); ok {
-		uri = strings.TrimSuffix(f.text, "/") + uri
-	}
-	x.json(status, gen.UsageExecutionResult{ExecutionID: &id, ResultsURI: &uri})
+	s.start(x, q, &execution{q: pq, route: RouteResults}, func(id string) string { return queryPath + "/" + id + "/results" })
 }
 
 // finished reports whether e is done, counting one more Running answer
@@ -268,12 +263,17 @@ func (s *Server) finished(e *execution, poll bool) bool {
 	return e.done
 }
 
-func (s *Server) results(x *exchange, id string) {
+// results answers a poll of execution id on route (and, on a client's
+// path, of that client): an execution is read on the path of its kind only.
+func (s *Server) results(x *exchange, route Route, clientID, id string) {
 	if !s.authorized(x) || !x.validRequest() {
 		return
 	}
 	s.mu.Lock()
 	e := s.execs[id]
+	if e != nil && (e.route != route || e.clientID != clientID) {
+		e = nil
+	}
 	f, unknown := x.fault(faultUnknownStatus)
 	done := e != nil && s.finished(e, !unknown) // an unknown status is no poll
 	s.mu.Unlock()
@@ -290,8 +290,10 @@ func (s *Server) results(x *exchange, id string) {
 		x.json(http.StatusOK, map[string]string{"queryStatus": status(gen.QueryStatusRunning)})
 	case e.outcome == gen.QueryStatusFailed:
 		x.json(http.StatusOK, map[string]string{"queryStatus": status(gen.QueryStatusFailed)})
+	case route == RouteSearchResults:
+		s.searchPage(x, e, status(gen.QueryStatusComplete))
 	default:
-		x.complete(e.q, status(gen.QueryStatusComplete))
+		x.complete(e.q.rows(s.cfg.seed, s.cfg.pop, s.now()), x.envelope(status(gen.QueryStatusComplete), ""))
 	}
 }
 
@@ -465,9 +467,10 @@ func (s *Server) checkRow(b []byte) error {
 }
 
 // complete answers a Complete execution (or one whose status an
-// UnknownStatus fault replaced) with its rows, streamed: it validates and
-// writes one row at a time, results first unless WithStatusFirst.
-func (x *exchange) complete(q query, status string) {
+// UnknownStatus fault replaced) with its rows, streamed into env, the
+// answer without rows: it validates and writes one row at a time, results
+// first unless WithStatusFirst.
+func (x *exchange) complete(rows iter.Seq[gen.APIUsageRow], env []byte) {
 	zone := time.UTC
 	if f, ok := x.fault(faultNonUTCDate); ok {
 		off, _ := parseOffset(f.text)
@@ -477,7 +480,7 @@ func (x *exchange) complete(q query, status string) {
 	_, invalid := x.fault(faultInvalidJSON)
 	if truncate || invalid { // body faults need the whole body; tests keep it small
 		var buf bytes.Buffer
-		if x.writeRows(&buf, q, zone, status) == nil {
+		if x.writeRows(&buf, rows, zone, env) == nil {
 			x.send(http.StatusOK, jsonType, buf.Bytes())
 		}
 		return
@@ -485,40 +488,39 @@ func (x *exchange) complete(q query, status string) {
 	h := x.w.Header()
 	h.Set("Content-Type", jsonType)
 	if _, unknown := x.fault(faultUnknownStatus); !unknown { // breaks the spec on purpose
-		if err := x.s.checkResponse(x.in, http.StatusOK, h, x.envelope(nil, status)); err != nil {
+		if err := x.s.checkResponse(x.in, http.StatusOK, h, env); err != nil {
 			x.s.report(err)
 		}
 	}
 	x.w.WriteHeader(http.StatusOK)
-	if err := x.writeRows(x.w, q, zone, status); errors.Is(err, errBadRow) {
+	if err := x.writeRows(x.w, rows, zone, env); errors.Is(err, errBadRow) {
 		panic(http.ErrAbortHandler) // the status is sent: cut the body short so the client cannot miss it
 	}
 }
 
 var errBadRow = errors.New("row does not conform to ApiUsageRow")
 
-// envelope appends to b the results object with no rows: "results":[]
-// marks where they go.
-func (x *exchange) envelope(b []byte, status string) []byte {
+// envelope is the results object with no rows: "results":[] marks where
+// they go. tail, the JSON of the keys after queryStatus (a page's
+// cursors), is empty or starts with a comma.
+func (x *exchange) envelope(status, tail string) []byte {
 	if x.s.cfg.statusFirst {
-		b = append(b, `{"queryStatus":`...)
-		b = appendString(b, status)
-		return append(b, `,"results":[]}`...)
+		b := appendString([]byte(`{"queryStatus":`), status)
+		return append(append(b, tail...), `,"results":[]}`...)
 	}
-	b = append(b, `{"results":[],"queryStatus":`...)
-	b = appendString(b, status)
-	return append(b, '}')
+	b := appendString([]byte(`{"results":[],"queryStatus":`), status)
+	return append(append(b, tail...), '}')
 }
 
-// writeRows writes the whole results object. Rows are encoded by hand,
-// with every key in the API's order, into a buffer written out every
-// 32 KiB: a million rows cost flat memory and no reflection.
-func (x *exchange) writeRows(w io.Writer, q query, zone *time.Location, status string) error {
-	env := x.envelope(nil, status)
+// writeRows writes the whole results object, env with the rows in it.
+// Rows are encoded by hand, with every key in the API's order, into a
+// buffer written out every 32 KiB: a million rows cost flat memory and no
+// reflection.
+func (x *exchange) writeRows(w io.Writer, rows iter.Seq[gen.APIUsageRow], zone *time.Location, env []byte) error {
 	split := bytes.Index(env, []byte(`"results":[`)) + len(`"results":[`)
 	buf := append(make([]byte, 0, 40<<10), env[:split]...)
 	n := 0
-	for row := range q.rows(x.s.cfg.seed, x.s.cfg.pop, x.s.now()) {
+	for row := range rows {
 		if n > 0 {
 			buf = append(buf, ',')
 		}

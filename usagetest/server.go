@@ -96,11 +96,16 @@ type token struct {
 }
 
 type execution struct {
-	q       query
-	outcome gen.QueryStatus
-	created time.Time
-	polls   int // results answered Running so far
-	done    bool
+	q        query
+	route    Route  // where its results are read
+	clientID string // of a per-client query or summary
+	outcome  gen.QueryStatus
+	created  time.Time
+	polls    int // results answered Running so far
+	done     bool
+	measured bool // a search's records and size are known
+	records  int  // of a search, up to the cap
+	size     int  // of a search's records, as written
 }
 
 // Option configures a Server.
@@ -119,6 +124,7 @@ type config struct {
 	polls       int
 	running     time.Duration
 	outcome     func(gen.APIUsageQuery) gen.QueryStatus
+	maxResponse int // bytes of a search's records
 	faults      []scripted
 	err         error
 }
@@ -271,7 +277,7 @@ func Start(opts ...Option) (*Server, error) { return start(log.Printf, opts) }
 
 func start(errorf func(string, ...any), opts []Option) (*Server, error) {
 	cfg := config{addr: "127.0.0.1:0", id: DemoClientID, secret: DemoClientSecret, lifetime: 24 * time.Hour,
-		seed: 1, polls: 1}
+		seed: 1, polls: 1, maxResponse: defaultMaxResponse}
 	cfg.pop, _ = Population{}.withDefaults()
 	for _, o := range opts {
 		o(&cfg)
