@@ -80,6 +80,7 @@ type Request struct {
 	Time   time.Time
 	Method string
 	Path   string
+	Query  string // the raw query, such as days=30 or after=...&pageSize=1000
 	// Header is a copy of the request's headers in which Authorization is
 	// redacted to its scheme and a short hash, such as
 	// "Bearer sha256:1a2b3c4d", so that tests can compare tokens without
@@ -428,7 +429,7 @@ func (s *Server) record(r *http.Request, route Route, body []byte) []Fault {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = append(s.requests, Request{Time: time.Now(), Method: r.Method, Path: r.URL.Path, Header: h, Body: body})
+	s.requests = append(s.requests, Request{Time: time.Now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: h, Body: body})
 	if route == "" {
 		return nil
 	}
