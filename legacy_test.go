@@ -192,16 +192,31 @@ func TestBadArgumentsSendNothing(t *testing.T) {
 	h := newHarness(t, "", nil)
 	ctx := t.Context()
 	for name, call := range map[string]func() error{
-		"days 0":           func() error { _, err := h.c.Summary(ctx, "c1", 0); return err },
-		"client id path":   func() error { _, err := h.c.Summary(ctx, "../c1", 7); return err },
-		"empty client id":  func() error { _, err := h.c.StartClient(ctx, "", week); return err },
-		"resumed client":   func() error { _, err := h.c.WaitClient(ctx, "a/b", "e1"); return err },
-		"search metric":    func() error { _, err := h.c.StartSearch(ctx, client.SimpleSearch{Interval: week.Interval, Metrics: []gen.SimpleSearchMetric{"date"}}); return err },
-		"search method":    func() error { _, err := h.c.StartSearch(ctx, client.SimpleSearch{Interval: week.Interval, HTTPMethods: []gen.HTTPMethod{"get"}}); return err },
-		"search interval":  func() error { _, err := h.c.StartSearch(ctx, client.SimpleSearch{Interval: "2024-01-08/2024-01-01"}); return err },
-		"search page size": func() error { _, err := h.c.StartSearch(ctx, client.SimpleSearch{Interval: week.Interval, PageSize: 1001}); return err },
-		"empty name":       func() error { _, err := h.c.StartSearch(ctx, client.SimpleSearch{Interval: week.Interval, ClientNames: []string{""}}); return err },
-		"resumed search":   func() error { _, err := h.c.SearchExecution("e1", -1).Wait(ctx); return err },
+		"days 0":          func() error { _, err := h.c.Summary(ctx, "c1", 0); return err },
+		"client id path":  func() error { _, err := h.c.Summary(ctx, "../c1", 7); return err },
+		"empty client id": func() error { _, err := h.c.StartClient(ctx, "", week); return err },
+		"resumed client":  func() error { _, err := h.c.WaitClient(ctx, "a/b", "e1"); return err },
+		"search metric": func() error {
+			_, err := h.c.StartSearch(ctx, client.SimpleSearch{Interval: week.Interval, Metrics: []gen.SimpleSearchMetric{"date"}})
+			return err
+		},
+		"search method": func() error {
+			_, err := h.c.StartSearch(ctx, client.SimpleSearch{Interval: week.Interval, HTTPMethods: []gen.HTTPMethod{"get"}})
+			return err
+		},
+		"search interval": func() error {
+			_, err := h.c.StartSearch(ctx, client.SimpleSearch{Interval: "2024-01-08/2024-01-01"})
+			return err
+		},
+		"search page size": func() error {
+			_, err := h.c.StartSearch(ctx, client.SimpleSearch{Interval: week.Interval, PageSize: 1001})
+			return err
+		},
+		"empty name": func() error {
+			_, err := h.c.StartSearch(ctx, client.SimpleSearch{Interval: week.Interval, ClientNames: []string{""}})
+			return err
+		},
+		"resumed search": func() error { _, err := h.c.SearchExecution("e1", -1).Wait(ctx); return err },
 	} {
 		var ve *client.ValidationError
 		if err := call(); !errors.As(err, &ve) {
