@@ -72,7 +72,9 @@ Usage:
   gcusage <command> [flags]
 
 Commands:
-  query     start a usage query, wait for it and print the rows
+  query     start a usage query, wait for it and print the rows (--client: of one OAuth client)
+  summary   the usage of one OAuth client over its last days
+  search    a simple search of the usage records, filtered by client name, method and endpoint
   results   wait for an execution started earlier and print its rows
   regions   list the region keys and domains
   version   print the version (also --version or -v)
@@ -86,6 +88,8 @@ Examples:
   gcusage query --demo                      # sample data from an in-process stub, no account
   gcusage query --since 30d --group-by OAuthClientId,HttpMethod
   gcusage results 6a1f0c2e-... --format csv
+  gcusage summary 2b9c8f4e-... --days 30
+  gcusage search --since 3d --client-name 'Nightly export' --http-method get --format csv
   go run ./cmd/gcusage-stub                 # a standalone stub on 127.0.0.1:8765 to point --api-url at
 
 Run 'gcusage <command> --help' for the flags of a command.
@@ -93,7 +97,7 @@ Run 'gcusage <command> --help' for the flags of a command.
 
 func (a *app) dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("a command is needed: query, results, regions, version or help (see gcusage --help)")
+		return usagef("a command is needed: query, summary, search, results, regions, version or help (see gcusage --help)")
 	}
 	cmd, rest := alias(args[0]), args[1:]
 	switch cmd {
@@ -101,6 +105,10 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.query(ctx, rest)
 	case "results":
 		return a.results(ctx, rest)
+	case "summary":
+		return a.summary(ctx, rest)
+	case "search":
+		return a.search(ctx, rest)
 	case "regions":
 		return a.simple("regions", "List the region keys and domains that --region and GENESYSCLOUD_REGION accept.", "gcusage regions", rest, a.regions)
 	case "version":
@@ -116,7 +124,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		_, err := io.WriteString(a.stdout, mainHelp)
 		return err
 	}
-	msg := fmt.Sprintf("unknown command %q: want query, results, regions, version or help", cmd)
+	msg := fmt.Sprintf("unknown command %q: want query, summary, search, results, regions, version or help", cmd)
 	if s := suggest(cmd, commands); s != "" {
 		msg += "; did you mean " + s + "?"
 	}
@@ -124,7 +132,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 }
 
 // commands are the words dispatch knows, for suggestions.
-var commands = []string{"query", "results", "regions", "version", "help"}
+var commands = []string{"query", "summary", "search", "results", "regions", "version", "help"}
 
 // alias maps the flag spellings of help and version to their commands.
 func alias(arg string) string {

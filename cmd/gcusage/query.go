@@ -27,6 +27,8 @@ type conn struct {
 	top                              int
 	timeout                          time.Duration
 	quiet, verbose, demo, noWait     bool
+	client                           string // the OAuth client of a per-client query or summary
+	search                           bool   // the execution is a simple search
 }
 
 func newConn(fs *flag.FlagSet) *conn {
@@ -95,6 +97,7 @@ func (a *app) query(ctx context.Context, args []string) error {
 	mets := fs.String("metrics", "", "comma `list` of "+join(metrics)+" (default all)")
 	fs.BoolVar(&c.demo, "demo", false, "run against an in-process stub with sample data: no account, no network")
 	fs.BoolVar(&c.noWait, "no-wait", false, "start the query, print its execution id on stdout and the command that waits for it on stderr")
+	fs.StringVar(&c.client, "client", "", "query the usage of this OAuth client `id` only, on its own endpoint (no UserId in --group-by)")
 	pos, err := cmd.parse(a.stdout, args)
 	if err != nil {
 		return err
@@ -122,47 +125,74 @@ func (a *app) query(ctx context.Context, args []string) error {
 	if len(g) == 1 {
 		q.Granularity = g[0]
 	}
-	if err := q.Validate(); err != nil {
-		return err
-	}
-	var opts []client.Option
-	if c.demo {
-		if c.region != "" || c.apiURL != "" || c.loginURL != "" || c.noWait {
-			return usagef("--demo runs against an in-process stub that ends with the run: drop --region, --api-url, --login-url and --no-wait")
-		}
-		if err := c.check(); err != nil {
-			return err
-		}
-		srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithRunning(2, 0), usagetest.WithPopulation(usagetest.Population{Clients: 5}),
-			usagetest.WithNow(a.now)) // the stub's today is the command's
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		opts = []client.Option{
-			client.WithBaseURLs(srv.URL, srv.LoginURL),
-			client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
-			client.WithHTTPClient(&http.Client{Transport: srv.Transport()}),
-		}
-		a.note(c, "demo: interval "+q.Interval+", sample data from an in-process stub; no account, nothing sent over the network")
-	} else if opts, err = a.options(c); err != nil {
-		return err
-	}
 	start := func(ctx context.Context, cl *client.Client) (*client.Execution, error) { return cl.Start(ctx, q) }
+	if c.client != "" {
+		err = q.ValidateClient()
+		start = func(ctx context.Context, cl *client.Client) (*client.Execution, error) {
+			return cl.StartClient(ctx, c.client, q)
+		}
+	} else {
+		err = q.Validate()
+	}
+	if err != nil {
+		return err
+	}
+	opts, srv, err := a.connect(c)
+	if err != nil {
+		return err
+	}
+	if srv != nil {
+		defer srv.Close()
+		a.note(c, "demo: interval "+q.Interval+", sample data from an in-process stub; no account, nothing sent over the network")
+	}
 	return a.execute(ctx, c, opts, start, queryColumns(q.Granularity, q.GroupBy, q.Metrics))
+}
+
+// connect returns the client's options: from the flags and the
+// environment, or with --demo those of an in-process stub, returned too,
+// which the caller closes.
+func (a *app) connect(c *conn) ([]client.Option, *usagetest.Server, error) {
+	if !c.demo {
+		opts, err := a.options(c)
+		return opts, nil, err
+	}
+	if c.region != "" || c.apiURL != "" || c.loginURL != "" || c.noWait {
+		return nil, nil, usagef("--demo runs against an in-process stub that ends with the run: drop --region, --api-url, --login-url and --no-wait")
+	}
+	if err := c.check(); err != nil {
+		return nil, nil, err
+	}
+	srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithRunning(2, 0), usagetest.WithPopulation(usagetest.Population{Clients: 5}),
+		usagetest.WithNow(a.now)) // the stub's today is the command's
+	if err != nil {
+		return nil, nil, err
+	}
+	return []client.Option{
+		client.WithBaseURLs(srv.URL, srv.LoginURL),
+		client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
+		client.WithHTTPClient(&http.Client{Transport: srv.Transport()}),
+	}, srv, nil
 }
 
 const resultsAbout = `Wait for an execution started earlier, such as one a 'gcusage query' gave
 up on or started with --no-wait, and print its rows. The query's shape is
 not known here, so the table and csv show every field of the API's row. An
-execution id belongs to the organization and the region that started it.`
+execution id belongs to the organization and the region that started it.
+A query or summary of one OAuth client is read on that client's endpoint:
+give its id with --client. A simple search is read page by page: give
+--search (and --page-size).`
 
 const resultsExamples = `  gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13
-  gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13 --format json --timeout 30m`
+  gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13 --format json --timeout 30m
+  gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13 --client 2b9c8f4e-1d3a-4c5b-8e7f-0a1b2c3d4e5f
+  gcusage results 5c0e2f4a-7b1d-4c3e-8a9f-1e2d3c4b5a69 --search --format csv`
 
 func (a *app) results(ctx context.Context, args []string) error {
 	cmd := newCommand("results", "gcusage results <executionId> [flags]", resultsAbout, resultsExamples)
 	c := newConn(cmd.fs)
+	cmd.fs.StringVar(&c.client, "client", "", "the OAuth client `id` of a per-client query or summary")
+	cmd.fs.BoolVar(&c.search, "search", false, "the execution is a simple search: read its pages")
+	pageSize := pageSizeFlag(cmd.fs)
 	pos, err := cmd.parse(a.stdout, args)
 	if err != nil {
 		return err
@@ -177,10 +207,22 @@ func (a *app) results(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	resume := func(_ context.Context, cl *client.Client) (*client.Execution, error) {
+	cols, resume := columns, func(_ context.Context, cl *client.Client) (*client.Execution, error) {
 		return cl.Execution(pos[0]), nil
 	}
-	return a.execute(ctx, c, opts, resume, columns)
+	switch {
+	case c.client != "" && c.search:
+		return usagef("--client and --search name different kinds of execution: give one")
+	case c.client != "":
+		resume = func(_ context.Context, cl *client.Client) (*client.Execution, error) {
+			return cl.ClientExecution(c.client, pos[0]), nil
+		}
+	case c.search:
+		cols, resume = searchColumns(nil), func(_ context.Context, cl *client.Client) (*client.Execution, error) {
+			return cl.SearchExecution(pos[0], *pageSize), nil
+		}
+	}
+	return a.execute(ctx, c, opts, resume, cols)
 }
 
 // check refuses the shared flags' bad values. A negative --timeout would
@@ -351,6 +393,9 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	if err == nil {
 		err = a.print(res, c.order(newRowWriter(c.format, a.stdout, cols)))
 	}
+	if err == nil && res.Capped() { // a part only, however --quiet
+		fmt.Fprintf(a.stderr, "gcusage: warning: the search stopped at the API's cap of %d records, so the rows may be a part only: narrow the interval or add filters\n", client.MaxSearchRecords)
+	}
 	switch {
 	case err == nil || c.demo:
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
@@ -375,8 +420,12 @@ func withHint(err error) error {
 	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("%w; check GENESYSCLOUD_OAUTHCLIENT_ID / _SECRET and the region", err)
 	case !errors.As(err, &api):
+	case api.StatusCode == http.StatusForbidden && strings.Contains(api.Path, "/oauth/clients/"):
+		return fmt.Errorf("%w; the credentials need the permission oauth:client:view", err)
 	case api.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("%w; the credentials need the permission oauth:client:view or usage:organization:view", err)
+	case api.StatusCode == http.StatusNotFound && strings.Contains(api.Path, "/oauth/clients/"):
+		return fmt.Errorf("%w; an OAuth client id, and an execution id, belong to one organization and region: check the ids, the credentials and the region", err)
 	case api.StatusCode == http.StatusNotFound && errors.As(err, new(*client.ExecutionError)):
 		return fmt.Errorf("%w; an execution id belongs to one organization and region: check the credentials and the region", err)
 	}
@@ -403,9 +452,15 @@ func (a *app) print(res *client.Result, w rowWriter) error {
 // run stopped, with the connection and format flags it was given.
 func (c *conn) resume(id string) string {
 	args := []string{"gcusage", "results", shellQuote(id)}
+	if c.client != "" {
+		args = append(args, "--client", shellQuote(c.client))
+	}
+	if c.search {
+		args = append(args, "--search")
+	}
 	c.fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "format", "region", "api-url", "login-url", "sort", "top":
+		case "format", "region", "api-url", "login-url", "sort", "top", "page-size":
 			args = append(args, "--"+f.Name, shellQuote(f.Value.String()))
 		}
 	})
