@@ -11,6 +11,12 @@
 //	res, err := c.Run(ctx, client.Query{Interval: client.Between(from, to), GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID}})
 //	for row, err := range res.Rows() { ... }
 //
+// The same handle, wait loop and streaming serve the usage of one OAuth
+// client (StartClient, RunClient, Summary, resumed with ClientExecution or
+// WaitClient) and simple search (StartSearch, RunSearch, resumed with
+// SearchExecution), whose Result.Rows reads page after page up to the API's
+// cap of MaxSearchRecords (Result.Capped).
+//
 // Layers, outermost first: the generated client (gen), a retrying doer, an
 // auth transport that adds the bearer token only for the API's origin, and
 // the base transport.

@@ -38,6 +38,19 @@
 // date-time end exclusive. Rows are generated and written one at a time,
 // so a million of them cost flat memory; Server.Rows yields the same rows.
 //
+// The per-client endpoints and simple search answer from the same data. A
+// query of one OAuth client (one of ClientIDs; another gets 404) has the
+// rows of that client among those of the organization's query grouped by
+// OAuthClientId first, then by its own groupBy (ClientRows); its summary of
+// N days is its query of the last N full UTC days by day. A simple search
+// has the records of each day, client, template and method with traffic
+// that pass its filters, with the fields its metrics do not ask for left
+// empty, and clientId and requests, which no search metric names, always
+// so (SearchRows). Its pages hold pageSize records (1000 when not given)
+// with an opaque cursors.after, empty on the last page; it stops at
+// 20,000 records, and records over 5 MiB in all (WithMaxResponseBytes) get
+// 500 max.response.size.reached.
+//
 // Faults (WithFault, Server.Inject) fire on the nth request to a Route:
 // WithFault counts from the server's start, Inject from the call, both from
 // 1; nth 0 means every request. Requests counts every request received,
