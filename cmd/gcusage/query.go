@@ -67,6 +67,10 @@ exits 1: csv and ndjson end on a whole line, and json is left without its
 closing bracket on purpose, so that no parser takes it for a whole result.
 With --sort or --top nothing is printed unless every row was read.
 
+--client CLIENT_ID queries that OAuth client's usage only, on its own
+endpoint; --group-by may then not hold UserId. 'gcusage results <id>
+--client CLIENT_ID' resumes it.
+
 --no-wait prints the execution id instead of waiting; 'gcusage results
 <id>' waits for it later. Ctrl-C, or --timeout, stops the wait and prints
 that command (Ctrl-C exits 130).
@@ -74,13 +78,15 @@ that command (Ctrl-C exits 130).
 Credentials come from the environment: GENESYSCLOUD_OAUTHCLIENT_ID and
 GENESYSCLOUD_OAUTHCLIENT_SECRET, or GENESYSCLOUD_ACCESS_TOKEN; the region
 from --region or GENESYSCLOUD_REGION. --demo needs none of them. The
-credentials need the permission oauth:client:view or usage:organization:view.`
+credentials need the permission oauth:client:view or usage:organization:view
+(with --client, oauth:client:view).`
 
 const queryExamples = `  gcusage query --demo
   id=$(gcusage query --since 30d --no-wait) && gcusage results "$id" --format csv
   gcusage query --since 30d --group-by oauthclientid,httpmethod --metrics requests,status429
   gcusage query --interval 2024-01-01/2024-02-01 --granularity week --format csv > usage.csv
   gcusage query --since 2024-03-01 --until 36h --group-by TemplateUri --format ndjson
+  gcusage query --client 2b9c8f4e-1d3a-4c5b-8e7f-0a1b2c3d4e5f --group-by templateuri,httpmethod
   gcusage query --api-url http://127.0.0.1:8765 --login-url http://127.0.0.1:8765 --format json
       (against 'go run ./cmd/gcusage-stub', with its demo credentials in the env)`
 
