@@ -266,14 +266,7 @@ func (h *harness) collect(t *testing.T, ctx context.Context, q client.Query) ([]
 	if err != nil {
 		return nil, err
 	}
-	var got []string
-	for r, err := range res.Rows() {
-		if err != nil {
-			return got, err
-		}
-		got = append(got, rowJSON(t, r))
-	}
-	return got, nil
+	return readAll(t, res)
 }
 
 func TestRunReturnsTheStubsRows(t *testing.T) {

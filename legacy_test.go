@@ -48,6 +48,22 @@ func readAll(t *testing.T, res *client.Result) ([]string, error) {
 	return got, nil
 }
 
+// mustRows reads the rows of a result as JSON, failing the test on an
+// error: mustRows(t)(c.Wait(ctx, id)).
+func mustRows(t *testing.T) func(*client.Result, error) []string {
+	return func(res *client.Result, err error) []string {
+		t.Helper()
+		var got []string
+		if err == nil {
+			got, err = readAll(t, res)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+}
+
 // requests lists the API requests the stub received, as "METHOD path?query".
 func (h *harness) requests() []string {
 	var out []string
@@ -115,14 +131,7 @@ func TestClientQueryIsTheOrganizationsOfThatClient(t *testing.T) {
 		if !errors.As(err, &ee) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("want a timed-out ExecutionError, got %v", err)
 		}
-		res, err := h.c.WaitClient(t.Context(), id, ee.ExecutionID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := readAll(t, res)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := mustRows(t)(h.c.WaitClient(t.Context(), id, ee.ExecutionID))
 		org, err := h.srv.Rows(gen.APIUsageQuery{Interval: q.Interval, Granularity: &q.Granularity,
 			GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID, gen.GroupByTemplateURI}})
 		if err != nil {
@@ -160,14 +169,7 @@ func TestSummaryOf30Days(t *testing.T) {
 		if e.ClientID != id {
 			t.Errorf("handle of client %q, want %q", e.ClientID, id)
 		}
-		res, err := e.Wait(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := readAll(t, res)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := mustRows(t)(e.Wait(t.Context()))
 		// The last 30 full UTC days before today, by day.
 		want, err := h.srv.ClientRows(id, gen.APIUsageClientQuery{Interval: "2023-12-16/2024-01-14", Granularity: new(gen.GranularityDay)})
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gcusage/gcusage/client"
 	"github.com/gcusage/gcusage/gen"
+	"github.com/gcusage/gcusage/usagetest"
 )
 
 const summaryAbout = `Summarize the usage of one OAuth client over its last days (--days, 7 by
@@ -41,17 +42,16 @@ func (a *app) summary(ctx context.Context, args []string) error {
 	case len(pos) == 1:
 		c.client = pos[0]
 	}
-	opts, srv, err := a.connect(c)
-	if err != nil {
-		return err
-	}
-	if srv != nil {
-		defer srv.Close()
+	opts, done, err := a.connect(c, func(srv *usagetest.Server) string {
 		if c.client == "" {
 			c.client = srv.ClientIDs()[0]
 		}
-		a.note(c, fmt.Sprintf("demo: client %s, last %d days, sample data from an in-process stub; no account, nothing sent over the network", c.client, *days))
+		return fmt.Sprintf("client %s, last %d days", c.client, *days)
+	})
+	if err != nil {
+		return err
 	}
+	defer done()
 	start := func(ctx context.Context, cl *client.Client) (*client.Execution, error) {
 		return cl.Summary(ctx, c.client, *days)
 	}
@@ -115,14 +115,11 @@ func (a *app) search(ctx context.Context, args []string) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	opts, srv, err := a.connect(c)
+	opts, done, err := a.connect(c, func(*usagetest.Server) string { return "interval " + s.Interval })
 	if err != nil {
 		return err
 	}
-	if srv != nil {
-		defer srv.Close()
-		a.note(c, "demo: interval "+s.Interval+", sample data from an in-process stub; no account, nothing sent over the network")
-	}
+	defer done()
 	start := func(ctx context.Context, cl *client.Client) (*client.Execution, error) { return cl.StartSearch(ctx, s) }
 	return a.execute(ctx, c, opts, start, searchColumns(s.Metrics))
 }

@@ -143,24 +143,22 @@ func (a *app) query(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts, srv, err := a.connect(c)
+	opts, done, err := a.connect(c, func(*usagetest.Server) string { return "interval " + q.Interval })
 	if err != nil {
 		return err
 	}
-	if srv != nil {
-		defer srv.Close()
-		a.note(c, "demo: interval "+q.Interval+", sample data from an in-process stub; no account, nothing sent over the network")
-	}
+	defer done()
 	return a.execute(ctx, c, opts, start, queryColumns(q.Granularity, q.GroupBy, q.Metrics))
 }
 
-// connect returns the client's options: from the flags and the
-// environment, or with --demo those of an in-process stub, returned too,
-// which the caller closes.
-func (a *app) connect(c *conn) ([]client.Option, *usagetest.Server, error) {
+// connect returns the client's options from the flags and the environment,
+// or with --demo those of an in-process stub, which done closes; the
+// demo's note on stderr then says what it runs, as demo tells from the
+// stub.
+func (a *app) connect(c *conn, demo func(*usagetest.Server) string) (opts []client.Option, done func(), err error) {
 	if !c.demo {
 		opts, err := a.options(c)
-		return opts, nil, err
+		return opts, func() {}, err
 	}
 	if c.region != "" || c.apiURL != "" || c.loginURL != "" || c.noWait {
 		return nil, nil, usagef("--demo runs against an in-process stub that ends with the run: drop --region, --api-url, --login-url and --no-wait")
@@ -173,11 +171,12 @@ func (a *app) connect(c *conn) ([]client.Option, *usagetest.Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	a.note(c, "demo: "+demo(srv)+", sample data from an in-process stub; no account, nothing sent over the network")
 	return []client.Option{
 		client.WithBaseURLs(srv.URL, srv.LoginURL),
 		client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
 		client.WithHTTPClient(&http.Client{Transport: srv.Transport()}),
-	}, srv, nil
+	}, srv.Close, nil
 }
 
 const resultsAbout = `Wait for an execution started earlier, such as one a 'gcusage query' gave
