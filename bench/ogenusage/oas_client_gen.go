@@ -22,6 +22,24 @@ func trimTrailingSlashes(u *url.URL) {
 
 // Invoker invokes operations described by OpenAPI v3 specification.
 type Invoker interface {
+	// GetOauthClientUsageQueryResult invokes getOauthClientUsageQueryResult operation.
+	//
+	// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST
+	// /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary:
+	// 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission
+	// oauth:client:view.
+	//
+	// GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}
+	GetOauthClientUsageQueryResult(ctx context.Context, params GetOauthClientUsageQueryResultParams) (GetOauthClientUsageQueryResultRes, error)
+	// GetOauthClientUsageSummary invokes getOauthClientUsageSummary operation.
+	//
+	// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its
+	// results as those of a per-client query, at
+	// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission
+	// oauth:client:view.
+	//
+	// GET /api/v2/oauth/clients/{clientId}/usage/summary
+	GetOauthClientUsageSummary(ctx context.Context, params GetOauthClientUsageSummaryParams) (GetOauthClientUsageSummaryRes, error)
 	// GetUsageQueryExecutionIdResults invokes getUsageQueryExecutionIdResults operation.
 	//
 	// Answers 200 whatever the state of the execution: progress is in queryStatus, never in the status
@@ -30,6 +48,25 @@ type Invoker interface {
 	//
 	// GET /api/v2/usage/query/{executionId}/results
 	GetUsageQueryExecutionIdResults(ctx context.Context, params GetUsageQueryExecutionIdResultsParams) (GetUsageQueryExecutionIdResultsRes, error)
+	// GetUsageSimplesearchExecutionIdResults invokes getUsageSimplesearchExecutionIdResults operation.
+	//
+	// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds
+	// one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to
+	// get that page. The last page has no after, or an empty one. A search yields at most 20,000 records
+	// in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the
+	// permissions oauth:client:view or usage:organization:view.
+	//
+	// GET /api/v2/usage/simplesearch/{executionId}/results
+	GetUsageSimplesearchExecutionIdResults(ctx context.Context, params GetUsageSimplesearchExecutionIdResultsParams) (GetUsageSimplesearchExecutionIdResultsRes, error)
+	// PostOauthClientUsageQuery invokes postOauthClientUsageQuery operation.
+	//
+	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy
+	// values among those of ClientGroupBy (no UserId). Poll GET
+	// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission
+	// oauth:client:view.
+	//
+	// POST /api/v2/oauth/clients/{clientId}/usage/query
+	PostOauthClientUsageQuery(ctx context.Context, request *ApiUsageClientQuery, params PostOauthClientUsageQueryParams) (PostOauthClientUsageQueryRes, error)
 	// PostUsageQuery invokes postUsageQuery operation.
 	//
 	// Starts an asynchronous query of the organization's API usage. The answer carries the executionId
@@ -38,6 +75,15 @@ type Invoker interface {
 	//
 	// POST /api/v2/usage/query
 	PostUsageQuery(ctx context.Context, request *ApiUsageQuery) (PostUsageQueryRes, error)
+	// PostUsageSimplesearch invokes postUsageSimplesearch operation.
+	//
+	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval,
+	// filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET
+	// /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any
+	// of the permissions oauth:client:view or usage:organization:view.
+	//
+	// POST /api/v2/usage/simplesearch
+	PostUsageSimplesearch(ctx context.Context, request *ApiUsageSimpleSearch) (PostUsageSimplesearchRes, error)
 }
 
 // Client implements OAS client.
@@ -79,6 +125,240 @@ func (c *Client) requestURL(ctx context.Context) *url.URL {
 		return c.serverURL
 	}
 	return u
+}
+
+// GetOauthClientUsageQueryResult invokes getOauthClientUsageQueryResult operation.
+//
+// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST
+// /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary:
+// 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission
+// oauth:client:view.
+//
+// GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}
+func (c *Client) GetOauthClientUsageQueryResult(ctx context.Context, params GetOauthClientUsageQueryResultParams) (GetOauthClientUsageQueryResultRes, error) {
+	res, err := c.sendGetOauthClientUsageQueryResult(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendGetOauthClientUsageQueryResult(ctx context.Context, params GetOauthClientUsageQueryResultParams) (res GetOauthClientUsageQueryResultRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [4]string
+	pathParts[0] = "/api/v2/oauth/clients/"
+	{
+		// Encode "clientId" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "clientId",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.ClientId))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/usage/query/results/"
+	{
+		// Encode "executionId" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "executionId",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.ExecutionId))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[3] = encoded
+	}
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityPureCloudOAuth(ctx, GetOauthClientUsageQueryResultOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"PureCloudOAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetOauthClientUsageQueryResultResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// GetOauthClientUsageSummary invokes getOauthClientUsageSummary operation.
+//
+// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its
+// results as those of a per-client query, at
+// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission
+// oauth:client:view.
+//
+// GET /api/v2/oauth/clients/{clientId}/usage/summary
+func (c *Client) GetOauthClientUsageSummary(ctx context.Context, params GetOauthClientUsageSummaryParams) (GetOauthClientUsageSummaryRes, error) {
+	res, err := c.sendGetOauthClientUsageSummary(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendGetOauthClientUsageSummary(ctx context.Context, params GetOauthClientUsageSummaryParams) (res GetOauthClientUsageSummaryRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v2/oauth/clients/"
+	{
+		// Encode "clientId" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "clientId",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.ClientId))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/usage/summary"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "days" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "days",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Days.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityPureCloudOAuth(ctx, GetOauthClientUsageSummaryOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"PureCloudOAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetOauthClientUsageSummaryResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
 }
 
 // GetUsageQueryExecutionIdResults invokes getUsageQueryExecutionIdResults operation.
@@ -178,6 +458,243 @@ func (c *Client) sendGetUsageQueryExecutionIdResults(ctx context.Context, params
 	return result, nil
 }
 
+// GetUsageSimplesearchExecutionIdResults invokes getUsageSimplesearchExecutionIdResults operation.
+//
+// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds
+// one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to
+// get that page. The last page has no after, or an empty one. A search yields at most 20,000 records
+// in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the
+// permissions oauth:client:view or usage:organization:view.
+//
+// GET /api/v2/usage/simplesearch/{executionId}/results
+func (c *Client) GetUsageSimplesearchExecutionIdResults(ctx context.Context, params GetUsageSimplesearchExecutionIdResultsParams) (GetUsageSimplesearchExecutionIdResultsRes, error) {
+	res, err := c.sendGetUsageSimplesearchExecutionIdResults(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendGetUsageSimplesearchExecutionIdResults(ctx context.Context, params GetUsageSimplesearchExecutionIdResultsParams) (res GetUsageSimplesearchExecutionIdResultsRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v2/usage/simplesearch/"
+	{
+		// Encode "executionId" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "executionId",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.ExecutionId))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/results"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "after" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "after",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.After.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "pageSize" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "pageSize",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.PageSize.Get(); ok {
+				return e.EncodeValue(conv.Int32ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityPureCloudOAuth(ctx, GetUsageSimplesearchExecutionIdResultsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"PureCloudOAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetUsageSimplesearchExecutionIdResultsResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// PostOauthClientUsageQuery invokes postOauthClientUsageQuery operation.
+//
+// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy
+// values among those of ClientGroupBy (no UserId). Poll GET
+// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission
+// oauth:client:view.
+//
+// POST /api/v2/oauth/clients/{clientId}/usage/query
+func (c *Client) PostOauthClientUsageQuery(ctx context.Context, request *ApiUsageClientQuery, params PostOauthClientUsageQueryParams) (PostOauthClientUsageQueryRes, error) {
+	res, err := c.sendPostOauthClientUsageQuery(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendPostOauthClientUsageQuery(ctx context.Context, request *ApiUsageClientQuery, params PostOauthClientUsageQueryParams) (res PostOauthClientUsageQueryRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v2/oauth/clients/"
+	{
+		// Encode "clientId" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "clientId",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.ClientId))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/usage/query"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodePostOauthClientUsageQueryRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityPureCloudOAuth(ctx, PostOauthClientUsageQueryOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"PureCloudOAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodePostOauthClientUsageQueryResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // PostUsageQuery invokes postUsageQuery operation.
 //
 // Starts an asynchronous query of the organization's API usage. The answer carries the executionId
@@ -252,6 +769,88 @@ func (c *Client) sendPostUsageQuery(ctx context.Context, request *ApiUsageQuery)
 	}()
 
 	result, err := decodePostUsageQueryResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// PostUsageSimplesearch invokes postUsageSimplesearch operation.
+//
+// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval,
+// filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET
+// /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any
+// of the permissions oauth:client:view or usage:organization:view.
+//
+// POST /api/v2/usage/simplesearch
+func (c *Client) PostUsageSimplesearch(ctx context.Context, request *ApiUsageSimpleSearch) (PostUsageSimplesearchRes, error) {
+	res, err := c.sendPostUsageSimplesearch(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendPostUsageSimplesearch(ctx context.Context, request *ApiUsageSimpleSearch) (res PostUsageSimplesearchRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/v2/usage/simplesearch"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodePostUsageSimplesearchRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityPureCloudOAuth(ctx, PostUsageSimplesearchOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"PureCloudOAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodePostUsageSimplesearchResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

@@ -14,6 +14,175 @@ import (
 )
 
 // Encode implements json.Marshaler.
+func (s *ApiUsageClientQuery) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ApiUsageClientQuery) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("interval")
+		e.Str(s.Interval)
+	}
+	{
+		if s.Granularity.Set {
+			e.FieldStart("granularity")
+			s.Granularity.Encode(e)
+		}
+	}
+	{
+		if s.Metrics != nil {
+			e.FieldStart("metrics")
+			e.ArrStart()
+			for _, elem := range s.Metrics {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.GroupBy != nil {
+			e.FieldStart("groupBy")
+			e.ArrStart()
+			for _, elem := range s.GroupBy {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+}
+
+var jsonFieldsNameOfApiUsageClientQuery = [4]string{
+	0: "interval",
+	1: "granularity",
+	2: "metrics",
+	3: "groupBy",
+}
+
+// Decode decodes ApiUsageClientQuery from json.
+func (s *ApiUsageClientQuery) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ApiUsageClientQuery to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "interval":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Str()
+				s.Interval = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"interval\"")
+			}
+		case "granularity":
+			if err := func() error {
+				s.Granularity.Reset()
+				if err := s.Granularity.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"granularity\"")
+			}
+		case "metrics":
+			if err := func() error {
+				s.Metrics = make([]Metric, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem Metric
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.Metrics = append(s.Metrics, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"metrics\"")
+			}
+		case "groupBy":
+			if err := func() error {
+				s.GroupBy = make([]ClientGroupBy, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem ClientGroupBy
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.GroupBy = append(s.GroupBy, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"groupBy\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ApiUsageClientQuery")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000001,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfApiUsageClientQuery) {
+					name = jsonFieldsNameOfApiUsageClientQuery[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ApiUsageClientQuery) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ApiUsageClientQuery) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
 func (s *ApiUsageQuery) Encode(e *jx.Encoder) {
 	e.ObjStart()
 	s.encodeFields(e)
@@ -553,6 +722,262 @@ func (s *ApiUsageRow) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *ApiUsageRow) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ApiUsageSimpleSearch) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ApiUsageSimpleSearch) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("interval")
+		e.Str(s.Interval)
+	}
+	{
+		if s.Metrics != nil {
+			e.FieldStart("metrics")
+			e.ArrStart()
+			for _, elem := range s.Metrics {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.OauthClientNames != nil {
+			e.FieldStart("oauthClientNames")
+			e.ArrStart()
+			for _, elem := range s.OauthClientNames {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.HttpMethods != nil {
+			e.FieldStart("httpMethods")
+			e.ArrStart()
+			for _, elem := range s.HttpMethods {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.TemplateUris != nil {
+			e.FieldStart("templateUris")
+			e.ArrStart()
+			for _, elem := range s.TemplateUris {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+}
+
+var jsonFieldsNameOfApiUsageSimpleSearch = [5]string{
+	0: "interval",
+	1: "metrics",
+	2: "oauthClientNames",
+	3: "httpMethods",
+	4: "templateUris",
+}
+
+// Decode decodes ApiUsageSimpleSearch from json.
+func (s *ApiUsageSimpleSearch) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ApiUsageSimpleSearch to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "interval":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Str()
+				s.Interval = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"interval\"")
+			}
+		case "metrics":
+			if err := func() error {
+				s.Metrics = make([]SimpleSearchMetric, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem SimpleSearchMetric
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.Metrics = append(s.Metrics, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"metrics\"")
+			}
+		case "oauthClientNames":
+			if err := func() error {
+				s.OauthClientNames = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.OauthClientNames = append(s.OauthClientNames, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"oauthClientNames\"")
+			}
+		case "httpMethods":
+			if err := func() error {
+				s.HttpMethods = make([]HttpMethod, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem HttpMethod
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.HttpMethods = append(s.HttpMethods, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"httpMethods\"")
+			}
+		case "templateUris":
+			if err := func() error {
+				s.TemplateUris = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.TemplateUris = append(s.TemplateUris, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"templateUris\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ApiUsageSimpleSearch")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000001,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfApiUsageSimpleSearch) {
+					name = jsonFieldsNameOfApiUsageSimpleSearch[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ApiUsageSimpleSearch) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ApiUsageSimpleSearch) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes ClientGroupBy as json.
+func (s ClientGroupBy) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes ClientGroupBy from json.
+func (s *ClientGroupBy) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ClientGroupBy to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch ClientGroupBy(v) {
+	case ClientGroupByOAuthClientId:
+		*s = ClientGroupByOAuthClientId
+	case ClientGroupByOrganizationId:
+		*s = ClientGroupByOrganizationId
+	case ClientGroupByTemplateUri:
+		*s = ClientGroupByTemplateUri
+	case ClientGroupByHttpMethod:
+		*s = ClientGroupByHttpMethod
+	default:
+		*s = ClientGroupBy(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s ClientGroupBy) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ClientGroupBy) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -1150,6 +1575,60 @@ func (s *GroupBy) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes HttpMethod as json.
+func (s HttpMethod) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes HttpMethod from json.
+func (s *HttpMethod) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode HttpMethod to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch HttpMethod(v) {
+	case HttpMethodGET:
+		*s = HttpMethodGET
+	case HttpMethodPOST:
+		*s = HttpMethodPOST
+	case HttpMethodDELETE:
+		*s = HttpMethodDELETE
+	case HttpMethodPATCH:
+		*s = HttpMethodPATCH
+	case HttpMethodPUT:
+		*s = HttpMethodPUT
+	case HttpMethodHEAD:
+		*s = HttpMethodHEAD
+	case HttpMethodCONNECT:
+		*s = HttpMethodCONNECT
+	case HttpMethodOPTIONS:
+		*s = HttpMethodOPTIONS
+	case HttpMethodTRACE:
+		*s = HttpMethodTRACE
+	default:
+		*s = HttpMethod(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s HttpMethod) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *HttpMethod) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode implements json.Marshaler.
 func (s *Limit) Encode(e *jx.Encoder) {
 	e.ObjStart()
@@ -1601,82 +2080,6 @@ func (s *OptString) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
-// Encode encodes PostUsageQueryAccepted as json.
-func (s *PostUsageQueryAccepted) Encode(e *jx.Encoder) {
-	unwrapped := (*UsageExecutionResult)(s)
-
-	unwrapped.Encode(e)
-}
-
-// Decode decodes PostUsageQueryAccepted from json.
-func (s *PostUsageQueryAccepted) Decode(d *jx.Decoder) error {
-	if s == nil {
-		return errors.New("invalid: unable to decode PostUsageQueryAccepted to nil")
-	}
-	var unwrapped UsageExecutionResult
-	if err := func() error {
-		if err := unwrapped.Decode(d); err != nil {
-			return err
-		}
-		return nil
-	}(); err != nil {
-		return errors.Wrap(err, "alias")
-	}
-	*s = PostUsageQueryAccepted(unwrapped)
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s *PostUsageQueryAccepted) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *PostUsageQueryAccepted) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
-// Encode encodes PostUsageQueryOK as json.
-func (s *PostUsageQueryOK) Encode(e *jx.Encoder) {
-	unwrapped := (*UsageExecutionResult)(s)
-
-	unwrapped.Encode(e)
-}
-
-// Decode decodes PostUsageQueryOK from json.
-func (s *PostUsageQueryOK) Decode(d *jx.Decoder) error {
-	if s == nil {
-		return errors.New("invalid: unable to decode PostUsageQueryOK to nil")
-	}
-	var unwrapped UsageExecutionResult
-	if err := func() error {
-		if err := unwrapped.Decode(d); err != nil {
-			return err
-		}
-		return nil
-	}(); err != nil {
-		return errors.Wrap(err, "alias")
-	}
-	*s = PostUsageQueryOK(unwrapped)
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s *PostUsageQueryOK) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *PostUsageQueryOK) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
 // Encode encodes QueryStatus as json.
 func (s QueryStatus) Encode(e *jx.Encoder) {
 	e.Str(string(s))
@@ -1715,6 +2118,60 @@ func (s QueryStatus) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *QueryStatus) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes SimpleSearchMetric as json.
+func (s SimpleSearchMetric) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes SimpleSearchMetric from json.
+func (s *SimpleSearchMetric) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode SimpleSearchMetric to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch SimpleSearchMetric(v) {
+	case SimpleSearchMetricDate:
+		*s = SimpleSearchMetricDate
+	case SimpleSearchMetricClientName:
+		*s = SimpleSearchMetricClientName
+	case SimpleSearchMetricHttpMethod:
+		*s = SimpleSearchMetricHttpMethod
+	case SimpleSearchMetricTemplateUri:
+		*s = SimpleSearchMetricTemplateUri
+	case SimpleSearchMetricStatus200:
+		*s = SimpleSearchMetricStatus200
+	case SimpleSearchMetricStatus300:
+		*s = SimpleSearchMetricStatus300
+	case SimpleSearchMetricStatus400:
+		*s = SimpleSearchMetricStatus400
+	case SimpleSearchMetricStatus500:
+		*s = SimpleSearchMetricStatus500
+	case SimpleSearchMetricStatus429:
+		*s = SimpleSearchMetricStatus429
+	default:
+		*s = SimpleSearchMetric(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s SimpleSearchMetric) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *SimpleSearchMetric) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }

@@ -6,6 +6,11 @@ package ogenusage
 type OperationName = string
 
 const (
-	GetUsageQueryExecutionIdResultsOperation OperationName = "GetUsageQueryExecutionIdResults"
-	PostUsageQueryOperation                  OperationName = "PostUsageQuery"
+	GetOauthClientUsageQueryResultOperation         OperationName = "GetOauthClientUsageQueryResult"
+	GetOauthClientUsageSummaryOperation             OperationName = "GetOauthClientUsageSummary"
+	GetUsageQueryExecutionIdResultsOperation        OperationName = "GetUsageQueryExecutionIdResults"
+	GetUsageSimplesearchExecutionIdResultsOperation OperationName = "GetUsageSimplesearchExecutionIdResults"
+	PostOauthClientUsageQueryOperation              OperationName = "PostOauthClientUsageQuery"
+	PostUsageQueryOperation                         OperationName = "PostUsageQuery"
+	PostUsageSimplesearchOperation                  OperationName = "PostUsageSimplesearch"
 )

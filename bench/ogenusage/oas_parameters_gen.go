@@ -2,8 +2,40 @@
 
 package ogenusage
 
+// GetOauthClientUsageQueryResultParams is parameters of getOauthClientUsageQueryResult operation.
+type GetOauthClientUsageQueryResultParams struct {
+	// The id of the OAuth client.
+	ClientId string
+	// The executionId of the started execution.
+	ExecutionId string
+}
+
+// GetOauthClientUsageSummaryParams is parameters of getOauthClientUsageSummary operation.
+type GetOauthClientUsageSummaryParams struct {
+	// The id of the OAuth client.
+	ClientId string
+	// How many days back to summarize: a positive whole number, sent as a string; 7 when omitted.
+	Days OptString `json:",omitempty,omitzero"`
+}
+
 // GetUsageQueryExecutionIdResultsParams is parameters of getUsageQueryExecutionIdResults operation.
 type GetUsageQueryExecutionIdResultsParams struct {
 	// The executionId returned by POST /api/v2/usage/query.
 	ExecutionId string
+}
+
+// GetUsageSimplesearchExecutionIdResultsParams is parameters of getUsageSimplesearchExecutionIdResults operation.
+type GetUsageSimplesearchExecutionIdResultsParams struct {
+	// The executionId of the started execution.
+	ExecutionId string
+	// The cursor of the page to get, from cursors.after of the page before.
+	After OptString `json:",omitempty,omitzero"`
+	// Rows per page, at most 1000.
+	PageSize OptInt32 `json:",omitempty,omitzero"`
+}
+
+// PostOauthClientUsageQueryParams is parameters of postOauthClientUsageQuery operation.
+type PostOauthClientUsageQueryParams struct {
+	// The id of the OAuth client.
+	ClientId string
 }

@@ -9,16 +9,73 @@ import (
 	"github.com/go-faster/errors"
 )
 
-// An organization API usage query.
-// Ref: #/components/schemas/ApiUsageQuery
-type ApiUsageQuery struct {
-	// An ISO-8601 interval start/end, with date-times (2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z)
-	// or dates (2020-02-01/2020-02-28). A malformed interval gets 400 invalid.date.
+// A usage query of one OAuth client: the fields of ApiUsageQuery, with no UserId among groupBy.
+// Ref: #/components/schemas/ApiUsageClientQuery
+type ApiUsageClientQuery struct {
+	// An ISO-8601 interval start/end of any precision: years (2020/2021), years and months
+	// (2020-01/2020-06), dates (2020-02-01/2020-02-28), or date-times with or without a fraction and an
+	// offset (2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z). An end of reduced precision is
+	// inclusive: 2020-02-01/2020-02-28 counts February 28. A malformed interval gets 400 invalid.date.
 	Interval    string         `json:"interval"`
 	Granularity OptGranularity `json:"granularity"`
 	// The counters to compute; all of them when omitted.
 	Metrics []Metric `json:"metrics"`
-	// The dimensions to group by; none when omitted.
+	// The dimensions to group by; per OAuth client when omitted.
+	GroupBy []ClientGroupBy `json:"groupBy"`
+}
+
+// GetInterval returns the value of Interval.
+func (s *ApiUsageClientQuery) GetInterval() string {
+	return s.Interval
+}
+
+// GetGranularity returns the value of Granularity.
+func (s *ApiUsageClientQuery) GetGranularity() OptGranularity {
+	return s.Granularity
+}
+
+// GetMetrics returns the value of Metrics.
+func (s *ApiUsageClientQuery) GetMetrics() []Metric {
+	return s.Metrics
+}
+
+// GetGroupBy returns the value of GroupBy.
+func (s *ApiUsageClientQuery) GetGroupBy() []ClientGroupBy {
+	return s.GroupBy
+}
+
+// SetInterval sets the value of Interval.
+func (s *ApiUsageClientQuery) SetInterval(val string) {
+	s.Interval = val
+}
+
+// SetGranularity sets the value of Granularity.
+func (s *ApiUsageClientQuery) SetGranularity(val OptGranularity) {
+	s.Granularity = val
+}
+
+// SetMetrics sets the value of Metrics.
+func (s *ApiUsageClientQuery) SetMetrics(val []Metric) {
+	s.Metrics = val
+}
+
+// SetGroupBy sets the value of GroupBy.
+func (s *ApiUsageClientQuery) SetGroupBy(val []ClientGroupBy) {
+	s.GroupBy = val
+}
+
+// An organization API usage query.
+// Ref: #/components/schemas/ApiUsageQuery
+type ApiUsageQuery struct {
+	// An ISO-8601 interval start/end of any precision: years (2020/2021), years and months
+	// (2020-01/2020-06), dates (2020-02-01/2020-02-28), or date-times with or without a fraction and an
+	// offset (2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z). An end of reduced precision is
+	// inclusive: 2020-02-01/2020-02-28 counts February 28. A malformed interval gets 400 invalid.date.
+	Interval    string         `json:"interval"`
+	Granularity OptGranularity `json:"granularity"`
+	// The counters to compute; all of them when omitted.
+	Metrics []Metric `json:"metrics"`
+	// The dimensions to group by; per OAuth client when omitted.
 	GroupBy []GroupBy `json:"groupBy"`
 }
 
@@ -62,10 +119,11 @@ func (s *ApiUsageQuery) SetGroupBy(val []GroupBy) {
 	s.GroupBy = val
 }
 
-// The state of an execution and, once Complete, its rows.
+// The state of an execution and, once Complete, its rows. The real API sends results before
+// queryStatus, in the order of these properties.
 // Ref: #/components/schemas/ApiUsageQueryResult
 type ApiUsageQueryResult struct {
-	// The rows; set once queryStatus is Complete.
+	// The rows, unsorted; absent while Running.
 	Results     []ApiUsageRow  `json:"results"`
 	QueryStatus OptQueryStatus `json:"queryStatus"`
 	Cursors     OptCursors     `json:"cursors"`
@@ -101,10 +159,74 @@ func (s *ApiUsageQueryResult) SetCursors(val OptCursors) {
 	s.Cursors = val
 }
 
-func (*ApiUsageQueryResult) getUsageQueryExecutionIdResultsRes() {}
+// ApiUsageQueryResultHeaders wraps ApiUsageQueryResult with response headers.
+type ApiUsageQueryResultHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ApiUsageQueryResult
+}
 
-// One row of usage: the counters of one granularity bucket for one combination of the groupBy values.
-// Every field is optional; which are set depends on the query's groupBy and metrics.
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ApiUsageQueryResultHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ApiUsageQueryResultHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ApiUsageQueryResultHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ApiUsageQueryResultHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *ApiUsageQueryResultHeaders) GetResponse() ApiUsageQueryResult {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ApiUsageQueryResultHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ApiUsageQueryResultHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ApiUsageQueryResultHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ApiUsageQueryResultHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ApiUsageQueryResultHeaders) SetResponse(val ApiUsageQueryResult) {
+	s.Response = val
+}
+
+func (*ApiUsageQueryResultHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*ApiUsageQueryResultHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*ApiUsageQueryResultHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+
+// One row of usage: the counters of one granularity bucket (or of the whole interval, without
+// granularity) for one combination of the groupBy values. The real API sends every key: the dimensions
+// not grouped by as "", the counters as 0 when zero. Whether a metrics subset drops the other counters
+// or sends them as 0 is not known, so none is required, and the generated Go fields are plain values
+// (a missing key reads as "" or 0).
 // Ref: #/components/schemas/ApiUsageRow
 type ApiUsageRow struct {
 	// The OAuth client id.
@@ -113,22 +235,24 @@ type ApiUsageRow struct {
 	ClientName     OptString `json:"clientName"`
 	OrganizationId OptString `json:"organizationId"`
 	UserId         OptString `json:"userId"`
-	// The endpoint template, such as api/v2/users/{userId}.
+	// The endpoint template, without a leading slash and with its parameters in braces:
+	// api/v2/users/{userId}/presences/{sourceId}.
 	TemplateUri OptString `json:"templateUri"`
 	HttpMethod  OptString `json:"httpMethod"`
 	// Requests answered with a 2xx status.
 	Status200 OptInt64 `json:"status200"`
 	// Requests answered with a 3xx status.
 	Status300 OptInt64 `json:"status300"`
-	// Requests answered with a 4xx status.
+	// Requests answered with a 4xx status, status429 included.
 	Status400 OptInt64 `json:"status400"`
 	// Requests answered with a 5xx status.
 	Status500 OptInt64 `json:"status500"`
-	// Requests answered 429; a subset of status400.
+	// Requests answered 429; a part of status400.
 	Status429 OptInt64 `json:"status429"`
-	// All requests.
+	// All requests: status200 + status300 + status400 + status500.
 	Requests OptInt64 `json:"requests"`
-	// The start of the granularity bucket, in UTC.
+	// The start of the granularity bucket in UTC, with no fraction (2020-02-02T00:00:00Z); months start on
+	// the 1st. Absent without granularity: the Go field is then the zero time.
 	Date OptDateTime `json:"date"`
 }
 
@@ -262,15 +386,102 @@ func (s *ApiUsageRow) SetDate(val OptDateTime) {
 	s.Date = val
 }
 
-// BadRequestHeaders wraps ErrorBody with response headers.
-type BadRequestHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+// A simple search of the organization's API usage. The filters are lists: a row matches when its value
+// is in every list given.
+// Ref: #/components/schemas/ApiUsageSimpleSearch
+type ApiUsageSimpleSearch struct {
+	// An ISO-8601 interval start/end of any precision: years (2020/2021), years and months
+	// (2020-01/2020-06), dates (2020-02-01/2020-02-28), or date-times with or without a fraction and an
+	// offset (2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z). An end of reduced precision is
+	// inclusive: 2020-02-01/2020-02-28 counts February 28. A malformed interval gets 400 invalid.date.
+	Interval string `json:"interval"`
+	// The fields of the rows; all of them when omitted.
+	Metrics []SimpleSearchMetric `json:"metrics"`
+	// OAuth client names to keep.
+	OauthClientNames []string `json:"oauthClientNames"`
+	// HTTP methods to keep.
+	HttpMethods []HttpMethod `json:"httpMethods"`
+	// Endpoint templates to keep, such as api/v2/users/{userId}.
+	TemplateUris []string `json:"templateUris"`
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *BadRequestHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetInterval returns the value of Interval.
+func (s *ApiUsageSimpleSearch) GetInterval() string {
+	return s.Interval
+}
+
+// GetMetrics returns the value of Metrics.
+func (s *ApiUsageSimpleSearch) GetMetrics() []SimpleSearchMetric {
+	return s.Metrics
+}
+
+// GetOauthClientNames returns the value of OauthClientNames.
+func (s *ApiUsageSimpleSearch) GetOauthClientNames() []string {
+	return s.OauthClientNames
+}
+
+// GetHttpMethods returns the value of HttpMethods.
+func (s *ApiUsageSimpleSearch) GetHttpMethods() []HttpMethod {
+	return s.HttpMethods
+}
+
+// GetTemplateUris returns the value of TemplateUris.
+func (s *ApiUsageSimpleSearch) GetTemplateUris() []string {
+	return s.TemplateUris
+}
+
+// SetInterval sets the value of Interval.
+func (s *ApiUsageSimpleSearch) SetInterval(val string) {
+	s.Interval = val
+}
+
+// SetMetrics sets the value of Metrics.
+func (s *ApiUsageSimpleSearch) SetMetrics(val []SimpleSearchMetric) {
+	s.Metrics = val
+}
+
+// SetOauthClientNames sets the value of OauthClientNames.
+func (s *ApiUsageSimpleSearch) SetOauthClientNames(val []string) {
+	s.OauthClientNames = val
+}
+
+// SetHttpMethods sets the value of HttpMethods.
+func (s *ApiUsageSimpleSearch) SetHttpMethods(val []HttpMethod) {
+	s.HttpMethods = val
+}
+
+// SetTemplateUris sets the value of TemplateUris.
+func (s *ApiUsageSimpleSearch) SetTemplateUris(val []string) {
+	s.TemplateUris = val
+}
+
+// BadRequestHeaders wraps ErrorBody with response headers.
+type BadRequestHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *BadRequestHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *BadRequestHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *BadRequestHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *BadRequestHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -278,9 +489,24 @@ func (s *BadRequestHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *BadRequestHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *BadRequestHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *BadRequestHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *BadRequestHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *BadRequestHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -288,10 +514,139 @@ func (s *BadRequestHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*BadRequestHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*BadRequestHeaders) postUsageQueryRes()                  {}
+func (*BadRequestHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*BadRequestHeaders) getOauthClientUsageSummaryRes()             {}
+func (*BadRequestHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*BadRequestHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*BadRequestHeaders) postOauthClientUsageQueryRes()              {}
+func (*BadRequestHeaders) postUsageQueryRes()                         {}
+func (*BadRequestHeaders) postUsageSimplesearchRes()                  {}
 
-// Paging cursors.
+// A dimension a per-client query groups by: those of GroupBy but UserId.
+// Ref: #/components/schemas/ClientGroupBy
+type ClientGroupBy string
+
+const (
+	ClientGroupByOAuthClientId  ClientGroupBy = "OAuthClientId"
+	ClientGroupByOrganizationId ClientGroupBy = "OrganizationId"
+	ClientGroupByTemplateUri    ClientGroupBy = "TemplateUri"
+	ClientGroupByHttpMethod     ClientGroupBy = "HttpMethod"
+)
+
+// AllValues returns all ClientGroupBy values.
+func (ClientGroupBy) AllValues() []ClientGroupBy {
+	return []ClientGroupBy{
+		ClientGroupByOAuthClientId,
+		ClientGroupByOrganizationId,
+		ClientGroupByTemplateUri,
+		ClientGroupByHttpMethod,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ClientGroupBy) MarshalText() ([]byte, error) {
+	switch s {
+	case ClientGroupByOAuthClientId:
+		return []byte(s), nil
+	case ClientGroupByOrganizationId:
+		return []byte(s), nil
+	case ClientGroupByTemplateUri:
+		return []byte(s), nil
+	case ClientGroupByHttpMethod:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ClientGroupBy) UnmarshalText(data []byte) error {
+	switch ClientGroupBy(data) {
+	case ClientGroupByOAuthClientId:
+		*s = ClientGroupByOAuthClientId
+		return nil
+	case ClientGroupByOrganizationId:
+		*s = ClientGroupByOrganizationId
+		return nil
+	case ClientGroupByTemplateUri:
+		*s = ClientGroupByTemplateUri
+		return nil
+	case ClientGroupByHttpMethod:
+		*s = ClientGroupByHttpMethod
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// ConflictHeaders wraps ErrorBody with response headers.
+type ConflictHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ConflictHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ConflictHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ConflictHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ConflictHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *ConflictHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ConflictHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ConflictHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ConflictHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ConflictHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ConflictHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*ConflictHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*ConflictHeaders) getOauthClientUsageSummaryRes()             {}
+func (*ConflictHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*ConflictHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*ConflictHeaders) postOauthClientUsageQueryRes()              {}
+func (*ConflictHeaders) postUsageQueryRes()                         {}
+func (*ConflictHeaders) postUsageSimplesearchRes()                  {}
+
+// Paging cursors. Only simple search sends them; the usage query's results never do.
 // Ref: #/components/schemas/Cursors
 type Cursors struct {
 	Before OptString `json:"before"`
@@ -449,14 +804,12 @@ func (s *ErrorBody) SetLimit(val OptLimit) {
 
 // ErrorBodyHeaders wraps ErrorBody with response headers.
 type ErrorBodyHeaders struct {
-	ININCorrelationID OptString
-	RetryAfter        OptString
-	Response          ErrorBody
-}
-
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *ErrorBodyHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+	RetryAfter           OptString
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
 // GetRetryAfter returns the value of RetryAfter.
@@ -464,14 +817,29 @@ func (s *ErrorBodyHeaders) GetRetryAfter() OptString {
 	return s.RetryAfter
 }
 
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ErrorBodyHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ErrorBodyHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ErrorBodyHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ErrorBodyHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
 // GetResponse returns the value of Response.
 func (s *ErrorBodyHeaders) GetResponse() ErrorBody {
 	return s.Response
-}
-
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *ErrorBodyHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
 }
 
 // SetRetryAfter sets the value of RetryAfter.
@@ -479,13 +847,38 @@ func (s *ErrorBodyHeaders) SetRetryAfter(val OptString) {
 	s.RetryAfter = val
 }
 
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ErrorBodyHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ErrorBodyHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ErrorBodyHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ErrorBodyHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
 // SetResponse sets the value of Response.
 func (s *ErrorBodyHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*ErrorBodyHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*ErrorBodyHeaders) postUsageQueryRes()                  {}
+func (*ErrorBodyHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*ErrorBodyHeaders) getOauthClientUsageSummaryRes()             {}
+func (*ErrorBodyHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*ErrorBodyHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*ErrorBodyHeaders) postOauthClientUsageQueryRes()              {}
+func (*ErrorBodyHeaders) postUsageQueryRes()                         {}
+func (*ErrorBodyHeaders) postUsageSimplesearchRes()                  {}
 
 type ErrorBodyMessageParams map[string]string
 
@@ -524,8 +917,13 @@ func (s *ErrorBodyStatusCode) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*ErrorBodyStatusCode) getUsageQueryExecutionIdResultsRes() {}
-func (*ErrorBodyStatusCode) postUsageQueryRes()                  {}
+func (*ErrorBodyStatusCode) getOauthClientUsageQueryResultRes()         {}
+func (*ErrorBodyStatusCode) getOauthClientUsageSummaryRes()             {}
+func (*ErrorBodyStatusCode) getUsageQueryExecutionIdResultsRes()        {}
+func (*ErrorBodyStatusCode) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*ErrorBodyStatusCode) postOauthClientUsageQueryRes()              {}
+func (*ErrorBodyStatusCode) postUsageQueryRes()                         {}
+func (*ErrorBodyStatusCode) postUsageSimplesearchRes()                  {}
 
 // A detail of an error, often naming the field at fault.
 // Ref: #/components/schemas/ErrorDetail
@@ -578,13 +976,31 @@ func (s *ErrorDetail) SetEntityName(val OptString) {
 
 // ForbiddenHeaders wraps ErrorBody with response headers.
 type ForbiddenHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *ForbiddenHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ForbiddenHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ForbiddenHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ForbiddenHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ForbiddenHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -592,9 +1008,24 @@ func (s *ForbiddenHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *ForbiddenHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ForbiddenHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ForbiddenHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ForbiddenHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ForbiddenHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -602,18 +1033,41 @@ func (s *ForbiddenHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*ForbiddenHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*ForbiddenHeaders) postUsageQueryRes()                  {}
+func (*ForbiddenHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*ForbiddenHeaders) getOauthClientUsageSummaryRes()             {}
+func (*ForbiddenHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*ForbiddenHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*ForbiddenHeaders) postOauthClientUsageQueryRes()              {}
+func (*ForbiddenHeaders) postUsageQueryRes()                         {}
+func (*ForbiddenHeaders) postUsageSimplesearchRes()                  {}
 
 // GatewayTimeoutApplicationJSONHeaders wraps ErrorBody with response headers.
 type GatewayTimeoutApplicationJSONHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *GatewayTimeoutApplicationJSONHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -621,9 +1075,24 @@ func (s *GatewayTimeoutApplicationJSONHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *GatewayTimeoutApplicationJSONHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -631,8 +1100,13 @@ func (s *GatewayTimeoutApplicationJSONHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*GatewayTimeoutApplicationJSONHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*GatewayTimeoutApplicationJSONHeaders) postUsageQueryRes()                  {}
+func (*GatewayTimeoutApplicationJSONHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*GatewayTimeoutApplicationJSONHeaders) getOauthClientUsageSummaryRes()             {}
+func (*GatewayTimeoutApplicationJSONHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*GatewayTimeoutApplicationJSONHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*GatewayTimeoutApplicationJSONHeaders) postOauthClientUsageQueryRes()              {}
+func (*GatewayTimeoutApplicationJSONHeaders) postUsageQueryRes()                         {}
+func (*GatewayTimeoutApplicationJSONHeaders) postUsageSimplesearchRes()                  {}
 
 type GatewayTimeoutTextHTML struct {
 	Data io.Reader
@@ -650,13 +1124,31 @@ func (s GatewayTimeoutTextHTML) Read(p []byte) (n int, err error) {
 
 // GatewayTimeoutTextHTMLHeaders wraps GatewayTimeoutTextHTML with response headers.
 type GatewayTimeoutTextHTMLHeaders struct {
-	ININCorrelationID OptString
-	Response          GatewayTimeoutTextHTML
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             GatewayTimeoutTextHTML
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *GatewayTimeoutTextHTMLHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -664,9 +1156,24 @@ func (s *GatewayTimeoutTextHTMLHeaders) GetResponse() GatewayTimeoutTextHTML {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *GatewayTimeoutTextHTMLHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -674,10 +1181,24 @@ func (s *GatewayTimeoutTextHTMLHeaders) SetResponse(val GatewayTimeoutTextHTML) 
 	s.Response = val
 }
 
-func (*GatewayTimeoutTextHTMLHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*GatewayTimeoutTextHTMLHeaders) postUsageQueryRes()                  {}
+func (*GatewayTimeoutTextHTMLHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*GatewayTimeoutTextHTMLHeaders) getOauthClientUsageSummaryRes()             {}
+func (*GatewayTimeoutTextHTMLHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*GatewayTimeoutTextHTMLHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*GatewayTimeoutTextHTMLHeaders) postOauthClientUsageQueryRes()              {}
+func (*GatewayTimeoutTextHTMLHeaders) postUsageQueryRes()                         {}
+func (*GatewayTimeoutTextHTMLHeaders) postUsageSimplesearchRes()                  {}
 
-// The size of the time bucket each row counts.
+type GetOauthClientUsageSummaryAccepted UsageExecutionResultHeaders
+
+func (*GetOauthClientUsageSummaryAccepted) getOauthClientUsageSummaryRes() {}
+
+type GetOauthClientUsageSummaryOK UsageExecutionResultHeaders
+
+func (*GetOauthClientUsageSummaryOK) getOauthClientUsageSummaryRes() {}
+
+// The size of the time bucket each row counts. Without one, the rows are totals over the whole
+// interval, one per group, with no date.
 // Ref: #/components/schemas/Granularity
 type Granularity string
 
@@ -727,7 +1248,8 @@ func (s *Granularity) UnmarshalText(data []byte) error {
 	}
 }
 
-// A dimension to group the rows by. Note the capital A of OAuthClientId.
+// A dimension to group the rows by. Note the capital A of OAuthClientId. Without groupBy, the rows are
+// per OAuth client.
 // Ref: #/components/schemas/GroupBy
 type GroupBy string
 
@@ -791,15 +1313,125 @@ func (s *GroupBy) UnmarshalText(data []byte) error {
 	}
 }
 
-// InternalServerErrorHeaders wraps ErrorBody with response headers.
-type InternalServerErrorHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+// An HTTP method, as simple search filters them.
+// Ref: #/components/schemas/HttpMethod
+type HttpMethod string
+
+const (
+	HttpMethodGET     HttpMethod = "GET"
+	HttpMethodPOST    HttpMethod = "POST"
+	HttpMethodDELETE  HttpMethod = "DELETE"
+	HttpMethodPATCH   HttpMethod = "PATCH"
+	HttpMethodPUT     HttpMethod = "PUT"
+	HttpMethodHEAD    HttpMethod = "HEAD"
+	HttpMethodCONNECT HttpMethod = "CONNECT"
+	HttpMethodOPTIONS HttpMethod = "OPTIONS"
+	HttpMethodTRACE   HttpMethod = "TRACE"
+)
+
+// AllValues returns all HttpMethod values.
+func (HttpMethod) AllValues() []HttpMethod {
+	return []HttpMethod{
+		HttpMethodGET,
+		HttpMethodPOST,
+		HttpMethodDELETE,
+		HttpMethodPATCH,
+		HttpMethodPUT,
+		HttpMethodHEAD,
+		HttpMethodCONNECT,
+		HttpMethodOPTIONS,
+		HttpMethodTRACE,
+	}
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *InternalServerErrorHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// MarshalText implements encoding.TextMarshaler.
+func (s HttpMethod) MarshalText() ([]byte, error) {
+	switch s {
+	case HttpMethodGET:
+		return []byte(s), nil
+	case HttpMethodPOST:
+		return []byte(s), nil
+	case HttpMethodDELETE:
+		return []byte(s), nil
+	case HttpMethodPATCH:
+		return []byte(s), nil
+	case HttpMethodPUT:
+		return []byte(s), nil
+	case HttpMethodHEAD:
+		return []byte(s), nil
+	case HttpMethodCONNECT:
+		return []byte(s), nil
+	case HttpMethodOPTIONS:
+		return []byte(s), nil
+	case HttpMethodTRACE:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *HttpMethod) UnmarshalText(data []byte) error {
+	switch HttpMethod(data) {
+	case HttpMethodGET:
+		*s = HttpMethodGET
+		return nil
+	case HttpMethodPOST:
+		*s = HttpMethodPOST
+		return nil
+	case HttpMethodDELETE:
+		*s = HttpMethodDELETE
+		return nil
+	case HttpMethodPATCH:
+		*s = HttpMethodPATCH
+		return nil
+	case HttpMethodPUT:
+		*s = HttpMethodPUT
+		return nil
+	case HttpMethodHEAD:
+		*s = HttpMethodHEAD
+		return nil
+	case HttpMethodCONNECT:
+		*s = HttpMethodCONNECT
+		return nil
+	case HttpMethodOPTIONS:
+		*s = HttpMethodOPTIONS
+		return nil
+	case HttpMethodTRACE:
+		*s = HttpMethodTRACE
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// InternalServerErrorHeaders wraps ErrorBody with response headers.
+type InternalServerErrorHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *InternalServerErrorHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *InternalServerErrorHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *InternalServerErrorHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *InternalServerErrorHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -807,9 +1439,24 @@ func (s *InternalServerErrorHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *InternalServerErrorHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *InternalServerErrorHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *InternalServerErrorHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *InternalServerErrorHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *InternalServerErrorHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -817,8 +1464,13 @@ func (s *InternalServerErrorHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*InternalServerErrorHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*InternalServerErrorHeaders) postUsageQueryRes()                  {}
+func (*InternalServerErrorHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*InternalServerErrorHeaders) getOauthClientUsageSummaryRes()             {}
+func (*InternalServerErrorHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*InternalServerErrorHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*InternalServerErrorHeaders) postOauthClientUsageQueryRes()              {}
+func (*InternalServerErrorHeaders) postUsageQueryRes()                         {}
+func (*InternalServerErrorHeaders) postUsageSimplesearchRes()                  {}
 
 // The limit an error hit.
 // Ref: #/components/schemas/Limit
@@ -931,13 +1583,31 @@ func (s *Metric) UnmarshalText(data []byte) error {
 
 // NotFoundHeaders wraps ErrorBody with response headers.
 type NotFoundHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *NotFoundHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *NotFoundHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *NotFoundHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *NotFoundHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *NotFoundHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -945,9 +1615,24 @@ func (s *NotFoundHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *NotFoundHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *NotFoundHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *NotFoundHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *NotFoundHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *NotFoundHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -955,8 +1640,13 @@ func (s *NotFoundHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*NotFoundHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*NotFoundHeaders) postUsageQueryRes()                  {}
+func (*NotFoundHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*NotFoundHeaders) getOauthClientUsageSummaryRes()             {}
+func (*NotFoundHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*NotFoundHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*NotFoundHeaders) postOauthClientUsageQueryRes()              {}
+func (*NotFoundHeaders) postUsageQueryRes()                         {}
+func (*NotFoundHeaders) postUsageSimplesearchRes()                  {}
 
 // NewOptCursors returns new OptCursors with value set to v.
 func NewOptCursors(v Cursors) OptCursors {
@@ -1372,13 +2062,29 @@ func (o OptString) Or(d string) string {
 	return d
 }
 
-type PostUsageQueryAccepted UsageExecutionResult
+type PostOauthClientUsageQueryAccepted UsageExecutionResultHeaders
+
+func (*PostOauthClientUsageQueryAccepted) postOauthClientUsageQueryRes() {}
+
+type PostOauthClientUsageQueryOK UsageExecutionResultHeaders
+
+func (*PostOauthClientUsageQueryOK) postOauthClientUsageQueryRes() {}
+
+type PostUsageQueryAccepted UsageExecutionResultHeaders
 
 func (*PostUsageQueryAccepted) postUsageQueryRes() {}
 
-type PostUsageQueryOK UsageExecutionResult
+type PostUsageQueryOK UsageExecutionResultHeaders
 
 func (*PostUsageQueryOK) postUsageQueryRes() {}
+
+type PostUsageSimplesearchAccepted UsageExecutionResultHeaders
+
+func (*PostUsageSimplesearchAccepted) postUsageSimplesearchRes() {}
+
+type PostUsageSimplesearchOK UsageExecutionResultHeaders
+
+func (*PostUsageSimplesearchOK) postUsageSimplesearchRes() {}
 
 type ProxyErrorTextHTML struct {
 	Data io.Reader
@@ -1420,8 +2126,13 @@ func (s *ProxyErrorTextHTMLStatusCode) SetResponse(val ProxyErrorTextHTML) {
 	s.Response = val
 }
 
-func (*ProxyErrorTextHTMLStatusCode) getUsageQueryExecutionIdResultsRes() {}
-func (*ProxyErrorTextHTMLStatusCode) postUsageQueryRes()                  {}
+func (*ProxyErrorTextHTMLStatusCode) getOauthClientUsageQueryResultRes()         {}
+func (*ProxyErrorTextHTMLStatusCode) getOauthClientUsageSummaryRes()             {}
+func (*ProxyErrorTextHTMLStatusCode) getUsageQueryExecutionIdResultsRes()        {}
+func (*ProxyErrorTextHTMLStatusCode) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*ProxyErrorTextHTMLStatusCode) postOauthClientUsageQueryRes()              {}
+func (*ProxyErrorTextHTMLStatusCode) postUsageQueryRes()                         {}
+func (*ProxyErrorTextHTMLStatusCode) postUsageSimplesearchRes()                  {}
 
 type PureCloudOAuth struct {
 	Token  string
@@ -1498,15 +2209,100 @@ func (s *QueryStatus) UnmarshalText(data []byte) error {
 	}
 }
 
-// RequestTimeoutHeaders wraps ErrorBody with response headers.
-type RequestTimeoutHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+// RequestEntityTooLargeHeaders wraps ErrorBody with response headers.
+type RequestEntityTooLargeHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *RequestTimeoutHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *RequestEntityTooLargeHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *RequestEntityTooLargeHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *RequestEntityTooLargeHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *RequestEntityTooLargeHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *RequestEntityTooLargeHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *RequestEntityTooLargeHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *RequestEntityTooLargeHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *RequestEntityTooLargeHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *RequestEntityTooLargeHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *RequestEntityTooLargeHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*RequestEntityTooLargeHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*RequestEntityTooLargeHeaders) getOauthClientUsageSummaryRes()             {}
+func (*RequestEntityTooLargeHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*RequestEntityTooLargeHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*RequestEntityTooLargeHeaders) postOauthClientUsageQueryRes()              {}
+func (*RequestEntityTooLargeHeaders) postUsageQueryRes()                         {}
+func (*RequestEntityTooLargeHeaders) postUsageSimplesearchRes()                  {}
+
+// RequestTimeoutHeaders wraps ErrorBody with response headers.
+type RequestTimeoutHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *RequestTimeoutHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *RequestTimeoutHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *RequestTimeoutHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *RequestTimeoutHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -1514,9 +2310,24 @@ func (s *RequestTimeoutHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *RequestTimeoutHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *RequestTimeoutHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *RequestTimeoutHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *RequestTimeoutHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *RequestTimeoutHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -1524,8 +2335,13 @@ func (s *RequestTimeoutHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*RequestTimeoutHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*RequestTimeoutHeaders) postUsageQueryRes()                  {}
+func (*RequestTimeoutHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*RequestTimeoutHeaders) getOauthClientUsageSummaryRes()             {}
+func (*RequestTimeoutHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*RequestTimeoutHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*RequestTimeoutHeaders) postOauthClientUsageQueryRes()              {}
+func (*RequestTimeoutHeaders) postUsageQueryRes()                         {}
+func (*RequestTimeoutHeaders) postUsageSimplesearchRes()                  {}
 
 type ServiceUnavailableTextHTML struct {
 	Data io.Reader
@@ -1543,14 +2359,12 @@ func (s ServiceUnavailableTextHTML) Read(p []byte) (n int, err error) {
 
 // ServiceUnavailableTextHTMLHeaders wraps ServiceUnavailableTextHTML with response headers.
 type ServiceUnavailableTextHTMLHeaders struct {
-	ININCorrelationID OptString
-	RetryAfter        OptString
-	Response          ServiceUnavailableTextHTML
-}
-
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *ServiceUnavailableTextHTMLHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+	RetryAfter           OptString
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ServiceUnavailableTextHTML
 }
 
 // GetRetryAfter returns the value of RetryAfter.
@@ -1558,14 +2372,29 @@ func (s *ServiceUnavailableTextHTMLHeaders) GetRetryAfter() OptString {
 	return s.RetryAfter
 }
 
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
 // GetResponse returns the value of Response.
 func (s *ServiceUnavailableTextHTMLHeaders) GetResponse() ServiceUnavailableTextHTML {
 	return s.Response
-}
-
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *ServiceUnavailableTextHTMLHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
 }
 
 // SetRetryAfter sets the value of RetryAfter.
@@ -1573,32 +2402,150 @@ func (s *ServiceUnavailableTextHTMLHeaders) SetRetryAfter(val OptString) {
 	s.RetryAfter = val
 }
 
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
 // SetResponse sets the value of Response.
 func (s *ServiceUnavailableTextHTMLHeaders) SetResponse(val ServiceUnavailableTextHTML) {
 	s.Response = val
 }
 
-func (*ServiceUnavailableTextHTMLHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*ServiceUnavailableTextHTMLHeaders) postUsageQueryRes()                  {}
+func (*ServiceUnavailableTextHTMLHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*ServiceUnavailableTextHTMLHeaders) getOauthClientUsageSummaryRes()             {}
+func (*ServiceUnavailableTextHTMLHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*ServiceUnavailableTextHTMLHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*ServiceUnavailableTextHTMLHeaders) postOauthClientUsageQueryRes()              {}
+func (*ServiceUnavailableTextHTMLHeaders) postUsageQueryRes()                         {}
+func (*ServiceUnavailableTextHTMLHeaders) postUsageSimplesearchRes()                  {}
+
+// A field of the rows of a simple search: the dimensions Date, ClientName, HttpMethod and TemplateUri
+// (the rows are per day and per combination of those asked for), and the counters.
+// Ref: #/components/schemas/SimpleSearchMetric
+type SimpleSearchMetric string
+
+const (
+	SimpleSearchMetricDate        SimpleSearchMetric = "Date"
+	SimpleSearchMetricClientName  SimpleSearchMetric = "ClientName"
+	SimpleSearchMetricHttpMethod  SimpleSearchMetric = "HttpMethod"
+	SimpleSearchMetricTemplateUri SimpleSearchMetric = "TemplateUri"
+	SimpleSearchMetricStatus200   SimpleSearchMetric = "Status200"
+	SimpleSearchMetricStatus300   SimpleSearchMetric = "Status300"
+	SimpleSearchMetricStatus400   SimpleSearchMetric = "Status400"
+	SimpleSearchMetricStatus500   SimpleSearchMetric = "Status500"
+	SimpleSearchMetricStatus429   SimpleSearchMetric = "Status429"
+)
+
+// AllValues returns all SimpleSearchMetric values.
+func (SimpleSearchMetric) AllValues() []SimpleSearchMetric {
+	return []SimpleSearchMetric{
+		SimpleSearchMetricDate,
+		SimpleSearchMetricClientName,
+		SimpleSearchMetricHttpMethod,
+		SimpleSearchMetricTemplateUri,
+		SimpleSearchMetricStatus200,
+		SimpleSearchMetricStatus300,
+		SimpleSearchMetricStatus400,
+		SimpleSearchMetricStatus500,
+		SimpleSearchMetricStatus429,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s SimpleSearchMetric) MarshalText() ([]byte, error) {
+	switch s {
+	case SimpleSearchMetricDate:
+		return []byte(s), nil
+	case SimpleSearchMetricClientName:
+		return []byte(s), nil
+	case SimpleSearchMetricHttpMethod:
+		return []byte(s), nil
+	case SimpleSearchMetricTemplateUri:
+		return []byte(s), nil
+	case SimpleSearchMetricStatus200:
+		return []byte(s), nil
+	case SimpleSearchMetricStatus300:
+		return []byte(s), nil
+	case SimpleSearchMetricStatus400:
+		return []byte(s), nil
+	case SimpleSearchMetricStatus500:
+		return []byte(s), nil
+	case SimpleSearchMetricStatus429:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *SimpleSearchMetric) UnmarshalText(data []byte) error {
+	switch SimpleSearchMetric(data) {
+	case SimpleSearchMetricDate:
+		*s = SimpleSearchMetricDate
+		return nil
+	case SimpleSearchMetricClientName:
+		*s = SimpleSearchMetricClientName
+		return nil
+	case SimpleSearchMetricHttpMethod:
+		*s = SimpleSearchMetricHttpMethod
+		return nil
+	case SimpleSearchMetricTemplateUri:
+		*s = SimpleSearchMetricTemplateUri
+		return nil
+	case SimpleSearchMetricStatus200:
+		*s = SimpleSearchMetricStatus200
+		return nil
+	case SimpleSearchMetricStatus300:
+		*s = SimpleSearchMetricStatus300
+		return nil
+	case SimpleSearchMetricStatus400:
+		*s = SimpleSearchMetricStatus400
+		return nil
+	case SimpleSearchMetricStatus500:
+		*s = SimpleSearchMetricStatus500
+		return nil
+	case SimpleSearchMetricStatus429:
+		*s = SimpleSearchMetricStatus429
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
 
 // TooManyRequestsHeaders wraps ErrorBody with response headers.
 type TooManyRequestsHeaders struct {
-	ININCorrelationID    OptString
 	RetryAfter           OptString
+	IninCorrelationID    OptString
 	IninRatelimitAllowed OptString
 	IninRatelimitCount   OptString
 	IninRatelimitReset   OptString
 	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *TooManyRequestsHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
-}
-
 // GetRetryAfter returns the value of RetryAfter.
 func (s *TooManyRequestsHeaders) GetRetryAfter() OptString {
 	return s.RetryAfter
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *TooManyRequestsHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
 }
 
 // GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
@@ -1621,14 +2568,14 @@ func (s *TooManyRequestsHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *TooManyRequestsHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
-}
-
 // SetRetryAfter sets the value of RetryAfter.
 func (s *TooManyRequestsHeaders) SetRetryAfter(val OptString) {
 	s.RetryAfter = val
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *TooManyRequestsHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
 }
 
 // SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
@@ -1651,18 +2598,41 @@ func (s *TooManyRequestsHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*TooManyRequestsHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*TooManyRequestsHeaders) postUsageQueryRes()                  {}
+func (*TooManyRequestsHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*TooManyRequestsHeaders) getOauthClientUsageSummaryRes()             {}
+func (*TooManyRequestsHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*TooManyRequestsHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*TooManyRequestsHeaders) postOauthClientUsageQueryRes()              {}
+func (*TooManyRequestsHeaders) postUsageQueryRes()                         {}
+func (*TooManyRequestsHeaders) postUsageSimplesearchRes()                  {}
 
 // UnauthorizedHeaders wraps ErrorBody with response headers.
 type UnauthorizedHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *UnauthorizedHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *UnauthorizedHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *UnauthorizedHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *UnauthorizedHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *UnauthorizedHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -1670,9 +2640,24 @@ func (s *UnauthorizedHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *UnauthorizedHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *UnauthorizedHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *UnauthorizedHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *UnauthorizedHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *UnauthorizedHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -1680,15 +2665,88 @@ func (s *UnauthorizedHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*UnauthorizedHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*UnauthorizedHeaders) postUsageQueryRes()                  {}
+func (*UnauthorizedHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*UnauthorizedHeaders) getOauthClientUsageSummaryRes()             {}
+func (*UnauthorizedHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*UnauthorizedHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*UnauthorizedHeaders) postOauthClientUsageQueryRes()              {}
+func (*UnauthorizedHeaders) postUsageQueryRes()                         {}
+func (*UnauthorizedHeaders) postUsageSimplesearchRes()                  {}
+
+// UnsupportedMediaTypeHeaders wraps ErrorBody with response headers.
+type UnsupportedMediaTypeHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *UnsupportedMediaTypeHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *UnsupportedMediaTypeHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *UnsupportedMediaTypeHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *UnsupportedMediaTypeHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *UnsupportedMediaTypeHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *UnsupportedMediaTypeHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *UnsupportedMediaTypeHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *UnsupportedMediaTypeHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *UnsupportedMediaTypeHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *UnsupportedMediaTypeHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*UnsupportedMediaTypeHeaders) getOauthClientUsageQueryResultRes()         {}
+func (*UnsupportedMediaTypeHeaders) getOauthClientUsageSummaryRes()             {}
+func (*UnsupportedMediaTypeHeaders) getUsageQueryExecutionIdResultsRes()        {}
+func (*UnsupportedMediaTypeHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
+func (*UnsupportedMediaTypeHeaders) postOauthClientUsageQueryRes()              {}
+func (*UnsupportedMediaTypeHeaders) postUsageQueryRes()                         {}
+func (*UnsupportedMediaTypeHeaders) postUsageSimplesearchRes()                  {}
 
 // A started execution of a usage query.
 // Ref: #/components/schemas/UsageExecutionResult
 type UsageExecutionResult struct {
 	// The id to poll results with, and to resume a wait later.
 	ExecutionId OptString `json:"executionId"`
-	// The path of the results, such as /api/v2/usage/query/{executionId}/results.
+	// The path of the results relative to the API host, with a leading slash:
+	// /api/v2/usage/query/{executionId}/results.
 	ResultsUri OptString `json:"resultsUri"`
 }
 
@@ -1710,4 +2768,63 @@ func (s *UsageExecutionResult) SetExecutionId(val OptString) {
 // SetResultsUri sets the value of ResultsUri.
 func (s *UsageExecutionResult) SetResultsUri(val OptString) {
 	s.ResultsUri = val
+}
+
+// UsageExecutionResultHeaders wraps UsageExecutionResult with response headers.
+type UsageExecutionResultHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             UsageExecutionResult
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *UsageExecutionResultHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *UsageExecutionResultHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *UsageExecutionResultHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *UsageExecutionResultHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *UsageExecutionResultHeaders) GetResponse() UsageExecutionResult {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *UsageExecutionResultHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *UsageExecutionResultHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *UsageExecutionResultHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *UsageExecutionResultHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *UsageExecutionResultHeaders) SetResponse(val UsageExecutionResult) {
+	s.Response = val
 }

@@ -21,8 +21,13 @@ type SecuritySource interface {
 
 // oauth2ScopesPureCloudOAuth is a private map storing OAuth2 scopes per operation.
 var oauth2ScopesPureCloudOAuth = map[string][]string{
-	GetUsageQueryExecutionIdResultsOperation: []string{},
-	PostUsageQueryOperation:                  []string{},
+	GetOauthClientUsageQueryResultOperation:         []string{},
+	GetOauthClientUsageSummaryOperation:             []string{},
+	GetUsageQueryExecutionIdResultsOperation:        []string{},
+	GetUsageSimplesearchExecutionIdResultsOperation: []string{},
+	PostOauthClientUsageQueryOperation:              []string{},
+	PostUsageQueryOperation:                         []string{},
+	PostUsageSimplesearchOperation:                  []string{},
 }
 
 // GetOAuth2ScopesForPureCloudOAuth returns the required OAuth2 scopes for the given operation.
