@@ -511,3 +511,24 @@ func TestMaxWaitInterruptsAHangingPoll(t *testing.T) {
 		mustContain(t, err.Error(), "gcusage: execution exec-1: wait timed out after 30s")
 	})
 }
+
+// An id that is not one path segment would make the GET reach another
+// resource with the bearer token ("." and ".." are cleaned out of paths):
+// it is refused before anything is sent.
+func TestExecutionIDsAreOnePathSegment(t *testing.T) {
+	f := &fake{api: started(running)}
+	c := newTestClient(t, f)
+	for _, id := range []string{"", ".", "..", "a/b", "../../users", "a?b", "a#b", "a\\b", "a\nb", "a\x00b"} {
+		_, err := c.Wait(t.Context(), id)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "executionId" || ve.Value != id {
+			t.Errorf("Wait(%q) = %v; want a *ValidationError naming executionId", id, err)
+		}
+		if _, err := c.Execution(id).Poll(t.Context()); !errors.As(err, &ve) {
+			t.Errorf("Poll(%q) = %v; want a *ValidationError", id, err)
+		}
+	}
+	if n := len(f.apiCalls()) + f.tokenCalls(); n != 0 {
+		t.Fatalf("%d requests sent for bad ids, want none", n)
+	}
+}
