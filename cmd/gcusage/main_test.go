@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -236,6 +238,11 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"no-wait on results", env, at(srv, "results", "id", "--no-wait"), "flag provided but not defined: -no-wait"},
 		{"results without id", env, at(srv, "results"), "results takes one execution id, got 0 arguments"},
 		{"results with an empty id", env, at(srv, "results", " "), "results: the execution id is empty"},
+		{"results of ..", env, at(srv, "results", ".."), `executionId "..": not an id`},
+		{"results of a path", env, at(srv, "results", "../../users"), `executionId "../../users": must not contain`},
+		{"token with a line break", map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "tok\r\nX-Evil: 1"}, at(srv, "query"), "GENESYSCLOUD_ACCESS_TOKEN"},
+		{"sort by a dimension", env, at(srv, "query", "--sort", "clientName"), `--sort "clientName": allowed Status200`},
+		{"negative top", env, at(srv, "query", "--top", "-1"), "--top -1"},
 		{"regions argument", env, []string{"regions", "eu"}, "regions takes no arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -718,6 +725,39 @@ TOTAL                                                                     7
 		if o.code != 0 || err != nil || len(got) != 2 || got[0]["clientName"] != name || got[1]["clientName"] != name {
 			t.Errorf("%s: exit %d, stdout %q; want the names exact", f, o.code, o.stdout)
 		}
+	}
+}
+
+// --sort and --top rank the groups largest first and keep the first N, in
+// every format.
+func TestSortAndTop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := gcusage(t, nil, nil, "query", "--demo", "--metrics", "requests,status429", "--sort", "STATUS429", "--top", "3", "--format", "csv", "--quiet")
+		lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
+		if o.code != 0 || len(lines) != 1+3 || lines[0] != "clientId,clientName,status429,requests" {
+			t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant a header and 3 rows", o.code, o.stderr, o.stdout)
+		}
+		all := gcusage(t, nil, nil, "query", "--demo", "--metrics", "requests,status429", "--format", "csv", "--quiet")
+		var counts []int64
+		for _, l := range strings.Split(strings.TrimSpace(all.stdout), "\n")[1:] {
+			counts = append(counts, atoi(t, strings.Split(l, ",")[2]))
+		}
+		slices.SortFunc(counts, func(a, b int64) int { return cmp.Compare(b, a) })
+		for i, l := range lines[1:] {
+			if got := atoi(t, strings.Split(l, ",")[2]); got != counts[i] {
+				t.Errorf("row %d has status429 %d, want %d (of %v)", i+1, got, counts[i], counts)
+			}
+		}
+	})
+}
+
+// results does not know the query: a field that only a later row carries
+// is not dropped, since it prints the API's full row.
+func TestResultsKeepsEveryField(t *testing.T) {
+	srv := hostile(t, http.StatusAccepted, started, `{"clientId":"c1","requests":1},{"clientId":"c2","templateUri":"api/v2/flows","requests":2}`)
+	o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "a-test-token"}, nil, "results", "e1", "--api-url", srv.URL, "--format", "csv")
+	if o.code != 0 || !strings.Contains(o.stdout, ",c2,,,,api/v2/flows,,") {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant the second row's templateUri", o.code, o.stderr, o.stdout)
 	}
 }
 

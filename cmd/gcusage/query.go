@@ -324,10 +324,21 @@ func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
 		}}))
 	}
 	cl, err := client.New(opts...)
-	if err != nil {
+	var ce *client.ConfigError
+	switch {
+	case errors.As(err, &ce) && envNames[ce.Field] != "":
+		// The user gave the variable, not the option: name it.
+		return nil, &usageError{"gcusage: " + envNames[ce.Field] + ": " + ce.Reason}
+	case err != nil:
 		return nil, &usageError{err.Error()}
 	}
 	return cl, nil
+}
+
+// envNames are the variables the CLI reads the credential options from.
+var envNames = map[string]string{
+	"WithAccessToken":       "GENESYSCLOUD_ACCESS_TOKEN",
+	"WithClientCredentials": "GENESYSCLOUD_OAUTHCLIENT_ID / _SECRET",
 }
 
 // note tells the user something on stderr, unless --quiet.
