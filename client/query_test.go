@@ -257,7 +257,7 @@ type countingBody struct {
 func newCountingBody(n int) *countingBody {
 	pr, pw := io.Pipe()
 	go func() {
-		io.WriteString(pw, `{"queryStatus":"Complete","results":[`)
+		io.WriteString(pw, `{"results":[`) // the real API's order: the status comes last
 		for i := range n {
 			if i > 0 {
 				io.WriteString(pw, ",")
@@ -266,7 +266,7 @@ func newCountingBody(n int) *countingBody {
 				return
 			}
 		}
-		io.WriteString(pw, `]}`)
+		io.WriteString(pw, `],"queryStatus":"Complete"}`)
 		pw.Close()
 	}()
 	return &countingBody{r: pr}
