@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -530,5 +531,23 @@ func TestExecutionIDsAreOnePathSegment(t *testing.T) {
 	}
 	if n := len(f.apiCalls()) + f.tokenCalls(); n != 0 {
 		t.Fatalf("%d requests sent for bad ids, want none", n)
+	}
+}
+
+// A poll of a Running answer is read with a buffer of its size, not the
+// 64 KiB the rows get: waiting costs next to nothing.
+func TestPollsAllocateLittle(t *testing.T) {
+	f := &fake{api: started(running)}
+	e := newTestClient(t, f).Execution("exec-1")
+	e.Poll(t.Context()) // the token, once
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const polls = 20
+	for range polls {
+		e.Poll(t.Context())
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / polls; per > 32<<10 {
+		t.Errorf("%d bytes allocated a poll, want far under the rows' 64 KiB buffer", per)
 	}
 }

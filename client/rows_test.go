@@ -238,7 +238,7 @@ func TestStringCacheIsBoundedByBytes(t *testing.T) {
 		fmt.Fprintf(&doc, `{"userId":"%d%s","clientName":"c%d"}`, i, strings.Repeat("u", 64<<10), i%3)
 	}
 	doc.WriteString(`],"queryStatus":"Complete"}`)
-	a := newAnswer(io.NopCloser(&doc))
+	a := newAnswer(io.NopCloser(&doc), -1)
 	defer a.close()
 	if err := a.open(); err != nil {
 		t.Fatal(err)
