@@ -87,9 +87,9 @@ func serveStubs(stdin io.Reader, stdout io.Writer) error {
 
 // replay answers a repeated results GET of a Complete execution with the
 // headers and bytes the stub sent the first time. The stub generates every
-// row as it writes it and checks a sample against the spec, which costs
-// about as much as a client's decoding: without a replay, every client
-// would be timed at the stub's pace, on cores it shares with the stub.
+// row as it writes it and checks a sample against the spec, on the same
+// two cores: without a replay, every client would be timed with the
+// stub's work, not only its own.
 type replay struct {
 	next  http.Handler
 	mu    sync.Mutex
@@ -200,7 +200,7 @@ func stopChild() {
 }
 
 // bearers caches one token per stub, by login URL: fetched once, outside
-// every timed loop, and the same for all peers and all of a stub's replays.
+// every timed loop, and the same for all peers.
 var bearers sync.Map
 
 func targetOf(b testing.TB, name string, pollEvery time.Duration) target {
