@@ -58,7 +58,158 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			return &response, nil
+			var wrapper ApiUsageQueryResultHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -96,16 +247,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper BadRequestHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -117,12 +268,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -130,7 +281,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -171,16 +433,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper UnauthorizedHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -192,12 +454,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -205,7 +467,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -246,16 +619,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper ForbiddenHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -267,12 +640,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -280,7 +653,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -321,16 +805,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper NotFoundHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -342,12 +826,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -355,7 +839,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -396,16 +991,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper RequestTimeoutHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -417,12 +1012,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -430,7 +1025,676 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 409:
+		// Code 409.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ConflictHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 413:
+		// Code 413.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestEntityTooLargeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 415:
+		// Code 415.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnsupportedMediaTypeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -471,43 +1735,6 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper TooManyRequestsHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -543,6 +1770,43 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
 				}
 			}
 			// Parse "inin-ratelimit-allowed" header.
@@ -694,16 +1958,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper InternalServerErrorHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -715,12 +1979,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -728,7 +1992,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -769,43 +2144,6 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper ErrorBodyHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -841,6 +2179,154 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -855,43 +2341,6 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper ServiceUnavailableTextHTMLHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -927,6 +2376,154 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -967,16 +2564,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper GatewayTimeoutApplicationJSONHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -988,12 +2585,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1001,7 +2598,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1016,16 +2724,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper GatewayTimeoutTextHTMLHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1037,12 +2745,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1050,7 +2758,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1131,7 +2950,7 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response PostUsageQueryOK
+			var response UsageExecutionResult
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -1148,7 +2967,158 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 				}
 				return res, err
 			}
-			return &response, nil
+			var wrapper PostUsageQueryOK
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -1166,7 +3136,7 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response PostUsageQueryAccepted
+			var response UsageExecutionResult
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -1183,7 +3153,158 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 				}
 				return res, err
 			}
-			return &response, nil
+			var wrapper PostUsageQueryAccepted
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -1221,16 +3342,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper BadRequestHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1242,12 +3363,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1255,7 +3376,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1296,16 +3528,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper UnauthorizedHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1317,12 +3549,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1330,7 +3562,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1371,16 +3714,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper ForbiddenHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1392,12 +3735,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1405,7 +3748,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1446,16 +3900,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper NotFoundHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1467,12 +3921,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1480,7 +3934,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1521,16 +4086,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper RequestTimeoutHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1542,12 +4107,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1555,7 +4120,676 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 409:
+		// Code 409.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ConflictHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 413:
+		// Code 413.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestEntityTooLargeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 415:
+		// Code 415.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnsupportedMediaTypeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1596,43 +4830,6 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper TooManyRequestsHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -1668,6 +4865,43 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
 				}
 			}
 			// Parse "inin-ratelimit-allowed" header.
@@ -1819,16 +5053,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper InternalServerErrorHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1840,12 +5074,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1853,7 +5087,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1894,43 +5239,6 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper ErrorBodyHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -1966,6 +5274,154 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1980,43 +5436,6 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper ServiceUnavailableTextHTMLHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -2052,6 +5471,154 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -2092,16 +5659,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper GatewayTimeoutApplicationJSONHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -2113,12 +5680,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -2126,7 +5693,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -2141,16 +5819,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper GatewayTimeoutTextHTMLHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -2162,12 +5840,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -2175,7 +5853,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil

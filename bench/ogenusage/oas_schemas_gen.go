@@ -12,13 +12,15 @@ import (
 // An organization API usage query.
 // Ref: #/components/schemas/ApiUsageQuery
 type ApiUsageQuery struct {
-	// An ISO-8601 interval start/end, with date-times (2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z)
-	// or dates (2020-02-01/2020-02-28). A malformed interval gets 400 invalid.date.
+	// An ISO-8601 interval start/end of any precision: years (2020/2021), years and months
+	// (2020-01/2020-06), dates (2020-02-01/2020-02-28), or date-times with or without a fraction and an
+	// offset (2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z). An end of reduced precision is
+	// inclusive: 2020-02-01/2020-02-28 counts February 28. A malformed interval gets 400 invalid.date.
 	Interval    string         `json:"interval"`
 	Granularity OptGranularity `json:"granularity"`
 	// The counters to compute; all of them when omitted.
 	Metrics []Metric `json:"metrics"`
-	// The dimensions to group by; none when omitted.
+	// The dimensions to group by; per OAuth client when omitted.
 	GroupBy []GroupBy `json:"groupBy"`
 }
 
@@ -62,10 +64,11 @@ func (s *ApiUsageQuery) SetGroupBy(val []GroupBy) {
 	s.GroupBy = val
 }
 
-// The state of an execution and, once Complete, its rows.
+// The state of an execution and, once Complete, its rows. The real API sends results before
+// queryStatus, in the order of these properties.
 // Ref: #/components/schemas/ApiUsageQueryResult
 type ApiUsageQueryResult struct {
-	// The rows; set once queryStatus is Complete.
+	// The rows, unsorted; absent while Running.
 	Results     []ApiUsageRow  `json:"results"`
 	QueryStatus OptQueryStatus `json:"queryStatus"`
 	Cursors     OptCursors     `json:"cursors"`
@@ -101,10 +104,72 @@ func (s *ApiUsageQueryResult) SetCursors(val OptCursors) {
 	s.Cursors = val
 }
 
-func (*ApiUsageQueryResult) getUsageQueryExecutionIdResultsRes() {}
+// ApiUsageQueryResultHeaders wraps ApiUsageQueryResult with response headers.
+type ApiUsageQueryResultHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ApiUsageQueryResult
+}
 
-// One row of usage: the counters of one granularity bucket for one combination of the groupBy values.
-// Every field is optional; which are set depends on the query's groupBy and metrics.
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ApiUsageQueryResultHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ApiUsageQueryResultHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ApiUsageQueryResultHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ApiUsageQueryResultHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *ApiUsageQueryResultHeaders) GetResponse() ApiUsageQueryResult {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ApiUsageQueryResultHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ApiUsageQueryResultHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ApiUsageQueryResultHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ApiUsageQueryResultHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ApiUsageQueryResultHeaders) SetResponse(val ApiUsageQueryResult) {
+	s.Response = val
+}
+
+func (*ApiUsageQueryResultHeaders) getUsageQueryExecutionIdResultsRes() {}
+
+// One row of usage: the counters of one granularity bucket (or of the whole interval, without
+// granularity) for one combination of the groupBy values. The real API sends every key: the dimensions
+// not grouped by as "", the counters as 0 when zero. Whether a metrics subset drops the other counters
+// or sends them as 0 is not known, so none is required, and the generated Go fields are plain values
+// (a missing key reads as "" or 0).
 // Ref: #/components/schemas/ApiUsageRow
 type ApiUsageRow struct {
 	// The OAuth client id.
@@ -113,22 +178,24 @@ type ApiUsageRow struct {
 	ClientName     OptString `json:"clientName"`
 	OrganizationId OptString `json:"organizationId"`
 	UserId         OptString `json:"userId"`
-	// The endpoint template, such as api/v2/users/{userId}.
+	// The endpoint template, without a leading slash and with its parameters in braces:
+	// api/v2/users/{userId}/presences/{sourceId}.
 	TemplateUri OptString `json:"templateUri"`
 	HttpMethod  OptString `json:"httpMethod"`
 	// Requests answered with a 2xx status.
 	Status200 OptInt64 `json:"status200"`
 	// Requests answered with a 3xx status.
 	Status300 OptInt64 `json:"status300"`
-	// Requests answered with a 4xx status.
+	// Requests answered with a 4xx status, status429 included.
 	Status400 OptInt64 `json:"status400"`
 	// Requests answered with a 5xx status.
 	Status500 OptInt64 `json:"status500"`
-	// Requests answered 429; a subset of status400.
+	// Requests answered 429; a part of status400.
 	Status429 OptInt64 `json:"status429"`
-	// All requests.
+	// All requests: status200 + status300 + status400 + status500.
 	Requests OptInt64 `json:"requests"`
-	// The start of the granularity bucket, in UTC.
+	// The start of the granularity bucket in UTC, with no fraction (2020-02-02T00:00:00Z); months start on
+	// the 1st. Absent without granularity: the Go field is then the zero time.
 	Date OptDateTime `json:"date"`
 }
 
@@ -264,13 +331,31 @@ func (s *ApiUsageRow) SetDate(val OptDateTime) {
 
 // BadRequestHeaders wraps ErrorBody with response headers.
 type BadRequestHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *BadRequestHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *BadRequestHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *BadRequestHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *BadRequestHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *BadRequestHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -278,9 +363,24 @@ func (s *BadRequestHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *BadRequestHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *BadRequestHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *BadRequestHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *BadRequestHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *BadRequestHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -291,7 +391,69 @@ func (s *BadRequestHeaders) SetResponse(val ErrorBody) {
 func (*BadRequestHeaders) getUsageQueryExecutionIdResultsRes() {}
 func (*BadRequestHeaders) postUsageQueryRes()                  {}
 
-// Paging cursors.
+// ConflictHeaders wraps ErrorBody with response headers.
+type ConflictHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ConflictHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ConflictHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ConflictHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ConflictHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *ConflictHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ConflictHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ConflictHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ConflictHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ConflictHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ConflictHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*ConflictHeaders) getUsageQueryExecutionIdResultsRes() {}
+func (*ConflictHeaders) postUsageQueryRes()                  {}
+
+// Paging cursors. Only simple search sends them; the usage query's results never do.
 // Ref: #/components/schemas/Cursors
 type Cursors struct {
 	Before OptString `json:"before"`
@@ -449,14 +611,12 @@ func (s *ErrorBody) SetLimit(val OptLimit) {
 
 // ErrorBodyHeaders wraps ErrorBody with response headers.
 type ErrorBodyHeaders struct {
-	ININCorrelationID OptString
-	RetryAfter        OptString
-	Response          ErrorBody
-}
-
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *ErrorBodyHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+	RetryAfter           OptString
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
 // GetRetryAfter returns the value of RetryAfter.
@@ -464,19 +624,54 @@ func (s *ErrorBodyHeaders) GetRetryAfter() OptString {
 	return s.RetryAfter
 }
 
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ErrorBodyHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ErrorBodyHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ErrorBodyHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ErrorBodyHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
 // GetResponse returns the value of Response.
 func (s *ErrorBodyHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *ErrorBodyHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
-}
-
 // SetRetryAfter sets the value of RetryAfter.
 func (s *ErrorBodyHeaders) SetRetryAfter(val OptString) {
 	s.RetryAfter = val
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ErrorBodyHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ErrorBodyHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ErrorBodyHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ErrorBodyHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -578,13 +773,31 @@ func (s *ErrorDetail) SetEntityName(val OptString) {
 
 // ForbiddenHeaders wraps ErrorBody with response headers.
 type ForbiddenHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *ForbiddenHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ForbiddenHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ForbiddenHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ForbiddenHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ForbiddenHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -592,9 +805,24 @@ func (s *ForbiddenHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *ForbiddenHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ForbiddenHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ForbiddenHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ForbiddenHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ForbiddenHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -607,13 +835,31 @@ func (*ForbiddenHeaders) postUsageQueryRes()                  {}
 
 // GatewayTimeoutApplicationJSONHeaders wraps ErrorBody with response headers.
 type GatewayTimeoutApplicationJSONHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *GatewayTimeoutApplicationJSONHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -621,9 +867,24 @@ func (s *GatewayTimeoutApplicationJSONHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *GatewayTimeoutApplicationJSONHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -650,13 +911,31 @@ func (s GatewayTimeoutTextHTML) Read(p []byte) (n int, err error) {
 
 // GatewayTimeoutTextHTMLHeaders wraps GatewayTimeoutTextHTML with response headers.
 type GatewayTimeoutTextHTMLHeaders struct {
-	ININCorrelationID OptString
-	Response          GatewayTimeoutTextHTML
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             GatewayTimeoutTextHTML
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *GatewayTimeoutTextHTMLHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -664,9 +943,24 @@ func (s *GatewayTimeoutTextHTMLHeaders) GetResponse() GatewayTimeoutTextHTML {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *GatewayTimeoutTextHTMLHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -677,7 +971,8 @@ func (s *GatewayTimeoutTextHTMLHeaders) SetResponse(val GatewayTimeoutTextHTML) 
 func (*GatewayTimeoutTextHTMLHeaders) getUsageQueryExecutionIdResultsRes() {}
 func (*GatewayTimeoutTextHTMLHeaders) postUsageQueryRes()                  {}
 
-// The size of the time bucket each row counts.
+// The size of the time bucket each row counts. Without one, the rows are totals over the whole
+// interval, one per group, with no date.
 // Ref: #/components/schemas/Granularity
 type Granularity string
 
@@ -727,7 +1022,8 @@ func (s *Granularity) UnmarshalText(data []byte) error {
 	}
 }
 
-// A dimension to group the rows by. Note the capital A of OAuthClientId.
+// A dimension to group the rows by. Note the capital A of OAuthClientId. Without groupBy, the rows are
+// per OAuth client.
 // Ref: #/components/schemas/GroupBy
 type GroupBy string
 
@@ -793,13 +1089,31 @@ func (s *GroupBy) UnmarshalText(data []byte) error {
 
 // InternalServerErrorHeaders wraps ErrorBody with response headers.
 type InternalServerErrorHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *InternalServerErrorHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *InternalServerErrorHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *InternalServerErrorHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *InternalServerErrorHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *InternalServerErrorHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -807,9 +1121,24 @@ func (s *InternalServerErrorHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *InternalServerErrorHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *InternalServerErrorHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *InternalServerErrorHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *InternalServerErrorHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *InternalServerErrorHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -931,13 +1260,31 @@ func (s *Metric) UnmarshalText(data []byte) error {
 
 // NotFoundHeaders wraps ErrorBody with response headers.
 type NotFoundHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *NotFoundHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *NotFoundHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *NotFoundHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *NotFoundHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *NotFoundHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -945,9 +1292,24 @@ func (s *NotFoundHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *NotFoundHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *NotFoundHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *NotFoundHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *NotFoundHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *NotFoundHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -1372,11 +1734,11 @@ func (o OptString) Or(d string) string {
 	return d
 }
 
-type PostUsageQueryAccepted UsageExecutionResult
+type PostUsageQueryAccepted UsageExecutionResultHeaders
 
 func (*PostUsageQueryAccepted) postUsageQueryRes() {}
 
-type PostUsageQueryOK UsageExecutionResult
+type PostUsageQueryOK UsageExecutionResultHeaders
 
 func (*PostUsageQueryOK) postUsageQueryRes() {}
 
@@ -1498,15 +1860,95 @@ func (s *QueryStatus) UnmarshalText(data []byte) error {
 	}
 }
 
-// RequestTimeoutHeaders wraps ErrorBody with response headers.
-type RequestTimeoutHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+// RequestEntityTooLargeHeaders wraps ErrorBody with response headers.
+type RequestEntityTooLargeHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *RequestTimeoutHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *RequestEntityTooLargeHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *RequestEntityTooLargeHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *RequestEntityTooLargeHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *RequestEntityTooLargeHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *RequestEntityTooLargeHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *RequestEntityTooLargeHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *RequestEntityTooLargeHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *RequestEntityTooLargeHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *RequestEntityTooLargeHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *RequestEntityTooLargeHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*RequestEntityTooLargeHeaders) getUsageQueryExecutionIdResultsRes() {}
+func (*RequestEntityTooLargeHeaders) postUsageQueryRes()                  {}
+
+// RequestTimeoutHeaders wraps ErrorBody with response headers.
+type RequestTimeoutHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *RequestTimeoutHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *RequestTimeoutHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *RequestTimeoutHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *RequestTimeoutHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -1514,9 +1956,24 @@ func (s *RequestTimeoutHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *RequestTimeoutHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *RequestTimeoutHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *RequestTimeoutHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *RequestTimeoutHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *RequestTimeoutHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -1543,14 +2000,12 @@ func (s ServiceUnavailableTextHTML) Read(p []byte) (n int, err error) {
 
 // ServiceUnavailableTextHTMLHeaders wraps ServiceUnavailableTextHTML with response headers.
 type ServiceUnavailableTextHTMLHeaders struct {
-	ININCorrelationID OptString
-	RetryAfter        OptString
-	Response          ServiceUnavailableTextHTML
-}
-
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *ServiceUnavailableTextHTMLHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+	RetryAfter           OptString
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ServiceUnavailableTextHTML
 }
 
 // GetRetryAfter returns the value of RetryAfter.
@@ -1558,19 +2013,54 @@ func (s *ServiceUnavailableTextHTMLHeaders) GetRetryAfter() OptString {
 	return s.RetryAfter
 }
 
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
 // GetResponse returns the value of Response.
 func (s *ServiceUnavailableTextHTMLHeaders) GetResponse() ServiceUnavailableTextHTML {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *ServiceUnavailableTextHTMLHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
-}
-
 // SetRetryAfter sets the value of RetryAfter.
 func (s *ServiceUnavailableTextHTMLHeaders) SetRetryAfter(val OptString) {
 	s.RetryAfter = val
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -1583,22 +2073,22 @@ func (*ServiceUnavailableTextHTMLHeaders) postUsageQueryRes()                  {
 
 // TooManyRequestsHeaders wraps ErrorBody with response headers.
 type TooManyRequestsHeaders struct {
-	ININCorrelationID    OptString
 	RetryAfter           OptString
+	IninCorrelationID    OptString
 	IninRatelimitAllowed OptString
 	IninRatelimitCount   OptString
 	IninRatelimitReset   OptString
 	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *TooManyRequestsHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
-}
-
 // GetRetryAfter returns the value of RetryAfter.
 func (s *TooManyRequestsHeaders) GetRetryAfter() OptString {
 	return s.RetryAfter
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *TooManyRequestsHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
 }
 
 // GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
@@ -1621,14 +2111,14 @@ func (s *TooManyRequestsHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *TooManyRequestsHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
-}
-
 // SetRetryAfter sets the value of RetryAfter.
 func (s *TooManyRequestsHeaders) SetRetryAfter(val OptString) {
 	s.RetryAfter = val
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *TooManyRequestsHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
 }
 
 // SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
@@ -1656,13 +2146,31 @@ func (*TooManyRequestsHeaders) postUsageQueryRes()                  {}
 
 // UnauthorizedHeaders wraps ErrorBody with response headers.
 type UnauthorizedHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *UnauthorizedHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *UnauthorizedHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *UnauthorizedHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *UnauthorizedHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *UnauthorizedHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -1670,9 +2178,24 @@ func (s *UnauthorizedHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *UnauthorizedHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *UnauthorizedHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *UnauthorizedHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *UnauthorizedHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *UnauthorizedHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -1683,12 +2206,75 @@ func (s *UnauthorizedHeaders) SetResponse(val ErrorBody) {
 func (*UnauthorizedHeaders) getUsageQueryExecutionIdResultsRes() {}
 func (*UnauthorizedHeaders) postUsageQueryRes()                  {}
 
+// UnsupportedMediaTypeHeaders wraps ErrorBody with response headers.
+type UnsupportedMediaTypeHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *UnsupportedMediaTypeHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *UnsupportedMediaTypeHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *UnsupportedMediaTypeHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *UnsupportedMediaTypeHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *UnsupportedMediaTypeHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *UnsupportedMediaTypeHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *UnsupportedMediaTypeHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *UnsupportedMediaTypeHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *UnsupportedMediaTypeHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *UnsupportedMediaTypeHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*UnsupportedMediaTypeHeaders) getUsageQueryExecutionIdResultsRes() {}
+func (*UnsupportedMediaTypeHeaders) postUsageQueryRes()                  {}
+
 // A started execution of a usage query.
 // Ref: #/components/schemas/UsageExecutionResult
 type UsageExecutionResult struct {
 	// The id to poll results with, and to resume a wait later.
 	ExecutionId OptString `json:"executionId"`
-	// The path of the results, such as /api/v2/usage/query/{executionId}/results.
+	// The path of the results relative to the API host, with a leading slash:
+	// /api/v2/usage/query/{executionId}/results.
 	ResultsUri OptString `json:"resultsUri"`
 }
 
@@ -1710,4 +2296,63 @@ func (s *UsageExecutionResult) SetExecutionId(val OptString) {
 // SetResultsUri sets the value of ResultsUri.
 func (s *UsageExecutionResult) SetResultsUri(val OptString) {
 	s.ResultsUri = val
+}
+
+// UsageExecutionResultHeaders wraps UsageExecutionResult with response headers.
+type UsageExecutionResultHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             UsageExecutionResult
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *UsageExecutionResultHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *UsageExecutionResultHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *UsageExecutionResultHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *UsageExecutionResultHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *UsageExecutionResultHeaders) GetResponse() UsageExecutionResult {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *UsageExecutionResultHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *UsageExecutionResultHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *UsageExecutionResultHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *UsageExecutionResultHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *UsageExecutionResultHeaders) SetResponse(val UsageExecutionResult) {
+	s.Response = val
 }
