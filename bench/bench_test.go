@@ -7,14 +7,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,51 +47,36 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// serveStubs starts two stubs, one whose queries are complete at once and
-// one whose queries answer Running to their first results GET, serves each
-// through a replay on a listener of its own, and the first once more with
-// results before queryStatus. It prints their addresses as one JSON line
-// and serves until its standard input closes.
+// childStubs are the stubs of the child process, by name: "done" answers
+// results first, as the real API does, "status-first" writes queryStatus
+// first, and both complete a query at once; "running" answers Running to a
+// query's first results GET.
+var childStubs = map[string][]usagetest.Option{
+	"done":         append(orders[0].opts, usagetest.WithRunning(0, 0)),
+	"status-first": append(orders[1].opts, usagetest.WithRunning(0, 0)),
+	"running":      {usagetest.WithRunning(1, 0)},
+}
+
+// serveStubs starts the child stubs, each behind a replay on a listener of
+// its own, prints their addresses as one JSON line and serves until its
+// standard input closes.
 func serveStubs(stdin io.Reader, stdout io.Writer) error {
 	info := map[string]stubInfo{}
-	var servers []*http.Server
-	defer func() {
-		for _, srv := range servers {
-			srv.Close()
-		}
-	}()
-	serve := func(h http.Handler) (string, error) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		srv := &http.Server{Handler: h}
-		go srv.Serve(l)
-		servers = append(servers, srv)
-		return "http://" + l.Addr().String(), nil
-	}
-	for name, polls := range map[string]int{"done": 0, "running": 1} {
-		s, err := usagetest.Start(stubOptions(usagetest.WithRunning(polls, 0))...)
+	for name, opts := range childStubs {
+		s, err := usagetest.Start(stubOptions(opts...)...)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		saved := &replays{bodies: map[string]replayed{}}
-		url, err := serve(&replay{next: s.Handler(), saved: saved})
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
+		srv := &http.Server{Handler: &replay{next: s.Handler(), saved: map[string]replayed{}}}
+		go srv.Serve(l)
+		defer srv.Close()
+		url := "http://" + l.Addr().String()
 		info[name] = stubInfo{url, url, s.ClientID, s.ClientSecret}
-		if name != "done" {
-			continue
-		}
-		// The same stub and replays: the same executions and rows, and the
-		// same bearer, which targetOf fetches once per login URL.
-		url2, err := serve(&replay{next: s.Handler(), saved: saved, resultsFirst: true})
-		if err != nil {
-			return err
-		}
-		info["results-first"] = stubInfo{url2, url, s.ClientID, s.ClientSecret}
 	}
 	if err := json.NewEncoder(stdout).Encode(info); err != nil {
 		return err
@@ -100,98 +86,61 @@ func serveStubs(stdin io.Reader, stdout io.Writer) error {
 }
 
 // replay answers a repeated results GET of a Complete execution with the
-// bytes the stub sent the first time. The stub generates and validates
-// every row as it writes it (about 20 µs a row), ten times the time a
-// client takes to decode it, so without a replay every client would be
-// timed at the stub's pace.
-//
-// With resultsFirst it sends every Complete answer, the first one too, with
-// the results array before queryStatus: the order of the real API is not
-// known, and a streaming client cannot learn the status before the rows.
+// headers and bytes the stub sent the first time. The stub generates every
+// row as it writes it and checks a sample against the spec, on the same
+// two cores: without a replay, every client would be timed with the
+// stub's work, not only its own.
 type replay struct {
-	next         http.Handler
-	saved        *replays
-	resultsFirst bool
-}
-
-// replays are the answers saved, shared by the replays of one stub.
-type replays struct {
-	mu     sync.Mutex
-	bodies map[string]replayed // by path
+	next  http.Handler
+	mu    sync.Mutex
+	saved map[string]replayed // by path
 }
 
 type replayed struct {
-	auth         string // the Authorization that got it: a replay asks no less
-	body         []byte
-	resultsFirst []byte // body with its fields swapped, nil if it has no results
+	auth   string // the Authorization that got it: a replay asks no less
+	header http.Header
+	body   []byte
 }
-
-var complete = []byte(`{"queryStatus":"Complete"`)
 
 func (rp *replay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/results") {
 		rp.next.ServeHTTP(w, r)
 		return
 	}
-	rp.saved.mu.Lock()
-	got, ok := rp.saved.bodies[r.URL.Path]
-	rp.saved.mu.Unlock()
-	if !ok || got.auth != r.Header.Get("Authorization") {
-		// Held back when it has to be reordered, passed through otherwise.
-		rec := &recorder{ResponseWriter: w, status: http.StatusOK, hold: rp.resultsFirst}
-		rp.next.ServeHTTP(rec, r)
-		if rec.status != http.StatusOK || !bytes.HasPrefix(rec.body.Bytes(), complete) {
-			if rec.hold {
-				w.WriteHeader(rec.status)
-				w.Write(rec.body.Bytes())
-			}
-			return
-		}
-		got = replayed{r.Header.Get("Authorization"), rec.body.Bytes(), resultsFirst(rec.body.Bytes())}
-		rp.saved.mu.Lock()
-		rp.saved.bodies[r.URL.Path] = got
-		rp.saved.mu.Unlock()
-		if !rec.hold {
-			return
-		}
+	auth := r.Header.Get("Authorization")
+	rp.mu.Lock()
+	got, ok := rp.saved[r.URL.Path]
+	rp.mu.Unlock()
+	if ok && got.auth == auth {
+		maps.Copy(w.Header(), got.header)
+		w.Write(got.body)
+		return
 	}
-	body := got.body
-	if rp.resultsFirst {
-		if body = got.resultsFirst; body == nil {
-			http.Error(w, "bench replay: a Complete answer without results cannot be reordered", http.StatusInternalServerError)
-			return
-		}
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	rp.next.ServeHTTP(rec, r)
+	if rec.status == http.StatusOK && completed(rec.body.Bytes()) {
+		rp.mu.Lock()
+		rp.saved[r.URL.Path] = replayed{auth, w.Header().Clone(), rec.body.Bytes()}
+		rp.mu.Unlock()
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(body)
 }
 
-// resultsFirst turns the stub's {"queryStatus":"Complete","results":[...]}
-// into {"results":[...],"queryStatus":"Complete"}: the same bytes, the same
-// rows, the fields swapped. It returns nil for any other answer.
-func resultsFirst(body []byte) []byte {
-	rest, ok := bytes.CutPrefix(body, []byte(`{"queryStatus":"Complete","results":`))
-	rows, ok2 := bytes.CutSuffix(rest, []byte("}"))
-	if !ok || !ok2 {
-		return nil
-	}
-	return slices.Concat([]byte(`{"results":`), rows, []byte(`,"queryStatus":"Complete"}`))
+// completed tells a Complete answer, in either order of its keys.
+func completed(body []byte) bool {
+	return bytes.HasPrefix(body, []byte(`{"queryStatus":"Complete"`)) ||
+		bytes.HasSuffix(body, []byte(`"queryStatus":"Complete"}`))
 }
 
-// recorder keeps a copy of an answer's body, and passes the answer through
-// unless it holds it back.
+// recorder keeps a copy of an answer's body as it passes it through.
 type recorder struct {
 	http.ResponseWriter
-	hold   bool
 	status int
 	body   bytes.Buffer
 }
 
 func (r *recorder) WriteHeader(status int) {
 	r.status = status
-	if !r.hold {
-		r.ResponseWriter.WriteHeader(status)
-	}
+	r.ResponseWriter.WriteHeader(status)
 }
 
 // Unwrap lets http.ResponseController reach the connection, to flush.
@@ -199,9 +148,6 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *recorder) Write(p []byte) (int, error) {
 	r.body.Write(p)
-	if r.hold {
-		return len(p), nil
-	}
 	return r.ResponseWriter.Write(p)
 }
 
@@ -213,8 +159,8 @@ var child struct {
 	err   error
 }
 
-// childStubs starts the child process on first use.
-func childStubs(b testing.TB) map[string]stubInfo {
+// startChild starts the child process on first use.
+func startChild(b testing.TB) map[string]stubInfo {
 	b.Helper()
 	child.once.Do(func() {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -254,12 +200,12 @@ func stopChild() {
 }
 
 // bearers caches one token per stub, by login URL: fetched once, outside
-// every timed loop, and the same for all peers and all of a stub's replays.
+// every timed loop, and the same for all peers.
 var bearers sync.Map
 
 func targetOf(b testing.TB, name string, pollEvery time.Duration) target {
 	b.Helper()
-	s := childStubs(b)[name]
+	s := startChild(b)[name]
 	tok, ok := bearers.Load(s.LoginURL)
 	if !ok {
 		cc := clientcredentials.Config{ClientID: s.ClientID, ClientSecret: s.ClientSecret, TokenURL: s.LoginURL + "/oauth/token"}
@@ -272,24 +218,32 @@ func targetOf(b testing.TB, name string, pollEvery time.Duration) target {
 	return target{apiURL: s.URL, loginURL: s.LoginURL, bearer: tok.(string), pollEvery: pollEvery}
 }
 
-func benchPeers(b *testing.B, stub string, pollEvery time.Duration, run func(b *testing.B, p peer)) {
-	ps, err := peers(targetOf(b, stub, pollEvery), func(string) http.RoundTripper { return newTransport() })
+// benchPeers runs one benchmark per peer, each peer with a transport of
+// its own that counts its results GETs and the bytes it reads of them.
+func benchPeers(b *testing.B, stub string, pollEvery time.Duration, run func(b *testing.B, p peer, c *counter)) {
+	counters := map[string]*counter{}
+	ps, err := peers(targetOf(b, stub, pollEvery), func(name string) http.RoundTripper {
+		counters[name] = new(counter)
+		return counting{newTransport(), counters[name]}
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, name := range peerNames {
-		b.Run("client="+name, func(b *testing.B) { run(b, ps[name]) })
+		b.Run("client="+name, func(b *testing.B) { run(b, ps[name], counters[name]) })
 	}
 }
 
-// executions holds, per query, one complete execution that has been fetched
-// once, so that the stub has generated its rows once and replays them from
-// then on, for every peer (they send the same bearer) and every -count.
+// executions holds, per stub and query, one complete execution that has
+// been fetched once, so that the stub has generated its rows once and
+// replays them from then on, for every peer (they send the same bearer)
+// and every -count.
 var executions sync.Map
 
-func completeExecution(b testing.TB, p peer, q gen.APIUsageQuery) string {
+func completeExecution(b testing.TB, stub string, p peer, q gen.APIUsageQuery) string {
 	b.Helper()
-	if id, ok := executions.Load(q.Interval); ok {
+	key := stub + " " + q.Interval
+	if id, ok := executions.Load(key); ok {
 		return id.(string)
 	}
 	ctx := context.Background()
@@ -300,39 +254,48 @@ func completeExecution(b testing.TB, p peer, q gen.APIUsageQuery) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	executions.Store(q.Interval, id)
+	executions.Store(key, id)
 	return id
 }
 
 // measure runs op in the timed loop, and fails if an iteration decoded
-// other than want rows. With perRow it reports allocs/row too.
-func measure(b *testing.B, want int, perRow bool, op func() (tally, error)) {
+// other than want. It reports the allocations a row when perRow, and the
+// results GETs and the bytes read of them an iteration when c is not nil.
+func measure(b *testing.B, want tally, c *counter, perRow bool, op func() (tally, error)) {
 	b.ReportAllocs()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	before, n := ms.Mallocs, 0
+	var gets, read int64
+	if c != nil {
+		gets, read = c.gets.Load(), c.read.Load()
+	}
 	for b.Loop() {
 		got, err := op()
 		if err != nil {
 			b.Fatal(err)
 		}
-		if got.rows != want || got.dated != want {
-			b.Fatalf("decoded %d rows (%d dated), want %d", got.rows, got.dated, want)
+		if got != want {
+			b.Fatalf("decoded %+v, want %+v", got, want)
 		}
 		n++
 	}
 	runtime.ReadMemStats(&ms)
 	if perRow {
-		b.ReportMetric(float64(ms.Mallocs-before)/float64(n*want), "allocs/row")
+		b.ReportMetric(float64(ms.Mallocs-before)/float64(n*want.rows), "allocs/row")
+	}
+	if c != nil {
+		b.ReportMetric(float64(c.gets.Load()-gets)/float64(n), "GETs/op")
+		b.ReportMetric(float64(c.read.Load()-read)/float64(n), "read-B/op")
 	}
 }
 
 // BenchmarkPost times starting a query: validation, encoding, one POST.
 func BenchmarkPost(b *testing.B) {
 	ctx := context.Background()
-	benchPeers(b, "done", 0, func(b *testing.B, p peer) {
-		measure(b, 0, false, func() (tally, error) {
-			_, err := p.start(ctx, smallQuery)
+	benchPeers(b, "done", 0, func(b *testing.B, p peer, _ *counter) {
+		measure(b, tally{}, nil, false, func() (tally, error) {
+			_, err := p.start(ctx, smallQuery.query)
 			return tally{}, err
 		})
 	})
@@ -340,19 +303,20 @@ func BenchmarkPost(b *testing.B) {
 
 // BenchmarkResults times fetching and decoding the rows of a complete
 // execution, which is started once, outside the timed loop, in both orders
-// of the answer's fields: results first, gcusage GETs them twice.
+// of the answer's keys.
 func BenchmarkResults(b *testing.B) {
 	ctx := context.Background()
 	for _, size := range sizes {
 		b.Run(size.name, func(b *testing.B) {
-			if testing.Short() && size.rows > 10_000 {
-				b.Skip("short: 10k rows only")
+			if testing.Short() && size.name != sizes[0].name {
+				b.Skip("short: the smallest size only")
 			}
+			want := size.want(b)
 			for _, o := range orders {
 				b.Run("order="+o.name, func(b *testing.B) {
-					benchPeers(b, o.stub, 0, func(b *testing.B, p peer) {
-						id := completeExecution(b, p, size.query)
-						measure(b, size.rows, true, func() (tally, error) { return p.fetch(ctx, id) })
+					benchPeers(b, o.stub, 0, func(b *testing.B, p peer, c *counter) {
+						id := completeExecution(b, o.stub, p, size.query)
+						measure(b, want, c, true, func() (tally, error) { return p.fetch(ctx, id) })
 					})
 				})
 			}
@@ -361,18 +325,52 @@ func BenchmarkResults(b *testing.B) {
 }
 
 // BenchmarkCycle times a whole query with the token cached: POST, results
-// GETs until Complete, decoding its one row. Decoding is BenchmarkResults'
+// GETs until Complete, decoding its rows: the API's totals per client over
+// one day, a few dozen rows at most. Decoding is BenchmarkResults'
 // business, and a new execution is never replayed, so the stub would set
 // the pace of a big one. With running=1 the first GET answers Running and
 // every peer waits one poll interval of 1 ms (gcusage's is jittered) before
 // the next.
 func BenchmarkCycle(b *testing.B) {
 	ctx := context.Background()
+	want := smallQuery.want(b)
 	for _, stub := range []string{"done", "running"} {
 		b.Run("running="+map[string]string{"done": "0", "running": "1"}[stub], func(b *testing.B) {
-			benchPeers(b, stub, time.Millisecond, func(b *testing.B, p peer) {
-				measure(b, 1, false, func() (tally, error) { return p.cycle(ctx, smallQuery) })
+			benchPeers(b, stub, time.Millisecond, func(b *testing.B, p peer, c *counter) {
+				measure(b, want, c, false, func() (tally, error) { return p.cycle(ctx, smallQuery.query) })
 			})
 		})
 	}
+}
+
+// counter counts the results GETs a peer sends and the bytes of their
+// answers' bodies that it reads.
+type counter struct{ gets, read atomic.Int64 }
+
+// counting is the transport that keeps a counter.
+type counting struct {
+	next http.RoundTripper
+	c    *counter
+}
+
+func (t counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/results") {
+		t.c.gets.Add(1)
+		if err == nil {
+			resp.Body = countingBody{resp.Body, &t.c.read}
+		}
+	}
+	return resp, err
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
 }

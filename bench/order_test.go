@@ -2,89 +2,73 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"reflect"
-	"sync/atomic"
+	"strings"
 	"testing"
 
-	"github.com/gcusage/gcusage/gen"
+	"github.com/gcusage/gcusage/usagetest"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
-// countGETs counts the GETs a peer sends.
-type countGETs struct {
-	next http.RoundTripper
-	n    *atomic.Int32
-}
-
-func (c countGETs) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodGet {
-		c.n.Add(1)
-	}
-	return c.next.RoundTrip(r)
-}
-
-// TestResultsFirst: the results-first stub sends the rows of the same
-// execution as the other, before the status. ogen and the hand-rolled
-// client decode the answer whole in either order; gcusage, which streams,
-// skips the rows to learn the status and GETs them once more.
-func TestResultsFirst(t *testing.T) {
-	want := map[string]map[string]int32{ // results GETs of a fetch, by order and peer
-		"status-first":  {"gcusage": 1, "ogen": 1, "handrolled": 1},
-		"results-first": {"gcusage": 2, "ogen": 1, "handrolled": 1},
-	}
-	size := sizes[0]
-	var first tally
+// TestOneGETPerQuery: against the stub itself, no replay, in either order
+// of a Complete answer's keys, every peer decodes the same rows with one
+// results GET per completed query and reads the answer once: a cycle costs
+// the GET that answers Running and the one that answers Complete (the
+// benchmarks count a fetch of a complete execution). The bytes read are
+// the same for all peers, and ogen and the hand-rolled client read every
+// answer to its end, so gcusage reads it once and whole. The counts come
+// from the stub's recording and from the counting transport of the
+// benchmarks, which must agree.
+func TestOneGETPerQuery(t *testing.T) {
+	q := newSize("2 days", days(2)) // about 1700 rows, 500 KB: eight times gcusage's 64 KiB read buffer
+	want := q.want(t)
 	for _, o := range orders {
-		gets := map[string]*atomic.Int32{}
-		ps, err := peers(targetOf(t, o.stub, 0), func(name string) http.RoundTripper {
-			gets[name] = new(atomic.Int32)
-			return countGETs{newTransport(), gets[name]}
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := completeExecution(t, ps["gcusage"], size.query)
-		for _, name := range peerNames {
-			before := gets[name].Load()
-			got, err := ps[name].fetch(context.Background(), id)
+		t.Run(o.name, func(t *testing.T) {
+			srv := usagetest.NewServer(t, stubOptions(append(o.opts, usagetest.WithRunning(1, 0))...)...)
+			cc := clientcredentials.Config{ClientID: srv.ClientID, ClientSecret: srv.ClientSecret, TokenURL: srv.LoginURL + "/oauth/token"}
+			tok, err := cc.Token(context.Background())
 			if err != nil {
-				t.Fatalf("%s, %s: %v", o.name, name, err)
+				t.Fatal(err)
 			}
-			if first == (tally{}) {
-				first = got
+			counters := map[string]*counter{}
+			ps, err := peers(target{apiURL: srv.URL, loginURL: srv.LoginURL, bearer: tok.AccessToken, pollEvery: 0},
+				func(name string) http.RoundTripper {
+					counters[name] = new(counter)
+					return counting{newTransport(), counters[name]}
+				})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if got.rows != size.rows || got != first {
-				t.Errorf("%s, %s: decoded %+v, want %d rows as in %+v", o.name, name, got, size.rows, first)
+			stubGETs := func() int {
+				n := 0
+				for _, r := range srv.Requests() {
+					if r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/results") {
+						n++
+					}
+				}
+				return n
 			}
-			if n := gets[name].Load() - before; n != want[o.name][name] {
-				t.Errorf("%s, %s: %d results GETs, want %d", o.name, name, n, want[o.name][name])
+			read := map[string]int64{}
+			for _, name := range peerNames {
+				p, c := ps[name], counters[name]
+				before, beforeCounted, beforeRead := stubGETs(), c.gets.Load(), c.read.Load()
+				got, err := p.cycle(context.Background(), q.query)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if got != want {
+					t.Errorf("%s: decoded %+v, want %+v", name, got, want)
+				}
+				if n, counted := stubGETs()-before, c.gets.Load()-beforeCounted; n != 2 || counted != 2 {
+					t.Errorf("%s: a cycle sent %d results GETs (%d counted), want 2: one answered Running, one Complete", name, n, counted)
+				}
+				read[name] = c.read.Load() - beforeRead
 			}
-		}
-	}
-}
-
-// TestResultsFirstSwapsOnlyTheFields: the reordered answer holds the same
-// status and rows, and results come first.
-func TestResultsFirstSwapsOnlyTheFields(t *testing.T) {
-	body := []byte(`{"queryStatus":"Complete","results":[{"date":"2024-01-01T00:00:00.000Z","clientId":"a","requests":3},{"httpMethod":"GET"}]}`)
-	swapped := resultsFirst(body)
-	if !json.Valid(swapped) || string(swapped[:12]) != `{"results":[` {
-		t.Fatalf("swapped answer %s: want valid JSON that starts with the results", swapped)
-	}
-	var a, b gen.APIUsageQueryResult
-	if err := json.Unmarshal(body, &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(swapped, &b); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(a, b) || len(b.Results) != 2 {
-		t.Errorf("swapped answer decodes to %+v, want %+v", b, a)
-	}
-	for _, other := range []string{`{"queryStatus":"Running"}`, `{"queryStatus":"Complete"}`} {
-		if got := resultsFirst([]byte(other)); got != nil {
-			t.Errorf("resultsFirst(%s) = %s, want nil: only a Complete answer with results is swapped", other, got)
-		}
+			for _, name := range peerNames {
+				if read[name] != read["ogen"] {
+					t.Errorf("%s read %d bytes of results, ogen %d: want the same answers, read once and whole", name, read[name], read["ogen"])
+				}
+			}
+		})
 	}
 }

@@ -69,7 +69,7 @@ func TestPollingEfficiency(t *testing.T) {
 			h := handRolledIn(t, srv)
 			for range trials {
 				gc.add(waitOnce(t, srv, done, func(ctx context.Context) (string, error) {
-					r, err := c.Run(ctx, toQuery(smallQuery))
+					r, err := c.Run(ctx, toQuery(smallQuery.query))
 					if err != nil {
 						return "", err
 					}
@@ -130,7 +130,7 @@ func handRolledIn(t *testing.T, srv *usagetest.Server) *HandRolled {
 
 // pollEvery is Genesys' CLI: wait a fixed interval, then look.
 func pollEvery(ctx context.Context, h *HandRolled, every time.Duration) (string, error) {
-	id, err := h.Start(ctx, smallQuery)
+	id, err := h.Start(ctx, smallQuery.query)
 	for err == nil {
 		time.Sleep(every)
 		var res *gen.APIUsageQueryResult
@@ -143,7 +143,7 @@ func pollEvery(ctx context.Context, h *HandRolled, every time.Duration) (string,
 
 // pollAt is the oracle: it knows when the query completes and looks once.
 func pollAt(ctx context.Context, h *HandRolled, done time.Duration) (string, error) {
-	id, err := h.Start(ctx, smallQuery)
+	id, err := h.Start(ctx, smallQuery.query)
 	if err != nil {
 		return "", err
 	}

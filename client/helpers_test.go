@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -76,6 +77,7 @@ func tokenOK(w http.ResponseWriter, tok string) {
 func writeJSON(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("ININ-Correlation-Id", "corr-1")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body))) // as net/http sets it on a small answer
 	w.WriteHeader(status)
 	io.WriteString(w, body)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -257,7 +258,7 @@ type countingBody struct {
 func newCountingBody(n int) *countingBody {
 	pr, pw := io.Pipe()
 	go func() {
-		io.WriteString(pw, `{"queryStatus":"Complete","results":[`)
+		io.WriteString(pw, `{"results":[`) // the real API's order: the status comes last
 		for i := range n {
 			if i > 0 {
 				io.WriteString(pw, ",")
@@ -266,7 +267,7 @@ func newCountingBody(n int) *countingBody {
 				return
 			}
 		}
-		io.WriteString(pw, `]}`)
+		io.WriteString(pw, `],"queryStatus":"Complete"}`)
 		pw.Close()
 	}()
 	return &countingBody{r: pr}
@@ -510,4 +511,43 @@ func TestMaxWaitInterruptsAHangingPoll(t *testing.T) {
 		}
 		mustContain(t, err.Error(), "gcusage: execution exec-1: wait timed out after 30s")
 	})
+}
+
+// An id that is not one path segment would make the GET reach another
+// resource with the bearer token ("." and ".." are cleaned out of paths):
+// it is refused before anything is sent.
+func TestExecutionIDsAreOnePathSegment(t *testing.T) {
+	f := &fake{api: started(running)}
+	c := newTestClient(t, f)
+	for _, id := range []string{"", ".", "..", "a/b", "../../users", "a?b", "a#b", "a\\b", "a\nb", "a\x00b"} {
+		_, err := c.Wait(t.Context(), id)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "executionId" || ve.Value != id {
+			t.Errorf("Wait(%q) = %v; want a *ValidationError naming executionId", id, err)
+		}
+		if _, err := c.Execution(id).Poll(t.Context()); !errors.As(err, &ve) {
+			t.Errorf("Poll(%q) = %v; want a *ValidationError", id, err)
+		}
+	}
+	if n := len(f.apiCalls()) + f.tokenCalls(); n != 0 {
+		t.Fatalf("%d requests sent for bad ids, want none", n)
+	}
+}
+
+// A poll of a Running answer is read with a buffer of its size, not the
+// 64 KiB the rows get: waiting costs next to nothing.
+func TestPollsAllocateLittle(t *testing.T) {
+	f := &fake{api: started(running)}
+	e := newTestClient(t, f).Execution("exec-1")
+	e.Poll(t.Context()) // the token, once
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const polls = 20
+	for range polls {
+		e.Poll(t.Context())
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / polls; per > 32<<10 {
+		t.Errorf("%d bytes allocated a poll, want far under the rows' 64 KiB buffer", per)
+	}
 }

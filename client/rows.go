@@ -83,7 +83,7 @@ func (c *Client) results(ctx, until context.Context, get func(ctx context.Contex
 		cancel()
 		return nil, 0, err
 	}
-	a := newAnswer(resp.Body)
+	a := newAnswer(resp.Body, resp.ContentLength)
 	a.path, a.stop, a.cancel = resp.Request.URL.Path, stop, cancel
 	if err := a.open(); err != nil {
 		a.close()
@@ -93,13 +93,19 @@ func (c *Client) results(ctx, until context.Context, get func(ctx context.Contex
 	return a, hint, nil
 }
 
-func newAnswer(body io.ReadCloser) *answer {
+// newAnswer reads body, whose length is size when known (-1 when not).
+func newAnswer(body io.ReadCloser, size int64) *answer {
 	a := &answer{body: body, stop: func() bool { return false }, cancel: func() {}}
 	a.m.r = body
-	// A decoder of its own: a reused one would carry its offset over, and
-	// put wrong positions in error messages. Polls are seconds apart, so
-	// the buffer costs nothing that matters.
-	a.dec = jx.Decode(&a.m, bufSize)
+	// A decoder of its own: a reused one carries its offset over (jx's
+	// Reset keeps it) and puts wrong positions in error messages. A small
+	// answer of known length, such as a Running poll, gets a buffer of its
+	// size, so that polling does not cost 64 KiB a time.
+	n := bufSize
+	if size >= 0 && size < bufSize {
+		n = max(int(size)+1, 512)
+	}
+	a.dec = jx.Decode(&a.m, n)
 	return a
 }
 
@@ -294,7 +300,7 @@ func notComplete(status string) error {
 // leaves Date zero.
 func DecodeRows(r io.Reader) iter.Seq2[gen.APIUsageRow, error] {
 	return func(yield func(gen.APIUsageRow, error) bool) {
-		a := newAnswer(io.NopCloser(r))
+		a := newAnswer(io.NopCloser(r), -1)
 		defer a.close()
 		if err := a.open(); err != nil {
 			yield(gen.APIUsageRow{}, err)

@@ -18,8 +18,8 @@ func TestDecodeRowsAllocations(t *testing.T) {
 			}
 		}
 	}) / n
-	if perRow > 3 {
-		t.Fatalf("%.2f allocations per row, want at most 3", perRow)
+	if perRow > 2 {
+		t.Fatalf("%.2f allocations per row, want at most 2", perRow)
 	}
 	t.Logf("%.2f allocations per row", perRow)
 }

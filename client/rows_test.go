@@ -2,10 +2,15 @@ package client
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +179,80 @@ func BenchmarkDecodeRows(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// A string that never ends, inside a gzip answer of a few hundred KiB, once
+// grew the heap by gigabytes: one JSON value is capped, whatever the
+// answer expands to, and the read stops there.
+func TestGzipBombInOneValueIsCapped(t *testing.T) {
+	const expanded = 256 << 20
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			writeJSON(w, 202, `{"executionId":"exec-1"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "gzip")
+		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		defer zw.Close()
+		io.WriteString(zw, `{"results":[{"clientName":"`)
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for range expanded / len(chunk) {
+			if _, err := zw.Write(chunk); err != nil {
+				return // the client hung up
+			}
+		}
+	}))
+	defer srv.Close()
+	c, err := New(WithBaseURLs(srv.URL, ""), WithAccessToken("a-test-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res, err := c.Run(t.Context(), anyQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = res.All()
+	runtime.ReadMemStats(&after)
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Row != 1 || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Fatalf("err = %v; want a *DecodeError naming row 1 as too large", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
+		t.Errorf("allocated %d MiB to refuse one value", n>>20)
+	}
+}
+
+// Repeated values are shared, but a column of unique long values is never
+// kept: the cache is bounded by count, by bytes and by value length.
+func TestStringCacheIsBoundedByBytes(t *testing.T) {
+	var doc bytes.Buffer
+	doc.WriteString(`{"results":[`)
+	for i := range 300 {
+		if i > 0 {
+			doc.WriteByte(',')
+		}
+		fmt.Fprintf(&doc, `{"userId":"%d%s","clientName":"c%d"}`, i, strings.Repeat("u", 64<<10), i%3)
+	}
+	doc.WriteString(`],"queryStatus":"Complete"}`)
+	a := newAnswer(io.NopCloser(&doc), -1)
+	defer a.close()
+	if err := a.open(); err != nil {
+		t.Fatal(err)
+	}
+	rd := newRowDecoder(discard)
+	n := 0
+	a.stream(rd, true, func(r gen.APIUsageRow, err error) bool {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		return true
+	})
+	if n != 300 || rd.bytes > maxInternedBytes || len(rd.strs) != 3 {
+		t.Errorf("%d rows; cache holds %d strings, %d bytes; want the 3 short names only", n, len(rd.strs), rd.bytes)
 	}
 }

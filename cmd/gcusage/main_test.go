@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -9,13 +10,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -234,6 +238,11 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"no-wait on results", env, at(srv, "results", "id", "--no-wait"), "flag provided but not defined: -no-wait"},
 		{"results without id", env, at(srv, "results"), "results takes one execution id, got 0 arguments"},
 		{"results with an empty id", env, at(srv, "results", " "), "results: the execution id is empty"},
+		{"results of ..", env, at(srv, "results", ".."), `executionId "..": not an id`},
+		{"results of a path", env, at(srv, "results", "../../users"), `executionId "../../users": must not contain`},
+		{"token with a line break", map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "tok\r\nX-Evil: 1"}, at(srv, "query"), "GENESYSCLOUD_ACCESS_TOKEN"},
+		{"sort by a dimension", env, at(srv, "query", "--sort", "clientName"), `--sort "clientName": allowed Status200`},
+		{"negative top", env, at(srv, "query", "--top", "-1"), "--top -1"},
 		{"regions argument", env, []string{"regions", "eu"}, "regions takes no arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -717,4 +726,104 @@ TOTAL                                                                     7
 			t.Errorf("%s: exit %d, stdout %q; want the names exact", f, o.code, o.stdout)
 		}
 	}
+}
+
+// --sort and --top rank the groups largest first and keep the first N, in
+// every format.
+func TestSortAndTop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := gcusage(t, nil, nil, "query", "--demo", "--metrics", "requests,status429", "--sort", "STATUS429", "--top", "3", "--format", "csv", "--quiet")
+		lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
+		if o.code != 0 || len(lines) != 1+3 || lines[0] != "clientId,clientName,status429,requests" {
+			t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant a header and 3 rows", o.code, o.stderr, o.stdout)
+		}
+		all := gcusage(t, nil, nil, "query", "--demo", "--metrics", "requests,status429", "--format", "csv", "--quiet")
+		var counts []int64
+		for _, l := range strings.Split(strings.TrimSpace(all.stdout), "\n")[1:] {
+			counts = append(counts, atoi(t, strings.Split(l, ",")[2]))
+		}
+		slices.SortFunc(counts, func(a, b int64) int { return cmp.Compare(b, a) })
+		for i, l := range lines[1:] {
+			if got := atoi(t, strings.Split(l, ",")[2]); got != counts[i] {
+				t.Errorf("row %d has status429 %d, want %d (of %v)", i+1, got, counts[i], counts)
+			}
+		}
+	})
+}
+
+// results does not know the query: a field that only a later row carries
+// is not dropped, since it prints the API's full row.
+func TestResultsKeepsEveryField(t *testing.T) {
+	srv := hostile(t, http.StatusAccepted, started, `{"clientId":"c1","requests":1},{"clientId":"c2","templateUri":"api/v2/flows","requests":2}`)
+	o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "a-test-token"}, nil, "results", "e1", "--api-url", srv.URL, "--format", "csv")
+	if o.code != 0 || !strings.Contains(o.stdout, ",c2,,,,api/v2/flows,,") {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant the second row's templateUri", o.code, o.stderr, o.stdout)
+	}
+}
+
+// failing answers the first n requests to a path with an error or a
+// status, then lets the rest through to next.
+type failing struct {
+	next   http.RoundTripper
+	path   string
+	n      int
+	status int   // when err is nil
+	err    error // a connection failure
+	mu     sync.Mutex
+}
+
+func (f *failing) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	fail := r.URL.Path == f.path && f.n != 0
+	if fail {
+		f.n--
+	}
+	f.mu.Unlock()
+	switch {
+	case !fail:
+		return f.next.RoundTrip(r)
+	case f.err != nil:
+		return nil, f.err
+	}
+	return &http.Response{StatusCode: f.status, Header: http.Header{"Content-Type": {"text/html"}}, Body: io.NopCloser(strings.NewReader("<html><title>busy</title></html>")), Request: r}, nil
+}
+
+// A retried failure is never silent: --verbose logs it, and a terminal's
+// progress line shows it, with the attempt that comes next.
+func TestRetriesAreShown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, 0))
+		env := stubEnv(srv)
+		tr := &failing{next: srv.Transport(), path: "/api/v2/usage/query", n: 2, status: http.StatusServiceUnavailable}
+		o := gcusage(t, env, tr, at(srv, "query", "--verbose", "--format", "csv")...)
+		if o.code != 0 || !strings.Contains(o.stderr, "gcusage: POST /api/v2/usage/query: 503 Service Unavailable; attempt 2 in ") ||
+			!strings.Contains(o.stderr, "; attempt 3 in ") {
+			t.Errorf("--verbose: exit %d, stderr %q; want each retry named with the next attempt", o.code, o.stderr)
+		}
+		tr.n = 1
+		var stdout, stderr, tty bytes.Buffer
+		a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, progress: &tty, transport: tr, now: clock}
+		if code := a.run(context.Background(), at(srv, "query", "--format", "csv")); code != 0 || !strings.Contains(tty.String(), "503 Service Unavailable; attempt 2 in ") || stderr.Len() != 0 {
+			t.Errorf("progress: exit %d, tty %q, stderr %q; want the retry on the progress line only", code, tty.String(), stderr.String())
+		}
+	})
+}
+
+// An unknown host fails within seconds, with a hint at the flags that name
+// the host; a deadline that ends the retries keeps their last cause.
+func TestHopelessNetworkFailures(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, 0))
+		dns := &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "api.example.invalid", IsNotFound: true}}
+		start := time.Now()
+		o := gcusage(t, stubEnv(srv), &failing{next: srv.Transport(), path: "/oauth/token", n: -1, err: dns}, at(srv, "query")...)
+		if d := time.Since(start); o.code != 1 || d > 10*time.Second || !strings.Contains(o.stderr, "no such host: check --region") {
+			t.Errorf("unknown host: exit %d after %v, stderr %q; want 1 within 10s and a hint at --region", o.code, d, o.stderr)
+		}
+		o = gcusage(t, stubEnv(srv), &failing{next: srv.Transport(), path: "/api/v2/usage/query", n: -1, status: http.StatusServiceUnavailable},
+			at(srv, "query", "--timeout", "3s")...)
+		if o.code != 1 || !strings.Contains(o.stderr, "context deadline exceeded") || !strings.Contains(o.stderr, "last error: 503") {
+			t.Errorf("timeout: exit %d, stderr %q; want the deadline and the last cause", o.code, o.stderr)
+		}
+	})
 }

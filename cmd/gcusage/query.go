@@ -345,6 +345,25 @@ func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
 		level = slog.LevelError
 	}
 	opts = append(opts, client.WithLogger(slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))))
+	// What failed and which attempt comes next: on the progress line of a
+	// terminal, and on stderr with --verbose, so that a retried failure is
+	// never silent.
+	if (a.progress != nil && !c.quiet) || c.verbose {
+		opts = append(opts, client.WithRetryPolicy(client.RetryPolicy{OnRetry: func(e client.RetryEvent) {
+			cause := http.StatusText(e.StatusCode)
+			if e.StatusCode == 0 && e.Err != nil {
+				cause = e.Err.Error()
+			} else if e.StatusCode != 0 {
+				cause = fmt.Sprintf("%d %s", e.StatusCode, cause)
+			}
+			msg := fmt.Sprintf("gcusage: %s %s: %s; attempt %d in %s", e.Method, e.Path, cause, e.Attempt+1, e.Delay.Round(100*time.Millisecond))
+			if c.verbose {
+				fmt.Fprintln(a.stderr, escape(msg))
+			} else {
+				fmt.Fprint(a.progress, "\r\x1b[K"+escape(msg))
+			}
+		}}))
+	}
 	if a.progress != nil && !c.quiet {
 		opts = append(opts, client.WithPollPolicy(client.PollPolicy{OnPoll: func(e client.PollEvent) {
 			fmt.Fprintf(a.progress, "\r\x1b[Kgcusage: execution %s: %s, poll %d, %s elapsed",
@@ -352,10 +371,21 @@ func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
 		}}))
 	}
 	cl, err := client.New(opts...)
-	if err != nil {
+	var ce *client.ConfigError
+	switch {
+	case errors.As(err, &ce) && envNames[ce.Field] != "":
+		// The user gave the variable, not the option: name it.
+		return nil, &usageError{"gcusage: " + envNames[ce.Field] + ": " + ce.Reason}
+	case err != nil:
 		return nil, &usageError{err.Error()}
 	}
 	return cl, nil
+}
+
+// envNames are the variables the CLI reads the credential options from.
+var envNames = map[string]string{
+	"WithAccessToken":       "GENESYSCLOUD_ACCESS_TOKEN",
+	"WithClientCredentials": "GENESYSCLOUD_OAUTHCLIENT_ID / _SECRET",
 }
 
 // note tells the user something on stderr, unless --quiet.
@@ -421,7 +451,10 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 func withHint(err error) error {
 	var ae *client.AuthError
 	var api *client.APIError
+	var dns *net.DNSError
 	switch {
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return fmt.Errorf("%w; no such host: check --region (or GENESYSCLOUD_REGION) or --api-url and --login-url", err)
 	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("%w; check GENESYSCLOUD_OAUTHCLIENT_ID / _SECRET and the region", err)
 	case !errors.As(err, &api):
