@@ -785,7 +785,9 @@ func (f *failing) RoundTrip(r *http.Request) (*http.Response, error) {
 	case f.err != nil:
 		return nil, f.err
 	}
-	return &http.Response{StatusCode: f.status, Header: http.Header{"Content-Type": {"text/html"}}, Body: io.NopCloser(strings.NewReader("<html><title>busy</title></html>")), Request: r}, nil
+	// Retry-After makes the retries' waits fixed, not jittered.
+	return &http.Response{StatusCode: f.status, Header: http.Header{"Content-Type": {"text/html"}, "Retry-After": {"1"}},
+		Body: io.NopCloser(strings.NewReader("<html><title>busy</title></html>")), Request: r}, nil
 }
 
 // A retried failure is never silent: --verbose logs it, and a terminal's
@@ -796,7 +798,7 @@ func TestRetriesAreShown(t *testing.T) {
 		env := stubEnv(srv)
 		tr := &failing{next: srv.Transport(), path: "/api/v2/usage/query", n: 2, status: http.StatusServiceUnavailable}
 		o := gcusage(t, env, tr, at(srv, "query", "--verbose", "--format", "csv")...)
-		if o.code != 0 || !strings.Contains(o.stderr, "gcusage: POST /api/v2/usage/query: 503 Service Unavailable; attempt 2 in ") ||
+		if o.code != 0 || !strings.Contains(o.stderr, "gcusage: POST /api/v2/usage/query: 503 Service Unavailable; attempt 2 in 1s") ||
 			!strings.Contains(o.stderr, "; attempt 3 in ") {
 			t.Errorf("--verbose: exit %d, stderr %q; want each retry named with the next attempt", o.code, o.stderr)
 		}
@@ -821,7 +823,7 @@ func TestHopelessNetworkFailures(t *testing.T) {
 			t.Errorf("unknown host: exit %d after %v, stderr %q; want 1 within 10s and a hint at --region", o.code, d, o.stderr)
 		}
 		o = gcusage(t, stubEnv(srv), &failing{next: srv.Transport(), path: "/api/v2/usage/query", n: -1, status: http.StatusServiceUnavailable},
-			at(srv, "query", "--timeout", "3s")...)
+			at(srv, "query", "--timeout", "2500ms")...)
 		if o.code != 1 || !strings.Contains(o.stderr, "context deadline exceeded") || !strings.Contains(o.stderr, "last error: 503") {
 			t.Errorf("timeout: exit %d, stderr %q; want the deadline and the last cause", o.code, o.stderr)
 		}
