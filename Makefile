@@ -9,7 +9,7 @@ MODS  := ./... ./usagetest/... ./cmd/...
 # the path that `go tool -n` builds it to.
 NOWORK := GOWORK=off $(GO)
 
-.PHONY: generate check-generate vet lint test test-norace bench bench-test ci
+.PHONY: generate check-generate vet lint test test-go1.27 test-norace bench bench-test ci
 
 generate:
 	$(GO) generate $(MODS)
@@ -31,6 +31,13 @@ lint:
 
 test:
 	$(GO) test -race $(MODS)
+
+# The same tests on Go 1.27, the other supported release; the go command
+# fetches this toolchain from the module proxy. The go lines stay at 1.26.0.
+GO127 ?= go1.27.3
+test-go1.27:
+	GOTOOLCHAIN=$(GO127) $(GO) version
+	GOTOOLCHAIN=$(GO127) $(GO) test -race $(MODS)
 
 # What the race detector would distort, so `test` leaves it out: allocation
 # counts, and the million-row stream at full size.
@@ -55,4 +62,4 @@ bench:
 bench-test:
 	cd bench && $(NOWORK) test -race -short . && $(NOWORK) test -run='^$$' -bench=. -benchtime=1x -short .
 
-ci: check-generate vet lint test test-norace bench-test
+ci: check-generate vet lint test test-go1.27 test-norace bench-test
