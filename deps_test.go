@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -68,7 +69,7 @@ func newApp(t *testing.T, root string, stub bool) string {
 	dir := t.TempDir()
 	mod := "module example.com/app\n\ngo 1.26.0\n\n" +
 		"require github.com/gcusage/gcusage v0.0.0-00010101000000-000000000000\n\n" +
-		"replace github.com/gcusage/gcusage => " + root + "\n"
+		"replace github.com/gcusage/gcusage => " + strconv.Quote(root) + "\n"
 	files := map[string]string{"main.go": `package main
 
 import (
@@ -82,7 +83,7 @@ func main() { fmt.Println(len(client.Regions()), gen.GroupByOAuthClientID) }
 `}
 	sums := []string{"go.sum"} // the checksums to copy, so that none is looked up
 	if stub {
-		mod += "\nreplace github.com/gcusage/gcusage/usagetest => " + filepath.Join(root, "usagetest") + "\n"
+		mod += "\nreplace github.com/gcusage/gcusage/usagetest => " + strconv.Quote(filepath.Join(root, "usagetest")) + "\n"
 		files["main_test.go"] = `package main
 
 import (
