@@ -1,12 +1,19 @@
 # Development targets of gcusage. `make ci` is what CI runs.
 GO    ?= go
-TOOLS := $(GO) tool -modfile=tools/go.mod
+# The modules of go.work: the SDK at the root, the stub and the CLI. A
+# pattern stops at a module's edge, so ./... alone would leave two out.
+MODS  := ./... ./usagetest/... ./cmd/...
+# tools/ and bench/ stay out of the workspace, so that their requirements
+# never raise the versions the SDK is tested with: their commands run with
+# GOWORK=off. The workspace takes no -modfile, hence staticcheck runs from
+# the path that `go tool -n` builds it to.
+NOWORK := GOWORK=off $(GO)
 
-.PHONY: generate check-generate vet lint test test-norace bench bench-test ci
+.PHONY: generate check-generate vet lint test test-go1.27 test-norace bench bench-test ci
 
 generate:
-	$(GO) generate ./...
-	cd bench && $(GO) generate ./...
+	$(GO) generate $(MODS)
+	cd bench && $(NOWORK) generate ./...
 
 # Regenerate, then fail on any difference or any new file in the output, so
 # that gen/ is never edited by hand and never lags behind api/usage.yaml.
@@ -15,15 +22,22 @@ check-generate: generate
 	@test -z "$$(git status --porcelain --untracked-files=all -- gen/ bench/ogenusage/)" || { git status --porcelain --untracked-files=all -- gen/ bench/ogenusage/; echo "make generate wrote files that are not committed"; exit 1; }
 
 vet:
-	$(GO) vet ./...
-	cd bench && $(GO) vet ./...
+	$(GO) vet $(MODS)
+	cd bench && $(NOWORK) vet ./...
 
 lint:
-	$(TOOLS) staticcheck ./...
-	cd bench && $(GO) tool -modfile=../tools/go.mod staticcheck ./...
+	sc=$$($(NOWORK) tool -modfile=tools/go.mod -n staticcheck) && \
+	  $$sc $(MODS) && cd bench && GOWORK=off $$sc ./...
 
 test:
-	$(GO) test -race ./...
+	$(GO) test -race $(MODS)
+
+# The same tests on Go 1.27, the other supported release; the go command
+# fetches this toolchain from the module proxy. The go lines stay at 1.26.0.
+GO127 ?= go1.27.3
+test-go1.27:
+	GOTOOLCHAIN=$(GO127) $(GO) version
+	GOTOOLCHAIN=$(GO127) $(GO) test -race $(MODS)
 
 # What the race detector would distort, so `test` leaves it out: allocation
 # counts, and the million-row stream at full size.
@@ -37,15 +51,15 @@ test-norace:
 # column. The raw benchmark results stay in bench/bench.out.
 COUNT ?= 6
 bench:
-	cd bench && $(GO) test -count=1 -run='^TestPollingEfficiency$$' -v .
+	cd bench && $(NOWORK) test -count=1 -run='^TestPollingEfficiency$$' -v .
 	$(GO) test -count=1 -run='^(TestLoopbackReusesTokenAndConnection|TestHundredConcurrentQueriesFetchOneToken)$$' -v .
-	cd bench && bash -o pipefail -c "$(GO) test -run='^$$' -bench=. -benchmem -count=$(COUNT) -timeout=60m . | tee bench.out"
-	cd bench && $(GO) tool benchstat -col /client bench.out
+	cd bench && bash -o pipefail -c "$(NOWORK) test -run='^$$' -bench=. -benchmem -count=$(COUNT) -timeout=60m . | tee bench.out"
+	cd bench && $(NOWORK) tool benchstat -col /client bench.out
 
 # What CI runs of the bench module: its tests in short mode, and every
 # benchmark once on a tiny time budget so that they keep compiling and
 # working, never the long timed runs.
 bench-test:
-	cd bench && $(GO) test -race -short . && $(GO) test -run='^$$' -bench=. -benchtime=1x -short .
+	cd bench && $(NOWORK) test -race -short . && $(NOWORK) test -run='^$$' -bench=. -benchtime=1x -short .
 
-ci: check-generate vet lint test test-norace bench-test
+ci: check-generate vet lint test test-go1.27 test-norace bench-test

@@ -26,7 +26,6 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"github.com/gcusage/gcusage/api"
 	"github.com/gcusage/gcusage/client"
 	"github.com/gcusage/gcusage/gen"
 	"github.com/gcusage/gcusage/usagetest"
@@ -62,7 +61,7 @@ func (v violation) String() string { return v.method + " " + v.path + ": " + v.m
 
 func newSpecCheck(t testing.TB, base http.RoundTripper) *specCheck {
 	t.Helper()
-	doc, err := api.Load(context.Background())
+	doc, err := usagetest.Spec(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

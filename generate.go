@@ -11,5 +11,6 @@
 package gcusage
 
 // The generator runs from the tools module so that it never enters the
-// go.mod of programs that import gcusage.
-//go:generate go tool -modfile=tools/go.mod oapi-codegen -config api/oapi-codegen.yaml api/usage.yaml
+// go.mod of programs that import gcusage; outside the workspace of go.work,
+// which does not take -modfile.
+//go:generate env GOWORK=off go tool -modfile=tools/go.mod oapi-codegen -config api/oapi-codegen.yaml api/usage.yaml

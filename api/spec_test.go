@@ -16,10 +16,11 @@ import (
 
 	"github.com/gcusage/gcusage/api"
 	"github.com/gcusage/gcusage/gen"
+	"github.com/gcusage/gcusage/usagetest"
 )
 
 func TestSpecIsValid(t *testing.T) {
-	doc, err := api.Load(context.Background())
+	doc, err := usagetest.Spec(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +40,8 @@ func TestSpecIsValid(t *testing.T) {
 	}
 }
 
-// The examples are validated by Load; this proves that a bad one is caught,
-// so the check above cannot pass vacuously.
+// The examples are validated by usagetest.Spec; this proves that a bad one
+// is caught, so the check above cannot pass vacuously.
 func TestSpecRejectsBadExample(t *testing.T) {
 	bad := bytes.Replace(api.YAML(), []byte("granularity: Day\n"), []byte("granularity: Daily\n"), 1)
 	if bytes.Equal(bad, api.YAML()) {
@@ -58,7 +59,7 @@ func TestSpecRejectsBadExample(t *testing.T) {
 
 // The enums must carry exactly the values of the reference, in exact case.
 func TestSpecEnums(t *testing.T) {
-	doc, err := api.Load(context.Background())
+	doc, err := usagetest.Spec(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestSpecEnums(t *testing.T) {
 // that validates both requests and responses against the spec.
 func TestGeneratedClientRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	doc, err := api.Load(ctx)
+	doc, err := usagetest.Spec(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

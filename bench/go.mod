@@ -2,7 +2,10 @@ module github.com/gcusage/gcusage/bench
 
 go 1.26.0
 
-replace github.com/gcusage/gcusage => ../
+replace (
+	github.com/gcusage/gcusage => ../
+	github.com/gcusage/gcusage/usagetest => ../usagetest
+)
 
 tool (
 	github.com/ogen-go/ogen/cmd/ogen
@@ -11,6 +14,7 @@ tool (
 
 require (
 	github.com/gcusage/gcusage v0.0.0-00010101000000-000000000000
+	github.com/gcusage/gcusage/usagetest v0.0.0-00010101000000-000000000000
 	github.com/go-faster/errors v0.8.0
 	github.com/go-faster/jx v1.2.0
 	github.com/ogen-go/ogen v1.24.0

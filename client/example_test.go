@@ -1,49 +1,11 @@
 package client_test
 
 import (
-	"context"
 	"fmt"
-	"log"
-	"time"
 
 	"github.com/gcusage/gcusage/client"
 	"github.com/gcusage/gcusage/gen"
-	"github.com/gcusage/gcusage/usagetest"
 )
-
-// The whole flow against usagetest, a stand-in for Genesys Cloud on
-// 127.0.0.1: a client, a daily query run to completion, its rows streamed
-// (unsorted, as the API sends them).
-func Example() {
-	srv, err := usagetest.Start(usagetest.WithRunning(0, 0)) // done at once: no wall-clock wait in a test
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer srv.Close()
-
-	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret))
-	if err != nil {
-		log.Fatal(err)
-	}
-	res, err := c.Run(context.Background(), client.Query{Interval: "2024-01-01/2024-01-02", Granularity: gen.GranularityDay,
-		GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID}, Metrics: []gen.Metric{gen.MetricRequests, gen.MetricStatus429}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	for row, err := range res.Rows() {
-		if err != nil {
-			log.Fatal(err)
-		}
-		fmt.Printf("%s %-16s %5d requests, %3d rate-limited\n", row.Date.Format(time.DateOnly), row.ClientName, row.Requests, row.Status429)
-	}
-	// Output:
-	// 2024-01-01 Nightly export     910 requests,  41 rate-limited
-	// 2024-01-02 Nightly export     319 requests,  63 rate-limited
-	// 2024-01-01 CRM sync          1230 requests,  66 rate-limited
-	// 2024-01-02 CRM sync           317 requests,  22 rate-limited
-	// 2024-01-01 Wallboard          253 requests,   4 rate-limited
-	// 2024-01-02 Wallboard         1598 requests,  86 rate-limited
-}
 
 // A query with a typo fails before anything is sent, naming what is allowed.
 func ExampleQuery_Validate() {
@@ -53,39 +15,11 @@ func ExampleQuery_Validate() {
 	// gcusage: invalid query: groupBy[0] "OauthClientId": allowed OAuthClientId, OrganizationId, UserId, TemplateUri, HttpMethod
 }
 
-// The README's SDK quick start, run as written against the stub instead of
-// a region: TestReadmeQuickStartIsTheExample keeps the README's lines in
-// quickStart, so that the README cannot rot.
-func Example_quickStart() {
-	srv, err := usagetest.Start(usagetest.WithRunning(0, 0))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer srv.Close()
-	if err := quickStart(context.Background(), srv, srv.ClientID, srv.ClientSecret); err != nil {
-		log.Fatal(err)
-	}
+// A query of one OAuth client cannot group by user; the error names the
+// field, the value and what is allowed, before anything is sent.
+func ExampleQuery_ValidateClient() {
+	q := client.Query{Interval: "2024-01-01/2024-01-08", GroupBy: []gen.GroupBy{gen.GroupByTemplateURI, gen.GroupByUserID}}
+	fmt.Println(q.ValidateClient())
 	// Output:
-	// Nightly export 6771 359
-	// CRM sync 6796 284
-	// Wallboard 6048 381
-}
-
-func quickStart(ctx context.Context, srv *usagetest.Server, id, secret string) error {
-	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(id, secret))
-	if err != nil {
-		return err
-	}
-	q := client.Query{Interval: "2024-01-01/2024-01-07", GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID}}
-	res, err := c.Run(ctx, q) // validate, POST, poll until Complete
-	if err != nil {
-		return err
-	}
-	for row, err := range res.Rows() { // streamed from the network, never all held in memory
-		if err != nil {
-			return err
-		}
-		fmt.Println(row.ClientName, row.Requests, row.Status429)
-	}
-	return nil
+	// gcusage: invalid query: groupBy[1] "UserId": a query of one OAuth client cannot group by it; allowed OAuthClientId, OrganizationId, TemplateUri, HttpMethod
 }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/gcusage/gcusage/api"
 	"github.com/gcusage/gcusage/gen"
 )
 
@@ -286,7 +285,7 @@ func start(errorf func(string, ...any), opts []Option) (*Server, error) {
 	if cfg.err != nil {
 		return nil, cfg.err
 	}
-	doc, err := api.Load(context.Background())
+	doc, err := Spec(context.Background())
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package client_test
+package gcusage_test
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 // line of it but the one that picks a region stands in quickStart, in the
 // same order.
 func TestReadmeQuickStartIsTheExample(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

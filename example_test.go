@@ -1,0 +1,127 @@
+package gcusage_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/gcusage/gcusage/client"
+	"github.com/gcusage/gcusage/gen"
+	"github.com/gcusage/gcusage/usagetest"
+)
+
+// The whole flow against usagetest, a stand-in for Genesys Cloud on
+// 127.0.0.1: a client, a daily query run to completion, its rows streamed
+// (unsorted, as the API sends them). The examples that need the stub are
+// here, not in package client, because go mod tidy in an app loads the
+// tests of the packages the app imports: client's tests must not import the
+// stub, or every app would get kin-openapi.
+func Example() {
+	srv, err := usagetest.Start(usagetest.WithRunning(0, 0)) // done at once: no wall-clock wait in a test
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret))
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := c.Run(context.Background(), client.Query{Interval: "2024-01-01/2024-01-02", Granularity: gen.GranularityDay,
+		GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID}, Metrics: []gen.Metric{gen.MetricRequests, gen.MetricStatus429}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for row, err := range res.Rows() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s %-16s %5d requests, %3d rate-limited\n", row.Date.Format(time.DateOnly), row.ClientName, row.Requests, row.Status429)
+	}
+	// Output:
+	// 2024-01-01 Nightly export     910 requests,  41 rate-limited
+	// 2024-01-02 Nightly export     319 requests,  63 rate-limited
+	// 2024-01-01 CRM sync          1230 requests,  66 rate-limited
+	// 2024-01-02 CRM sync           317 requests,  22 rate-limited
+	// 2024-01-01 Wallboard          253 requests,   4 rate-limited
+	// 2024-01-02 Wallboard         1598 requests,  86 rate-limited
+}
+
+// The README's SDK quick start, run as written against the stub instead of
+// a region: TestReadmeQuickStartIsTheExample keeps the README's lines in
+// quickStart, so that the README cannot rot.
+func Example_quickStart() {
+	srv, err := usagetest.Start(usagetest.WithRunning(0, 0))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	if err := quickStart(context.Background(), srv, srv.ClientID, srv.ClientSecret); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// Nightly export 6771 359
+	// CRM sync 6796 284
+	// Wallboard 6048 381
+}
+
+func quickStart(ctx context.Context, srv *usagetest.Server, id, secret string) error {
+	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(id, secret))
+	if err != nil {
+		return err
+	}
+	q := client.Query{Interval: "2024-01-01/2024-01-07", GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID}}
+	res, err := c.Run(ctx, q) // validate, POST, poll until Complete
+	if err != nil {
+		return err
+	}
+	for row, err := range res.Rows() { // streamed from the network, never all held in memory
+		if err != nil {
+			return err
+		}
+		fmt.Println(row.ClientName, row.Requests, row.Status429)
+	}
+	return nil
+}
+
+// A simple search for the calls of one client to one endpoint template,
+// read page after page (two rows a page here, 1000 by default).
+func Example_simpleSearch() {
+	srv, err := usagetest.Start(usagetest.WithRunning(0, 0))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret))
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := c.RunSearch(context.Background(), client.SimpleSearch{
+		Interval:     "2024-01-01/2024-01-03",
+		ClientNames:  []string{"CRM sync"},
+		TemplateURIs: []string{"api/v2/users/{userId}"},
+		Metrics: []gen.SimpleSearchMetric{gen.SimpleSearchMetricDate, gen.SimpleSearchMetricHTTPMethod,
+			gen.SimpleSearchMetricStatus200, gen.SimpleSearchMetricStatus429},
+		PageSize: 2,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for row, err := range res.Rows() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(row.Date.Format(time.DateOnly), row.HTTPMethod, row.Status200, row.Status429)
+	}
+	fmt.Println("capped:", res.Capped())
+	// Output:
+	// 2024-01-01 GET 95 54
+	// 2024-01-02 GET 172 52
+	// 2024-01-03 GET 357 27
+	// 2024-01-01 POST 1776 51
+	// 2024-01-03 POST 1211 3
+	// 2024-01-02 PUT 709 99
+	// 2024-01-03 PUT 1365 129
+	// capped: false
+}
