@@ -296,7 +296,7 @@ func (r *run) totals(yield func(Entity, error) bool) {
 // same values in every window.
 type groupKey struct {
 	clientID, clientName, userID, platform, method, template, org string
-	date                                                         time.Time
+	date                                                          time.Time
 }
 
 func keyOf(e *Entity) groupKey {

@@ -65,6 +65,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	route, id := match(r)
+	var job jobRoute
+	if route == "" {
+		route, job = matchJob(r)
+	}
 	x := &exchange{s: s, w: w, r: r, corr: newID()}
 	x.faults = s.record(r, route, body)
 	// Genesys sends these on every answer, errors and 429s included; the
@@ -83,6 +87,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		x.in = s.validationInput(r, queryPath, nil)
 	case RouteResults:
 		x.in = s.validationInput(r, resultsPath, map[string]string{"executionId": id})
+	case RouteJobs, RouteJobResults:
+		x.in = s.validationInput(r, job.spec, job.params())
 	}
 
 	for _, f := range x.faults {
@@ -120,6 +126,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.postQuery(x, body)
 	case RouteResults:
 		s.results(x, id)
+	case RouteJobs:
+		s.postJob(x, body, job)
+	case RouteJobResults:
+		s.jobResults(x, job)
 	default:
 		x.error(http.StatusNotFound, "not.found", "", fmt.Sprintf("No resource at %s %s", r.Method, r.URL.Path))
 	}
