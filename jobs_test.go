@@ -176,7 +176,8 @@ func entityEqual(a, b client.Entity) bool {
 func TestJobMaxResponseSizeHalvesThePage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newJobHarness(t, usagetest.WithRunning(0, 0), usagetest.WithFault(usagetest.RouteJobResults, 0, usagetest.MaxResponseSize(300)))
-		q := client.JobQuery{Interval: days(today.AddDate(0, 0, -60), 60), Granularity: gen.GranularityDay}
+		q := client.JobQuery{Interval: days(today.AddDate(0, 0, -40), 30), Granularity: gen.GranularityDay,
+			GroupBy: []gen.JobsGroupBy{gen.JobsGroupByOauthClientID, gen.JobsGroupByTemplateURI, gen.JobsGroupByHTTPMethod}}
 		res, err := h.c.RunJob(t.Context(), q)
 		if err != nil {
 			t.Fatal(err)
@@ -285,7 +286,7 @@ func TestJobsTotalsSumAcrossWindows(t *testing.T) {
 func TestJobsFailedWindowNamesItsJob(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newJobHarness(t, usagetest.WithRunning(1, 0), usagetest.WithFault(usagetest.RouteJobs, 2, usagetest.JobFailed(true)))
-		q := client.JobQuery{Interval: days(today.AddDate(0, 0, -201), 200), Granularity: gen.GranularityDay}
+		q := client.JobQuery{Interval: days(today.AddDate(0, 0, -201), 200), Granularity: gen.GranularityDay, GroupBy: []gen.JobsGroupBy{gen.JobsGroupByOauthClientID}}
 		var err error
 		for _, err = range h.c.RunJobs(t.Context(), q, client.JobOptions{Now: todayFn, Concurrency: 1}) {
 			if err != nil {
