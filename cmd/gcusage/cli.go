@@ -74,6 +74,7 @@ Usage:
 Commands:
   query     start a usage query, wait for it and print the rows
   results   wait for an execution started earlier and print its rows
+  jobs      run a usage query job of the 2025 service (all requests, filters, pages)
   regions   list the region keys and domains
   version   print the version (also --version or -v)
   help      show help for a command
@@ -101,6 +102,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.query(ctx, rest)
 	case "results":
 		return a.results(ctx, rest)
+	case "jobs":
+		return a.jobs(ctx, rest)
 	case "regions":
 		return a.simple("regions", "List the region keys and domains that --region and GENESYSCLOUD_REGION accept.", "gcusage regions", rest, a.regions)
 	case "version":
@@ -116,7 +119,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		_, err := io.WriteString(a.stdout, mainHelp)
 		return err
 	}
-	msg := fmt.Sprintf("unknown command %q: want query, results, regions, version or help", cmd)
+	msg := fmt.Sprintf("unknown command %q: want query, results, jobs, regions, version or help", cmd)
 	if s := suggest(cmd, commands); s != "" {
 		msg += "; did you mean " + s + "?"
 	}
@@ -124,7 +127,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 }
 
 // commands are the words dispatch knows, for suggestions.
-var commands = []string{"query", "results", "regions", "version", "help"}
+var commands = []string{"query", "results", "jobs", "regions", "version", "help"}
 
 // alias maps the flag spellings of help and version to their commands.
 func alias(arg string) string {
