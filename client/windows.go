@@ -185,16 +185,31 @@ func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o Jo
 		n = 4
 	}
 	slots := make(chan struct{}, n)
+	// Windows take their slots in order, so that the first windows, whose
+	// rows are read first, start first.
+	prev := make(chan struct{})
+	close(prev)
 	for i, iv := range intervals {
 		r.windows[i] = JobWindow{Interval: iv, ClientID: q.ClientID}
 		r.ready[i] = make(chan struct{})
 		r.wg.Add(1)
+		after, mine := prev, make(chan struct{})
+		prev = mine
 		go func() {
 			defer r.wg.Done()
 			defer close(r.ready[i])
 			select {
-			case slots <- struct{}{}:
+			case <-after:
 			case <-ctx.Done():
+				close(mine)
+				r.errs[i] = ctx.Err()
+				return
+			}
+			select {
+			case slots <- struct{}{}:
+				close(mine)
+			case <-ctx.Done():
+				close(mine)
 				r.errs[i] = ctx.Err()
 				return
 			}
