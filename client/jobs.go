@@ -178,18 +178,11 @@ func (c *Client) StartJob(ctx context.Context, q JobQuery) (*Job, error) {
 			Interval: q.Interval, Granularity: ptrIf(q.Granularity), Metrics: q.Metrics, GroupBy: q.ClientGroupBy, SortBy: q.SortBy,
 			TemplateUris: q.TemplateURIs, HTTPMethods: q.HTTPMethods, Platforms: q.Platforms, OrganizationIds: q.OrganizationIDs})
 	}
-	if err != nil {
-		return nil, transportError(err)
-	}
-	if resp.StatusCode != 200 && resp.StatusCode != 202 {
-		return nil, responseError(resp)
-	}
-	defer drain(resp.Body)
 	// resultsUri is ignored, as Start ignores it: the job-id path is
 	// always on our origin.
 	var started gen.UsageQueryJob
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&started); err != nil {
-		return nil, &DecodeError{Method: "POST", Path: resp.Request.URL.Path, Err: err}
+	if err := decodeStarted(resp, err, &started); err != nil {
+		return nil, err
 	}
 	if err := checkID("id", started.ID); err != nil {
 		return nil, &DecodeError{Method: "POST", Path: resp.Request.URL.Path, Err: err}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"net/http"
 	"net/url"
 	"sync"
 
@@ -24,23 +25,32 @@ func (c *Client) Start(ctx context.Context, q Query) (*Execution, error) {
 		body.Granularity = &q.Granularity
 	}
 	resp, err := c.api.PostUsageQuery(ctx, body)
-	if err != nil {
-		return nil, transportError(err)
-	}
-	if resp.StatusCode != 200 && resp.StatusCode != 202 {
-		return nil, responseError(resp)
-	}
-	defer drain(resp.Body)
 	// resultsUri is ignored on purpose: it could name another origin, and
 	// the execution-id path is always on ours.
 	var started gen.UsageExecutionResult
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&started); err != nil {
-		return nil, &DecodeError{Method: "POST", Path: resp.Request.URL.Path, Err: err}
+	if err := decodeStarted(resp, err, &started); err != nil {
+		return nil, err
 	}
 	if deref(started.ExecutionID) == "" {
 		return nil, &DecodeError{Method: "POST", Path: resp.Request.URL.Path, Err: errors.New("no executionId")}
 	}
 	return c.Execution(*started.ExecutionID), nil
+}
+
+// decodeStarted reads the answer of a POST that starts work (200 or 202)
+// into v, or builds the error of any other answer.
+func decodeStarted(resp *http.Response, err error, v any) error {
+	if err != nil {
+		return transportError(err)
+	}
+	if resp.StatusCode != 200 && resp.StatusCode != 202 {
+		return responseError(resp)
+	}
+	defer drain(resp.Body)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return &DecodeError{Method: "POST", Path: resp.Request.URL.Path, Err: err}
+	}
+	return nil
 }
 
 // Run starts q and waits for its result.

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/gcusage/gcusage/client"
 	"github.com/gcusage/gcusage/gen"
-	"github.com/gcusage/gcusage/usagetest"
 )
 
 const jobsAbout = `Run a usage query job of the 2025 usage query service and print its
@@ -134,20 +132,11 @@ func (a *app) jobsQuery(ctx context.Context, args []string) error {
 	}
 	var opts []client.Option
 	if c.demo {
-		if c.region != "" || c.apiURL != "" || c.loginURL != "" {
-			return usagef("--demo runs against an in-process stub that ends with the run: drop --region, --api-url and --login-url")
-		}
-		if err := c.check(); err != nil {
-			return err
-		}
-		srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithRunning(2, 0), usagetest.WithNow(a.now))
+		closeDemo, err := a.demo(c, q.Interval, &opts)
 		if err != nil {
 			return err
 		}
-		defer srv.Close()
-		opts = []client.Option{client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
-			client.WithHTTPClient(&http.Client{Transport: srv.Transport()})}
-		a.note(c, "demo: interval "+q.Interval+", sample data from an in-process stub; no account, nothing sent over the network")
+		defer closeDemo()
 	} else if opts, err = a.options(c); err != nil {
 		return err
 	}
@@ -245,10 +234,7 @@ func (a *app) runJobs(ctx context.Context, c *conn, opts []client.Option, rows f
 	if err != nil {
 		return err
 	}
-	cancel := context.CancelFunc(func() {})
-	if c.timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-	}
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	w := newEntityWriter(c.format, a.stdout, cols)
 	for e, err := range rows(ctx, cl) {

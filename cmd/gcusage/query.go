@@ -127,24 +127,11 @@ func (a *app) query(ctx context.Context, args []string) error {
 	}
 	var opts []client.Option
 	if c.demo {
-		if c.region != "" || c.apiURL != "" || c.loginURL != "" || c.noWait {
-			return usagef("--demo runs against an in-process stub that ends with the run: drop --region, --api-url, --login-url and --no-wait")
-		}
-		if err := c.check(); err != nil {
-			return err
-		}
-		srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithRunning(2, 0), usagetest.WithPopulation(usagetest.Population{Clients: 5}),
-			usagetest.WithNow(a.now)) // the stub's today is the command's
+		closeDemo, err := a.demo(c, q.Interval, &opts, usagetest.WithPopulation(usagetest.Population{Clients: 5}))
 		if err != nil {
 			return err
 		}
-		defer srv.Close()
-		opts = []client.Option{
-			client.WithBaseURLs(srv.URL, srv.LoginURL),
-			client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
-			client.WithHTTPClient(&http.Client{Transport: srv.Transport()}),
-		}
-		a.note(c, "demo: interval "+q.Interval+", sample data from an in-process stub; no account, nothing sent over the network")
+		defer closeDemo()
 	} else if opts, err = a.options(c); err != nil {
 		return err
 	}
@@ -181,6 +168,36 @@ func (a *app) results(ctx context.Context, args []string) error {
 		return cl.Execution(pos[0]), nil
 	}
 	return a.execute(ctx, c, opts, resume, columns)
+}
+
+// demo starts the in-process stub of --demo, with the command's clock as
+// its today, and sets opts to reach it. The caller closes it.
+func (a *app) demo(c *conn, interval string, opts *[]client.Option, stubOpts ...usagetest.Option) (func(), error) {
+	if c.region != "" || c.apiURL != "" || c.loginURL != "" || c.noWait {
+		return nil, usagef("--demo runs against an in-process stub that ends with the run: drop --region, --api-url, --login-url and --no-wait")
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	srv, err := usagetest.Start(append([]usagetest.Option{usagetest.InMemory(), usagetest.WithRunning(2, 0), usagetest.WithNow(a.now)}, stubOpts...)...)
+	if err != nil {
+		return nil, err
+	}
+	*opts = []client.Option{
+		client.WithBaseURLs(srv.URL, srv.LoginURL),
+		client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
+		client.WithHTTPClient(&http.Client{Transport: srv.Transport()}),
+	}
+	a.note(c, "demo: interval "+interval+", sample data from an in-process stub; no account, nothing sent over the network")
+	return srv.Close, nil
+}
+
+// bound ends ctx after --timeout, if one is set.
+func (c *conn) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.timeout > 0 {
+		return context.WithTimeout(ctx, c.timeout)
+	}
+	return ctx, func() {}
 }
 
 // check refuses the shared flags' bad values. A negative --timeout would
@@ -327,10 +344,7 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	if err != nil {
 		return err
 	}
-	cancel := context.CancelFunc(func() {})
-	if c.timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-	}
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	exec, err := start(ctx, cl)
 	if err != nil {
