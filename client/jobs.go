@@ -426,7 +426,7 @@ func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		p := r.first
+		p, at := r.first, "" // at: the nextUri that named p
 		for {
 			for _, e := range p.entities {
 				if !yield(e, nil) {
@@ -436,13 +436,14 @@ func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 			if p.next == nil {
 				return
 			}
-			prev := p.next.String()
 			var err error
-			if p, err = r.job.page(ctx, p.next, p.size); err == nil && p.status != gen.JobStatusSucceeded {
-				err = fmt.Errorf("a later page says queryStatus %q, not Succeeded", p.status)
-			}
-			if err == nil && p.next != nil && p.next.String() == prev {
+			if p.next.String() == at {
 				err = errors.New("nextUri names the page just read: the pages would never end")
+			} else {
+				at = p.next.String()
+				if p, err = r.job.page(ctx, p.next, p.size); err == nil && p.status != gen.JobStatusSucceeded {
+					err = fmt.Errorf("a later page says queryStatus %q, not Succeeded", p.status)
+				}
 			}
 			if err != nil {
 				yield(Entity{}, named(r.job.ID, string(gen.JobStatusSucceeded), err))
