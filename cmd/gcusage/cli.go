@@ -26,7 +26,6 @@ type app struct {
 	progress       io.Writer         // a terminal for the progress line; nil for none
 	transport      http.RoundTripper // nil: the network; tests give the stub's in-memory one
 	now            func() time.Time
-	executionID    string // the execution being waited for, for the progress line
 }
 
 // run is the whole command: it returns the exit code, 0 on success, 2 for a

@@ -242,11 +242,20 @@ func (a *app) runJobs(ctx context.Context, c *conn, opts []client.Option, rows f
 			err = w.write(&e)
 		}
 		if err != nil {
+			a.clearProgress(c)
 			w.flush()
 			return a.jobsHint(c, err)
 		}
 	}
+	a.clearProgress(c)
 	return w.close()
+}
+
+// clearProgress ends the progress line, if one is shown.
+func (a *app) clearProgress(c *conn) {
+	if a.progress != nil && !c.quiet {
+		fmt.Fprint(a.progress, "\r\x1b[K")
+	}
 }
 
 // jobsHint adds the resume commands of every unfinished job.

@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
+
+	"github.com/gcusage/gcusage/usagetest"
 )
 
 func TestJobsDemo(t *testing.T) {
@@ -31,6 +35,39 @@ func TestJobsDemo(t *testing.T) {
 		}
 		if o := gcusage(t, nil, nil, "jobs", "query", "--demo", "--group-by", "OrganizationId"); o.code != 2 || !strings.Contains(o.stderr, "OauthClientId") {
 			t.Errorf("a client's dimension on the organization's job: exit %d, stderr %q; want 2 naming the jobs enum", o.code, o.stderr)
+		}
+	})
+}
+
+// A split run that times out names every unfinished job with the command
+// that reads it; each command then prints its job's entities.
+func TestJobsResumeEveryUnfinishedJob(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, time.Hour), usagetest.WithNow(clock))
+		o := gcusage(t, stubEnv(srv), srv.Transport(), at(srv, "jobs", "query", "--since", "200d", "--group-by", "OauthClientId",
+			"--granularity", "month", "--format", "csv", "--timeout", "1m", "--quiet")...)
+		_, hints, ok := strings.Cut(strings.TrimSpace(o.stderr), "; unfinished jobs, resume with: ")
+		cmds := strings.Split(hints, "; ")
+		// 2023-06-22 to 2024-01-07 in whole months: June to August, then
+		// two months at a time (three would pass 90 days), then January.
+		if o.code != 1 || !ok || len(cmds) != 4 || !strings.Contains(o.stderr, "deadline exceeded") {
+			t.Fatalf("exit %d, stderr %q; want 1 and a resume command for each of 4 jobs", o.code, o.stderr)
+		}
+		time.Sleep(time.Hour)
+		months := 0
+		for _, cmd := range cmds {
+			args := strings.Fields(cmd)
+			if len(args) < 4 || strings.Join(args[:3], " ") != "gcusage jobs results" || !slices.Contains(args, "--format") {
+				t.Fatalf("resume command %q", cmd)
+			}
+			o := gcusage(t, stubEnv(srv), srv.Transport(), args[1:]...)
+			if o.code != 0 || !strings.HasPrefix(o.stdout, "date,oauthClient.id,") {
+				t.Fatalf("%s: exit %d, stderr %q, stdout %q", cmd, o.code, o.stderr, o.stdout)
+			}
+			months += strings.Count(o.stdout, "-01,")
+		}
+		if months < 3*7 { // 3 clients over the 7 or 8 months the 200 days meet
+			t.Errorf("the resumed jobs hold %d client-months, want at least 21", months)
 		}
 	})
 }

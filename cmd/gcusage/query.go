@@ -318,7 +318,7 @@ func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
 	if a.progress != nil && !c.quiet {
 		opts = append(opts, client.WithPollPolicy(client.PollPolicy{OnPoll: func(e client.PollEvent) {
 			fmt.Fprintf(a.progress, "\r\x1b[Kgcusage: execution %s: %s, poll %d, %s elapsed",
-				escape(a.executionID), escape(string(e.Status)), e.Attempt, e.Elapsed.Round(100*time.Millisecond))
+				escape(e.ID), escape(string(e.Status)), e.Attempt, e.Elapsed.Round(100*time.Millisecond))
 		}}))
 	}
 	cl, err := client.New(opts...)
@@ -357,7 +357,6 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 		a.note(c, "execution "+exec.ID+" started; wait for it with: "+c.resume(exec.ID))
 		return nil
 	}
-	a.executionID = exec.ID // for the progress line
 	res, err := exec.Wait(ctx)
 	if a.progress != nil && !c.quiet {
 		fmt.Fprint(a.progress, "\r\x1b[K")
