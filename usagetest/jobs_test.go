@@ -24,8 +24,8 @@ func TestJobLimits(t *testing.T) {
 	s := usagetest.NewServer(t, usagetest.WithNow(func() time.Time { return jobToday }))
 	c := newClient(t, s, false)
 	for body, want := range map[string]string{
-		`{"interval":"2025-06-14/2025-07-01"}`: "more than a year ago",
-		`{"interval":"2026-01-01/2026-04-02"}`: "more than 90 days",
+		`{"interval":"2025-06-14/2025-07-01"}`:                             "more than a year ago",
+		`{"interval":"2026-01-01/2026-04-02"}`:                             "more than 90 days",
 		`{"interval":"2026-01-01/2026-04-01","groupBy":["OAuthClientId"]}`: "OauthClientId",
 	} {
 		res, b := c.postJob("/api/v2/usage/aggregates/query/jobs", body)
