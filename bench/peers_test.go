@@ -20,12 +20,10 @@ type tally struct {
 	dated    int   // rows whose date was decoded
 }
 
-func (t *tally) add(requests *int64, date *time.Time) {
+func (t *tally) add(requests int64, dated bool) {
 	t.rows++
-	if requests != nil {
-		t.requests += *requests
-	}
-	if date != nil {
+	t.requests += requests
+	if dated {
 		t.dated++
 	}
 }
@@ -117,7 +115,7 @@ func tallyResult(r *client.Result) (tally, error) {
 		if err != nil {
 			return t, err
 		}
-		t.add(row.Requests, row.Date)
+		t.add(row.Requests, !row.Date.IsZero())
 	}
 	return t, nil
 }
@@ -138,7 +136,7 @@ func (p handPeer) results(ctx context.Context, id string) (bool, tally, error) {
 	}
 	var t tally
 	for _, row := range res.Results {
-		t.add(row.Requests, row.Date)
+		t.add(row.Requests, !row.Date.IsZero())
 	}
 	return true, t, nil
 }
@@ -179,9 +177,9 @@ func (p ogenPeer) start(ctx context.Context, q gen.APIUsageQuery) (string, error
 	}
 	switch r := res.(type) {
 	case *ogenusage.PostUsageQueryOK:
-		return r.ExecutionId.Value, nil
+		return r.Response.ExecutionId.Value, nil
 	case *ogenusage.PostUsageQueryAccepted:
-		return r.ExecutionId.Value, nil
+		return r.Response.ExecutionId.Value, nil
 	}
 	return "", fmt.Errorf("ogen: POST answered %T", res)
 }
@@ -191,24 +189,17 @@ func (p ogenPeer) results(ctx context.Context, id string) (bool, tally, error) {
 	if err != nil {
 		return false, tally{}, err
 	}
-	r, ok := res.(*ogenusage.ApiUsageQueryResult)
+	h, ok := res.(*ogenusage.ApiUsageQueryResultHeaders)
 	if !ok {
 		return false, tally{}, fmt.Errorf("ogen: GET answered %T", res)
 	}
+	r := &h.Response
 	if r.QueryStatus.Value != ogenusage.QueryStatusComplete {
 		return false, tally{}, nil
 	}
 	var t tally
 	for _, row := range r.Results {
-		var req *int64
-		if v, ok := row.Requests.Get(); ok {
-			req = &v
-		}
-		var date *time.Time
-		if v, ok := row.Date.Get(); ok {
-			date = &v
-		}
-		t.add(req, date)
+		t.add(row.Requests.Or(0), row.Date.Set)
 	}
 	return true, t, nil
 }

@@ -6,6 +6,10 @@ package ogenusage
 type OperationName = string
 
 const (
-	GetUsageQueryExecutionIdResultsOperation OperationName = "GetUsageQueryExecutionIdResults"
-	PostUsageQueryOperation                  OperationName = "PostUsageQuery"
+	GetUsageAggregatesQueryJobOperation         OperationName = "GetUsageAggregatesQueryJob"
+	GetUsageClientAggregatesQueryJobOperation   OperationName = "GetUsageClientAggregatesQueryJob"
+	GetUsageQueryExecutionIdResultsOperation    OperationName = "GetUsageQueryExecutionIdResults"
+	PostUsageAggregatesQueryJobsOperation       OperationName = "PostUsageAggregatesQueryJobs"
+	PostUsageClientAggregatesQueryJobsOperation OperationName = "PostUsageClientAggregatesQueryJobs"
+	PostUsageQueryOperation                     OperationName = "PostUsageQuery"
 )

@@ -2,8 +2,36 @@
 
 package ogenusage
 
+// GetUsageAggregatesQueryJobParams is parameters of getUsageAggregatesQueryJob operation.
+type GetUsageAggregatesQueryJobParams struct {
+	// The id returned by the POST that started the job.
+	JobId string
+	// Entities per page; 100 when omitted, at most 1000.
+	PageSize OptInt32 `json:",omitempty,omitzero"`
+	// The cursor of the page to read, from the nextUri of the previous one.
+	After OptString `json:",omitempty,omitzero"`
+}
+
+// GetUsageClientAggregatesQueryJobParams is parameters of getUsageClientAggregatesQueryJob operation.
+type GetUsageClientAggregatesQueryJobParams struct {
+	// The OAuth client whose usage is queried.
+	ClientId string
+	// The id returned by the POST that started the job.
+	JobId string
+	// Entities per page; 100 when omitted, at most 1000.
+	PageSize OptInt32 `json:",omitempty,omitzero"`
+	// The cursor of the page to read, from the nextUri of the previous one.
+	After OptString `json:",omitempty,omitzero"`
+}
+
 // GetUsageQueryExecutionIdResultsParams is parameters of getUsageQueryExecutionIdResults operation.
 type GetUsageQueryExecutionIdResultsParams struct {
 	// The executionId returned by POST /api/v2/usage/query.
 	ExecutionId string
+}
+
+// PostUsageClientAggregatesQueryJobsParams is parameters of postUsageClientAggregatesQueryJobs operation.
+type PostUsageClientAggregatesQueryJobsParams struct {
+	// The OAuth client whose usage is queried.
+	ClientId string
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/ogen-go/ogen/validate"
 )
 
-func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res GetUsageQueryExecutionIdResultsRes, _ error) {
+func decodeGetUsageAggregatesQueryJobResponse(resp *http.Response) (res GetUsageAggregatesQueryJobRes, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -32,7 +32,7 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response ApiUsageQueryResult
+			var response OrganizationPublicApiUsageResultsResponse
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -58,7 +58,353 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			return &response, nil
+			var wrapper GetUsageAggregatesQueryJobOK
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 202:
+		// Code 202.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response OrganizationPublicApiUsageResultsResponse
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			// Validate response.
+			if err := func() error {
+				if err := response.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return res, errors.Wrap(err, "validate")
+			}
+			var wrapper GetUsageAggregatesQueryJobAccepted
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -93,19 +439,19 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 				}
 				return res, err
 			}
-			var wrapper BadRequestHeaders
+			var wrapper JobsResultsBadRequestHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -117,12 +463,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -130,7 +476,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -171,16 +628,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper UnauthorizedHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -192,12 +649,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -205,7 +662,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -246,16 +814,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper ForbiddenHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -267,12 +835,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -280,7 +848,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -321,16 +1000,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper NotFoundHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -342,12 +1021,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -355,7 +1034,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -396,16 +1186,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper RequestTimeoutHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -417,12 +1207,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -430,7 +1220,676 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 409:
+		// Code 409.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ConflictHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 413:
+		// Code 413.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestEntityTooLargeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 415:
+		// Code 415.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnsupportedMediaTypeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -471,43 +1930,6 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper TooManyRequestsHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -543,6 +1965,43 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
 				}
 			}
 			// Parse "inin-ratelimit-allowed" header.
@@ -694,16 +2153,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper InternalServerErrorHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -715,12 +2174,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -728,7 +2187,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -769,43 +2339,6 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper ErrorBodyHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -841,6 +2374,154 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -855,43 +2536,6 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper ServiceUnavailableTextHTMLHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -927,6 +2571,154 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -967,16 +2759,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper GatewayTimeoutApplicationJSONHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -988,12 +2780,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1001,7 +2793,118 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1016,16 +2919,16 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 			var wrapper GatewayTimeoutTextHTMLHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1037,12 +2940,12 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1050,7 +2953,6149 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	}
+	// Default response.
+	res, err := func() (res GetUsageAggregatesQueryJobRes, err error) {
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			return &ErrorBodyStatusCode{
+				StatusCode: resp.StatusCode,
+				Response:   response,
+			}, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := ProxyErrorTextHTML{Data: bytes.NewReader(b)}
+			return &ProxyErrorTextHTMLStatusCode{
+				StatusCode: resp.StatusCode,
+				Response:   response,
+			}, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	}()
+	if err != nil {
+		return res, errors.Wrapf(err, "default (code %d)", resp.StatusCode)
+	}
+	return res, nil
+}
+
+func decodeGetUsageClientAggregatesQueryJobResponse(resp *http.Response) (res GetUsageClientAggregatesQueryJobRes, _ error) {
+	switch resp.StatusCode {
+	case 200:
+		// Code 200.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ClientPublicApiUsageResultsResponse
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			// Validate response.
+			if err := func() error {
+				if err := response.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return res, errors.Wrap(err, "validate")
+			}
+			var wrapper GetUsageClientAggregatesQueryJobOK
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 202:
+		// Code 202.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ClientPublicApiUsageResultsResponse
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			// Validate response.
+			if err := func() error {
+				if err := response.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return res, errors.Wrap(err, "validate")
+			}
+			var wrapper GetUsageClientAggregatesQueryJobAccepted
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 400:
+		// Code 400.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper JobsResultsBadRequestHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 401:
+		// Code 401.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnauthorizedHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 403:
+		// Code 403.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ForbiddenHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 404:
+		// Code 404.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper NotFoundHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 408:
+		// Code 408.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestTimeoutHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 409:
+		// Code 409.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ConflictHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 413:
+		// Code 413.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestEntityTooLargeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 415:
+		// Code 415.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnsupportedMediaTypeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 429:
+		// Code 429.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper TooManyRequestsHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 500:
+		// Code 500.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper InternalServerErrorHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 503:
+		// Code 503.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ErrorBodyHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := ServiceUnavailableTextHTML{Data: bytes.NewReader(b)}
+			var wrapper ServiceUnavailableTextHTMLHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 504:
+		// Code 504.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper GatewayTimeoutApplicationJSONHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := GatewayTimeoutTextHTML{Data: bytes.NewReader(b)}
+			var wrapper GatewayTimeoutTextHTMLHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	}
+	// Default response.
+	res, err := func() (res GetUsageClientAggregatesQueryJobRes, err error) {
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			return &ErrorBodyStatusCode{
+				StatusCode: resp.StatusCode,
+				Response:   response,
+			}, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := ProxyErrorTextHTML{Data: bytes.NewReader(b)}
+			return &ProxyErrorTextHTMLStatusCode{
+				StatusCode: resp.StatusCode,
+				Response:   response,
+			}, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	}()
+	if err != nil {
+		return res, errors.Wrapf(err, "default (code %d)", resp.StatusCode)
+	}
+	return res, nil
+}
+
+func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res GetUsageQueryExecutionIdResultsRes, _ error) {
+	switch resp.StatusCode {
+	case 200:
+		// Code 200.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ApiUsageQueryResult
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			// Validate response.
+			if err := func() error {
+				if err := response.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return res, errors.Wrap(err, "validate")
+			}
+			var wrapper ApiUsageQueryResultHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 400:
+		// Code 400.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper BadRequestHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 401:
+		// Code 401.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnauthorizedHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 403:
+		// Code 403.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ForbiddenHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 404:
+		// Code 404.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper NotFoundHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 408:
+		// Code 408.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestTimeoutHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 409:
+		// Code 409.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ConflictHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 413:
+		// Code 413.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestEntityTooLargeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 415:
+		// Code 415.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnsupportedMediaTypeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 429:
+		// Code 429.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper TooManyRequestsHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 500:
+		// Code 500.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper InternalServerErrorHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 503:
+		// Code 503.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ErrorBodyHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := ServiceUnavailableTextHTML{Data: bytes.NewReader(b)}
+			var wrapper ServiceUnavailableTextHTMLHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 504:
+		// Code 504.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper GatewayTimeoutApplicationJSONHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := GatewayTimeoutTextHTML{Data: bytes.NewReader(b)}
+			var wrapper GatewayTimeoutTextHTMLHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1060,6 +9105,6196 @@ func decodeGetUsageQueryExecutionIdResultsResponse(resp *http.Response) (res Get
 	}
 	// Default response.
 	res, err := func() (res GetUsageQueryExecutionIdResultsRes, err error) {
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			return &ErrorBodyStatusCode{
+				StatusCode: resp.StatusCode,
+				Response:   response,
+			}, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := ProxyErrorTextHTML{Data: bytes.NewReader(b)}
+			return &ProxyErrorTextHTMLStatusCode{
+				StatusCode: resp.StatusCode,
+				Response:   response,
+			}, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	}()
+	if err != nil {
+		return res, errors.Wrapf(err, "default (code %d)", resp.StatusCode)
+	}
+	return res, nil
+}
+
+func decodePostUsageAggregatesQueryJobsResponse(resp *http.Response) (res PostUsageAggregatesQueryJobsRes, _ error) {
+	switch resp.StatusCode {
+	case 200:
+		// Code 200.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response UsageQueryJob
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper PostUsageAggregatesQueryJobsOK
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 202:
+		// Code 202.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response UsageQueryJob
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper PostUsageAggregatesQueryJobsAccepted
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 400:
+		// Code 400.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper JobsQueryBadRequestHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 401:
+		// Code 401.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnauthorizedHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 403:
+		// Code 403.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ForbiddenHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 404:
+		// Code 404.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper NotFoundHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 408:
+		// Code 408.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestTimeoutHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 409:
+		// Code 409.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ConflictHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 413:
+		// Code 413.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestEntityTooLargeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 415:
+		// Code 415.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnsupportedMediaTypeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 429:
+		// Code 429.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper TooManyRequestsHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 500:
+		// Code 500.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper InternalServerErrorHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 503:
+		// Code 503.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ErrorBodyHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := ServiceUnavailableTextHTML{Data: bytes.NewReader(b)}
+			var wrapper ServiceUnavailableTextHTMLHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 504:
+		// Code 504.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper GatewayTimeoutApplicationJSONHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := GatewayTimeoutTextHTML{Data: bytes.NewReader(b)}
+			var wrapper GatewayTimeoutTextHTMLHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	}
+	// Default response.
+	res, err := func() (res PostUsageAggregatesQueryJobsRes, err error) {
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			return &ErrorBodyStatusCode{
+				StatusCode: resp.StatusCode,
+				Response:   response,
+			}, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := ProxyErrorTextHTML{Data: bytes.NewReader(b)}
+			return &ProxyErrorTextHTMLStatusCode{
+				StatusCode: resp.StatusCode,
+				Response:   response,
+			}, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	}()
+	if err != nil {
+		return res, errors.Wrapf(err, "default (code %d)", resp.StatusCode)
+	}
+	return res, nil
+}
+
+func decodePostUsageClientAggregatesQueryJobsResponse(resp *http.Response) (res PostUsageClientAggregatesQueryJobsRes, _ error) {
+	switch resp.StatusCode {
+	case 200:
+		// Code 200.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response UsageQueryJob
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper PostUsageClientAggregatesQueryJobsOK
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 202:
+		// Code 202.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response UsageQueryJob
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper PostUsageClientAggregatesQueryJobsAccepted
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 400:
+		// Code 400.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper JobsQueryBadRequestHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 401:
+		// Code 401.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnauthorizedHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 403:
+		// Code 403.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ForbiddenHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 404:
+		// Code 404.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper NotFoundHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 408:
+		// Code 408.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestTimeoutHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 409:
+		// Code 409.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ConflictHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 413:
+		// Code 413.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestEntityTooLargeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 415:
+		// Code 415.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnsupportedMediaTypeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 429:
+		// Code 429.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper TooManyRequestsHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 500:
+		// Code 500.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper InternalServerErrorHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 503:
+		// Code 503.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ErrorBodyHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := ServiceUnavailableTextHTML{Data: bytes.NewReader(b)}
+			var wrapper ServiceUnavailableTextHTMLHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "Retry-After" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "Retry-After",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotRetryAfterVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotRetryAfterVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.RetryAfter.SetTo(wrapperDotRetryAfterVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 504:
+		// Code 504.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper GatewayTimeoutApplicationJSONHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		case ct == "text/html":
+			reader := resp.Body
+			b, err := io.ReadAll(reader)
+			if err != nil {
+				return res, err
+			}
+
+			response := GatewayTimeoutTextHTML{Data: bytes.NewReader(b)}
+			var wrapper GatewayTimeoutTextHTMLHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	}
+	// Default response.
+	res, err := func() (res PostUsageClientAggregatesQueryJobsRes, err error) {
 		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 		if err != nil {
 			return res, errors.Wrap(err, "parse media type")
@@ -1131,7 +15366,7 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response PostUsageQueryOK
+			var response UsageExecutionResult
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -1148,7 +15383,158 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 				}
 				return res, err
 			}
-			return &response, nil
+			var wrapper PostUsageQueryOK
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -1166,7 +15552,7 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response PostUsageQueryAccepted
+			var response UsageExecutionResult
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -1183,7 +15569,158 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 				}
 				return res, err
 			}
-			return &response, nil
+			var wrapper PostUsageQueryAccepted
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -1221,16 +15758,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper BadRequestHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1242,12 +15779,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1255,7 +15792,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1296,16 +15944,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper UnauthorizedHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1317,12 +15965,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1330,7 +15978,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1371,16 +16130,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper ForbiddenHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1392,12 +16151,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1405,7 +16164,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1446,16 +16316,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper NotFoundHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1467,12 +16337,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1480,7 +16350,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1521,16 +16502,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper RequestTimeoutHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1542,12 +16523,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1555,7 +16536,676 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 409:
+		// Code 409.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper ConflictHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 413:
+		// Code 413.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper RequestEntityTooLargeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
+				}
+			}
+			return &wrapper, nil
+		default:
+			return res, validate.InvalidContentType(ct)
+		}
+	case 415:
+		// Code 415.
+		ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if err != nil {
+			return res, errors.Wrap(err, "parse media type")
+		}
+		switch {
+		case ct == "application/json":
+			buf, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return res, err
+			}
+			d := jx.DecodeBytes(buf)
+
+			var response ErrorBody
+			if err := func() error {
+				if err := response.Decode(d); err != nil {
+					return err
+				}
+				if err := d.Skip(); err != io.EOF {
+					return errors.New("unexpected trailing data")
+				}
+				return nil
+			}(); err != nil {
+				err = &ogenerrors.DecodeBodyError{
+					ContentType: ct,
+					Body:        buf,
+					Err:         err,
+				}
+				return res, err
+			}
+			var wrapper UnsupportedMediaTypeHeaders
+			wrapper.Response = response
+			h := uri.NewHeaderDecoder(resp.Header)
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1596,43 +17246,6 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper TooManyRequestsHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -1668,6 +17281,43 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
 				}
 			}
 			// Parse "inin-ratelimit-allowed" header.
@@ -1819,16 +17469,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper InternalServerErrorHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -1840,12 +17490,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -1853,7 +17503,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1894,43 +17655,6 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper ErrorBodyHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -1966,6 +17690,154 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -1980,43 +17852,6 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper ServiceUnavailableTextHTMLHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotININCorrelationIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
-				}
-			}
 			// Parse "Retry-After" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
@@ -2052,6 +17887,154 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					return nil
 				}(); err != nil {
 					return res, errors.Wrap(err, "parse Retry-After header")
+				}
+			}
+			// Parse "inin-correlation-id" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-correlation-id",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninCorrelationIDVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninCorrelationIDVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -2092,16 +18075,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper GatewayTimeoutApplicationJSONHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -2113,12 +18096,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -2126,7 +18109,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil
@@ -2141,16 +18235,16 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 			var wrapper GatewayTimeoutTextHTMLHeaders
 			wrapper.Response = response
 			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "ININ-Correlation-Id" header.
+			// Parse "inin-correlation-id" header.
 			{
 				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "ININ-Correlation-Id",
+					Name:    "inin-correlation-id",
 					Explode: false,
 				}
 				if err := func() error {
 					if err := h.HasParam(cfg); err == nil {
 						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotININCorrelationIDVal string
+							var wrapperDotIninCorrelationIDVal string
 							if err := func() error {
 								val, err := d.DecodeValue()
 								if err != nil {
@@ -2162,12 +18256,12 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 									return err
 								}
 
-								wrapperDotININCorrelationIDVal = c
+								wrapperDotIninCorrelationIDVal = c
 								return nil
 							}(); err != nil {
 								return err
 							}
-							wrapper.ININCorrelationID.SetTo(wrapperDotININCorrelationIDVal)
+							wrapper.IninCorrelationID.SetTo(wrapperDotIninCorrelationIDVal)
 							return nil
 						}); err != nil {
 							return err
@@ -2175,7 +18269,118 @@ func decodePostUsageQueryResponse(resp *http.Response) (res PostUsageQueryRes, _
 					}
 					return nil
 				}(); err != nil {
-					return res, errors.Wrap(err, "parse ININ-Correlation-Id header")
+					return res, errors.Wrap(err, "parse inin-correlation-id header")
+				}
+			}
+			// Parse "inin-ratelimit-allowed" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-allowed",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitAllowedVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitAllowedVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitAllowed.SetTo(wrapperDotIninRatelimitAllowedVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-allowed header")
+				}
+			}
+			// Parse "inin-ratelimit-count" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-count",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitCountVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitCountVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitCount.SetTo(wrapperDotIninRatelimitCountVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-count header")
+				}
+			}
+			// Parse "inin-ratelimit-reset" header.
+			{
+				cfg := uri.HeaderParameterDecodingConfig{
+					Name:    "inin-ratelimit-reset",
+					Explode: false,
+				}
+				if err := func() error {
+					if err := h.HasParam(cfg); err == nil {
+						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
+							var wrapperDotIninRatelimitResetVal string
+							if err := func() error {
+								val, err := d.DecodeValue()
+								if err != nil {
+									return err
+								}
+
+								c, err := conv.ToString(val)
+								if err != nil {
+									return err
+								}
+
+								wrapperDotIninRatelimitResetVal = c
+								return nil
+							}(); err != nil {
+								return err
+							}
+							wrapper.IninRatelimitReset.SetTo(wrapperDotIninRatelimitResetVal)
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}(); err != nil {
+					return res, errors.Wrap(err, "parse inin-ratelimit-reset header")
 				}
 			}
 			return &wrapper, nil

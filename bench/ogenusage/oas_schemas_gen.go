@@ -12,13 +12,15 @@ import (
 // An organization API usage query.
 // Ref: #/components/schemas/ApiUsageQuery
 type ApiUsageQuery struct {
-	// An ISO-8601 interval start/end, with date-times (2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z)
-	// or dates (2020-02-01/2020-02-28). A malformed interval gets 400 invalid.date.
+	// An ISO-8601 interval start/end of any precision: years (2020/2021), years and months
+	// (2020-01/2020-06), dates (2020-02-01/2020-02-28), or date-times with or without a fraction and an
+	// offset (2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z). An end of reduced precision is
+	// inclusive: 2020-02-01/2020-02-28 counts February 28. A malformed interval gets 400 invalid.date.
 	Interval    string         `json:"interval"`
 	Granularity OptGranularity `json:"granularity"`
 	// The counters to compute; all of them when omitted.
 	Metrics []Metric `json:"metrics"`
-	// The dimensions to group by; none when omitted.
+	// The dimensions to group by; per OAuth client when omitted.
 	GroupBy []GroupBy `json:"groupBy"`
 }
 
@@ -62,10 +64,11 @@ func (s *ApiUsageQuery) SetGroupBy(val []GroupBy) {
 	s.GroupBy = val
 }
 
-// The state of an execution and, once Complete, its rows.
+// The state of an execution and, once Complete, its rows. The real API sends results before
+// queryStatus, in the order of these properties.
 // Ref: #/components/schemas/ApiUsageQueryResult
 type ApiUsageQueryResult struct {
-	// The rows; set once queryStatus is Complete.
+	// The rows, unsorted; absent while Running.
 	Results     []ApiUsageRow  `json:"results"`
 	QueryStatus OptQueryStatus `json:"queryStatus"`
 	Cursors     OptCursors     `json:"cursors"`
@@ -101,10 +104,72 @@ func (s *ApiUsageQueryResult) SetCursors(val OptCursors) {
 	s.Cursors = val
 }
 
-func (*ApiUsageQueryResult) getUsageQueryExecutionIdResultsRes() {}
+// ApiUsageQueryResultHeaders wraps ApiUsageQueryResult with response headers.
+type ApiUsageQueryResultHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ApiUsageQueryResult
+}
 
-// One row of usage: the counters of one granularity bucket for one combination of the groupBy values.
-// Every field is optional; which are set depends on the query's groupBy and metrics.
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ApiUsageQueryResultHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ApiUsageQueryResultHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ApiUsageQueryResultHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ApiUsageQueryResultHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *ApiUsageQueryResultHeaders) GetResponse() ApiUsageQueryResult {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ApiUsageQueryResultHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ApiUsageQueryResultHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ApiUsageQueryResultHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ApiUsageQueryResultHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ApiUsageQueryResultHeaders) SetResponse(val ApiUsageQueryResult) {
+	s.Response = val
+}
+
+func (*ApiUsageQueryResultHeaders) getUsageQueryExecutionIdResultsRes() {}
+
+// One row of usage: the counters of one granularity bucket (or of the whole interval, without
+// granularity) for one combination of the groupBy values. The real API sends every key: the dimensions
+// not grouped by as "", the counters as 0 when zero. Whether a metrics subset drops the other counters
+// or sends them as 0 is not known, so none is required, and the generated Go fields are plain values
+// (a missing key reads as "" or 0).
 // Ref: #/components/schemas/ApiUsageRow
 type ApiUsageRow struct {
 	// The OAuth client id.
@@ -113,22 +178,24 @@ type ApiUsageRow struct {
 	ClientName     OptString `json:"clientName"`
 	OrganizationId OptString `json:"organizationId"`
 	UserId         OptString `json:"userId"`
-	// The endpoint template, such as api/v2/users/{userId}.
+	// The endpoint template, without a leading slash and with its parameters in braces:
+	// api/v2/users/{userId}/presences/{sourceId}.
 	TemplateUri OptString `json:"templateUri"`
 	HttpMethod  OptString `json:"httpMethod"`
 	// Requests answered with a 2xx status.
 	Status200 OptInt64 `json:"status200"`
 	// Requests answered with a 3xx status.
 	Status300 OptInt64 `json:"status300"`
-	// Requests answered with a 4xx status.
+	// Requests answered with a 4xx status, status429 included.
 	Status400 OptInt64 `json:"status400"`
 	// Requests answered with a 5xx status.
 	Status500 OptInt64 `json:"status500"`
-	// Requests answered 429; a subset of status400.
+	// Requests answered 429; a part of status400.
 	Status429 OptInt64 `json:"status429"`
-	// All requests.
+	// All requests: status200 + status300 + status400 + status500.
 	Requests OptInt64 `json:"requests"`
-	// The start of the granularity bucket, in UTC.
+	// The start of the granularity bucket in UTC, with no fraction (2020-02-02T00:00:00Z); months start on
+	// the 1st. Absent without granularity: the Go field is then the zero time.
 	Date OptDateTime `json:"date"`
 }
 
@@ -264,13 +331,31 @@ func (s *ApiUsageRow) SetDate(val OptDateTime) {
 
 // BadRequestHeaders wraps ErrorBody with response headers.
 type BadRequestHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *BadRequestHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *BadRequestHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *BadRequestHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *BadRequestHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *BadRequestHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -278,9 +363,24 @@ func (s *BadRequestHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *BadRequestHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *BadRequestHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *BadRequestHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *BadRequestHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *BadRequestHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -291,7 +391,495 @@ func (s *BadRequestHeaders) SetResponse(val ErrorBody) {
 func (*BadRequestHeaders) getUsageQueryExecutionIdResultsRes() {}
 func (*BadRequestHeaders) postUsageQueryRes()                  {}
 
-// Paging cursors.
+// A dimension of a client's usage query job.
+// Ref: #/components/schemas/ClientJobsGroupBy
+type ClientJobsGroupBy string
+
+const (
+	ClientJobsGroupByOrganizationId ClientJobsGroupBy = "OrganizationId"
+	ClientJobsGroupByHttpMethod     ClientJobsGroupBy = "HttpMethod"
+	ClientJobsGroupByTemplateUri    ClientJobsGroupBy = "TemplateUri"
+	ClientJobsGroupByPlatform       ClientJobsGroupBy = "Platform"
+)
+
+// AllValues returns all ClientJobsGroupBy values.
+func (ClientJobsGroupBy) AllValues() []ClientJobsGroupBy {
+	return []ClientJobsGroupBy{
+		ClientJobsGroupByOrganizationId,
+		ClientJobsGroupByHttpMethod,
+		ClientJobsGroupByTemplateUri,
+		ClientJobsGroupByPlatform,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ClientJobsGroupBy) MarshalText() ([]byte, error) {
+	switch s {
+	case ClientJobsGroupByOrganizationId:
+		return []byte(s), nil
+	case ClientJobsGroupByHttpMethod:
+		return []byte(s), nil
+	case ClientJobsGroupByTemplateUri:
+		return []byte(s), nil
+	case ClientJobsGroupByPlatform:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ClientJobsGroupBy) UnmarshalText(data []byte) error {
+	switch ClientJobsGroupBy(data) {
+	case ClientJobsGroupByOrganizationId:
+		*s = ClientJobsGroupByOrganizationId
+		return nil
+	case ClientJobsGroupByHttpMethod:
+		*s = ClientJobsGroupByHttpMethod
+		return nil
+	case ClientJobsGroupByTemplateUri:
+		*s = ClientJobsGroupByTemplateUri
+		return nil
+	case ClientJobsGroupByPlatform:
+		*s = ClientJobsGroupByPlatform
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// One entity of a client's usage query job. The dimensions not grouped by are absent; the Go fields
+// are plain values.
+// Ref: #/components/schemas/ClientPublicApiUsage
+type ClientPublicApiUsage struct {
+	// The UTC day the bucket starts on, yyyy-MM-dd.
+	Date     OptDate   `json:"date"`
+	Platform OptString `json:"platform"`
+	// GET, POST, PUT, PATCH, DELETE or HEAD.
+	HttpMethod     OptString `json:"httpMethod"`
+	TemplateUri    OptString `json:"templateUri"`
+	RequestCount   OptInt64  `json:"requestCount"`
+	Status200      OptInt64  `json:"status200"`
+	Status300      OptInt64  `json:"status300"`
+	Status400      OptInt64  `json:"status400"`
+	Status429      OptInt64  `json:"status429"`
+	Status500      OptInt64  `json:"status500"`
+	OrganizationId OptString `json:"organizationId"`
+}
+
+// GetDate returns the value of Date.
+func (s *ClientPublicApiUsage) GetDate() OptDate {
+	return s.Date
+}
+
+// GetPlatform returns the value of Platform.
+func (s *ClientPublicApiUsage) GetPlatform() OptString {
+	return s.Platform
+}
+
+// GetHttpMethod returns the value of HttpMethod.
+func (s *ClientPublicApiUsage) GetHttpMethod() OptString {
+	return s.HttpMethod
+}
+
+// GetTemplateUri returns the value of TemplateUri.
+func (s *ClientPublicApiUsage) GetTemplateUri() OptString {
+	return s.TemplateUri
+}
+
+// GetRequestCount returns the value of RequestCount.
+func (s *ClientPublicApiUsage) GetRequestCount() OptInt64 {
+	return s.RequestCount
+}
+
+// GetStatus200 returns the value of Status200.
+func (s *ClientPublicApiUsage) GetStatus200() OptInt64 {
+	return s.Status200
+}
+
+// GetStatus300 returns the value of Status300.
+func (s *ClientPublicApiUsage) GetStatus300() OptInt64 {
+	return s.Status300
+}
+
+// GetStatus400 returns the value of Status400.
+func (s *ClientPublicApiUsage) GetStatus400() OptInt64 {
+	return s.Status400
+}
+
+// GetStatus429 returns the value of Status429.
+func (s *ClientPublicApiUsage) GetStatus429() OptInt64 {
+	return s.Status429
+}
+
+// GetStatus500 returns the value of Status500.
+func (s *ClientPublicApiUsage) GetStatus500() OptInt64 {
+	return s.Status500
+}
+
+// GetOrganizationId returns the value of OrganizationId.
+func (s *ClientPublicApiUsage) GetOrganizationId() OptString {
+	return s.OrganizationId
+}
+
+// SetDate sets the value of Date.
+func (s *ClientPublicApiUsage) SetDate(val OptDate) {
+	s.Date = val
+}
+
+// SetPlatform sets the value of Platform.
+func (s *ClientPublicApiUsage) SetPlatform(val OptString) {
+	s.Platform = val
+}
+
+// SetHttpMethod sets the value of HttpMethod.
+func (s *ClientPublicApiUsage) SetHttpMethod(val OptString) {
+	s.HttpMethod = val
+}
+
+// SetTemplateUri sets the value of TemplateUri.
+func (s *ClientPublicApiUsage) SetTemplateUri(val OptString) {
+	s.TemplateUri = val
+}
+
+// SetRequestCount sets the value of RequestCount.
+func (s *ClientPublicApiUsage) SetRequestCount(val OptInt64) {
+	s.RequestCount = val
+}
+
+// SetStatus200 sets the value of Status200.
+func (s *ClientPublicApiUsage) SetStatus200(val OptInt64) {
+	s.Status200 = val
+}
+
+// SetStatus300 sets the value of Status300.
+func (s *ClientPublicApiUsage) SetStatus300(val OptInt64) {
+	s.Status300 = val
+}
+
+// SetStatus400 sets the value of Status400.
+func (s *ClientPublicApiUsage) SetStatus400(val OptInt64) {
+	s.Status400 = val
+}
+
+// SetStatus429 sets the value of Status429.
+func (s *ClientPublicApiUsage) SetStatus429(val OptInt64) {
+	s.Status429 = val
+}
+
+// SetStatus500 sets the value of Status500.
+func (s *ClientPublicApiUsage) SetStatus500(val OptInt64) {
+	s.Status500 = val
+}
+
+// SetOrganizationId sets the value of OrganizationId.
+func (s *ClientPublicApiUsage) SetOrganizationId(val OptString) {
+	s.OrganizationId = val
+}
+
+// A usage query job over one OAuth client.
+// Ref: #/components/schemas/ClientPublicApiUsageQueryRequest
+type ClientPublicApiUsageQueryRequest struct {
+	// As in OrganizationPublicApiUsageQueryRequest.
+	Interval        string              `json:"interval"`
+	Granularity     OptGranularity      `json:"granularity"`
+	Metrics         []Metric            `json:"metrics"`
+	GroupBy         []ClientJobsGroupBy `json:"groupBy"`
+	SortBy          []JobsSortBy        `json:"sortBy"`
+	TemplateUris    []string            `json:"templateUris"`
+	HttpMethods     []JobsHttpMethod    `json:"httpMethods"`
+	Platforms       []string            `json:"platforms"`
+	OrganizationIds []string            `json:"organizationIds"`
+}
+
+// GetInterval returns the value of Interval.
+func (s *ClientPublicApiUsageQueryRequest) GetInterval() string {
+	return s.Interval
+}
+
+// GetGranularity returns the value of Granularity.
+func (s *ClientPublicApiUsageQueryRequest) GetGranularity() OptGranularity {
+	return s.Granularity
+}
+
+// GetMetrics returns the value of Metrics.
+func (s *ClientPublicApiUsageQueryRequest) GetMetrics() []Metric {
+	return s.Metrics
+}
+
+// GetGroupBy returns the value of GroupBy.
+func (s *ClientPublicApiUsageQueryRequest) GetGroupBy() []ClientJobsGroupBy {
+	return s.GroupBy
+}
+
+// GetSortBy returns the value of SortBy.
+func (s *ClientPublicApiUsageQueryRequest) GetSortBy() []JobsSortBy {
+	return s.SortBy
+}
+
+// GetTemplateUris returns the value of TemplateUris.
+func (s *ClientPublicApiUsageQueryRequest) GetTemplateUris() []string {
+	return s.TemplateUris
+}
+
+// GetHttpMethods returns the value of HttpMethods.
+func (s *ClientPublicApiUsageQueryRequest) GetHttpMethods() []JobsHttpMethod {
+	return s.HttpMethods
+}
+
+// GetPlatforms returns the value of Platforms.
+func (s *ClientPublicApiUsageQueryRequest) GetPlatforms() []string {
+	return s.Platforms
+}
+
+// GetOrganizationIds returns the value of OrganizationIds.
+func (s *ClientPublicApiUsageQueryRequest) GetOrganizationIds() []string {
+	return s.OrganizationIds
+}
+
+// SetInterval sets the value of Interval.
+func (s *ClientPublicApiUsageQueryRequest) SetInterval(val string) {
+	s.Interval = val
+}
+
+// SetGranularity sets the value of Granularity.
+func (s *ClientPublicApiUsageQueryRequest) SetGranularity(val OptGranularity) {
+	s.Granularity = val
+}
+
+// SetMetrics sets the value of Metrics.
+func (s *ClientPublicApiUsageQueryRequest) SetMetrics(val []Metric) {
+	s.Metrics = val
+}
+
+// SetGroupBy sets the value of GroupBy.
+func (s *ClientPublicApiUsageQueryRequest) SetGroupBy(val []ClientJobsGroupBy) {
+	s.GroupBy = val
+}
+
+// SetSortBy sets the value of SortBy.
+func (s *ClientPublicApiUsageQueryRequest) SetSortBy(val []JobsSortBy) {
+	s.SortBy = val
+}
+
+// SetTemplateUris sets the value of TemplateUris.
+func (s *ClientPublicApiUsageQueryRequest) SetTemplateUris(val []string) {
+	s.TemplateUris = val
+}
+
+// SetHttpMethods sets the value of HttpMethods.
+func (s *ClientPublicApiUsageQueryRequest) SetHttpMethods(val []JobsHttpMethod) {
+	s.HttpMethods = val
+}
+
+// SetPlatforms sets the value of Platforms.
+func (s *ClientPublicApiUsageQueryRequest) SetPlatforms(val []string) {
+	s.Platforms = val
+}
+
+// SetOrganizationIds sets the value of OrganizationIds.
+func (s *ClientPublicApiUsageQueryRequest) SetOrganizationIds(val []string) {
+	s.OrganizationIds = val
+}
+
+// The state of a client's job and one page of its entities.
+// Ref: #/components/schemas/ClientPublicApiUsageResultsResponse
+type ClientPublicApiUsageResultsResponse struct {
+	QueryStatus JobStatus              `json:"queryStatus"`
+	ErrorBody   OptErrorBody           `json:"errorBody"`
+	Entities    []ClientPublicApiUsage `json:"entities"`
+	// Present only when another page exists.
+	NextUri OptString `json:"nextUri"`
+	Name    OptString `json:"name"`
+	SelfUri OptString `json:"selfUri"`
+}
+
+// GetQueryStatus returns the value of QueryStatus.
+func (s *ClientPublicApiUsageResultsResponse) GetQueryStatus() JobStatus {
+	return s.QueryStatus
+}
+
+// GetErrorBody returns the value of ErrorBody.
+func (s *ClientPublicApiUsageResultsResponse) GetErrorBody() OptErrorBody {
+	return s.ErrorBody
+}
+
+// GetEntities returns the value of Entities.
+func (s *ClientPublicApiUsageResultsResponse) GetEntities() []ClientPublicApiUsage {
+	return s.Entities
+}
+
+// GetNextUri returns the value of NextUri.
+func (s *ClientPublicApiUsageResultsResponse) GetNextUri() OptString {
+	return s.NextUri
+}
+
+// GetName returns the value of Name.
+func (s *ClientPublicApiUsageResultsResponse) GetName() OptString {
+	return s.Name
+}
+
+// GetSelfUri returns the value of SelfUri.
+func (s *ClientPublicApiUsageResultsResponse) GetSelfUri() OptString {
+	return s.SelfUri
+}
+
+// SetQueryStatus sets the value of QueryStatus.
+func (s *ClientPublicApiUsageResultsResponse) SetQueryStatus(val JobStatus) {
+	s.QueryStatus = val
+}
+
+// SetErrorBody sets the value of ErrorBody.
+func (s *ClientPublicApiUsageResultsResponse) SetErrorBody(val OptErrorBody) {
+	s.ErrorBody = val
+}
+
+// SetEntities sets the value of Entities.
+func (s *ClientPublicApiUsageResultsResponse) SetEntities(val []ClientPublicApiUsage) {
+	s.Entities = val
+}
+
+// SetNextUri sets the value of NextUri.
+func (s *ClientPublicApiUsageResultsResponse) SetNextUri(val OptString) {
+	s.NextUri = val
+}
+
+// SetName sets the value of Name.
+func (s *ClientPublicApiUsageResultsResponse) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetSelfUri sets the value of SelfUri.
+func (s *ClientPublicApiUsageResultsResponse) SetSelfUri(val OptString) {
+	s.SelfUri = val
+}
+
+// ClientPublicApiUsageResultsResponseHeaders wraps ClientPublicApiUsageResultsResponse with response headers.
+type ClientPublicApiUsageResultsResponseHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ClientPublicApiUsageResultsResponse
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ClientPublicApiUsageResultsResponseHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ClientPublicApiUsageResultsResponseHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ClientPublicApiUsageResultsResponseHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ClientPublicApiUsageResultsResponseHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *ClientPublicApiUsageResultsResponseHeaders) GetResponse() ClientPublicApiUsageResultsResponse {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ClientPublicApiUsageResultsResponseHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ClientPublicApiUsageResultsResponseHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ClientPublicApiUsageResultsResponseHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ClientPublicApiUsageResultsResponseHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ClientPublicApiUsageResultsResponseHeaders) SetResponse(val ClientPublicApiUsageResultsResponse) {
+	s.Response = val
+}
+
+// ConflictHeaders wraps ErrorBody with response headers.
+type ConflictHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ConflictHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ConflictHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ConflictHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ConflictHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *ConflictHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ConflictHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ConflictHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ConflictHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ConflictHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ConflictHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*ConflictHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*ConflictHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*ConflictHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*ConflictHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*ConflictHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*ConflictHeaders) postUsageQueryRes()                     {}
+
+// Paging cursors. Only simple search sends them; the usage query's results never do.
 // Ref: #/components/schemas/Cursors
 type Cursors struct {
 	Before OptString `json:"before"`
@@ -449,14 +1037,12 @@ func (s *ErrorBody) SetLimit(val OptLimit) {
 
 // ErrorBodyHeaders wraps ErrorBody with response headers.
 type ErrorBodyHeaders struct {
-	ININCorrelationID OptString
-	RetryAfter        OptString
-	Response          ErrorBody
-}
-
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *ErrorBodyHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+	RetryAfter           OptString
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
 // GetRetryAfter returns the value of RetryAfter.
@@ -464,14 +1050,29 @@ func (s *ErrorBodyHeaders) GetRetryAfter() OptString {
 	return s.RetryAfter
 }
 
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ErrorBodyHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ErrorBodyHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ErrorBodyHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ErrorBodyHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
 // GetResponse returns the value of Response.
 func (s *ErrorBodyHeaders) GetResponse() ErrorBody {
 	return s.Response
-}
-
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *ErrorBodyHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
 }
 
 // SetRetryAfter sets the value of RetryAfter.
@@ -479,13 +1080,37 @@ func (s *ErrorBodyHeaders) SetRetryAfter(val OptString) {
 	s.RetryAfter = val
 }
 
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ErrorBodyHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ErrorBodyHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ErrorBodyHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ErrorBodyHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
 // SetResponse sets the value of Response.
 func (s *ErrorBodyHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*ErrorBodyHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*ErrorBodyHeaders) postUsageQueryRes()                  {}
+func (*ErrorBodyHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*ErrorBodyHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*ErrorBodyHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*ErrorBodyHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*ErrorBodyHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*ErrorBodyHeaders) postUsageQueryRes()                     {}
 
 type ErrorBodyMessageParams map[string]string
 
@@ -524,8 +1149,12 @@ func (s *ErrorBodyStatusCode) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*ErrorBodyStatusCode) getUsageQueryExecutionIdResultsRes() {}
-func (*ErrorBodyStatusCode) postUsageQueryRes()                  {}
+func (*ErrorBodyStatusCode) getUsageAggregatesQueryJobRes()         {}
+func (*ErrorBodyStatusCode) getUsageClientAggregatesQueryJobRes()   {}
+func (*ErrorBodyStatusCode) getUsageQueryExecutionIdResultsRes()    {}
+func (*ErrorBodyStatusCode) postUsageAggregatesQueryJobsRes()       {}
+func (*ErrorBodyStatusCode) postUsageClientAggregatesQueryJobsRes() {}
+func (*ErrorBodyStatusCode) postUsageQueryRes()                     {}
 
 // A detail of an error, often naming the field at fault.
 // Ref: #/components/schemas/ErrorDetail
@@ -578,13 +1207,31 @@ func (s *ErrorDetail) SetEntityName(val OptString) {
 
 // ForbiddenHeaders wraps ErrorBody with response headers.
 type ForbiddenHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *ForbiddenHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ForbiddenHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ForbiddenHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ForbiddenHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ForbiddenHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -592,9 +1239,24 @@ func (s *ForbiddenHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *ForbiddenHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ForbiddenHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ForbiddenHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ForbiddenHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ForbiddenHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -602,18 +1264,40 @@ func (s *ForbiddenHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*ForbiddenHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*ForbiddenHeaders) postUsageQueryRes()                  {}
+func (*ForbiddenHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*ForbiddenHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*ForbiddenHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*ForbiddenHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*ForbiddenHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*ForbiddenHeaders) postUsageQueryRes()                     {}
 
 // GatewayTimeoutApplicationJSONHeaders wraps ErrorBody with response headers.
 type GatewayTimeoutApplicationJSONHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *GatewayTimeoutApplicationJSONHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *GatewayTimeoutApplicationJSONHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -621,9 +1305,24 @@ func (s *GatewayTimeoutApplicationJSONHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *GatewayTimeoutApplicationJSONHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *GatewayTimeoutApplicationJSONHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -631,8 +1330,12 @@ func (s *GatewayTimeoutApplicationJSONHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*GatewayTimeoutApplicationJSONHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*GatewayTimeoutApplicationJSONHeaders) postUsageQueryRes()                  {}
+func (*GatewayTimeoutApplicationJSONHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*GatewayTimeoutApplicationJSONHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*GatewayTimeoutApplicationJSONHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*GatewayTimeoutApplicationJSONHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*GatewayTimeoutApplicationJSONHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*GatewayTimeoutApplicationJSONHeaders) postUsageQueryRes()                     {}
 
 type GatewayTimeoutTextHTML struct {
 	Data io.Reader
@@ -650,13 +1353,31 @@ func (s GatewayTimeoutTextHTML) Read(p []byte) (n int, err error) {
 
 // GatewayTimeoutTextHTMLHeaders wraps GatewayTimeoutTextHTML with response headers.
 type GatewayTimeoutTextHTMLHeaders struct {
-	ININCorrelationID OptString
-	Response          GatewayTimeoutTextHTML
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             GatewayTimeoutTextHTML
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *GatewayTimeoutTextHTMLHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *GatewayTimeoutTextHTMLHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -664,9 +1385,24 @@ func (s *GatewayTimeoutTextHTMLHeaders) GetResponse() GatewayTimeoutTextHTML {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *GatewayTimeoutTextHTMLHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *GatewayTimeoutTextHTMLHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -674,10 +1410,31 @@ func (s *GatewayTimeoutTextHTMLHeaders) SetResponse(val GatewayTimeoutTextHTML) 
 	s.Response = val
 }
 
-func (*GatewayTimeoutTextHTMLHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*GatewayTimeoutTextHTMLHeaders) postUsageQueryRes()                  {}
+func (*GatewayTimeoutTextHTMLHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*GatewayTimeoutTextHTMLHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*GatewayTimeoutTextHTMLHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*GatewayTimeoutTextHTMLHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*GatewayTimeoutTextHTMLHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*GatewayTimeoutTextHTMLHeaders) postUsageQueryRes()                     {}
 
-// The size of the time bucket each row counts.
+type GetUsageAggregatesQueryJobAccepted OrganizationPublicApiUsageResultsResponseHeaders
+
+func (*GetUsageAggregatesQueryJobAccepted) getUsageAggregatesQueryJobRes() {}
+
+type GetUsageAggregatesQueryJobOK OrganizationPublicApiUsageResultsResponseHeaders
+
+func (*GetUsageAggregatesQueryJobOK) getUsageAggregatesQueryJobRes() {}
+
+type GetUsageClientAggregatesQueryJobAccepted ClientPublicApiUsageResultsResponseHeaders
+
+func (*GetUsageClientAggregatesQueryJobAccepted) getUsageClientAggregatesQueryJobRes() {}
+
+type GetUsageClientAggregatesQueryJobOK ClientPublicApiUsageResultsResponseHeaders
+
+func (*GetUsageClientAggregatesQueryJobOK) getUsageClientAggregatesQueryJobRes() {}
+
+// The size of the time bucket each row counts. Without one, the rows are totals over the whole
+// interval, one per group, with no date.
 // Ref: #/components/schemas/Granularity
 type Granularity string
 
@@ -727,7 +1484,8 @@ func (s *Granularity) UnmarshalText(data []byte) error {
 	}
 }
 
-// A dimension to group the rows by. Note the capital A of OAuthClientId.
+// A dimension to group the rows by. Note the capital A of OAuthClientId. Without groupBy, the rows are
+// per OAuth client.
 // Ref: #/components/schemas/GroupBy
 type GroupBy string
 
@@ -793,13 +1551,31 @@ func (s *GroupBy) UnmarshalText(data []byte) error {
 
 // InternalServerErrorHeaders wraps ErrorBody with response headers.
 type InternalServerErrorHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *InternalServerErrorHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *InternalServerErrorHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *InternalServerErrorHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *InternalServerErrorHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *InternalServerErrorHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -807,9 +1583,24 @@ func (s *InternalServerErrorHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *InternalServerErrorHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *InternalServerErrorHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *InternalServerErrorHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *InternalServerErrorHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *InternalServerErrorHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -817,8 +1608,437 @@ func (s *InternalServerErrorHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*InternalServerErrorHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*InternalServerErrorHeaders) postUsageQueryRes()                  {}
+func (*InternalServerErrorHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*InternalServerErrorHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*InternalServerErrorHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*InternalServerErrorHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*InternalServerErrorHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*InternalServerErrorHeaders) postUsageQueryRes()                     {}
+
+// The OAuth client an entity counts.
+// Ref: #/components/schemas/JobOAuthClient
+type JobOAuthClient struct {
+	ID      OptString `json:"id"`
+	Name    OptString `json:"name"`
+	SelfUri OptString `json:"selfUri"`
+}
+
+// GetID returns the value of ID.
+func (s *JobOAuthClient) GetID() OptString {
+	return s.ID
+}
+
+// GetName returns the value of Name.
+func (s *JobOAuthClient) GetName() OptString {
+	return s.Name
+}
+
+// GetSelfUri returns the value of SelfUri.
+func (s *JobOAuthClient) GetSelfUri() OptString {
+	return s.SelfUri
+}
+
+// SetID sets the value of ID.
+func (s *JobOAuthClient) SetID(val OptString) {
+	s.ID = val
+}
+
+// SetName sets the value of Name.
+func (s *JobOAuthClient) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetSelfUri sets the value of SelfUri.
+func (s *JobOAuthClient) SetSelfUri(val OptString) {
+	s.SelfUri = val
+}
+
+// The state of a usage query job: Queued and Running mean poll again; Succeeded, Failed and Cancelled
+// are final.
+// Ref: #/components/schemas/JobStatus
+type JobStatus string
+
+const (
+	JobStatusQueued    JobStatus = "Queued"
+	JobStatusRunning   JobStatus = "Running"
+	JobStatusSucceeded JobStatus = "Succeeded"
+	JobStatusFailed    JobStatus = "Failed"
+	JobStatusCancelled JobStatus = "Cancelled"
+)
+
+// AllValues returns all JobStatus values.
+func (JobStatus) AllValues() []JobStatus {
+	return []JobStatus{
+		JobStatusQueued,
+		JobStatusRunning,
+		JobStatusSucceeded,
+		JobStatusFailed,
+		JobStatusCancelled,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s JobStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case JobStatusQueued:
+		return []byte(s), nil
+	case JobStatusRunning:
+		return []byte(s), nil
+	case JobStatusSucceeded:
+		return []byte(s), nil
+	case JobStatusFailed:
+		return []byte(s), nil
+	case JobStatusCancelled:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *JobStatus) UnmarshalText(data []byte) error {
+	switch JobStatus(data) {
+	case JobStatusQueued:
+		*s = JobStatusQueued
+		return nil
+	case JobStatusRunning:
+		*s = JobStatusRunning
+		return nil
+	case JobStatusSucceeded:
+		*s = JobStatusSucceeded
+		return nil
+	case JobStatusFailed:
+		*s = JobStatusFailed
+		return nil
+	case JobStatusCancelled:
+		*s = JobStatusCancelled
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// The user an entity counts.
+// Ref: #/components/schemas/JobUser
+type JobUser struct {
+	ID      OptString `json:"id"`
+	SelfUri OptString `json:"selfUri"`
+}
+
+// GetID returns the value of ID.
+func (s *JobUser) GetID() OptString {
+	return s.ID
+}
+
+// GetSelfUri returns the value of SelfUri.
+func (s *JobUser) GetSelfUri() OptString {
+	return s.SelfUri
+}
+
+// SetID sets the value of ID.
+func (s *JobUser) SetID(val OptString) {
+	s.ID = val
+}
+
+// SetSelfUri sets the value of SelfUri.
+func (s *JobUser) SetSelfUri(val OptString) {
+	s.SelfUri = val
+}
+
+// A dimension of the organization's usage query job. Note the lower-case "auth" of OauthClientId,
+// unlike the older OAuthClientId. Without groupBy the data is not aggregated.
+// Ref: #/components/schemas/JobsGroupBy
+type JobsGroupBy string
+
+const (
+	JobsGroupByOauthClientName JobsGroupBy = "OauthClientName"
+	JobsGroupByOauthClientId   JobsGroupBy = "OauthClientId"
+	JobsGroupByUserId          JobsGroupBy = "UserId"
+	JobsGroupByHttpMethod      JobsGroupBy = "HttpMethod"
+	JobsGroupByTemplateUri     JobsGroupBy = "TemplateUri"
+	JobsGroupByPlatform        JobsGroupBy = "Platform"
+)
+
+// AllValues returns all JobsGroupBy values.
+func (JobsGroupBy) AllValues() []JobsGroupBy {
+	return []JobsGroupBy{
+		JobsGroupByOauthClientName,
+		JobsGroupByOauthClientId,
+		JobsGroupByUserId,
+		JobsGroupByHttpMethod,
+		JobsGroupByTemplateUri,
+		JobsGroupByPlatform,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s JobsGroupBy) MarshalText() ([]byte, error) {
+	switch s {
+	case JobsGroupByOauthClientName:
+		return []byte(s), nil
+	case JobsGroupByOauthClientId:
+		return []byte(s), nil
+	case JobsGroupByUserId:
+		return []byte(s), nil
+	case JobsGroupByHttpMethod:
+		return []byte(s), nil
+	case JobsGroupByTemplateUri:
+		return []byte(s), nil
+	case JobsGroupByPlatform:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *JobsGroupBy) UnmarshalText(data []byte) error {
+	switch JobsGroupBy(data) {
+	case JobsGroupByOauthClientName:
+		*s = JobsGroupByOauthClientName
+		return nil
+	case JobsGroupByOauthClientId:
+		*s = JobsGroupByOauthClientId
+		return nil
+	case JobsGroupByUserId:
+		*s = JobsGroupByUserId
+		return nil
+	case JobsGroupByHttpMethod:
+		*s = JobsGroupByHttpMethod
+		return nil
+	case JobsGroupByTemplateUri:
+		*s = JobsGroupByTemplateUri
+		return nil
+	case JobsGroupByPlatform:
+		*s = JobsGroupByPlatform
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// An HTTP method the usage query service counts.
+// Ref: #/components/schemas/JobsHttpMethod
+type JobsHttpMethod string
+
+const (
+	JobsHttpMethodGET    JobsHttpMethod = "GET"
+	JobsHttpMethodPOST   JobsHttpMethod = "POST"
+	JobsHttpMethodPUT    JobsHttpMethod = "PUT"
+	JobsHttpMethodPATCH  JobsHttpMethod = "PATCH"
+	JobsHttpMethodDELETE JobsHttpMethod = "DELETE"
+	JobsHttpMethodHEAD   JobsHttpMethod = "HEAD"
+)
+
+// AllValues returns all JobsHttpMethod values.
+func (JobsHttpMethod) AllValues() []JobsHttpMethod {
+	return []JobsHttpMethod{
+		JobsHttpMethodGET,
+		JobsHttpMethodPOST,
+		JobsHttpMethodPUT,
+		JobsHttpMethodPATCH,
+		JobsHttpMethodDELETE,
+		JobsHttpMethodHEAD,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s JobsHttpMethod) MarshalText() ([]byte, error) {
+	switch s {
+	case JobsHttpMethodGET:
+		return []byte(s), nil
+	case JobsHttpMethodPOST:
+		return []byte(s), nil
+	case JobsHttpMethodPUT:
+		return []byte(s), nil
+	case JobsHttpMethodPATCH:
+		return []byte(s), nil
+	case JobsHttpMethodDELETE:
+		return []byte(s), nil
+	case JobsHttpMethodHEAD:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *JobsHttpMethod) UnmarshalText(data []byte) error {
+	switch JobsHttpMethod(data) {
+	case JobsHttpMethodGET:
+		*s = JobsHttpMethodGET
+		return nil
+	case JobsHttpMethodPOST:
+		*s = JobsHttpMethodPOST
+		return nil
+	case JobsHttpMethodPUT:
+		*s = JobsHttpMethodPUT
+		return nil
+	case JobsHttpMethodPATCH:
+		*s = JobsHttpMethodPATCH
+		return nil
+	case JobsHttpMethodDELETE:
+		*s = JobsHttpMethodDELETE
+		return nil
+	case JobsHttpMethodHEAD:
+		*s = JobsHttpMethodHEAD
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// JobsQueryBadRequestHeaders wraps ErrorBody with response headers.
+type JobsQueryBadRequestHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *JobsQueryBadRequestHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *JobsQueryBadRequestHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *JobsQueryBadRequestHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *JobsQueryBadRequestHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *JobsQueryBadRequestHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *JobsQueryBadRequestHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *JobsQueryBadRequestHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *JobsQueryBadRequestHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *JobsQueryBadRequestHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *JobsQueryBadRequestHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*JobsQueryBadRequestHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*JobsQueryBadRequestHeaders) postUsageClientAggregatesQueryJobsRes() {}
+
+// JobsResultsBadRequestHeaders wraps ErrorBody with response headers.
+type JobsResultsBadRequestHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *JobsResultsBadRequestHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *JobsResultsBadRequestHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *JobsResultsBadRequestHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *JobsResultsBadRequestHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *JobsResultsBadRequestHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *JobsResultsBadRequestHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *JobsResultsBadRequestHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *JobsResultsBadRequestHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *JobsResultsBadRequestHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *JobsResultsBadRequestHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*JobsResultsBadRequestHeaders) getUsageAggregatesQueryJobRes()       {}
+func (*JobsResultsBadRequestHeaders) getUsageClientAggregatesQueryJobRes() {}
+
+// A field of the entities to sort by, and the order.
+// Ref: #/components/schemas/JobsSortBy
+type JobsSortBy struct {
+	// An entity field, such as requestCount or date.
+	FieldName OptString    `json:"fieldName"`
+	Order     OptSortOrder `json:"order"`
+}
+
+// GetFieldName returns the value of FieldName.
+func (s *JobsSortBy) GetFieldName() OptString {
+	return s.FieldName
+}
+
+// GetOrder returns the value of Order.
+func (s *JobsSortBy) GetOrder() OptSortOrder {
+	return s.Order
+}
+
+// SetFieldName sets the value of FieldName.
+func (s *JobsSortBy) SetFieldName(val OptString) {
+	s.FieldName = val
+}
+
+// SetOrder sets the value of Order.
+func (s *JobsSortBy) SetOrder(val OptSortOrder) {
+	s.Order = val
+}
 
 // The limit an error hit.
 // Ref: #/components/schemas/Limit
@@ -931,13 +2151,31 @@ func (s *Metric) UnmarshalText(data []byte) error {
 
 // NotFoundHeaders wraps ErrorBody with response headers.
 type NotFoundHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *NotFoundHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *NotFoundHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *NotFoundHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *NotFoundHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *NotFoundHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -945,9 +2183,24 @@ func (s *NotFoundHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *NotFoundHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *NotFoundHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *NotFoundHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *NotFoundHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *NotFoundHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -955,8 +2208,12 @@ func (s *NotFoundHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*NotFoundHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*NotFoundHeaders) postUsageQueryRes()                  {}
+func (*NotFoundHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*NotFoundHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*NotFoundHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*NotFoundHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*NotFoundHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*NotFoundHeaders) postUsageQueryRes()                     {}
 
 // NewOptCursors returns new OptCursors with value set to v.
 func NewOptCursors(v Cursors) OptCursors {
@@ -1004,6 +2261,52 @@ func (o OptCursors) Or(d Cursors) Cursors {
 	return d
 }
 
+// NewOptDate returns new OptDate with value set to v.
+func NewOptDate(v time.Time) OptDate {
+	return OptDate{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptDate is optional time.Time.
+type OptDate struct {
+	Value time.Time
+	Set   bool
+}
+
+// IsSet returns true if OptDate was set.
+func (o OptDate) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptDate) Reset() {
+	var v time.Time
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptDate) SetTo(v time.Time) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptDate) Get() (v time.Time, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptDate) Or(d time.Time) time.Time {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptDateTime returns new OptDateTime with value set to v.
 func NewOptDateTime(v time.Time) OptDateTime {
 	return OptDateTime{
@@ -1044,6 +2347,52 @@ func (o OptDateTime) Get() (v time.Time, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptDateTime) Or(d time.Time) time.Time {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptErrorBody returns new OptErrorBody with value set to v.
+func NewOptErrorBody(v ErrorBody) OptErrorBody {
+	return OptErrorBody{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptErrorBody is optional ErrorBody.
+type OptErrorBody struct {
+	Value ErrorBody
+	Set   bool
+}
+
+// IsSet returns true if OptErrorBody was set.
+func (o OptErrorBody) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptErrorBody) Reset() {
+	var v ErrorBody
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptErrorBody) SetTo(v ErrorBody) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptErrorBody) Get() (v ErrorBody, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptErrorBody) Or(d ErrorBody) ErrorBody {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -1234,6 +2583,98 @@ func (o OptInt64) Or(d int64) int64 {
 	return d
 }
 
+// NewOptJobOAuthClient returns new OptJobOAuthClient with value set to v.
+func NewOptJobOAuthClient(v JobOAuthClient) OptJobOAuthClient {
+	return OptJobOAuthClient{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptJobOAuthClient is optional JobOAuthClient.
+type OptJobOAuthClient struct {
+	Value JobOAuthClient
+	Set   bool
+}
+
+// IsSet returns true if OptJobOAuthClient was set.
+func (o OptJobOAuthClient) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptJobOAuthClient) Reset() {
+	var v JobOAuthClient
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptJobOAuthClient) SetTo(v JobOAuthClient) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptJobOAuthClient) Get() (v JobOAuthClient, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptJobOAuthClient) Or(d JobOAuthClient) JobOAuthClient {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptJobUser returns new OptJobUser with value set to v.
+func NewOptJobUser(v JobUser) OptJobUser {
+	return OptJobUser{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptJobUser is optional JobUser.
+type OptJobUser struct {
+	Value JobUser
+	Set   bool
+}
+
+// IsSet returns true if OptJobUser was set.
+func (o OptJobUser) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptJobUser) Reset() {
+	var v JobUser
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptJobUser) SetTo(v JobUser) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptJobUser) Get() (v JobUser, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptJobUser) Or(d JobUser) JobUser {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptLimit returns new OptLimit with value set to v.
 func NewOptLimit(v Limit) OptLimit {
 	return OptLimit{
@@ -1326,6 +2767,52 @@ func (o OptQueryStatus) Or(d QueryStatus) QueryStatus {
 	return d
 }
 
+// NewOptSortOrder returns new OptSortOrder with value set to v.
+func NewOptSortOrder(v SortOrder) OptSortOrder {
+	return OptSortOrder{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptSortOrder is optional SortOrder.
+type OptSortOrder struct {
+	Value SortOrder
+	Set   bool
+}
+
+// IsSet returns true if OptSortOrder was set.
+func (o OptSortOrder) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptSortOrder) Reset() {
+	var v SortOrder
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptSortOrder) SetTo(v SortOrder) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptSortOrder) Get() (v SortOrder, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptSortOrder) Or(d SortOrder) SortOrder {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptString returns new OptString with value set to v.
 func NewOptString(v string) OptString {
 	return OptString{
@@ -1372,11 +2859,415 @@ func (o OptString) Or(d string) string {
 	return d
 }
 
-type PostUsageQueryAccepted UsageExecutionResult
+// One entity of an organization's usage query job. The dimensions not grouped by are absent; the Go
+// fields are plain values.
+// Ref: #/components/schemas/OrganizationPublicApiUsage
+type OrganizationPublicApiUsage struct {
+	// The UTC day the bucket starts on, yyyy-MM-dd.
+	Date     OptDate   `json:"date"`
+	Platform OptString `json:"platform"`
+	// GET, POST, PUT, PATCH, DELETE or HEAD.
+	HttpMethod   OptString         `json:"httpMethod"`
+	TemplateUri  OptString         `json:"templateUri"`
+	RequestCount OptInt64          `json:"requestCount"`
+	Status200    OptInt64          `json:"status200"`
+	Status300    OptInt64          `json:"status300"`
+	Status400    OptInt64          `json:"status400"`
+	Status429    OptInt64          `json:"status429"`
+	Status500    OptInt64          `json:"status500"`
+	OauthClient  OptJobOAuthClient `json:"oauthClient"`
+	User         OptJobUser        `json:"user"`
+}
+
+// GetDate returns the value of Date.
+func (s *OrganizationPublicApiUsage) GetDate() OptDate {
+	return s.Date
+}
+
+// GetPlatform returns the value of Platform.
+func (s *OrganizationPublicApiUsage) GetPlatform() OptString {
+	return s.Platform
+}
+
+// GetHttpMethod returns the value of HttpMethod.
+func (s *OrganizationPublicApiUsage) GetHttpMethod() OptString {
+	return s.HttpMethod
+}
+
+// GetTemplateUri returns the value of TemplateUri.
+func (s *OrganizationPublicApiUsage) GetTemplateUri() OptString {
+	return s.TemplateUri
+}
+
+// GetRequestCount returns the value of RequestCount.
+func (s *OrganizationPublicApiUsage) GetRequestCount() OptInt64 {
+	return s.RequestCount
+}
+
+// GetStatus200 returns the value of Status200.
+func (s *OrganizationPublicApiUsage) GetStatus200() OptInt64 {
+	return s.Status200
+}
+
+// GetStatus300 returns the value of Status300.
+func (s *OrganizationPublicApiUsage) GetStatus300() OptInt64 {
+	return s.Status300
+}
+
+// GetStatus400 returns the value of Status400.
+func (s *OrganizationPublicApiUsage) GetStatus400() OptInt64 {
+	return s.Status400
+}
+
+// GetStatus429 returns the value of Status429.
+func (s *OrganizationPublicApiUsage) GetStatus429() OptInt64 {
+	return s.Status429
+}
+
+// GetStatus500 returns the value of Status500.
+func (s *OrganizationPublicApiUsage) GetStatus500() OptInt64 {
+	return s.Status500
+}
+
+// GetOauthClient returns the value of OauthClient.
+func (s *OrganizationPublicApiUsage) GetOauthClient() OptJobOAuthClient {
+	return s.OauthClient
+}
+
+// GetUser returns the value of User.
+func (s *OrganizationPublicApiUsage) GetUser() OptJobUser {
+	return s.User
+}
+
+// SetDate sets the value of Date.
+func (s *OrganizationPublicApiUsage) SetDate(val OptDate) {
+	s.Date = val
+}
+
+// SetPlatform sets the value of Platform.
+func (s *OrganizationPublicApiUsage) SetPlatform(val OptString) {
+	s.Platform = val
+}
+
+// SetHttpMethod sets the value of HttpMethod.
+func (s *OrganizationPublicApiUsage) SetHttpMethod(val OptString) {
+	s.HttpMethod = val
+}
+
+// SetTemplateUri sets the value of TemplateUri.
+func (s *OrganizationPublicApiUsage) SetTemplateUri(val OptString) {
+	s.TemplateUri = val
+}
+
+// SetRequestCount sets the value of RequestCount.
+func (s *OrganizationPublicApiUsage) SetRequestCount(val OptInt64) {
+	s.RequestCount = val
+}
+
+// SetStatus200 sets the value of Status200.
+func (s *OrganizationPublicApiUsage) SetStatus200(val OptInt64) {
+	s.Status200 = val
+}
+
+// SetStatus300 sets the value of Status300.
+func (s *OrganizationPublicApiUsage) SetStatus300(val OptInt64) {
+	s.Status300 = val
+}
+
+// SetStatus400 sets the value of Status400.
+func (s *OrganizationPublicApiUsage) SetStatus400(val OptInt64) {
+	s.Status400 = val
+}
+
+// SetStatus429 sets the value of Status429.
+func (s *OrganizationPublicApiUsage) SetStatus429(val OptInt64) {
+	s.Status429 = val
+}
+
+// SetStatus500 sets the value of Status500.
+func (s *OrganizationPublicApiUsage) SetStatus500(val OptInt64) {
+	s.Status500 = val
+}
+
+// SetOauthClient sets the value of OauthClient.
+func (s *OrganizationPublicApiUsage) SetOauthClient(val OptJobOAuthClient) {
+	s.OauthClient = val
+}
+
+// SetUser sets the value of User.
+func (s *OrganizationPublicApiUsage) SetUser(val OptJobUser) {
+	s.User = val
+}
+
+// A usage query job over the organization.
+// Ref: #/components/schemas/OrganizationPublicApiUsageQueryRequest
+type OrganizationPublicApiUsageQueryRequest struct {
+	// An ISO-8601 interval. Start and end are inclusive. Start date cannot be more than a year ago. End
+	// date cannot be more than 90 days after the start.
+	Interval       string           `json:"interval"`
+	Granularity    OptGranularity   `json:"granularity"`
+	Metrics        []Metric         `json:"metrics"`
+	GroupBy        []JobsGroupBy    `json:"groupBy"`
+	SortBy         []JobsSortBy     `json:"sortBy"`
+	TemplateUris   []string         `json:"templateUris"`
+	HttpMethods    []JobsHttpMethod `json:"httpMethods"`
+	Platforms      []string         `json:"platforms"`
+	UserIds        []string         `json:"userIds"`
+	OauthClientIds []string         `json:"oauthClientIds"`
+}
+
+// GetInterval returns the value of Interval.
+func (s *OrganizationPublicApiUsageQueryRequest) GetInterval() string {
+	return s.Interval
+}
+
+// GetGranularity returns the value of Granularity.
+func (s *OrganizationPublicApiUsageQueryRequest) GetGranularity() OptGranularity {
+	return s.Granularity
+}
+
+// GetMetrics returns the value of Metrics.
+func (s *OrganizationPublicApiUsageQueryRequest) GetMetrics() []Metric {
+	return s.Metrics
+}
+
+// GetGroupBy returns the value of GroupBy.
+func (s *OrganizationPublicApiUsageQueryRequest) GetGroupBy() []JobsGroupBy {
+	return s.GroupBy
+}
+
+// GetSortBy returns the value of SortBy.
+func (s *OrganizationPublicApiUsageQueryRequest) GetSortBy() []JobsSortBy {
+	return s.SortBy
+}
+
+// GetTemplateUris returns the value of TemplateUris.
+func (s *OrganizationPublicApiUsageQueryRequest) GetTemplateUris() []string {
+	return s.TemplateUris
+}
+
+// GetHttpMethods returns the value of HttpMethods.
+func (s *OrganizationPublicApiUsageQueryRequest) GetHttpMethods() []JobsHttpMethod {
+	return s.HttpMethods
+}
+
+// GetPlatforms returns the value of Platforms.
+func (s *OrganizationPublicApiUsageQueryRequest) GetPlatforms() []string {
+	return s.Platforms
+}
+
+// GetUserIds returns the value of UserIds.
+func (s *OrganizationPublicApiUsageQueryRequest) GetUserIds() []string {
+	return s.UserIds
+}
+
+// GetOauthClientIds returns the value of OauthClientIds.
+func (s *OrganizationPublicApiUsageQueryRequest) GetOauthClientIds() []string {
+	return s.OauthClientIds
+}
+
+// SetInterval sets the value of Interval.
+func (s *OrganizationPublicApiUsageQueryRequest) SetInterval(val string) {
+	s.Interval = val
+}
+
+// SetGranularity sets the value of Granularity.
+func (s *OrganizationPublicApiUsageQueryRequest) SetGranularity(val OptGranularity) {
+	s.Granularity = val
+}
+
+// SetMetrics sets the value of Metrics.
+func (s *OrganizationPublicApiUsageQueryRequest) SetMetrics(val []Metric) {
+	s.Metrics = val
+}
+
+// SetGroupBy sets the value of GroupBy.
+func (s *OrganizationPublicApiUsageQueryRequest) SetGroupBy(val []JobsGroupBy) {
+	s.GroupBy = val
+}
+
+// SetSortBy sets the value of SortBy.
+func (s *OrganizationPublicApiUsageQueryRequest) SetSortBy(val []JobsSortBy) {
+	s.SortBy = val
+}
+
+// SetTemplateUris sets the value of TemplateUris.
+func (s *OrganizationPublicApiUsageQueryRequest) SetTemplateUris(val []string) {
+	s.TemplateUris = val
+}
+
+// SetHttpMethods sets the value of HttpMethods.
+func (s *OrganizationPublicApiUsageQueryRequest) SetHttpMethods(val []JobsHttpMethod) {
+	s.HttpMethods = val
+}
+
+// SetPlatforms sets the value of Platforms.
+func (s *OrganizationPublicApiUsageQueryRequest) SetPlatforms(val []string) {
+	s.Platforms = val
+}
+
+// SetUserIds sets the value of UserIds.
+func (s *OrganizationPublicApiUsageQueryRequest) SetUserIds(val []string) {
+	s.UserIds = val
+}
+
+// SetOauthClientIds sets the value of OauthClientIds.
+func (s *OrganizationPublicApiUsageQueryRequest) SetOauthClientIds(val []string) {
+	s.OauthClientIds = val
+}
+
+// The state of an organization's job and one page of its entities.
+// Ref: #/components/schemas/OrganizationPublicApiUsageResultsResponse
+type OrganizationPublicApiUsageResultsResponse struct {
+	QueryStatus JobStatus                    `json:"queryStatus"`
+	ErrorBody   OptErrorBody                 `json:"errorBody"`
+	Entities    []OrganizationPublicApiUsage `json:"entities"`
+	// Present only when another page exists.
+	NextUri OptString `json:"nextUri"`
+	Name    OptString `json:"name"`
+	SelfUri OptString `json:"selfUri"`
+}
+
+// GetQueryStatus returns the value of QueryStatus.
+func (s *OrganizationPublicApiUsageResultsResponse) GetQueryStatus() JobStatus {
+	return s.QueryStatus
+}
+
+// GetErrorBody returns the value of ErrorBody.
+func (s *OrganizationPublicApiUsageResultsResponse) GetErrorBody() OptErrorBody {
+	return s.ErrorBody
+}
+
+// GetEntities returns the value of Entities.
+func (s *OrganizationPublicApiUsageResultsResponse) GetEntities() []OrganizationPublicApiUsage {
+	return s.Entities
+}
+
+// GetNextUri returns the value of NextUri.
+func (s *OrganizationPublicApiUsageResultsResponse) GetNextUri() OptString {
+	return s.NextUri
+}
+
+// GetName returns the value of Name.
+func (s *OrganizationPublicApiUsageResultsResponse) GetName() OptString {
+	return s.Name
+}
+
+// GetSelfUri returns the value of SelfUri.
+func (s *OrganizationPublicApiUsageResultsResponse) GetSelfUri() OptString {
+	return s.SelfUri
+}
+
+// SetQueryStatus sets the value of QueryStatus.
+func (s *OrganizationPublicApiUsageResultsResponse) SetQueryStatus(val JobStatus) {
+	s.QueryStatus = val
+}
+
+// SetErrorBody sets the value of ErrorBody.
+func (s *OrganizationPublicApiUsageResultsResponse) SetErrorBody(val OptErrorBody) {
+	s.ErrorBody = val
+}
+
+// SetEntities sets the value of Entities.
+func (s *OrganizationPublicApiUsageResultsResponse) SetEntities(val []OrganizationPublicApiUsage) {
+	s.Entities = val
+}
+
+// SetNextUri sets the value of NextUri.
+func (s *OrganizationPublicApiUsageResultsResponse) SetNextUri(val OptString) {
+	s.NextUri = val
+}
+
+// SetName sets the value of Name.
+func (s *OrganizationPublicApiUsageResultsResponse) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetSelfUri sets the value of SelfUri.
+func (s *OrganizationPublicApiUsageResultsResponse) SetSelfUri(val OptString) {
+	s.SelfUri = val
+}
+
+// OrganizationPublicApiUsageResultsResponseHeaders wraps OrganizationPublicApiUsageResultsResponse with response headers.
+type OrganizationPublicApiUsageResultsResponseHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             OrganizationPublicApiUsageResultsResponse
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) GetResponse() OrganizationPublicApiUsageResultsResponse {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) SetResponse(val OrganizationPublicApiUsageResultsResponse) {
+	s.Response = val
+}
+
+type PostUsageAggregatesQueryJobsAccepted UsageQueryJobHeaders
+
+func (*PostUsageAggregatesQueryJobsAccepted) postUsageAggregatesQueryJobsRes() {}
+
+type PostUsageAggregatesQueryJobsOK UsageQueryJobHeaders
+
+func (*PostUsageAggregatesQueryJobsOK) postUsageAggregatesQueryJobsRes() {}
+
+type PostUsageClientAggregatesQueryJobsAccepted UsageQueryJobHeaders
+
+func (*PostUsageClientAggregatesQueryJobsAccepted) postUsageClientAggregatesQueryJobsRes() {}
+
+type PostUsageClientAggregatesQueryJobsOK UsageQueryJobHeaders
+
+func (*PostUsageClientAggregatesQueryJobsOK) postUsageClientAggregatesQueryJobsRes() {}
+
+type PostUsageQueryAccepted UsageExecutionResultHeaders
 
 func (*PostUsageQueryAccepted) postUsageQueryRes() {}
 
-type PostUsageQueryOK UsageExecutionResult
+type PostUsageQueryOK UsageExecutionResultHeaders
 
 func (*PostUsageQueryOK) postUsageQueryRes() {}
 
@@ -1420,8 +3311,12 @@ func (s *ProxyErrorTextHTMLStatusCode) SetResponse(val ProxyErrorTextHTML) {
 	s.Response = val
 }
 
-func (*ProxyErrorTextHTMLStatusCode) getUsageQueryExecutionIdResultsRes() {}
-func (*ProxyErrorTextHTMLStatusCode) postUsageQueryRes()                  {}
+func (*ProxyErrorTextHTMLStatusCode) getUsageAggregatesQueryJobRes()         {}
+func (*ProxyErrorTextHTMLStatusCode) getUsageClientAggregatesQueryJobRes()   {}
+func (*ProxyErrorTextHTMLStatusCode) getUsageQueryExecutionIdResultsRes()    {}
+func (*ProxyErrorTextHTMLStatusCode) postUsageAggregatesQueryJobsRes()       {}
+func (*ProxyErrorTextHTMLStatusCode) postUsageClientAggregatesQueryJobsRes() {}
+func (*ProxyErrorTextHTMLStatusCode) postUsageQueryRes()                     {}
 
 type PureCloudOAuth struct {
 	Token  string
@@ -1498,15 +3393,99 @@ func (s *QueryStatus) UnmarshalText(data []byte) error {
 	}
 }
 
-// RequestTimeoutHeaders wraps ErrorBody with response headers.
-type RequestTimeoutHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+// RequestEntityTooLargeHeaders wraps ErrorBody with response headers.
+type RequestEntityTooLargeHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *RequestTimeoutHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *RequestEntityTooLargeHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *RequestEntityTooLargeHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *RequestEntityTooLargeHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *RequestEntityTooLargeHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *RequestEntityTooLargeHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *RequestEntityTooLargeHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *RequestEntityTooLargeHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *RequestEntityTooLargeHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *RequestEntityTooLargeHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *RequestEntityTooLargeHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*RequestEntityTooLargeHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*RequestEntityTooLargeHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*RequestEntityTooLargeHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*RequestEntityTooLargeHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*RequestEntityTooLargeHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*RequestEntityTooLargeHeaders) postUsageQueryRes()                     {}
+
+// RequestTimeoutHeaders wraps ErrorBody with response headers.
+type RequestTimeoutHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *RequestTimeoutHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *RequestTimeoutHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *RequestTimeoutHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *RequestTimeoutHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -1514,9 +3493,24 @@ func (s *RequestTimeoutHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *RequestTimeoutHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *RequestTimeoutHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *RequestTimeoutHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *RequestTimeoutHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *RequestTimeoutHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -1524,8 +3518,12 @@ func (s *RequestTimeoutHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*RequestTimeoutHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*RequestTimeoutHeaders) postUsageQueryRes()                  {}
+func (*RequestTimeoutHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*RequestTimeoutHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*RequestTimeoutHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*RequestTimeoutHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*RequestTimeoutHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*RequestTimeoutHeaders) postUsageQueryRes()                     {}
 
 type ServiceUnavailableTextHTML struct {
 	Data io.Reader
@@ -1543,14 +3541,12 @@ func (s ServiceUnavailableTextHTML) Read(p []byte) (n int, err error) {
 
 // ServiceUnavailableTextHTMLHeaders wraps ServiceUnavailableTextHTML with response headers.
 type ServiceUnavailableTextHTMLHeaders struct {
-	ININCorrelationID OptString
-	RetryAfter        OptString
-	Response          ServiceUnavailableTextHTML
-}
-
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *ServiceUnavailableTextHTMLHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+	RetryAfter           OptString
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ServiceUnavailableTextHTML
 }
 
 // GetRetryAfter returns the value of RetryAfter.
@@ -1558,14 +3554,29 @@ func (s *ServiceUnavailableTextHTMLHeaders) GetRetryAfter() OptString {
 	return s.RetryAfter
 }
 
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ServiceUnavailableTextHTMLHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
 // GetResponse returns the value of Response.
 func (s *ServiceUnavailableTextHTMLHeaders) GetResponse() ServiceUnavailableTextHTML {
 	return s.Response
-}
-
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *ServiceUnavailableTextHTMLHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
 }
 
 // SetRetryAfter sets the value of RetryAfter.
@@ -1573,32 +3584,98 @@ func (s *ServiceUnavailableTextHTMLHeaders) SetRetryAfter(val OptString) {
 	s.RetryAfter = val
 }
 
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ServiceUnavailableTextHTMLHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
 // SetResponse sets the value of Response.
 func (s *ServiceUnavailableTextHTMLHeaders) SetResponse(val ServiceUnavailableTextHTML) {
 	s.Response = val
 }
 
-func (*ServiceUnavailableTextHTMLHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*ServiceUnavailableTextHTMLHeaders) postUsageQueryRes()                  {}
+func (*ServiceUnavailableTextHTMLHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*ServiceUnavailableTextHTMLHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*ServiceUnavailableTextHTMLHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*ServiceUnavailableTextHTMLHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*ServiceUnavailableTextHTMLHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*ServiceUnavailableTextHTMLHeaders) postUsageQueryRes()                     {}
+
+// Ref: #/components/schemas/SortOrder
+type SortOrder string
+
+const (
+	SortOrderAsc  SortOrder = "Asc"
+	SortOrderDesc SortOrder = "Desc"
+)
+
+// AllValues returns all SortOrder values.
+func (SortOrder) AllValues() []SortOrder {
+	return []SortOrder{
+		SortOrderAsc,
+		SortOrderDesc,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s SortOrder) MarshalText() ([]byte, error) {
+	switch s {
+	case SortOrderAsc:
+		return []byte(s), nil
+	case SortOrderDesc:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *SortOrder) UnmarshalText(data []byte) error {
+	switch SortOrder(data) {
+	case SortOrderAsc:
+		*s = SortOrderAsc
+		return nil
+	case SortOrderDesc:
+		*s = SortOrderDesc
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
 
 // TooManyRequestsHeaders wraps ErrorBody with response headers.
 type TooManyRequestsHeaders struct {
-	ININCorrelationID    OptString
 	RetryAfter           OptString
+	IninCorrelationID    OptString
 	IninRatelimitAllowed OptString
 	IninRatelimitCount   OptString
 	IninRatelimitReset   OptString
 	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *TooManyRequestsHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
-}
-
 // GetRetryAfter returns the value of RetryAfter.
 func (s *TooManyRequestsHeaders) GetRetryAfter() OptString {
 	return s.RetryAfter
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *TooManyRequestsHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
 }
 
 // GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
@@ -1621,14 +3698,14 @@ func (s *TooManyRequestsHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *TooManyRequestsHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
-}
-
 // SetRetryAfter sets the value of RetryAfter.
 func (s *TooManyRequestsHeaders) SetRetryAfter(val OptString) {
 	s.RetryAfter = val
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *TooManyRequestsHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
 }
 
 // SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
@@ -1651,18 +3728,40 @@ func (s *TooManyRequestsHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*TooManyRequestsHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*TooManyRequestsHeaders) postUsageQueryRes()                  {}
+func (*TooManyRequestsHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*TooManyRequestsHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*TooManyRequestsHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*TooManyRequestsHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*TooManyRequestsHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*TooManyRequestsHeaders) postUsageQueryRes()                     {}
 
 // UnauthorizedHeaders wraps ErrorBody with response headers.
 type UnauthorizedHeaders struct {
-	ININCorrelationID OptString
-	Response          ErrorBody
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
 }
 
-// GetININCorrelationID returns the value of ININCorrelationID.
-func (s *UnauthorizedHeaders) GetININCorrelationID() OptString {
-	return s.ININCorrelationID
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *UnauthorizedHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *UnauthorizedHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *UnauthorizedHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *UnauthorizedHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
 }
 
 // GetResponse returns the value of Response.
@@ -1670,9 +3769,24 @@ func (s *UnauthorizedHeaders) GetResponse() ErrorBody {
 	return s.Response
 }
 
-// SetININCorrelationID sets the value of ININCorrelationID.
-func (s *UnauthorizedHeaders) SetININCorrelationID(val OptString) {
-	s.ININCorrelationID = val
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *UnauthorizedHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *UnauthorizedHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *UnauthorizedHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *UnauthorizedHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
 }
 
 // SetResponse sets the value of Response.
@@ -1680,15 +3794,86 @@ func (s *UnauthorizedHeaders) SetResponse(val ErrorBody) {
 	s.Response = val
 }
 
-func (*UnauthorizedHeaders) getUsageQueryExecutionIdResultsRes() {}
-func (*UnauthorizedHeaders) postUsageQueryRes()                  {}
+func (*UnauthorizedHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*UnauthorizedHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*UnauthorizedHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*UnauthorizedHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*UnauthorizedHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*UnauthorizedHeaders) postUsageQueryRes()                     {}
+
+// UnsupportedMediaTypeHeaders wraps ErrorBody with response headers.
+type UnsupportedMediaTypeHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *UnsupportedMediaTypeHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *UnsupportedMediaTypeHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *UnsupportedMediaTypeHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *UnsupportedMediaTypeHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *UnsupportedMediaTypeHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *UnsupportedMediaTypeHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *UnsupportedMediaTypeHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *UnsupportedMediaTypeHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *UnsupportedMediaTypeHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *UnsupportedMediaTypeHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*UnsupportedMediaTypeHeaders) getUsageAggregatesQueryJobRes()         {}
+func (*UnsupportedMediaTypeHeaders) getUsageClientAggregatesQueryJobRes()   {}
+func (*UnsupportedMediaTypeHeaders) getUsageQueryExecutionIdResultsRes()    {}
+func (*UnsupportedMediaTypeHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*UnsupportedMediaTypeHeaders) postUsageClientAggregatesQueryJobsRes() {}
+func (*UnsupportedMediaTypeHeaders) postUsageQueryRes()                     {}
 
 // A started execution of a usage query.
 // Ref: #/components/schemas/UsageExecutionResult
 type UsageExecutionResult struct {
 	// The id to poll results with, and to resume a wait later.
 	ExecutionId OptString `json:"executionId"`
-	// The path of the results, such as /api/v2/usage/query/{executionId}/results.
+	// The path of the results relative to the API host, with a leading slash:
+	// /api/v2/usage/query/{executionId}/results.
 	ResultsUri OptString `json:"resultsUri"`
 }
 
@@ -1710,4 +3895,172 @@ func (s *UsageExecutionResult) SetExecutionId(val OptString) {
 // SetResultsUri sets the value of ResultsUri.
 func (s *UsageExecutionResult) SetResultsUri(val OptString) {
 	s.ResultsUri = val
+}
+
+// UsageExecutionResultHeaders wraps UsageExecutionResult with response headers.
+type UsageExecutionResultHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             UsageExecutionResult
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *UsageExecutionResultHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *UsageExecutionResultHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *UsageExecutionResultHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *UsageExecutionResultHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *UsageExecutionResultHeaders) GetResponse() UsageExecutionResult {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *UsageExecutionResultHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *UsageExecutionResultHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *UsageExecutionResultHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *UsageExecutionResultHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *UsageExecutionResultHeaders) SetResponse(val UsageExecutionResult) {
+	s.Response = val
+}
+
+// A started usage query job.
+// Ref: #/components/schemas/UsageQueryJob
+type UsageQueryJob struct {
+	// The job id, to poll and to resume with.
+	ID         string    `json:"id"`
+	Name       OptString `json:"name"`
+	ResultsUri OptString `json:"resultsUri"`
+	SelfUri    OptString `json:"selfUri"`
+}
+
+// GetID returns the value of ID.
+func (s *UsageQueryJob) GetID() string {
+	return s.ID
+}
+
+// GetName returns the value of Name.
+func (s *UsageQueryJob) GetName() OptString {
+	return s.Name
+}
+
+// GetResultsUri returns the value of ResultsUri.
+func (s *UsageQueryJob) GetResultsUri() OptString {
+	return s.ResultsUri
+}
+
+// GetSelfUri returns the value of SelfUri.
+func (s *UsageQueryJob) GetSelfUri() OptString {
+	return s.SelfUri
+}
+
+// SetID sets the value of ID.
+func (s *UsageQueryJob) SetID(val string) {
+	s.ID = val
+}
+
+// SetName sets the value of Name.
+func (s *UsageQueryJob) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetResultsUri sets the value of ResultsUri.
+func (s *UsageQueryJob) SetResultsUri(val OptString) {
+	s.ResultsUri = val
+}
+
+// SetSelfUri sets the value of SelfUri.
+func (s *UsageQueryJob) SetSelfUri(val OptString) {
+	s.SelfUri = val
+}
+
+// UsageQueryJobHeaders wraps UsageQueryJob with response headers.
+type UsageQueryJobHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             UsageQueryJob
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *UsageQueryJobHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *UsageQueryJobHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *UsageQueryJobHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *UsageQueryJobHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *UsageQueryJobHeaders) GetResponse() UsageQueryJob {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *UsageQueryJobHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *UsageQueryJobHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *UsageQueryJobHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *UsageQueryJobHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *UsageQueryJobHeaders) SetResponse(val UsageQueryJob) {
+	s.Response = val
 }

@@ -21,8 +21,12 @@ type SecuritySource interface {
 
 // oauth2ScopesPureCloudOAuth is a private map storing OAuth2 scopes per operation.
 var oauth2ScopesPureCloudOAuth = map[string][]string{
-	GetUsageQueryExecutionIdResultsOperation: []string{},
-	PostUsageQueryOperation:                  []string{},
+	GetUsageAggregatesQueryJobOperation:         []string{},
+	GetUsageClientAggregatesQueryJobOperation:   []string{},
+	GetUsageQueryExecutionIdResultsOperation:    []string{},
+	PostUsageAggregatesQueryJobsOperation:       []string{},
+	PostUsageClientAggregatesQueryJobsOperation: []string{},
+	PostUsageQueryOperation:                     []string{},
 }
 
 // GetOAuth2ScopesForPureCloudOAuth returns the required OAuth2 scopes for the given operation.
