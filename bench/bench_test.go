@@ -305,8 +305,8 @@ func completeExecution(b testing.TB, p peer, q gen.APIUsageQuery) string {
 }
 
 // measure runs op in the timed loop, and fails if an iteration decoded
-// other than want rows. With perRow it reports allocs/row too.
-func measure(b *testing.B, want int, perRow bool, op func() (tally, error)) {
+// other than want. With perRow it reports allocs/row too.
+func measure(b *testing.B, want tally, perRow bool, op func() (tally, error)) {
 	b.ReportAllocs()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -316,14 +316,14 @@ func measure(b *testing.B, want int, perRow bool, op func() (tally, error)) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if got.rows != want || got.dated != want {
-			b.Fatalf("decoded %d rows (%d dated), want %d", got.rows, got.dated, want)
+		if got != want {
+			b.Fatalf("decoded %+v, want %+v", got, want)
 		}
 		n++
 	}
 	runtime.ReadMemStats(&ms)
 	if perRow {
-		b.ReportMetric(float64(ms.Mallocs-before)/float64(n*want), "allocs/row")
+		b.ReportMetric(float64(ms.Mallocs-before)/float64(n*want.rows), "allocs/row")
 	}
 }
 
@@ -331,7 +331,7 @@ func measure(b *testing.B, want int, perRow bool, op func() (tally, error)) {
 func BenchmarkPost(b *testing.B) {
 	ctx := context.Background()
 	benchPeers(b, "done", 0, func(b *testing.B, p peer) {
-		measure(b, 0, false, func() (tally, error) {
+		measure(b, tally{}, false, func() (tally, error) {
 			_, err := p.start(ctx, smallQuery)
 			return tally{}, err
 		})
@@ -340,7 +340,7 @@ func BenchmarkPost(b *testing.B) {
 
 // BenchmarkResults times fetching and decoding the rows of a complete
 // execution, which is started once, outside the timed loop, in both orders
-// of the answer's fields: results first, gcusage GETs them twice.
+// of the answer's fields.
 func BenchmarkResults(b *testing.B) {
 	ctx := context.Background()
 	for _, size := range sizes {
@@ -352,7 +352,7 @@ func BenchmarkResults(b *testing.B) {
 				b.Run("order="+o.name, func(b *testing.B) {
 					benchPeers(b, o.stub, 0, func(b *testing.B, p peer) {
 						id := completeExecution(b, p, size.query)
-						measure(b, size.rows, true, func() (tally, error) { return p.fetch(ctx, id) })
+						measure(b, expect(b, size.query), true, func() (tally, error) { return p.fetch(ctx, id) })
 					})
 				})
 			}
@@ -361,7 +361,7 @@ func BenchmarkResults(b *testing.B) {
 }
 
 // BenchmarkCycle times a whole query with the token cached: POST, results
-// GETs until Complete, decoding its one row. Decoding is BenchmarkResults'
+// GETs until Complete, decoding its totals (one per client). Decoding is BenchmarkResults'
 // business, and a new execution is never replayed, so the stub would set
 // the pace of a big one. With running=1 the first GET answers Running and
 // every peer waits one poll interval of 1 ms (gcusage's is jittered) before
@@ -371,7 +371,7 @@ func BenchmarkCycle(b *testing.B) {
 	for _, stub := range []string{"done", "running"} {
 		b.Run("running="+map[string]string{"done": "0", "running": "1"}[stub], func(b *testing.B) {
 			benchPeers(b, stub, time.Millisecond, func(b *testing.B, p peer) {
-				measure(b, 1, false, func() (tally, error) { return p.cycle(ctx, smallQuery) })
+				measure(b, expect(b, smallQuery), false, func() (tally, error) { return p.cycle(ctx, smallQuery) })
 			})
 		})
 	}

@@ -57,7 +57,7 @@ func BenchmarkPeakHeap(b *testing.B) {
 				id := completeExecution(b, p, size.query)
 				runtime.GC()
 				stop := peakHeap()
-				measure(b, size.rows, false, func() (tally, error) { return p.fetch(ctx, id) })
+				measure(b, expect(b, size.query), false, func() (tally, error) { return p.fetch(ctx, id) })
 				b.ReportMetric(float64(stop()), "peak-heap-B")
 			})
 		})
