@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -205,10 +206,27 @@ func TestJobsSplitTwoHundredDays(t *testing.T) {
 		h := newJobHarness(t, usagetest.WithRunning(1, 0))
 		from := today.AddDate(0, 0, -201)
 		q := client.JobQuery{Interval: days(from, 200), Granularity: gen.GranularityDay, GroupBy: []gen.JobsGroupBy{gen.JobsGroupByOauthClientID}}
-		got := entities(t, h.c.RunJobs(t.Context(), q, client.JobOptions{Now: todayFn}))
+		// OnStart calls are never concurrent: each takes a virtual second,
+		// and no other may begin meanwhile.
+		var started []string
+		var inside, most atomic.Int32
+		got := entities(t, h.c.RunJobs(t.Context(), q, client.JobOptions{Now: todayFn, OnStart: func(w client.JobWindow) {
+			if n := inside.Add(1); n > most.Load() {
+				most.Store(n)
+			}
+			started = append(started, w.Interval)
+			time.Sleep(time.Second)
+			inside.Add(-1)
+		}}))
+		if most.Load() != 1 {
+			t.Errorf("%d OnStart calls at once, want 1", most.Load())
+		}
 		want := []string{days(from, 90), days(from.AddDate(0, 0, 90), 90), days(from.AddDate(0, 0, 180), 20)}
 		if p := h.posted(t); !slices.Equal(p, want) {
 			t.Errorf("windows %v, want %v", p, want)
+		}
+		if slices.Sort(started); !slices.Equal(started, want) {
+			t.Errorf("OnStart saw %v, want %v", started, want)
 		}
 		for i := 1; i < len(got); i++ {
 			if got[i].Date.Before(got[i-1].Date.Time) && got[i].Date.Before(from.AddDate(0, 0, 90)) && !got[i-1].Date.Before(from.AddDate(0, 0, 90)) {

@@ -46,8 +46,8 @@ func (e *SplitError) Unwrap() error { return e.Err }
 type JobOptions struct {
 	// Concurrency is how many windows run at once; 0 is 4.
 	Concurrency int
-	// OnStart, when set, is called as each window's job starts, from the
-	// goroutine that started it, for progress displays and resume hints.
+	// OnStart, when set, is called as each window's job starts, for
+	// progress displays and resume hints. Its calls are never concurrent.
 	OnStart func(JobWindow)
 	// Now is today for the one-year limit; nil is time.Now.
 	Now func() time.Time
@@ -165,8 +165,9 @@ func (c *Client) RunJobs(ctx context.Context, q JobQuery, o JobOptions) iter.Seq
 // run is a split run in flight: a goroutine per window, at most n of them
 // starting or waiting at once.
 type run struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	onStart turn // one OnStart call at a time (a channel: synctest sees it block)
 
 	mu      sync.Mutex
 	windows []JobWindow
@@ -178,7 +179,7 @@ type run struct {
 
 func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o JobOptions) *run {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &run{cancel: cancel, windows: make([]JobWindow, len(intervals)), read: make([]bool, len(intervals)),
+	r := &run{cancel: cancel, onStart: newTurn(), windows: make([]JobWindow, len(intervals)), read: make([]bool, len(intervals)),
 		ready: make([]chan struct{}, len(intervals)), results: make([]*JobResult, len(intervals)), errs: make([]error, len(intervals))}
 	n := o.Concurrency
 	if n <= 0 {
@@ -225,7 +226,13 @@ func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o Jo
 			r.windows[i].JobID = j.ID
 			r.mu.Unlock()
 			if o.OnStart != nil {
+				release, err := r.onStart.take(ctx)
+				if err != nil {
+					r.errs[i] = err
+					return
+				}
 				o.OnStart(JobWindow{Interval: iv, JobID: j.ID, ClientID: q.ClientID})
+				release()
 			}
 			r.results[i], r.errs[i] = j.Wait(ctx)
 		}()
