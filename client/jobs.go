@@ -383,6 +383,16 @@ func (j *Job) get(ctx context.Context, next *url.URL, size int) (*page, error) {
 	case p.status == "":
 		return fail(errors.New("no queryStatus"))
 	}
+	if b := p.errorBody; b != nil {
+		// Its words reach errors and terminals: the bearer token is cut
+		// out, should the server echo it.
+		redact := redactor{bearer(resp.Request.Header.Get("Authorization"))}
+		for _, f := range []*string{b.Code, b.Message, b.MessageWithParams} {
+			if f != nil {
+				*f = redact.apply(*f)
+			}
+		}
+	}
 	if nextURI != nil && *nextURI != "" {
 		if p.next, err = j.follow(resp.Request.URL, *nextURI); err != nil {
 			return nil, err

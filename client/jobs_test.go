@@ -143,3 +143,25 @@ func TestJobQueryValidate(t *testing.T) {
 		t.Errorf("a start exactly a year ago: %v", err)
 	}
 }
+
+// A Failed job's errorBody reaches the error, without the bearer token the
+// server may echo in it.
+func TestJobFailedErrorBodyIsRedacted(t *testing.T) {
+	f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		writeJSON(w, 202, `{"queryStatus":"Failed","errorBody":{"code":"query.error","message":"failed for token `+tok+`"}}`)
+	}}
+	c, err := New(WithBaseURLs(testAPI, ""), WithAccessToken("a-long-bearer-token-1234"), WithHTTPClient(&http.Client{Transport: f}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Job("", "j1").Wait(t.Context())
+	var ee *ExecutionError
+	if !errors.As(err, &ee) || ee.ErrorBody == nil || !errors.Is(err, ErrQueryFailed) {
+		t.Fatalf("want a Failed ExecutionError with its errorBody, got %v", err)
+	}
+	mustContain(t, err.Error(), "query.error", "failed for token REDACTED", "j1")
+	if strings.Contains(err.Error(), "a-long-bearer-token-1234") {
+		t.Errorf("error %q holds the token", err)
+	}
+}
