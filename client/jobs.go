@@ -158,7 +158,12 @@ type Entity struct {
 // StartJob validates q, which must span at most 90 days, then starts its
 // job. Keep the returned Job's ID (and ClientID) to resume with Client.Job.
 func (c *Client) StartJob(ctx context.Context, q JobQuery) (*Job, error) {
-	if err := q.Validate(time.Now()); err != nil {
+	return c.startJob(ctx, q, time.Now())
+}
+
+// startJob is StartJob with today being now.
+func (c *Client) startJob(ctx context.Context, q JobQuery, now time.Time) (*Job, error) {
+	if err := q.Validate(now); err != nil {
 		return nil, err
 	}
 	if first, last, err := jobDays(q.Interval); err != nil {

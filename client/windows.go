@@ -36,7 +36,11 @@ func (e *SplitError) Error() string {
 	if id == "" {
 		id = "not started"
 	}
-	return fmt.Sprintf("gcusage: window %s (job %s): %s", e.Window.Interval, oneLine(id, maxQuoted), strings.TrimPrefix(e.Err.Error(), "gcusage: "))
+	cause := strings.TrimPrefix(e.Err.Error(), "gcusage: ")
+	if e.Window.Interval == "" {
+		return "gcusage: " + cause // the cause names the job
+	}
+	return fmt.Sprintf("gcusage: window %s (job %s): %s", e.Window.Interval, oneLine(id, maxQuoted), cause)
 }
 
 // Unwrap gives the window's error.
@@ -134,7 +138,7 @@ func (c *Client) RunJobs(ctx context.Context, q JobQuery, o JobOptions) iter.Seq
 			return
 		}
 		intervals, _ := SplitInterval(q.Interval, q.Granularity) // Validate parsed it
-		r := newRun(ctx, c, q, intervals, o)
+		r := newRun(ctx, c, q, intervals, o, now())
 		defer r.stop()
 		if q.Granularity == "" && len(intervals) > 1 {
 			r.totals(yield)
@@ -177,7 +181,7 @@ type run struct {
 	errs    []error
 }
 
-func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o JobOptions) *run {
+func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o JobOptions, now time.Time) *run {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &run{cancel: cancel, onStart: newTurn(), windows: make([]JobWindow, len(intervals)), read: make([]bool, len(intervals)),
 		ready: make([]chan struct{}, len(intervals)), results: make([]*JobResult, len(intervals)), errs: make([]error, len(intervals))}
@@ -217,7 +221,7 @@ func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o Jo
 			defer func() { <-slots }()
 			wq := q
 			wq.Interval = iv
-			j, err := c.StartJob(ctx, wq)
+			j, err := c.startJob(ctx, wq, now)
 			if err != nil {
 				r.errs[i] = err
 				return

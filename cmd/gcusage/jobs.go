@@ -172,13 +172,13 @@ func (a *app) jobsResults(ctx context.Context, args []string) error {
 			j.PageSize = *pageSize
 			res, err := j.Wait(ctx)
 			if err != nil {
-				yield(client.Entity{}, &client.SplitError{Window: client.JobWindow{Interval: "resumed", JobID: j.ID, ClientID: j.ClientID},
+				yield(client.Entity{}, &client.SplitError{Window: client.JobWindow{JobID: j.ID, ClientID: j.ClientID},
 					Unfinished: []client.JobWindow{{JobID: j.ID, ClientID: j.ClientID}}, Err: err})
 				return
 			}
 			for e, err := range res.Rows() {
 				if err != nil {
-					err = &client.SplitError{Window: client.JobWindow{Interval: "resumed", JobID: j.ID, ClientID: j.ClientID},
+					err = &client.SplitError{Window: client.JobWindow{JobID: j.ID, ClientID: j.ClientID},
 						Unfinished: []client.JobWindow{{JobID: j.ID, ClientID: j.ClientID}}, Err: err}
 				}
 				if !yield(e, err) {
