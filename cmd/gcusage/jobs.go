@@ -113,12 +113,8 @@ func (a *app) jobsQuery(ctx context.Context, args []string) error {
 	if q.HTTPMethods, err = parseList("http-method", *methods, client.JobsHTTPMethods()); err != nil {
 		return err
 	}
-	g, err := parseList("granularity", *gran, client.Granularities())
-	if err != nil || len(g) > 1 {
-		return cmpErr(err, usagef("--granularity %q: give one of %s", *gran, join(client.Granularities())))
-	}
-	if len(g) == 1 {
-		q.Granularity = g[0]
+	if q.Granularity, err = parseGranularity(*gran); err != nil {
+		return err
 	}
 	if q.SortBy, err = parseSort(c.sort); err != nil {
 		return err
@@ -190,13 +186,6 @@ func (a *app) jobsResults(ctx context.Context, args []string) error {
 }
 
 type iterEntities = func(func(client.Entity, error) bool)
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
 
 func list(s string) []string {
 	var out []string

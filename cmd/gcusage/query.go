@@ -112,15 +112,8 @@ func (a *app) query(ctx context.Context, args []string) error {
 	if q.Metrics, err = parseList("metrics", *mets, metrics); err != nil {
 		return err
 	}
-	g, err := parseList("granularity", *gran, granularities)
-	if err != nil {
+	if q.Granularity, err = parseGranularity(*gran); err != nil {
 		return err
-	}
-	if len(g) > 1 {
-		return usagef("--granularity %q: give one of %s", *gran, join(granularities))
-	}
-	if len(g) == 1 {
-		q.Granularity = g[0]
 	}
 	if err := q.Validate(); err != nil {
 		return err
