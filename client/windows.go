@@ -120,7 +120,8 @@ func bucketStart(g gen.Granularity, t time.Time) time.Time {
 // RunJobs runs q over an interval of any length whose start is at most a
 // year ago: it splits it into windows (see SplitInterval), runs at most
 // o.Concurrency of their jobs at once, and yields one stream of entities.
-// With a granularity, the rows come window by window, in order. Without
+// With a granularity, the rows come window by window, in order; a window
+// whose job is over before its turn holds its first page until then. Without
 // one, each window's totals are summed per group across windows, so that
 // the caller gets one total per group, as one query would give; those are
 // held in memory until the last window ends. The first error, a
