@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net/http"
 	"time"
 
 	"github.com/gcusage/gcusage/client"
@@ -124,4 +125,38 @@ func Example_simpleSearch() {
 	// 2024-01-02 PUT 709 99
 	// 2024-01-03 PUT 1365 129
 	// capped: false
+}
+
+// A usage query job over 200 days, against usagetest in memory: RunJobs
+// splits it into three windows of at most 90 days, runs them at once and
+// sums each OAuth client's totals across them.
+func Example_jobs() {
+	today := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC) // the stub's today, and the one-year limit's
+	srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithRunning(0, 0), usagetest.WithNow(func() time.Time { return today }))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
+		client.WithHTTPClient(&http.Client{Transport: srv.Transport()}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	q := client.JobQuery{
+		Interval: client.Days(today.AddDate(0, 0, -200), today.AddDate(0, 0, -1)),
+		GroupBy:  []gen.JobsGroupBy{gen.JobsGroupByOauthClientName}, // lower-case "auth"
+	}
+	windows, _ := client.SplitInterval(q.Interval, q.Granularity)
+	fmt.Println(windows)
+	for e, err := range c.RunJobs(context.Background(), q, client.JobOptions{Now: func() time.Time { return today }}) {
+		if err != nil {
+			log.Fatal(err) // a *client.SplitError names the window, its job and every unfinished job
+		}
+		fmt.Printf("%-16s %8d requests\n", e.OauthClient.Name, e.RequestCount)
+	}
+	// Output:
+	// [2025-11-27/2026-02-24 2026-02-25/2026-05-25 2026-05-26/2026-06-14]
+	// Nightly export   22887711 requests
+	// CRM sync         22963406 requests
+	// Wallboard        22934407 requests
 }

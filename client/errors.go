@@ -81,11 +81,23 @@ type ExecutionError struct {
 	ExecutionID string
 	Status      string // the last queryStatus seen, if any
 	Err         error
+	// ErrorBody is what a Failed usage query job said of its failure,
+	// when it said anything.
+	ErrorBody *gen.ErrorBody
 }
 
-// Error names the execution, then what ended the wait.
+// Error names the execution, then what ended the wait, then the job's own
+// words of its failure.
 func (e *ExecutionError) Error() string {
-	return "gcusage: execution " + oneLine(e.ExecutionID, maxQuoted) + ": " + strings.TrimPrefix(e.Err.Error(), "gcusage: ")
+	s := "gcusage: execution " + oneLine(e.ExecutionID, maxQuoted) + ": " + strings.TrimPrefix(e.Err.Error(), "gcusage: ")
+	if b := e.ErrorBody; b != nil {
+		for _, part := range []*string{b.Code, b.Message} {
+			if deref(part) != "" {
+				s += ": " + oneLine(*part, maxMessage)
+			}
+		}
+	}
+	return s
 }
 
 // Unwrap gives errors.Is and errors.As the cause.

@@ -34,24 +34,14 @@ func (c *Client) Start(ctx context.Context, q Query) (*Execution, error) {
 // startedID reads the execution id from the answer of a request that starts
 // an execution (a query's POST, a summary's GET).
 func startedID(resp *http.Response, err error) (string, error) {
-	if err != nil {
-		return "", transportError(err)
-	}
-	if resp.StatusCode != 200 && resp.StatusCode != 202 {
-		return "", responseError(resp)
-	}
-	defer drain(resp.Body)
 	// resultsUri is ignored on purpose: it could name another origin, and
 	// the execution-id path is always on ours.
 	var s gen.UsageExecutionResult
-	fail := func(err error) (string, error) {
-		return "", &DecodeError{Method: resp.Request.Method, Path: resp.Request.URL.Path, Err: err}
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&s); err != nil {
-		return fail(err)
+	if err := decodeStarted(resp, err, &s); err != nil {
+		return "", err
 	}
 	if deref(s.ExecutionID) == "" {
-		return fail(errors.New("no executionId"))
+		return "", &DecodeError{Method: resp.Request.Method, Path: resp.Request.URL.Path, Err: errors.New("no executionId")}
 	}
 	return *s.ExecutionID, nil
 }
@@ -66,6 +56,22 @@ func answered(resp *http.Response, err error) (*http.Response, error) {
 		return nil, responseError(resp)
 	}
 	return resp, nil
+}
+
+// decodeStarted reads the answer of a request that starts work (200 or
+// 202) into v, or builds the error of any other answer.
+func decodeStarted(resp *http.Response, err error, v any) error {
+	if err != nil {
+		return transportError(err)
+	}
+	if resp.StatusCode != 200 && resp.StatusCode != 202 {
+		return responseError(resp)
+	}
+	defer drain(resp.Body)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return &DecodeError{Method: resp.Request.Method, Path: resp.Request.URL.Path, Err: err}
+	}
+	return nil
 }
 
 // Run starts q and waits for its result.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for ClientGroupBy.
@@ -39,6 +40,30 @@ func (e ClientGroupBy) Valid() bool {
 	case ClientGroupByOrganizationID:
 		return true
 	case ClientGroupByTemplateURI:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ClientJobsGroupBy.
+const (
+	ClientJobsGroupByHTTPMethod     ClientJobsGroupBy = "HttpMethod"
+	ClientJobsGroupByOrganizationID ClientJobsGroupBy = "OrganizationId"
+	ClientJobsGroupByPlatform       ClientJobsGroupBy = "Platform"
+	ClientJobsGroupByTemplateURI    ClientJobsGroupBy = "TemplateUri"
+)
+
+// Valid indicates whether the value is a known member of the ClientJobsGroupBy enum.
+func (e ClientJobsGroupBy) Valid() bool {
+	switch e {
+	case ClientJobsGroupByHTTPMethod:
+		return true
+	case ClientJobsGroupByOrganizationID:
+		return true
+	case ClientJobsGroupByPlatform:
+		return true
+	case ClientJobsGroupByTemplateURI:
 		return true
 	default:
 		return false
@@ -132,6 +157,93 @@ func (e HTTPMethod) Valid() bool {
 	}
 }
 
+// Defines values for JobStatus.
+const (
+	JobStatusCancelled JobStatus = "Cancelled"
+	JobStatusFailed    JobStatus = "Failed"
+	JobStatusQueued    JobStatus = "Queued"
+	JobStatusRunning   JobStatus = "Running"
+	JobStatusSucceeded JobStatus = "Succeeded"
+)
+
+// Valid indicates whether the value is a known member of the JobStatus enum.
+func (e JobStatus) Valid() bool {
+	switch e {
+	case JobStatusCancelled:
+		return true
+	case JobStatusFailed:
+		return true
+	case JobStatusQueued:
+		return true
+	case JobStatusRunning:
+		return true
+	case JobStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobsGroupBy.
+const (
+	JobsGroupByHTTPMethod      JobsGroupBy = "HttpMethod"
+	JobsGroupByOauthClientID   JobsGroupBy = "OauthClientId"
+	JobsGroupByOauthClientName JobsGroupBy = "OauthClientName"
+	JobsGroupByPlatform        JobsGroupBy = "Platform"
+	JobsGroupByTemplateURI     JobsGroupBy = "TemplateUri"
+	JobsGroupByUserID          JobsGroupBy = "UserId"
+)
+
+// Valid indicates whether the value is a known member of the JobsGroupBy enum.
+func (e JobsGroupBy) Valid() bool {
+	switch e {
+	case JobsGroupByHTTPMethod:
+		return true
+	case JobsGroupByOauthClientID:
+		return true
+	case JobsGroupByOauthClientName:
+		return true
+	case JobsGroupByPlatform:
+		return true
+	case JobsGroupByTemplateURI:
+		return true
+	case JobsGroupByUserID:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobsHTTPMethod.
+const (
+	JobsHTTPMethodDELETE JobsHTTPMethod = "DELETE"
+	JobsHTTPMethodGET    JobsHTTPMethod = "GET"
+	JobsHTTPMethodHEAD   JobsHTTPMethod = "HEAD"
+	JobsHTTPMethodPATCH  JobsHTTPMethod = "PATCH"
+	JobsHTTPMethodPOST   JobsHTTPMethod = "POST"
+	JobsHTTPMethodPUT    JobsHTTPMethod = "PUT"
+)
+
+// Valid indicates whether the value is a known member of the JobsHTTPMethod enum.
+func (e JobsHTTPMethod) Valid() bool {
+	switch e {
+	case JobsHTTPMethodDELETE:
+		return true
+	case JobsHTTPMethodGET:
+		return true
+	case JobsHTTPMethodHEAD:
+		return true
+	case JobsHTTPMethodPATCH:
+		return true
+	case JobsHTTPMethodPOST:
+		return true
+	case JobsHTTPMethodPUT:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Metric.
 const (
 	MetricRequests  Metric = "Requests"
@@ -216,6 +328,24 @@ func (e SimpleSearchMetric) Valid() bool {
 	case SimpleSearchMetricStatus500:
 		return true
 	case SimpleSearchMetricTemplateURI:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SortOrder.
+const (
+	SortOrderAsc  SortOrder = "Asc"
+	SortOrderDesc SortOrder = "Desc"
+)
+
+// Valid indicates whether the value is a known member of the SortOrder enum.
+func (e SortOrder) Valid() bool {
+	switch e {
+	case SortOrderAsc:
+		return true
+	case SortOrderDesc:
 		return true
 	default:
 		return false
@@ -327,6 +457,59 @@ type APIUsageSimpleSearch struct {
 // ClientGroupBy A dimension a per-client query groups by: those of GroupBy but UserId.
 type ClientGroupBy string
 
+// ClientJobsGroupBy A dimension of a client's usage query job.
+type ClientJobsGroupBy string
+
+// ClientPublicAPIUsage One entity of a client's usage query job. The dimensions not grouped by are absent; the Go fields are plain values.
+type ClientPublicAPIUsage struct {
+	// Date The UTC day the bucket starts on, yyyy-MM-dd.
+	Date openapi_types.Date `json:"date,omitempty,omitzero"`
+
+	// HTTPMethod GET, POST, PUT, PATCH, DELETE or HEAD.
+	HTTPMethod     string `json:"httpMethod,omitempty"`
+	OrganizationID string `json:"organizationId,omitempty"`
+	Platform       string `json:"platform,omitempty"`
+	RequestCount   int64  `json:"requestCount"`
+	Status200      int64  `json:"status200"`
+	Status300      int64  `json:"status300"`
+	Status400      int64  `json:"status400"`
+	Status429      int64  `json:"status429"`
+	Status500      int64  `json:"status500"`
+	TemplateURI    string `json:"templateUri,omitempty"`
+}
+
+// ClientPublicAPIUsageQueryRequest A usage query job over one OAuth client.
+type ClientPublicAPIUsageQueryRequest struct {
+	// Granularity The size of the time bucket each row counts. Without one, the rows are totals over the whole interval, one per group, with no date.
+	Granularity *Granularity        `json:"granularity,omitempty"`
+	GroupBy     []ClientJobsGroupBy `json:"groupBy,omitempty"`
+	HTTPMethods []JobsHTTPMethod    `json:"httpMethods,omitempty"`
+
+	// Interval As in OrganizationPublicApiUsageQueryRequest.
+	Interval        string       `json:"interval"`
+	Metrics         []Metric     `json:"metrics,omitempty"`
+	OrganizationIds []string     `json:"organizationIds,omitempty"`
+	Platforms       []string     `json:"platforms,omitempty"`
+	SortBy          []JobsSortBy `json:"sortBy,omitempty"`
+	TemplateUris    []string     `json:"templateUris,omitempty"`
+}
+
+// ClientPublicAPIUsageResultsResponse The state of a client's job and one page of its entities.
+type ClientPublicAPIUsageResultsResponse struct {
+	Entities []ClientPublicAPIUsage `json:"entities,omitempty"`
+
+	// ErrorBody The body of every Genesys Cloud error answer; all fields optional.
+	ErrorBody *ErrorBody `json:"errorBody,omitempty"`
+	Name      *string    `json:"name,omitempty"`
+
+	// NextURI Present only when another page exists.
+	NextURI *string `json:"nextUri,omitempty"`
+
+	// QueryStatus The state of a usage query job: Queued and Running mean poll again; Succeeded, Failed and Cancelled are final.
+	QueryStatus JobStatus `json:"queryStatus"`
+	SelfURI     *string   `json:"selfUri,omitempty"`
+}
+
 // Cursors Paging cursors. Only simple search sends them; the usage query's results never do.
 type Cursors struct {
 	After  *string `json:"after,omitempty"`
@@ -372,6 +555,35 @@ type GroupBy string
 // HTTPMethod An HTTP method, as simple search filters them.
 type HTTPMethod string
 
+// JobOAuthClient The OAuth client an entity counts.
+type JobOAuthClient struct {
+	ID      string `json:"id,omitempty"`
+	Name    string `json:"name,omitempty"`
+	SelfURI string `json:"selfUri,omitempty"`
+}
+
+// JobStatus The state of a usage query job: Queued and Running mean poll again; Succeeded, Failed and Cancelled are final.
+type JobStatus string
+
+// JobUser The user an entity counts.
+type JobUser struct {
+	ID      string `json:"id,omitempty"`
+	SelfURI string `json:"selfUri,omitempty"`
+}
+
+// JobsGroupBy A dimension of the organization's usage query job. Note the lower-case "auth" of OauthClientId, unlike the older OAuthClientId. Without groupBy the data is not aggregated.
+type JobsGroupBy string
+
+// JobsHTTPMethod An HTTP method the usage query service counts.
+type JobsHTTPMethod string
+
+// JobsSortBy A field of the entities to sort by, and the order.
+type JobsSortBy struct {
+	// FieldName An entity field, such as requestCount or date.
+	FieldName *string    `json:"fieldName,omitempty"`
+	Order     *SortOrder `json:"order,omitempty"`
+}
+
 // Limit The limit an error hit.
 type Limit struct {
 	Key       *string `json:"key,omitempty"`
@@ -382,11 +594,72 @@ type Limit struct {
 // Metric A counter to compute. Status429 counts a subset of Status400; Requests counts every request.
 type Metric string
 
+// OrganizationPublicAPIUsage One entity of an organization's usage query job. The dimensions not grouped by are absent; the Go fields are plain values.
+type OrganizationPublicAPIUsage struct {
+	// Date The UTC day the bucket starts on, yyyy-MM-dd.
+	Date openapi_types.Date `json:"date,omitempty,omitzero"`
+
+	// HTTPMethod GET, POST, PUT, PATCH, DELETE or HEAD.
+	HTTPMethod string `json:"httpMethod,omitempty"`
+
+	// OauthClient The OAuth client an entity counts.
+	OauthClient  *JobOAuthClient `json:"oauthClient,omitempty"`
+	Platform     string          `json:"platform,omitempty"`
+	RequestCount int64           `json:"requestCount"`
+	Status200    int64           `json:"status200"`
+	Status300    int64           `json:"status300"`
+	Status400    int64           `json:"status400"`
+	Status429    int64           `json:"status429"`
+	Status500    int64           `json:"status500"`
+	TemplateURI  string          `json:"templateUri,omitempty"`
+
+	// User The user an entity counts.
+	User *JobUser `json:"user,omitempty"`
+}
+
+// OrganizationPublicAPIUsageQueryRequest A usage query job over the organization.
+type OrganizationPublicAPIUsageQueryRequest struct {
+	// Granularity The size of the time bucket each row counts. Without one, the rows are totals over the whole interval, one per group, with no date.
+	Granularity *Granularity     `json:"granularity,omitempty"`
+	GroupBy     []JobsGroupBy    `json:"groupBy,omitempty"`
+	HTTPMethods []JobsHTTPMethod `json:"httpMethods,omitempty"`
+
+	// Interval An ISO-8601 interval. Start and end are inclusive. Start date cannot be more than a year ago. End date cannot be more than 90 days after the start.
+	//
+	// Example: 2026-01-01/2026-03-31
+	Interval       string       `json:"interval"`
+	Metrics        []Metric     `json:"metrics,omitempty"`
+	OauthClientIds []string     `json:"oauthClientIds,omitempty"`
+	Platforms      []string     `json:"platforms,omitempty"`
+	SortBy         []JobsSortBy `json:"sortBy,omitempty"`
+	TemplateUris   []string     `json:"templateUris,omitempty"`
+	UserIds        []string     `json:"userIds,omitempty"`
+}
+
+// OrganizationPublicAPIUsageResultsResponse The state of an organization's job and one page of its entities.
+type OrganizationPublicAPIUsageResultsResponse struct {
+	Entities []OrganizationPublicAPIUsage `json:"entities,omitempty"`
+
+	// ErrorBody The body of every Genesys Cloud error answer; all fields optional.
+	ErrorBody *ErrorBody `json:"errorBody,omitempty"`
+	Name      *string    `json:"name,omitempty"`
+
+	// NextURI Present only when another page exists.
+	NextURI *string `json:"nextUri,omitempty"`
+
+	// QueryStatus The state of a usage query job: Queued and Running mean poll again; Succeeded, Failed and Cancelled are final.
+	QueryStatus JobStatus `json:"queryStatus"`
+	SelfURI     *string   `json:"selfUri,omitempty"`
+}
+
 // QueryStatus The state of an execution. Running means poll again; Complete and Failed are final.
 type QueryStatus string
 
 // SimpleSearchMetric A field of the rows of a simple search: the dimensions Date, ClientName, HttpMethod and TemplateUri (the rows are per day and per combination of those asked for), and the counters.
 type SimpleSearchMetric string
+
+// SortOrder defines model for SortOrder.
+type SortOrder string
 
 // UsageExecutionResult A started execution of a usage query.
 type UsageExecutionResult struct {
@@ -397,11 +670,29 @@ type UsageExecutionResult struct {
 	ResultsURI *string `json:"resultsUri,omitempty"`
 }
 
+// UsageQueryJob A started usage query job.
+type UsageQueryJob struct {
+	// ID The job id, to poll and to resume with.
+	ID         string  `json:"id"`
+	Name       *string `json:"name,omitempty"`
+	ResultsURI *string `json:"resultsUri,omitempty"`
+	SelfURI    *string `json:"selfUri,omitempty"`
+}
+
 // ClientID defines model for ClientId.
 type ClientID = string
 
 // ExecutionID defines model for ExecutionId.
 type ExecutionID = string
+
+// JobID defines model for JobId.
+type JobID = string
+
+// JobsAfter defines model for JobsAfter.
+type JobsAfter = string
+
+// JobsPageSize defines model for JobsPageSize.
+type JobsPageSize = int32
 
 // BadRequest The body of every Genesys Cloud error answer; all fields optional.
 type BadRequest = ErrorBody
@@ -417,6 +708,12 @@ type GatewayTimeout = ErrorBody
 
 // InternalServerError The body of every Genesys Cloud error answer; all fields optional.
 type InternalServerError = ErrorBody
+
+// JobsQueryBadRequest The body of every Genesys Cloud error answer; all fields optional.
+type JobsQueryBadRequest = ErrorBody
+
+// JobsResultsBadRequest The body of every Genesys Cloud error answer; all fields optional.
+type JobsResultsBadRequest = ErrorBody
 
 // NotFound The body of every Genesys Cloud error answer; all fields optional.
 type NotFound = ErrorBody
@@ -448,6 +745,24 @@ type GetOauthClientUsageSummaryParams struct {
 	Days *string `form:"days,omitempty" json:"days,omitempty"`
 }
 
+// GetUsageAggregatesQueryJobParams defines parameters for GetUsageAggregatesQueryJob.
+type GetUsageAggregatesQueryJobParams struct {
+	// PageSize Entities per page; 100 when omitted, at most 1000.
+	PageSize *JobsPageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// After The cursor of the page to read, from the nextUri of the previous one.
+	After *JobsAfter `form:"after,omitempty" json:"after,omitempty"`
+}
+
+// GetUsageClientAggregatesQueryJobParams defines parameters for GetUsageClientAggregatesQueryJob.
+type GetUsageClientAggregatesQueryJobParams struct {
+	// PageSize Entities per page; 100 when omitted, at most 1000.
+	PageSize *JobsPageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// After The cursor of the page to read, from the nextUri of the previous one.
+	After *JobsAfter `form:"after,omitempty" json:"after,omitempty"`
+}
+
 // GetUsageSimplesearchExecutionIDResultsParams defines parameters for GetUsageSimplesearchExecutionIDResults.
 type GetUsageSimplesearchExecutionIDResultsParams struct {
 	// After The cursor of the page to get, from cursors.after of the page before.
@@ -459,6 +774,12 @@ type GetUsageSimplesearchExecutionIDResultsParams struct {
 
 // PostOauthClientUsageQueryJSONRequestBody defines body for PostOauthClientUsageQuery for application/json ContentType.
 type PostOauthClientUsageQueryJSONRequestBody = APIUsageClientQuery
+
+// PostUsageAggregatesQueryJobsJSONRequestBody defines body for PostUsageAggregatesQueryJobs for application/json ContentType.
+type PostUsageAggregatesQueryJobsJSONRequestBody = OrganizationPublicAPIUsageQueryRequest
+
+// PostUsageClientAggregatesQueryJobsJSONRequestBody defines body for PostUsageClientAggregatesQueryJobs for application/json ContentType.
+type PostUsageClientAggregatesQueryJobsJSONRequestBody = ClientPublicAPIUsageQueryRequest
 
 // PostUsageQueryJSONRequestBody defines body for PostUsageQuery for application/json ContentType.
 type PostUsageQueryJSONRequestBody = APIUsageQuery
@@ -571,6 +892,56 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/summary (the `GetOauthClientUsageSummary` operationId).
 	GetOauthClientUsageSummary(ctx context.Context, clientID ClientID, params *GetOauthClientUsageSummaryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostUsageAggregatesQueryJobsWithBody Start a usage query job over the organization.
+	//
+	// The 2025 usage query service: it counts all requests (not only billable ones), shows the OAuth clients of Genesys' own organizations, filters, sorts and pages. The interval is inclusive at both ends, starts at most a year ago and ends at most 90 days after its start. Poll the job with GET .../jobs/{jobId}. Needs the permission usage:organization:view.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/usage/aggregates/query/jobs (the `PostUsageAggregatesQueryJobs` operationId).
+	PostUsageAggregatesQueryJobsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostUsageAggregatesQueryJobs Start a usage query job over the organization.
+	//
+	// The 2025 usage query service: it counts all requests (not only billable ones), shows the OAuth clients of Genesys' own organizations, filters, sorts and pages. The interval is inclusive at both ends, starts at most a year ago and ends at most 90 days after its start. Poll the job with GET .../jobs/{jobId}. Needs the permission usage:organization:view.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/usage/aggregates/query/jobs (the `PostUsageAggregatesQueryJobs` operationId).
+	PostUsageAggregatesQueryJobs(ctx context.Context, body PostUsageAggregatesQueryJobsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetUsageAggregatesQueryJob Get the state and one page of results of a usage query job.
+	//
+	// Answers 202 while the job is Queued or Running (and, the documentation says, when it failed), 200 once it is over; the body is the same. queryStatus says how the job stands. A Succeeded job pages its entities: nextUri is present only when another page exists. Needs the permission usage:organization:view.
+	//
+	// Corresponds with GET /api/v2/usage/aggregates/query/jobs/{jobId} (the `GetUsageAggregatesQueryJob` operationId).
+	GetUsageAggregatesQueryJob(ctx context.Context, jobID JobID, params *GetUsageAggregatesQueryJobParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostUsageClientAggregatesQueryJobsWithBody Start a usage query job over one OAuth client.
+	//
+	// As the organization's job, over the requests of one OAuth client. Needs the permission usage:client:view.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/usage/client/{clientId}/aggregates/query/jobs (the `PostUsageClientAggregatesQueryJobs` operationId).
+	PostUsageClientAggregatesQueryJobsWithBody(ctx context.Context, clientID ClientID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostUsageClientAggregatesQueryJobs Start a usage query job over one OAuth client.
+	//
+	// As the organization's job, over the requests of one OAuth client. Needs the permission usage:client:view.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/usage/client/{clientId}/aggregates/query/jobs (the `PostUsageClientAggregatesQueryJobs` operationId).
+	PostUsageClientAggregatesQueryJobs(ctx context.Context, clientID ClientID, body PostUsageClientAggregatesQueryJobsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetUsageClientAggregatesQueryJob Get the state and one page of results of a client's usage query job.
+	//
+	// As the organization's job results. Needs the permission usage:client:view.
+	//
+	// Corresponds with GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId} (the `GetUsageClientAggregatesQueryJob` operationId).
+	GetUsageClientAggregatesQueryJob(ctx context.Context, clientID ClientID, jobID JobID, params *GetUsageClientAggregatesQueryJobParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostUsageQueryWithBody Query organization API usage.
 	//
@@ -685,6 +1056,116 @@ func (c *Client) GetOauthClientUsageQueryResult(ctx context.Context, clientID Cl
 // Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/summary (the `GetOauthClientUsageSummary` operationId).
 func (c *Client) GetOauthClientUsageSummary(ctx context.Context, clientID ClientID, params *GetOauthClientUsageSummaryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOauthClientUsageSummaryRequest(c.Server, clientID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostUsageAggregatesQueryJobsWithBody Start a usage query job over the organization.
+//
+// The 2025 usage query service: it counts all requests (not only billable ones), shows the OAuth clients of Genesys' own organizations, filters, sorts and pages. The interval is inclusive at both ends, starts at most a year ago and ends at most 90 days after its start. Poll the job with GET .../jobs/{jobId}. Needs the permission usage:organization:view.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/usage/aggregates/query/jobs (the `PostUsageAggregatesQueryJobs` operationId).
+func (c *Client) PostUsageAggregatesQueryJobsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostUsageAggregatesQueryJobsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostUsageAggregatesQueryJobs Start a usage query job over the organization.
+//
+// The 2025 usage query service: it counts all requests (not only billable ones), shows the OAuth clients of Genesys' own organizations, filters, sorts and pages. The interval is inclusive at both ends, starts at most a year ago and ends at most 90 days after its start. Poll the job with GET .../jobs/{jobId}. Needs the permission usage:organization:view.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/usage/aggregates/query/jobs (the `PostUsageAggregatesQueryJobs` operationId).
+func (c *Client) PostUsageAggregatesQueryJobs(ctx context.Context, body PostUsageAggregatesQueryJobsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostUsageAggregatesQueryJobsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUsageAggregatesQueryJob Get the state and one page of results of a usage query job.
+//
+// Answers 202 while the job is Queued or Running (and, the documentation says, when it failed), 200 once it is over; the body is the same. queryStatus says how the job stands. A Succeeded job pages its entities: nextUri is present only when another page exists. Needs the permission usage:organization:view.
+//
+// Corresponds with GET /api/v2/usage/aggregates/query/jobs/{jobId} (the `GetUsageAggregatesQueryJob` operationId).
+func (c *Client) GetUsageAggregatesQueryJob(ctx context.Context, jobID JobID, params *GetUsageAggregatesQueryJobParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUsageAggregatesQueryJobRequest(c.Server, jobID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostUsageClientAggregatesQueryJobsWithBody Start a usage query job over one OAuth client.
+//
+// As the organization's job, over the requests of one OAuth client. Needs the permission usage:client:view.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/usage/client/{clientId}/aggregates/query/jobs (the `PostUsageClientAggregatesQueryJobs` operationId).
+func (c *Client) PostUsageClientAggregatesQueryJobsWithBody(ctx context.Context, clientID ClientID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostUsageClientAggregatesQueryJobsRequestWithBody(c.Server, clientID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostUsageClientAggregatesQueryJobs Start a usage query job over one OAuth client.
+//
+// As the organization's job, over the requests of one OAuth client. Needs the permission usage:client:view.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/usage/client/{clientId}/aggregates/query/jobs (the `PostUsageClientAggregatesQueryJobs` operationId).
+func (c *Client) PostUsageClientAggregatesQueryJobs(ctx context.Context, clientID ClientID, body PostUsageClientAggregatesQueryJobsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostUsageClientAggregatesQueryJobsRequest(c.Server, clientID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUsageClientAggregatesQueryJob Get the state and one page of results of a client's usage query job.
+//
+// As the organization's job results. Needs the permission usage:client:view.
+//
+// Corresponds with GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId} (the `GetUsageClientAggregatesQueryJob` operationId).
+func (c *Client) GetUsageClientAggregatesQueryJob(ctx context.Context, clientID ClientID, jobID JobID, params *GetUsageClientAggregatesQueryJobParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUsageClientAggregatesQueryJobRequest(c.Server, clientID, jobID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -931,6 +1412,246 @@ func NewGetOauthClientUsageSummaryRequest(server string, clientID ClientID, para
 		if params.Days != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "days", *params.Days, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostUsageAggregatesQueryJobsRequest calls the generic PostUsageAggregatesQueryJobs builder with application/json body
+func NewPostUsageAggregatesQueryJobsRequest(server string, body PostUsageAggregatesQueryJobsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostUsageAggregatesQueryJobsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPostUsageAggregatesQueryJobsRequestWithBody constructs an http.Request for the PostUsageAggregatesQueryJobs method, with any body, and a specified content type
+func NewPostUsageAggregatesQueryJobsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/usage/aggregates/query/jobs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetUsageAggregatesQueryJobRequest constructs an http.Request for the GetUsageAggregatesQueryJob method
+func NewGetUsageAggregatesQueryJobRequest(server string, jobID JobID, params *GetUsageAggregatesQueryJobParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "jobId", jobID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/usage/aggregates/query/jobs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostUsageClientAggregatesQueryJobsRequest calls the generic PostUsageClientAggregatesQueryJobs builder with application/json body
+func NewPostUsageClientAggregatesQueryJobsRequest(server string, clientID ClientID, body PostUsageClientAggregatesQueryJobsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostUsageClientAggregatesQueryJobsRequestWithBody(server, clientID, "application/json", bodyReader)
+}
+
+// NewPostUsageClientAggregatesQueryJobsRequestWithBody constructs an http.Request for the PostUsageClientAggregatesQueryJobs method, with any body, and a specified content type
+func NewPostUsageClientAggregatesQueryJobsRequestWithBody(server string, clientID ClientID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "clientId", clientID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/usage/client/%s/aggregates/query/jobs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetUsageClientAggregatesQueryJobRequest constructs an http.Request for the GetUsageClientAggregatesQueryJob method
+func NewGetUsageClientAggregatesQueryJobRequest(server string, clientID ClientID, jobID JobID, params *GetUsageClientAggregatesQueryJobParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "clientId", clientID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "jobId", jobID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/usage/client/%s/aggregates/query/jobs/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -1220,6 +1941,60 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/summary (the `GetOauthClientUsageSummary` operationId).
 	GetOauthClientUsageSummaryWithResponse(ctx context.Context, clientID ClientID, params *GetOauthClientUsageSummaryParams, reqEditors ...RequestEditorFn) (*GetOauthClientUsageSummaryResponse, error)
+
+	// PostUsageAggregatesQueryJobsWithBodyWithResponse Start a usage query job over the organization.
+	//
+	// The 2025 usage query service: it counts all requests (not only billable ones), shows the OAuth clients of Genesys' own organizations, filters, sorts and pages. The interval is inclusive at both ends, starts at most a year ago and ends at most 90 days after its start. Poll the job with GET .../jobs/{jobId}. Needs the permission usage:organization:view.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/usage/aggregates/query/jobs (the `PostUsageAggregatesQueryJobs` operationId).
+	PostUsageAggregatesQueryJobsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostUsageAggregatesQueryJobsResponse, error)
+
+	// PostUsageAggregatesQueryJobsWithResponse Start a usage query job over the organization.
+	//
+	// The 2025 usage query service: it counts all requests (not only billable ones), shows the OAuth clients of Genesys' own organizations, filters, sorts and pages. The interval is inclusive at both ends, starts at most a year ago and ends at most 90 days after its start. Poll the job with GET .../jobs/{jobId}. Needs the permission usage:organization:view.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/usage/aggregates/query/jobs (the `PostUsageAggregatesQueryJobs` operationId).
+	PostUsageAggregatesQueryJobsWithResponse(ctx context.Context, body PostUsageAggregatesQueryJobsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostUsageAggregatesQueryJobsResponse, error)
+
+	// GetUsageAggregatesQueryJobWithResponse Get the state and one page of results of a usage query job.
+	//
+	// Answers 202 while the job is Queued or Running (and, the documentation says, when it failed), 200 once it is over; the body is the same. queryStatus says how the job stands. A Succeeded job pages its entities: nextUri is present only when another page exists. Needs the permission usage:organization:view.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/usage/aggregates/query/jobs/{jobId} (the `GetUsageAggregatesQueryJob` operationId).
+	GetUsageAggregatesQueryJobWithResponse(ctx context.Context, jobID JobID, params *GetUsageAggregatesQueryJobParams, reqEditors ...RequestEditorFn) (*GetUsageAggregatesQueryJobResponse, error)
+
+	// PostUsageClientAggregatesQueryJobsWithBodyWithResponse Start a usage query job over one OAuth client.
+	//
+	// As the organization's job, over the requests of one OAuth client. Needs the permission usage:client:view.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/usage/client/{clientId}/aggregates/query/jobs (the `PostUsageClientAggregatesQueryJobs` operationId).
+	PostUsageClientAggregatesQueryJobsWithBodyWithResponse(ctx context.Context, clientID ClientID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostUsageClientAggregatesQueryJobsResponse, error)
+
+	// PostUsageClientAggregatesQueryJobsWithResponse Start a usage query job over one OAuth client.
+	//
+	// As the organization's job, over the requests of one OAuth client. Needs the permission usage:client:view.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/usage/client/{clientId}/aggregates/query/jobs (the `PostUsageClientAggregatesQueryJobs` operationId).
+	PostUsageClientAggregatesQueryJobsWithResponse(ctx context.Context, clientID ClientID, body PostUsageClientAggregatesQueryJobsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostUsageClientAggregatesQueryJobsResponse, error)
+
+	// GetUsageClientAggregatesQueryJobWithResponse Get the state and one page of results of a client's usage query job.
+	//
+	// As the organization's job results. Needs the permission usage:client:view.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId} (the `GetUsageClientAggregatesQueryJob` operationId).
+	GetUsageClientAggregatesQueryJobWithResponse(ctx context.Context, clientID ClientID, jobID JobID, params *GetUsageClientAggregatesQueryJobParams, reqEditors ...RequestEditorFn) (*GetUsageClientAggregatesQueryJobResponse, error)
 
 	// PostUsageQueryWithBodyWithResponse Query organization API usage.
 	//
@@ -2096,6 +2871,1130 @@ func (r GetOauthClientUsageSummaryResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetOauthClientUsageSummaryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PostUsageAggregatesQueryJobsResponse200Headers the declared response headers of an HTTP 200 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse200Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse202Headers the declared response headers of an HTTP 202 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse202Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse400Headers the declared response headers of an HTTP 400 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse400Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse401Headers the declared response headers of an HTTP 401 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse401Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse403Headers the declared response headers of an HTTP 403 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse403Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse404Headers the declared response headers of an HTTP 404 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse404Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse408Headers the declared response headers of an HTTP 408 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse408Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse409Headers the declared response headers of an HTTP 409 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse409Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse413Headers the declared response headers of an HTTP 413 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse413Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse415Headers the declared response headers of an HTTP 415 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse415Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse429Headers the declared response headers of an HTTP 429 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse429Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse500Headers the declared response headers of an HTTP 500 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse500Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse503Headers the declared response headers of an HTTP 503 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse503Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageAggregatesQueryJobsResponse504Headers the declared response headers of an HTTP 504 response for PostUsageAggregatesQueryJobs
+type PostUsageAggregatesQueryJobsResponse504Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+type PostUsageAggregatesQueryJobsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageQueryJob
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *UsageQueryJob
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *JobsQueryBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *RequestEntityTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ProxyError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PostUsageAggregatesQueryJobsResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *PostUsageAggregatesQueryJobsResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PostUsageAggregatesQueryJobsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PostUsageAggregatesQueryJobsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PostUsageAggregatesQueryJobsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PostUsageAggregatesQueryJobsResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *PostUsageAggregatesQueryJobsResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PostUsageAggregatesQueryJobsResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PostUsageAggregatesQueryJobsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PostUsageAggregatesQueryJobsResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PostUsageAggregatesQueryJobsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PostUsageAggregatesQueryJobsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PostUsageAggregatesQueryJobsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *PostUsageAggregatesQueryJobsResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON200() *UsageQueryJob {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON202() *UsageQueryJob {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON400() *JobsQueryBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON413() *RequestEntityTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostUsageAggregatesQueryJobsResponse) GetJSONDefault() *ProxyError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostUsageAggregatesQueryJobsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostUsageAggregatesQueryJobsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostUsageAggregatesQueryJobsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostUsageAggregatesQueryJobsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetUsageAggregatesQueryJobResponse200Headers the declared response headers of an HTTP 200 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse200Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse202Headers the declared response headers of an HTTP 202 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse202Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse400Headers the declared response headers of an HTTP 400 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse400Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse401Headers the declared response headers of an HTTP 401 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse401Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse403Headers the declared response headers of an HTTP 403 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse403Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse404Headers the declared response headers of an HTTP 404 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse404Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse408Headers the declared response headers of an HTTP 408 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse408Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse409Headers the declared response headers of an HTTP 409 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse409Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse413Headers the declared response headers of an HTTP 413 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse413Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse415Headers the declared response headers of an HTTP 415 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse415Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse429Headers the declared response headers of an HTTP 429 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse429Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse500Headers the declared response headers of an HTTP 500 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse500Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse503Headers the declared response headers of an HTTP 503 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse503Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageAggregatesQueryJobResponse504Headers the declared response headers of an HTTP 504 response for GetUsageAggregatesQueryJob
+type GetUsageAggregatesQueryJobResponse504Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+type GetUsageAggregatesQueryJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OrganizationPublicAPIUsageResultsResponse
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OrganizationPublicAPIUsageResultsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *JobsResultsBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *RequestEntityTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ProxyError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetUsageAggregatesQueryJobResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *GetUsageAggregatesQueryJobResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetUsageAggregatesQueryJobResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetUsageAggregatesQueryJobResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetUsageAggregatesQueryJobResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetUsageAggregatesQueryJobResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *GetUsageAggregatesQueryJobResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GetUsageAggregatesQueryJobResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *GetUsageAggregatesQueryJobResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *GetUsageAggregatesQueryJobResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetUsageAggregatesQueryJobResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetUsageAggregatesQueryJobResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetUsageAggregatesQueryJobResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetUsageAggregatesQueryJobResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON200() *OrganizationPublicAPIUsageResultsResponse {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON202() *OrganizationPublicAPIUsageResultsResponse {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON400() *JobsResultsBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON413() *RequestEntityTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetUsageAggregatesQueryJobResponse) GetJSONDefault() *ProxyError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUsageAggregatesQueryJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUsageAggregatesQueryJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUsageAggregatesQueryJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUsageAggregatesQueryJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PostUsageClientAggregatesQueryJobsResponse200Headers the declared response headers of an HTTP 200 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse200Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse202Headers the declared response headers of an HTTP 202 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse202Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse400Headers the declared response headers of an HTTP 400 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse400Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse401Headers the declared response headers of an HTTP 401 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse401Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse403Headers the declared response headers of an HTTP 403 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse403Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse404Headers the declared response headers of an HTTP 404 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse404Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse408Headers the declared response headers of an HTTP 408 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse408Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse409Headers the declared response headers of an HTTP 409 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse409Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse413Headers the declared response headers of an HTTP 413 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse413Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse415Headers the declared response headers of an HTTP 415 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse415Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse429Headers the declared response headers of an HTTP 429 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse429Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse500Headers the declared response headers of an HTTP 500 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse500Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse503Headers the declared response headers of an HTTP 503 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse503Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// PostUsageClientAggregatesQueryJobsResponse504Headers the declared response headers of an HTTP 504 response for PostUsageClientAggregatesQueryJobs
+type PostUsageClientAggregatesQueryJobsResponse504Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+type PostUsageClientAggregatesQueryJobsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageQueryJob
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *UsageQueryJob
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *JobsQueryBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *RequestEntityTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ProxyError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PostUsageClientAggregatesQueryJobsResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *PostUsageClientAggregatesQueryJobsResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PostUsageClientAggregatesQueryJobsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PostUsageClientAggregatesQueryJobsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PostUsageClientAggregatesQueryJobsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PostUsageClientAggregatesQueryJobsResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *PostUsageClientAggregatesQueryJobsResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PostUsageClientAggregatesQueryJobsResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PostUsageClientAggregatesQueryJobsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PostUsageClientAggregatesQueryJobsResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PostUsageClientAggregatesQueryJobsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PostUsageClientAggregatesQueryJobsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PostUsageClientAggregatesQueryJobsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *PostUsageClientAggregatesQueryJobsResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON200() *UsageQueryJob {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON202() *UsageQueryJob {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON400() *JobsQueryBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON413() *RequestEntityTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostUsageClientAggregatesQueryJobsResponse) GetJSONDefault() *ProxyError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostUsageClientAggregatesQueryJobsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostUsageClientAggregatesQueryJobsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostUsageClientAggregatesQueryJobsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostUsageClientAggregatesQueryJobsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetUsageClientAggregatesQueryJobResponse200Headers the declared response headers of an HTTP 200 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse200Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse202Headers the declared response headers of an HTTP 202 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse202Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse400Headers the declared response headers of an HTTP 400 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse400Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse401Headers the declared response headers of an HTTP 401 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse401Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse403Headers the declared response headers of an HTTP 403 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse403Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse404Headers the declared response headers of an HTTP 404 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse404Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse408Headers the declared response headers of an HTTP 408 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse408Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse409Headers the declared response headers of an HTTP 409 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse409Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse413Headers the declared response headers of an HTTP 413 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse413Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse415Headers the declared response headers of an HTTP 415 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse415Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse429Headers the declared response headers of an HTTP 429 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse429Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse500Headers the declared response headers of an HTTP 500 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse500Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse503Headers the declared response headers of an HTTP 503 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse503Headers struct {
+	RetryAfter           *string
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+// GetUsageClientAggregatesQueryJobResponse504Headers the declared response headers of an HTTP 504 response for GetUsageClientAggregatesQueryJob
+type GetUsageClientAggregatesQueryJobResponse504Headers struct {
+	IninCorrelationID    *string
+	IninRatelimitAllowed *string
+	IninRatelimitCount   *string
+	IninRatelimitReset   *string
+}
+
+type GetUsageClientAggregatesQueryJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ClientPublicAPIUsageResultsResponse
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ClientPublicAPIUsageResultsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *JobsResultsBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *RequestEntityTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ProxyError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetUsageClientAggregatesQueryJobResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *GetUsageClientAggregatesQueryJobResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetUsageClientAggregatesQueryJobResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetUsageClientAggregatesQueryJobResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetUsageClientAggregatesQueryJobResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetUsageClientAggregatesQueryJobResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *GetUsageClientAggregatesQueryJobResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GetUsageClientAggregatesQueryJobResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *GetUsageClientAggregatesQueryJobResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *GetUsageClientAggregatesQueryJobResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetUsageClientAggregatesQueryJobResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetUsageClientAggregatesQueryJobResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetUsageClientAggregatesQueryJobResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetUsageClientAggregatesQueryJobResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON200() *ClientPublicAPIUsageResultsResponse {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON202() *ClientPublicAPIUsageResultsResponse {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON400() *JobsResultsBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON413() *RequestEntityTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetUsageClientAggregatesQueryJobResponse) GetJSONDefault() *ProxyError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUsageClientAggregatesQueryJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUsageClientAggregatesQueryJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUsageClientAggregatesQueryJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUsageClientAggregatesQueryJobResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3250,6 +5149,96 @@ func (c *ClientWithResponses) GetOauthClientUsageSummaryWithResponse(ctx context
 		return nil, err
 	}
 	return ParseGetOauthClientUsageSummaryResponse(rsp)
+}
+
+// PostUsageAggregatesQueryJobsWithBodyWithResponse Start a usage query job over the organization.
+//
+// The 2025 usage query service: it counts all requests (not only billable ones), shows the OAuth clients of Genesys' own organizations, filters, sorts and pages. The interval is inclusive at both ends, starts at most a year ago and ends at most 90 days after its start. Poll the job with GET .../jobs/{jobId}. Needs the permission usage:organization:view.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/usage/aggregates/query/jobs (the `PostUsageAggregatesQueryJobs` operationId).
+func (c *ClientWithResponses) PostUsageAggregatesQueryJobsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostUsageAggregatesQueryJobsResponse, error) {
+	rsp, err := c.PostUsageAggregatesQueryJobsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostUsageAggregatesQueryJobsResponse(rsp)
+}
+
+// PostUsageAggregatesQueryJobsWithResponse Start a usage query job over the organization.
+//
+// The 2025 usage query service: it counts all requests (not only billable ones), shows the OAuth clients of Genesys' own organizations, filters, sorts and pages. The interval is inclusive at both ends, starts at most a year ago and ends at most 90 days after its start. Poll the job with GET .../jobs/{jobId}. Needs the permission usage:organization:view.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/usage/aggregates/query/jobs (the `PostUsageAggregatesQueryJobs` operationId).
+func (c *ClientWithResponses) PostUsageAggregatesQueryJobsWithResponse(ctx context.Context, body PostUsageAggregatesQueryJobsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostUsageAggregatesQueryJobsResponse, error) {
+	rsp, err := c.PostUsageAggregatesQueryJobs(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostUsageAggregatesQueryJobsResponse(rsp)
+}
+
+// GetUsageAggregatesQueryJobWithResponse Get the state and one page of results of a usage query job.
+//
+// Answers 202 while the job is Queued or Running (and, the documentation says, when it failed), 200 once it is over; the body is the same. queryStatus says how the job stands. A Succeeded job pages its entities: nextUri is present only when another page exists. Needs the permission usage:organization:view.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/usage/aggregates/query/jobs/{jobId} (the `GetUsageAggregatesQueryJob` operationId).
+func (c *ClientWithResponses) GetUsageAggregatesQueryJobWithResponse(ctx context.Context, jobID JobID, params *GetUsageAggregatesQueryJobParams, reqEditors ...RequestEditorFn) (*GetUsageAggregatesQueryJobResponse, error) {
+	rsp, err := c.GetUsageAggregatesQueryJob(ctx, jobID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUsageAggregatesQueryJobResponse(rsp)
+}
+
+// PostUsageClientAggregatesQueryJobsWithBodyWithResponse Start a usage query job over one OAuth client.
+//
+// As the organization's job, over the requests of one OAuth client. Needs the permission usage:client:view.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/usage/client/{clientId}/aggregates/query/jobs (the `PostUsageClientAggregatesQueryJobs` operationId).
+func (c *ClientWithResponses) PostUsageClientAggregatesQueryJobsWithBodyWithResponse(ctx context.Context, clientID ClientID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostUsageClientAggregatesQueryJobsResponse, error) {
+	rsp, err := c.PostUsageClientAggregatesQueryJobsWithBody(ctx, clientID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostUsageClientAggregatesQueryJobsResponse(rsp)
+}
+
+// PostUsageClientAggregatesQueryJobsWithResponse Start a usage query job over one OAuth client.
+//
+// As the organization's job, over the requests of one OAuth client. Needs the permission usage:client:view.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/usage/client/{clientId}/aggregates/query/jobs (the `PostUsageClientAggregatesQueryJobs` operationId).
+func (c *ClientWithResponses) PostUsageClientAggregatesQueryJobsWithResponse(ctx context.Context, clientID ClientID, body PostUsageClientAggregatesQueryJobsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostUsageClientAggregatesQueryJobsResponse, error) {
+	rsp, err := c.PostUsageClientAggregatesQueryJobs(ctx, clientID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostUsageClientAggregatesQueryJobsResponse(rsp)
+}
+
+// GetUsageClientAggregatesQueryJobWithResponse Get the state and one page of results of a client's usage query job.
+//
+// As the organization's job results. Needs the permission usage:client:view.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId} (the `GetUsageClientAggregatesQueryJob` operationId).
+func (c *ClientWithResponses) GetUsageClientAggregatesQueryJobWithResponse(ctx context.Context, clientID ClientID, jobID JobID, params *GetUsageClientAggregatesQueryJobParams, reqEditors ...RequestEditorFn) (*GetUsageClientAggregatesQueryJobResponse, error) {
+	rsp, err := c.GetUsageClientAggregatesQueryJob(ctx, clientID, jobID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUsageClientAggregatesQueryJobResponse(rsp)
 }
 
 // PostUsageQueryWithBodyWithResponse Query organization API usage.
@@ -5022,6 +7011,2342 @@ func ParseGetOauthClientUsageSummaryResponse(rsp *http.Response) (*GetOauthClien
 		response.Headers503 = &headers
 	case rsp.StatusCode == 504:
 		var headers GetOauthClientUsageSummaryResponse504Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePostUsageAggregatesQueryJobsResponse parses an HTTP response from a PostUsageAggregatesQueryJobsWithResponse call
+func ParsePostUsageAggregatesQueryJobsResponse(rsp *http.Response) (*PostUsageAggregatesQueryJobsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostUsageAggregatesQueryJobsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageQueryJob
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest UsageQueryJob
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest JobsQueryBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestEntityTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ProxyError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 504:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PostUsageAggregatesQueryJobsResponse200Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers PostUsageAggregatesQueryJobsResponse202Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers PostUsageAggregatesQueryJobsResponse400Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PostUsageAggregatesQueryJobsResponse401Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PostUsageAggregatesQueryJobsResponse403Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PostUsageAggregatesQueryJobsResponse404Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers PostUsageAggregatesQueryJobsResponse408Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers PostUsageAggregatesQueryJobsResponse409Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers PostUsageAggregatesQueryJobsResponse413Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PostUsageAggregatesQueryJobsResponse415Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PostUsageAggregatesQueryJobsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers PostUsageAggregatesQueryJobsResponse500Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PostUsageAggregatesQueryJobsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers PostUsageAggregatesQueryJobsResponse504Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetUsageAggregatesQueryJobResponse parses an HTTP response from a GetUsageAggregatesQueryJobWithResponse call
+func ParseGetUsageAggregatesQueryJobResponse(rsp *http.Response) (*GetUsageAggregatesQueryJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUsageAggregatesQueryJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OrganizationPublicAPIUsageResultsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OrganizationPublicAPIUsageResultsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest JobsResultsBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestEntityTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ProxyError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 504:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetUsageAggregatesQueryJobResponse200Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers GetUsageAggregatesQueryJobResponse202Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetUsageAggregatesQueryJobResponse400Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetUsageAggregatesQueryJobResponse401Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetUsageAggregatesQueryJobResponse403Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetUsageAggregatesQueryJobResponse404Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers GetUsageAggregatesQueryJobResponse408Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers GetUsageAggregatesQueryJobResponse409Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers GetUsageAggregatesQueryJobResponse413Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers GetUsageAggregatesQueryJobResponse415Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetUsageAggregatesQueryJobResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetUsageAggregatesQueryJobResponse500Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetUsageAggregatesQueryJobResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetUsageAggregatesQueryJobResponse504Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePostUsageClientAggregatesQueryJobsResponse parses an HTTP response from a PostUsageClientAggregatesQueryJobsWithResponse call
+func ParsePostUsageClientAggregatesQueryJobsResponse(rsp *http.Response) (*PostUsageClientAggregatesQueryJobsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostUsageClientAggregatesQueryJobsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageQueryJob
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest UsageQueryJob
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest JobsQueryBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestEntityTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ProxyError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 504:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PostUsageClientAggregatesQueryJobsResponse200Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers PostUsageClientAggregatesQueryJobsResponse202Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers PostUsageClientAggregatesQueryJobsResponse400Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PostUsageClientAggregatesQueryJobsResponse401Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PostUsageClientAggregatesQueryJobsResponse403Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PostUsageClientAggregatesQueryJobsResponse404Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers PostUsageClientAggregatesQueryJobsResponse408Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers PostUsageClientAggregatesQueryJobsResponse409Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers PostUsageClientAggregatesQueryJobsResponse413Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PostUsageClientAggregatesQueryJobsResponse415Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PostUsageClientAggregatesQueryJobsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers PostUsageClientAggregatesQueryJobsResponse500Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PostUsageClientAggregatesQueryJobsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers PostUsageClientAggregatesQueryJobsResponse504Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetUsageClientAggregatesQueryJobResponse parses an HTTP response from a GetUsageClientAggregatesQueryJobWithResponse call
+func ParseGetUsageClientAggregatesQueryJobResponse(rsp *http.Response) (*GetUsageClientAggregatesQueryJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUsageClientAggregatesQueryJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ClientPublicAPIUsageResultsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ClientPublicAPIUsageResultsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest JobsResultsBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestEntityTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ProxyError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 504:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetUsageClientAggregatesQueryJobResponse200Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers GetUsageClientAggregatesQueryJobResponse202Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetUsageClientAggregatesQueryJobResponse400Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetUsageClientAggregatesQueryJobResponse401Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetUsageClientAggregatesQueryJobResponse403Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetUsageClientAggregatesQueryJobResponse404Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers GetUsageClientAggregatesQueryJobResponse408Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers GetUsageClientAggregatesQueryJobResponse409Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers GetUsageClientAggregatesQueryJobResponse413Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers GetUsageClientAggregatesQueryJobResponse415Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetUsageClientAggregatesQueryJobResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetUsageClientAggregatesQueryJobResponse500Headers
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetUsageClientAggregatesQueryJobResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninCorrelationID = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-allowed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-allowed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitAllowed = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-count"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitCount = &value
+		}
+		if values := rsp.Header.Values("inin-ratelimit-reset"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "inin-ratelimit-reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IninRatelimitReset = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetUsageClientAggregatesQueryJobResponse504Headers
 		if values := rsp.Header.Values("inin-correlation-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "inin-correlation-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -51,6 +51,18 @@
 // 20,000 records, and records over 5 MiB in all (WithMaxResponseBytes) get
 // 500 max.response.size.reached.
 //
+// The usage query jobs of 2025 (RouteJobs, RouteJobResults), both the
+// organization's and a client's, answer from the same population: each
+// cell (client, user, organization, template, method, platform) has its
+// own daily counts, and a job sums the cells of each group, so groupings,
+// filters, windows and granularities of the same data agree. Jobs refuse
+// with 400 constraint.validation a start more than a year ago or an end
+// more than 90 days after the start. A job answers 202 Queued, then 202
+// Running (WithRunning counts the Running polls), then 200 Succeeded with
+// pages of pageSize entities (100 by default) linked by nextUri. JobFailed,
+// JobCancelled and MaxResponseSize script the rest; UnknownStatus and the
+// other faults apply as to the legacy query.
+//
 // Faults (WithFault, Server.Inject) fire on the nth request to a Route:
 // WithFault counts from the server's start, Inject from the call, both from
 // 1; nth 0 means every request. Requests counts every request received,

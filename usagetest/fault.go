@@ -54,6 +54,9 @@ const (
 	faultRevoke
 	faultForeignResults
 	faultTokenRateLimited
+	faultJobFailed
+	faultJobCancelled
+	faultMaxResponseSize
 )
 
 // RateLimited answers 429 too.many.requests.retry.after with the given
@@ -113,7 +116,8 @@ func TokenRateLimited() Fault { return Fault{kind: faultTokenRateLimited} }
 var faultNames = [...]string{faultRateLimited: "RateLimited", faultHTML: "HTMLError", faultDrop: "DropConnection",
 	faultSlow: "Slow", faultTruncated: "TruncatedJSON", faultInvalidJSON: "InvalidJSON",
 	faultUnknownStatus: "UnknownStatus", faultNonUTCDate: "NonUTCDate", faultRevoke: "RevokeToken",
-	faultForeignResults: "ForeignResultsURI", faultTokenRateLimited: "TokenRateLimited"}
+	faultForeignResults: "ForeignResultsURI", faultTokenRateLimited: "TokenRateLimited",
+	faultJobFailed: "JobFailed", faultJobCancelled: "JobCancelled", faultMaxResponseSize: "MaxResponseSize"}
 
 // String names the fault as the call that builds it, for messages.
 func (f Fault) String() string {
@@ -121,7 +125,7 @@ func (f Fault) String() string {
 	switch {
 	case f.kind == 0:
 		return "Fault{}"
-	case f.kind == faultHTML:
+	case f.kind == faultHTML || f.kind == faultMaxResponseSize:
 		arg = strconv.Itoa(f.code)
 	case f.kind == faultSlow:
 		arg = f.delay.String()
@@ -135,15 +139,18 @@ func (f Fault) String() string {
 // for a meaningless fault fails at once instead of silently passing.
 func (f Fault) check(route Route, nth int) error {
 	only := map[faultKind][]Route{
-		faultUnknownStatus:    resultsRoutes,
+		faultUnknownStatus:    append(slices.Clone(resultsRoutes), RouteJobResults),
+		faultJobFailed:        {RouteJobs},
+		faultJobCancelled:     {RouteJobs},
+		faultMaxResponseSize:  {RouteJobResults},
 		faultNonUTCDate:       resultsRoutes,
 		faultForeignResults:   startRoutes,
-		faultRevoke:           append(slices.Clone(startRoutes), resultsRoutes...),
+		faultRevoke:           append(slices.Concat(startRoutes, resultsRoutes), RouteJobs, RouteJobResults),
 		faultTokenRateLimited: {RouteToken},
 	}
 	switch {
-	case route != RouteToken && !slices.Contains(startRoutes, route) && !slices.Contains(resultsRoutes, route):
-		return fmt.Errorf("usagetest: unknown route %q (want RouteToken, RouteQuery, RouteResults, RouteClientQuery, RouteClientResults, RouteSummary, RouteSearch or RouteSearchResults)", route)
+	case route != RouteToken && route != RouteJobs && route != RouteJobResults && !slices.Contains(startRoutes, route) && !slices.Contains(resultsRoutes, route):
+		return fmt.Errorf("usagetest: unknown route %q (want RouteToken, RouteQuery, RouteResults, RouteClientQuery, RouteClientResults, RouteSummary, RouteSearch, RouteSearchResults, RouteJobs or RouteJobResults)", route)
 	case f.kind == 0:
 		return fmt.Errorf("usagetest: zero Fault: build one with a constructor such as RateLimited")
 	case nth < 0:

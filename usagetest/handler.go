@@ -67,8 +67,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	route, id := match(r)
 	params := map[string]string{"executionId": id}
+	var job jobRoute
 	if route == "" {
 		route, params = matchMore(r)
+	}
+	if route == "" {
+		route, job = matchJob(r)
 	}
 	x := &exchange{s: s, w: w, r: r, corr: newID()}
 	x.faults = s.record(r, route, body)
@@ -88,6 +92,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		x.in = s.validationInput(r, queryPath, nil)
 	case RouteResults:
 		x.in = s.validationInput(r, resultsPath, params)
+	case RouteJobs, RouteJobResults:
+		x.in = s.validationInput(r, job.spec, job.params())
 	default:
 		if path, ok := morePaths[route]; ok {
 			x.in = s.validationInput(r, path, params)
@@ -137,6 +143,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.postSearch(x, body)
 	case RouteClientResults, RouteSearchResults:
 		s.results(x, route, params["clientId"], params["executionId"])
+	case RouteJobs:
+		s.postJob(x, body, job)
+	case RouteJobResults:
+		s.jobResults(x, job)
 	default:
 		x.error(http.StatusNotFound, "not.found", "", fmt.Sprintf("No resource at %s %s", r.Method, r.URL.Path))
 	}

@@ -64,6 +64,7 @@ type Server struct {
 	faults   []scripted
 	tokens   map[string]token
 	execs    map[string]*execution
+	jobs     map[string]*stubJob
 	nextExec int
 	windows  map[string]*window // rate-limit windows, by bearer token
 }

@@ -40,6 +40,21 @@ type Invoker interface {
 	//
 	// GET /api/v2/oauth/clients/{clientId}/usage/summary
 	GetOauthClientUsageSummary(ctx context.Context, params GetOauthClientUsageSummaryParams) (GetOauthClientUsageSummaryRes, error)
+	// GetUsageAggregatesQueryJob invokes getUsageAggregatesQueryJob operation.
+	//
+	// Answers 202 while the job is Queued or Running (and, the documentation says, when it failed), 200
+	// once it is over; the body is the same. queryStatus says how the job stands. A Succeeded job pages
+	// its entities: nextUri is present only when another page exists. Needs the permission
+	// usage:organization:view.
+	//
+	// GET /api/v2/usage/aggregates/query/jobs/{jobId}
+	GetUsageAggregatesQueryJob(ctx context.Context, params GetUsageAggregatesQueryJobParams) (GetUsageAggregatesQueryJobRes, error)
+	// GetUsageClientAggregatesQueryJob invokes getUsageClientAggregatesQueryJob operation.
+	//
+	// As the organization's job results. Needs the permission usage:client:view.
+	//
+	// GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId}
+	GetUsageClientAggregatesQueryJob(ctx context.Context, params GetUsageClientAggregatesQueryJobParams) (GetUsageClientAggregatesQueryJobRes, error)
 	// GetUsageQueryExecutionIdResults invokes getUsageQueryExecutionIdResults operation.
 	//
 	// Answers 200 whatever the state of the execution: progress is in queryStatus, never in the status
@@ -67,6 +82,22 @@ type Invoker interface {
 	//
 	// POST /api/v2/oauth/clients/{clientId}/usage/query
 	PostOauthClientUsageQuery(ctx context.Context, request *ApiUsageClientQuery, params PostOauthClientUsageQueryParams) (PostOauthClientUsageQueryRes, error)
+	// PostUsageAggregatesQueryJobs invokes postUsageAggregatesQueryJobs operation.
+	//
+	// The 2025 usage query service: it counts all requests (not only billable ones), shows the OAuth
+	// clients of Genesys' own organizations, filters, sorts and pages. The interval is inclusive at both
+	// ends, starts at most a year ago and ends at most 90 days after its start. Poll the job with GET
+	// .../jobs/{jobId}. Needs the permission usage:organization:view.
+	//
+	// POST /api/v2/usage/aggregates/query/jobs
+	PostUsageAggregatesQueryJobs(ctx context.Context, request *OrganizationPublicApiUsageQueryRequest) (PostUsageAggregatesQueryJobsRes, error)
+	// PostUsageClientAggregatesQueryJobs invokes postUsageClientAggregatesQueryJobs operation.
+	//
+	// As the organization's job, over the requests of one OAuth client. Needs the permission
+	// usage:client:view.
+	//
+	// POST /api/v2/usage/client/{clientId}/aggregates/query/jobs
+	PostUsageClientAggregatesQueryJobs(ctx context.Context, request *ClientPublicApiUsageQueryRequest, params PostUsageClientAggregatesQueryJobsParams) (PostUsageClientAggregatesQueryJobsRes, error)
 	// PostUsageQuery invokes postUsageQuery operation.
 	//
 	// Starts an asynchronous query of the organization's API usage. The answer carries the executionId
@@ -354,6 +385,290 @@ func (c *Client) sendGetOauthClientUsageSummary(ctx context.Context, params GetO
 	}()
 
 	result, err := decodeGetOauthClientUsageSummaryResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// GetUsageAggregatesQueryJob invokes getUsageAggregatesQueryJob operation.
+//
+// Answers 202 while the job is Queued or Running (and, the documentation says, when it failed), 200
+// once it is over; the body is the same. queryStatus says how the job stands. A Succeeded job pages
+// its entities: nextUri is present only when another page exists. Needs the permission
+// usage:organization:view.
+//
+// GET /api/v2/usage/aggregates/query/jobs/{jobId}
+func (c *Client) GetUsageAggregatesQueryJob(ctx context.Context, params GetUsageAggregatesQueryJobParams) (GetUsageAggregatesQueryJobRes, error) {
+	res, err := c.sendGetUsageAggregatesQueryJob(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendGetUsageAggregatesQueryJob(ctx context.Context, params GetUsageAggregatesQueryJobParams) (res GetUsageAggregatesQueryJobRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [2]string
+	pathParts[0] = "/api/v2/usage/aggregates/query/jobs/"
+	{
+		// Encode "jobId" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "jobId",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.JobId))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "pageSize" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "pageSize",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.PageSize.Get(); ok {
+				return e.EncodeValue(conv.Int32ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "after" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "after",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.After.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityPureCloudOAuth(ctx, GetUsageAggregatesQueryJobOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"PureCloudOAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetUsageAggregatesQueryJobResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// GetUsageClientAggregatesQueryJob invokes getUsageClientAggregatesQueryJob operation.
+//
+// As the organization's job results. Needs the permission usage:client:view.
+//
+// GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId}
+func (c *Client) GetUsageClientAggregatesQueryJob(ctx context.Context, params GetUsageClientAggregatesQueryJobParams) (GetUsageClientAggregatesQueryJobRes, error) {
+	res, err := c.sendGetUsageClientAggregatesQueryJob(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendGetUsageClientAggregatesQueryJob(ctx context.Context, params GetUsageClientAggregatesQueryJobParams) (res GetUsageClientAggregatesQueryJobRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [4]string
+	pathParts[0] = "/api/v2/usage/client/"
+	{
+		// Encode "clientId" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "clientId",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.ClientId))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/aggregates/query/jobs/"
+	{
+		// Encode "jobId" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "jobId",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.JobId))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[3] = encoded
+	}
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "pageSize" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "pageSize",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.PageSize.Get(); ok {
+				return e.EncodeValue(conv.Int32ToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "after" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "after",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.After.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityPureCloudOAuth(ctx, GetUsageClientAggregatesQueryJobOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"PureCloudOAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetUsageClientAggregatesQueryJobResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -688,6 +1003,187 @@ func (c *Client) sendPostOauthClientUsageQuery(ctx context.Context, request *Api
 	}()
 
 	result, err := decodePostOauthClientUsageQueryResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// PostUsageAggregatesQueryJobs invokes postUsageAggregatesQueryJobs operation.
+//
+// The 2025 usage query service: it counts all requests (not only billable ones), shows the OAuth
+// clients of Genesys' own organizations, filters, sorts and pages. The interval is inclusive at both
+// ends, starts at most a year ago and ends at most 90 days after its start. Poll the job with GET
+// .../jobs/{jobId}. Needs the permission usage:organization:view.
+//
+// POST /api/v2/usage/aggregates/query/jobs
+func (c *Client) PostUsageAggregatesQueryJobs(ctx context.Context, request *OrganizationPublicApiUsageQueryRequest) (PostUsageAggregatesQueryJobsRes, error) {
+	res, err := c.sendPostUsageAggregatesQueryJobs(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendPostUsageAggregatesQueryJobs(ctx context.Context, request *OrganizationPublicApiUsageQueryRequest) (res PostUsageAggregatesQueryJobsRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/v2/usage/aggregates/query/jobs"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodePostUsageAggregatesQueryJobsRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityPureCloudOAuth(ctx, PostUsageAggregatesQueryJobsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"PureCloudOAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodePostUsageAggregatesQueryJobsResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// PostUsageClientAggregatesQueryJobs invokes postUsageClientAggregatesQueryJobs operation.
+//
+// As the organization's job, over the requests of one OAuth client. Needs the permission
+// usage:client:view.
+//
+// POST /api/v2/usage/client/{clientId}/aggregates/query/jobs
+func (c *Client) PostUsageClientAggregatesQueryJobs(ctx context.Context, request *ClientPublicApiUsageQueryRequest, params PostUsageClientAggregatesQueryJobsParams) (PostUsageClientAggregatesQueryJobsRes, error) {
+	res, err := c.sendPostUsageClientAggregatesQueryJobs(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendPostUsageClientAggregatesQueryJobs(ctx context.Context, request *ClientPublicApiUsageQueryRequest, params PostUsageClientAggregatesQueryJobsParams) (res PostUsageClientAggregatesQueryJobsRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v2/usage/client/"
+	{
+		// Encode "clientId" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "clientId",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.ClientId))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/aggregates/query/jobs"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodePostUsageClientAggregatesQueryJobsRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityPureCloudOAuth(ctx, PostUsageClientAggregatesQueryJobsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"PureCloudOAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodePostUsageClientAggregatesQueryJobsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

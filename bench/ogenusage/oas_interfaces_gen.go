@@ -9,6 +9,14 @@ type GetOauthClientUsageSummaryRes interface {
 	getOauthClientUsageSummaryRes()
 }
 
+type GetUsageAggregatesQueryJobRes interface {
+	getUsageAggregatesQueryJobRes()
+}
+
+type GetUsageClientAggregatesQueryJobRes interface {
+	getUsageClientAggregatesQueryJobRes()
+}
+
 type GetUsageQueryExecutionIdResultsRes interface {
 	getUsageQueryExecutionIdResultsRes()
 }
@@ -19,6 +27,14 @@ type GetUsageSimplesearchExecutionIdResultsRes interface {
 
 type PostOauthClientUsageQueryRes interface {
 	postOauthClientUsageQueryRes()
+}
+
+type PostUsageAggregatesQueryJobsRes interface {
+	postUsageAggregatesQueryJobsRes()
+}
+
+type PostUsageClientAggregatesQueryJobsRes interface {
+	postUsageClientAggregatesQueryJobsRes()
 }
 
 type PostUsageQueryRes interface {

@@ -982,6 +982,789 @@ func (s *ClientGroupBy) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes ClientJobsGroupBy as json.
+func (s ClientJobsGroupBy) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes ClientJobsGroupBy from json.
+func (s *ClientJobsGroupBy) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ClientJobsGroupBy to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch ClientJobsGroupBy(v) {
+	case ClientJobsGroupByOrganizationId:
+		*s = ClientJobsGroupByOrganizationId
+	case ClientJobsGroupByHttpMethod:
+		*s = ClientJobsGroupByHttpMethod
+	case ClientJobsGroupByTemplateUri:
+		*s = ClientJobsGroupByTemplateUri
+	case ClientJobsGroupByPlatform:
+		*s = ClientJobsGroupByPlatform
+	default:
+		*s = ClientJobsGroupBy(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s ClientJobsGroupBy) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ClientJobsGroupBy) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ClientPublicApiUsage) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ClientPublicApiUsage) encodeFields(e *jx.Encoder) {
+	{
+		if s.Date.Set {
+			e.FieldStart("date")
+			s.Date.Encode(e, json.EncodeDate)
+		}
+	}
+	{
+		if s.Platform.Set {
+			e.FieldStart("platform")
+			s.Platform.Encode(e)
+		}
+	}
+	{
+		if s.HttpMethod.Set {
+			e.FieldStart("httpMethod")
+			s.HttpMethod.Encode(e)
+		}
+	}
+	{
+		if s.TemplateUri.Set {
+			e.FieldStart("templateUri")
+			s.TemplateUri.Encode(e)
+		}
+	}
+	{
+		if s.RequestCount.Set {
+			e.FieldStart("requestCount")
+			s.RequestCount.Encode(e)
+		}
+	}
+	{
+		if s.Status200.Set {
+			e.FieldStart("status200")
+			s.Status200.Encode(e)
+		}
+	}
+	{
+		if s.Status300.Set {
+			e.FieldStart("status300")
+			s.Status300.Encode(e)
+		}
+	}
+	{
+		if s.Status400.Set {
+			e.FieldStart("status400")
+			s.Status400.Encode(e)
+		}
+	}
+	{
+		if s.Status429.Set {
+			e.FieldStart("status429")
+			s.Status429.Encode(e)
+		}
+	}
+	{
+		if s.Status500.Set {
+			e.FieldStart("status500")
+			s.Status500.Encode(e)
+		}
+	}
+	{
+		if s.OrganizationId.Set {
+			e.FieldStart("organizationId")
+			s.OrganizationId.Encode(e)
+		}
+	}
+}
+
+var jsonFieldsNameOfClientPublicApiUsage = [11]string{
+	0:  "date",
+	1:  "platform",
+	2:  "httpMethod",
+	3:  "templateUri",
+	4:  "requestCount",
+	5:  "status200",
+	6:  "status300",
+	7:  "status400",
+	8:  "status429",
+	9:  "status500",
+	10: "organizationId",
+}
+
+// Decode decodes ClientPublicApiUsage from json.
+func (s *ClientPublicApiUsage) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ClientPublicApiUsage to nil")
+	}
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "date":
+			if err := func() error {
+				s.Date.Reset()
+				if err := s.Date.Decode(d, json.DecodeDate); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"date\"")
+			}
+		case "platform":
+			if err := func() error {
+				s.Platform.Reset()
+				if err := s.Platform.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"platform\"")
+			}
+		case "httpMethod":
+			if err := func() error {
+				s.HttpMethod.Reset()
+				if err := s.HttpMethod.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"httpMethod\"")
+			}
+		case "templateUri":
+			if err := func() error {
+				s.TemplateUri.Reset()
+				if err := s.TemplateUri.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"templateUri\"")
+			}
+		case "requestCount":
+			if err := func() error {
+				s.RequestCount.Reset()
+				if err := s.RequestCount.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"requestCount\"")
+			}
+		case "status200":
+			if err := func() error {
+				s.Status200.Reset()
+				if err := s.Status200.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"status200\"")
+			}
+		case "status300":
+			if err := func() error {
+				s.Status300.Reset()
+				if err := s.Status300.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"status300\"")
+			}
+		case "status400":
+			if err := func() error {
+				s.Status400.Reset()
+				if err := s.Status400.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"status400\"")
+			}
+		case "status429":
+			if err := func() error {
+				s.Status429.Reset()
+				if err := s.Status429.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"status429\"")
+			}
+		case "status500":
+			if err := func() error {
+				s.Status500.Reset()
+				if err := s.Status500.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"status500\"")
+			}
+		case "organizationId":
+			if err := func() error {
+				s.OrganizationId.Reset()
+				if err := s.OrganizationId.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"organizationId\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ClientPublicApiUsage")
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ClientPublicApiUsage) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ClientPublicApiUsage) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ClientPublicApiUsageQueryRequest) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ClientPublicApiUsageQueryRequest) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("interval")
+		e.Str(s.Interval)
+	}
+	{
+		if s.Granularity.Set {
+			e.FieldStart("granularity")
+			s.Granularity.Encode(e)
+		}
+	}
+	{
+		if s.Metrics != nil {
+			e.FieldStart("metrics")
+			e.ArrStart()
+			for _, elem := range s.Metrics {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.GroupBy != nil {
+			e.FieldStart("groupBy")
+			e.ArrStart()
+			for _, elem := range s.GroupBy {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.SortBy != nil {
+			e.FieldStart("sortBy")
+			e.ArrStart()
+			for _, elem := range s.SortBy {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.TemplateUris != nil {
+			e.FieldStart("templateUris")
+			e.ArrStart()
+			for _, elem := range s.TemplateUris {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.HttpMethods != nil {
+			e.FieldStart("httpMethods")
+			e.ArrStart()
+			for _, elem := range s.HttpMethods {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.Platforms != nil {
+			e.FieldStart("platforms")
+			e.ArrStart()
+			for _, elem := range s.Platforms {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.OrganizationIds != nil {
+			e.FieldStart("organizationIds")
+			e.ArrStart()
+			for _, elem := range s.OrganizationIds {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+}
+
+var jsonFieldsNameOfClientPublicApiUsageQueryRequest = [9]string{
+	0: "interval",
+	1: "granularity",
+	2: "metrics",
+	3: "groupBy",
+	4: "sortBy",
+	5: "templateUris",
+	6: "httpMethods",
+	7: "platforms",
+	8: "organizationIds",
+}
+
+// Decode decodes ClientPublicApiUsageQueryRequest from json.
+func (s *ClientPublicApiUsageQueryRequest) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ClientPublicApiUsageQueryRequest to nil")
+	}
+	var requiredBitSet [2]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "interval":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Str()
+				s.Interval = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"interval\"")
+			}
+		case "granularity":
+			if err := func() error {
+				s.Granularity.Reset()
+				if err := s.Granularity.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"granularity\"")
+			}
+		case "metrics":
+			if err := func() error {
+				s.Metrics = make([]Metric, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem Metric
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.Metrics = append(s.Metrics, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"metrics\"")
+			}
+		case "groupBy":
+			if err := func() error {
+				s.GroupBy = make([]ClientJobsGroupBy, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem ClientJobsGroupBy
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.GroupBy = append(s.GroupBy, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"groupBy\"")
+			}
+		case "sortBy":
+			if err := func() error {
+				s.SortBy = make([]JobsSortBy, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem JobsSortBy
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.SortBy = append(s.SortBy, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"sortBy\"")
+			}
+		case "templateUris":
+			if err := func() error {
+				s.TemplateUris = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.TemplateUris = append(s.TemplateUris, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"templateUris\"")
+			}
+		case "httpMethods":
+			if err := func() error {
+				s.HttpMethods = make([]JobsHttpMethod, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem JobsHttpMethod
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.HttpMethods = append(s.HttpMethods, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"httpMethods\"")
+			}
+		case "platforms":
+			if err := func() error {
+				s.Platforms = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.Platforms = append(s.Platforms, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"platforms\"")
+			}
+		case "organizationIds":
+			if err := func() error {
+				s.OrganizationIds = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.OrganizationIds = append(s.OrganizationIds, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"organizationIds\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ClientPublicApiUsageQueryRequest")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [2]uint8{
+		0b00000001,
+		0b00000000,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfClientPublicApiUsageQueryRequest) {
+					name = jsonFieldsNameOfClientPublicApiUsageQueryRequest[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ClientPublicApiUsageQueryRequest) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ClientPublicApiUsageQueryRequest) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ClientPublicApiUsageResultsResponse) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ClientPublicApiUsageResultsResponse) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("queryStatus")
+		s.QueryStatus.Encode(e)
+	}
+	{
+		if s.ErrorBody.Set {
+			e.FieldStart("errorBody")
+			s.ErrorBody.Encode(e)
+		}
+	}
+	{
+		if s.Entities != nil {
+			e.FieldStart("entities")
+			e.ArrStart()
+			for _, elem := range s.Entities {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.NextUri.Set {
+			e.FieldStart("nextUri")
+			s.NextUri.Encode(e)
+		}
+	}
+	{
+		if s.Name.Set {
+			e.FieldStart("name")
+			s.Name.Encode(e)
+		}
+	}
+	{
+		if s.SelfUri.Set {
+			e.FieldStart("selfUri")
+			s.SelfUri.Encode(e)
+		}
+	}
+}
+
+var jsonFieldsNameOfClientPublicApiUsageResultsResponse = [6]string{
+	0: "queryStatus",
+	1: "errorBody",
+	2: "entities",
+	3: "nextUri",
+	4: "name",
+	5: "selfUri",
+}
+
+// Decode decodes ClientPublicApiUsageResultsResponse from json.
+func (s *ClientPublicApiUsageResultsResponse) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ClientPublicApiUsageResultsResponse to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "queryStatus":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				if err := s.QueryStatus.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"queryStatus\"")
+			}
+		case "errorBody":
+			if err := func() error {
+				s.ErrorBody.Reset()
+				if err := s.ErrorBody.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"errorBody\"")
+			}
+		case "entities":
+			if err := func() error {
+				s.Entities = make([]ClientPublicApiUsage, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem ClientPublicApiUsage
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.Entities = append(s.Entities, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"entities\"")
+			}
+		case "nextUri":
+			if err := func() error {
+				s.NextUri.Reset()
+				if err := s.NextUri.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"nextUri\"")
+			}
+		case "name":
+			if err := func() error {
+				s.Name.Reset()
+				if err := s.Name.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"name\"")
+			}
+		case "selfUri":
+			if err := func() error {
+				s.SelfUri.Reset()
+				if err := s.SelfUri.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"selfUri\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ClientPublicApiUsageResultsResponse")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000001,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfClientPublicApiUsageResultsResponse) {
+					name = jsonFieldsNameOfClientPublicApiUsageResultsResponse[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ClientPublicApiUsageResultsResponse) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ClientPublicApiUsageResultsResponse) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode implements json.Marshaler.
 func (s *Cursors) Encode(e *jx.Encoder) {
 	e.ObjStart()
@@ -1630,6 +2413,405 @@ func (s *HttpMethod) UnmarshalJSON(data []byte) error {
 }
 
 // Encode implements json.Marshaler.
+func (s *JobOAuthClient) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *JobOAuthClient) encodeFields(e *jx.Encoder) {
+	{
+		if s.ID.Set {
+			e.FieldStart("id")
+			s.ID.Encode(e)
+		}
+	}
+	{
+		if s.Name.Set {
+			e.FieldStart("name")
+			s.Name.Encode(e)
+		}
+	}
+	{
+		if s.SelfUri.Set {
+			e.FieldStart("selfUri")
+			s.SelfUri.Encode(e)
+		}
+	}
+}
+
+var jsonFieldsNameOfJobOAuthClient = [3]string{
+	0: "id",
+	1: "name",
+	2: "selfUri",
+}
+
+// Decode decodes JobOAuthClient from json.
+func (s *JobOAuthClient) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode JobOAuthClient to nil")
+	}
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "id":
+			if err := func() error {
+				s.ID.Reset()
+				if err := s.ID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"id\"")
+			}
+		case "name":
+			if err := func() error {
+				s.Name.Reset()
+				if err := s.Name.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"name\"")
+			}
+		case "selfUri":
+			if err := func() error {
+				s.SelfUri.Reset()
+				if err := s.SelfUri.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"selfUri\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode JobOAuthClient")
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *JobOAuthClient) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *JobOAuthClient) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes JobStatus as json.
+func (s JobStatus) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes JobStatus from json.
+func (s *JobStatus) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode JobStatus to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch JobStatus(v) {
+	case JobStatusQueued:
+		*s = JobStatusQueued
+	case JobStatusRunning:
+		*s = JobStatusRunning
+	case JobStatusSucceeded:
+		*s = JobStatusSucceeded
+	case JobStatusFailed:
+		*s = JobStatusFailed
+	case JobStatusCancelled:
+		*s = JobStatusCancelled
+	default:
+		*s = JobStatus(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s JobStatus) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *JobStatus) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *JobUser) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *JobUser) encodeFields(e *jx.Encoder) {
+	{
+		if s.ID.Set {
+			e.FieldStart("id")
+			s.ID.Encode(e)
+		}
+	}
+	{
+		if s.SelfUri.Set {
+			e.FieldStart("selfUri")
+			s.SelfUri.Encode(e)
+		}
+	}
+}
+
+var jsonFieldsNameOfJobUser = [2]string{
+	0: "id",
+	1: "selfUri",
+}
+
+// Decode decodes JobUser from json.
+func (s *JobUser) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode JobUser to nil")
+	}
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "id":
+			if err := func() error {
+				s.ID.Reset()
+				if err := s.ID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"id\"")
+			}
+		case "selfUri":
+			if err := func() error {
+				s.SelfUri.Reset()
+				if err := s.SelfUri.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"selfUri\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode JobUser")
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *JobUser) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *JobUser) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes JobsGroupBy as json.
+func (s JobsGroupBy) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes JobsGroupBy from json.
+func (s *JobsGroupBy) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode JobsGroupBy to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch JobsGroupBy(v) {
+	case JobsGroupByOauthClientName:
+		*s = JobsGroupByOauthClientName
+	case JobsGroupByOauthClientId:
+		*s = JobsGroupByOauthClientId
+	case JobsGroupByUserId:
+		*s = JobsGroupByUserId
+	case JobsGroupByHttpMethod:
+		*s = JobsGroupByHttpMethod
+	case JobsGroupByTemplateUri:
+		*s = JobsGroupByTemplateUri
+	case JobsGroupByPlatform:
+		*s = JobsGroupByPlatform
+	default:
+		*s = JobsGroupBy(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s JobsGroupBy) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *JobsGroupBy) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes JobsHttpMethod as json.
+func (s JobsHttpMethod) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes JobsHttpMethod from json.
+func (s *JobsHttpMethod) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode JobsHttpMethod to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch JobsHttpMethod(v) {
+	case JobsHttpMethodGET:
+		*s = JobsHttpMethodGET
+	case JobsHttpMethodPOST:
+		*s = JobsHttpMethodPOST
+	case JobsHttpMethodPUT:
+		*s = JobsHttpMethodPUT
+	case JobsHttpMethodPATCH:
+		*s = JobsHttpMethodPATCH
+	case JobsHttpMethodDELETE:
+		*s = JobsHttpMethodDELETE
+	case JobsHttpMethodHEAD:
+		*s = JobsHttpMethodHEAD
+	default:
+		*s = JobsHttpMethod(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s JobsHttpMethod) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *JobsHttpMethod) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *JobsSortBy) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *JobsSortBy) encodeFields(e *jx.Encoder) {
+	{
+		if s.FieldName.Set {
+			e.FieldStart("fieldName")
+			s.FieldName.Encode(e)
+		}
+	}
+	{
+		if s.Order.Set {
+			e.FieldStart("order")
+			s.Order.Encode(e)
+		}
+	}
+}
+
+var jsonFieldsNameOfJobsSortBy = [2]string{
+	0: "fieldName",
+	1: "order",
+}
+
+// Decode decodes JobsSortBy from json.
+func (s *JobsSortBy) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode JobsSortBy to nil")
+	}
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "fieldName":
+			if err := func() error {
+				s.FieldName.Reset()
+				if err := s.FieldName.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"fieldName\"")
+			}
+		case "order":
+			if err := func() error {
+				s.Order.Reset()
+				if err := s.Order.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"order\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode JobsSortBy")
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *JobsSortBy) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *JobsSortBy) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
 func (s *Limit) Encode(e *jx.Encoder) {
 	e.ObjStart()
 	s.encodeFields(e)
@@ -1808,6 +2990,41 @@ func (s *OptCursors) UnmarshalJSON(data []byte) error {
 }
 
 // Encode encodes time.Time as json.
+func (o OptDate) Encode(e *jx.Encoder, format func(*jx.Encoder, time.Time)) {
+	if !o.Set {
+		return
+	}
+	format(e, o.Value)
+}
+
+// Decode decodes time.Time from json.
+func (o *OptDate) Decode(d *jx.Decoder, format func(*jx.Decoder) (time.Time, error)) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptDate to nil")
+	}
+	o.Set = true
+	v, err := format(d)
+	if err != nil {
+		return err
+	}
+	o.Value = v
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptDate) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e, json.EncodeDate)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptDate) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d, json.DecodeDate)
+}
+
+// Encode encodes time.Time as json.
 func (o OptDateTime) Encode(e *jx.Encoder, format func(*jx.Encoder, time.Time)) {
 	if !o.Set {
 		return
@@ -1840,6 +3057,39 @@ func (s OptDateTime) MarshalJSON() ([]byte, error) {
 func (s *OptDateTime) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d, json.DecodeDateTime)
+}
+
+// Encode encodes ErrorBody as json.
+func (o OptErrorBody) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	o.Value.Encode(e)
+}
+
+// Decode decodes ErrorBody from json.
+func (o *OptErrorBody) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptErrorBody to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptErrorBody) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptErrorBody) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
 }
 
 // Encode encodes ErrorBodyMessageParams as json.
@@ -1979,6 +3229,72 @@ func (s *OptInt64) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes JobOAuthClient as json.
+func (o OptJobOAuthClient) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	o.Value.Encode(e)
+}
+
+// Decode decodes JobOAuthClient from json.
+func (o *OptJobOAuthClient) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptJobOAuthClient to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptJobOAuthClient) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptJobOAuthClient) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes JobUser as json.
+func (o OptJobUser) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	o.Value.Encode(e)
+}
+
+// Decode decodes JobUser from json.
+func (o *OptJobUser) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptJobUser to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptJobUser) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptJobUser) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode encodes Limit as json.
 func (o OptLimit) Encode(e *jx.Encoder) {
 	if !o.Set {
@@ -2045,6 +3361,39 @@ func (s *OptQueryStatus) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes SortOrder as json.
+func (o OptSortOrder) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	e.Str(string(o.Value))
+}
+
+// Decode decodes SortOrder from json.
+func (o *OptSortOrder) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptSortOrder to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptSortOrder) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptSortOrder) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode encodes string as json.
 func (o OptString) Encode(e *jx.Encoder) {
 	if !o.Set {
@@ -2076,6 +3425,792 @@ func (s OptString) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *OptString) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *OrganizationPublicApiUsage) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *OrganizationPublicApiUsage) encodeFields(e *jx.Encoder) {
+	{
+		if s.Date.Set {
+			e.FieldStart("date")
+			s.Date.Encode(e, json.EncodeDate)
+		}
+	}
+	{
+		if s.Platform.Set {
+			e.FieldStart("platform")
+			s.Platform.Encode(e)
+		}
+	}
+	{
+		if s.HttpMethod.Set {
+			e.FieldStart("httpMethod")
+			s.HttpMethod.Encode(e)
+		}
+	}
+	{
+		if s.TemplateUri.Set {
+			e.FieldStart("templateUri")
+			s.TemplateUri.Encode(e)
+		}
+	}
+	{
+		if s.RequestCount.Set {
+			e.FieldStart("requestCount")
+			s.RequestCount.Encode(e)
+		}
+	}
+	{
+		if s.Status200.Set {
+			e.FieldStart("status200")
+			s.Status200.Encode(e)
+		}
+	}
+	{
+		if s.Status300.Set {
+			e.FieldStart("status300")
+			s.Status300.Encode(e)
+		}
+	}
+	{
+		if s.Status400.Set {
+			e.FieldStart("status400")
+			s.Status400.Encode(e)
+		}
+	}
+	{
+		if s.Status429.Set {
+			e.FieldStart("status429")
+			s.Status429.Encode(e)
+		}
+	}
+	{
+		if s.Status500.Set {
+			e.FieldStart("status500")
+			s.Status500.Encode(e)
+		}
+	}
+	{
+		if s.OauthClient.Set {
+			e.FieldStart("oauthClient")
+			s.OauthClient.Encode(e)
+		}
+	}
+	{
+		if s.User.Set {
+			e.FieldStart("user")
+			s.User.Encode(e)
+		}
+	}
+}
+
+var jsonFieldsNameOfOrganizationPublicApiUsage = [12]string{
+	0:  "date",
+	1:  "platform",
+	2:  "httpMethod",
+	3:  "templateUri",
+	4:  "requestCount",
+	5:  "status200",
+	6:  "status300",
+	7:  "status400",
+	8:  "status429",
+	9:  "status500",
+	10: "oauthClient",
+	11: "user",
+}
+
+// Decode decodes OrganizationPublicApiUsage from json.
+func (s *OrganizationPublicApiUsage) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode OrganizationPublicApiUsage to nil")
+	}
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "date":
+			if err := func() error {
+				s.Date.Reset()
+				if err := s.Date.Decode(d, json.DecodeDate); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"date\"")
+			}
+		case "platform":
+			if err := func() error {
+				s.Platform.Reset()
+				if err := s.Platform.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"platform\"")
+			}
+		case "httpMethod":
+			if err := func() error {
+				s.HttpMethod.Reset()
+				if err := s.HttpMethod.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"httpMethod\"")
+			}
+		case "templateUri":
+			if err := func() error {
+				s.TemplateUri.Reset()
+				if err := s.TemplateUri.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"templateUri\"")
+			}
+		case "requestCount":
+			if err := func() error {
+				s.RequestCount.Reset()
+				if err := s.RequestCount.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"requestCount\"")
+			}
+		case "status200":
+			if err := func() error {
+				s.Status200.Reset()
+				if err := s.Status200.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"status200\"")
+			}
+		case "status300":
+			if err := func() error {
+				s.Status300.Reset()
+				if err := s.Status300.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"status300\"")
+			}
+		case "status400":
+			if err := func() error {
+				s.Status400.Reset()
+				if err := s.Status400.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"status400\"")
+			}
+		case "status429":
+			if err := func() error {
+				s.Status429.Reset()
+				if err := s.Status429.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"status429\"")
+			}
+		case "status500":
+			if err := func() error {
+				s.Status500.Reset()
+				if err := s.Status500.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"status500\"")
+			}
+		case "oauthClient":
+			if err := func() error {
+				s.OauthClient.Reset()
+				if err := s.OauthClient.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"oauthClient\"")
+			}
+		case "user":
+			if err := func() error {
+				s.User.Reset()
+				if err := s.User.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"user\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode OrganizationPublicApiUsage")
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *OrganizationPublicApiUsage) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OrganizationPublicApiUsage) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *OrganizationPublicApiUsageQueryRequest) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *OrganizationPublicApiUsageQueryRequest) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("interval")
+		e.Str(s.Interval)
+	}
+	{
+		if s.Granularity.Set {
+			e.FieldStart("granularity")
+			s.Granularity.Encode(e)
+		}
+	}
+	{
+		if s.Metrics != nil {
+			e.FieldStart("metrics")
+			e.ArrStart()
+			for _, elem := range s.Metrics {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.GroupBy != nil {
+			e.FieldStart("groupBy")
+			e.ArrStart()
+			for _, elem := range s.GroupBy {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.SortBy != nil {
+			e.FieldStart("sortBy")
+			e.ArrStart()
+			for _, elem := range s.SortBy {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.TemplateUris != nil {
+			e.FieldStart("templateUris")
+			e.ArrStart()
+			for _, elem := range s.TemplateUris {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.HttpMethods != nil {
+			e.FieldStart("httpMethods")
+			e.ArrStart()
+			for _, elem := range s.HttpMethods {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.Platforms != nil {
+			e.FieldStart("platforms")
+			e.ArrStart()
+			for _, elem := range s.Platforms {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.UserIds != nil {
+			e.FieldStart("userIds")
+			e.ArrStart()
+			for _, elem := range s.UserIds {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.OauthClientIds != nil {
+			e.FieldStart("oauthClientIds")
+			e.ArrStart()
+			for _, elem := range s.OauthClientIds {
+				e.Str(elem)
+			}
+			e.ArrEnd()
+		}
+	}
+}
+
+var jsonFieldsNameOfOrganizationPublicApiUsageQueryRequest = [10]string{
+	0: "interval",
+	1: "granularity",
+	2: "metrics",
+	3: "groupBy",
+	4: "sortBy",
+	5: "templateUris",
+	6: "httpMethods",
+	7: "platforms",
+	8: "userIds",
+	9: "oauthClientIds",
+}
+
+// Decode decodes OrganizationPublicApiUsageQueryRequest from json.
+func (s *OrganizationPublicApiUsageQueryRequest) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode OrganizationPublicApiUsageQueryRequest to nil")
+	}
+	var requiredBitSet [2]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "interval":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Str()
+				s.Interval = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"interval\"")
+			}
+		case "granularity":
+			if err := func() error {
+				s.Granularity.Reset()
+				if err := s.Granularity.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"granularity\"")
+			}
+		case "metrics":
+			if err := func() error {
+				s.Metrics = make([]Metric, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem Metric
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.Metrics = append(s.Metrics, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"metrics\"")
+			}
+		case "groupBy":
+			if err := func() error {
+				s.GroupBy = make([]JobsGroupBy, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem JobsGroupBy
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.GroupBy = append(s.GroupBy, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"groupBy\"")
+			}
+		case "sortBy":
+			if err := func() error {
+				s.SortBy = make([]JobsSortBy, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem JobsSortBy
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.SortBy = append(s.SortBy, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"sortBy\"")
+			}
+		case "templateUris":
+			if err := func() error {
+				s.TemplateUris = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.TemplateUris = append(s.TemplateUris, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"templateUris\"")
+			}
+		case "httpMethods":
+			if err := func() error {
+				s.HttpMethods = make([]JobsHttpMethod, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem JobsHttpMethod
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.HttpMethods = append(s.HttpMethods, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"httpMethods\"")
+			}
+		case "platforms":
+			if err := func() error {
+				s.Platforms = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.Platforms = append(s.Platforms, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"platforms\"")
+			}
+		case "userIds":
+			if err := func() error {
+				s.UserIds = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.UserIds = append(s.UserIds, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"userIds\"")
+			}
+		case "oauthClientIds":
+			if err := func() error {
+				s.OauthClientIds = make([]string, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem string
+					v, err := d.Str()
+					elem = string(v)
+					if err != nil {
+						return err
+					}
+					s.OauthClientIds = append(s.OauthClientIds, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"oauthClientIds\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode OrganizationPublicApiUsageQueryRequest")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [2]uint8{
+		0b00000001,
+		0b00000000,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfOrganizationPublicApiUsageQueryRequest) {
+					name = jsonFieldsNameOfOrganizationPublicApiUsageQueryRequest[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *OrganizationPublicApiUsageQueryRequest) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OrganizationPublicApiUsageQueryRequest) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *OrganizationPublicApiUsageResultsResponse) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *OrganizationPublicApiUsageResultsResponse) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("queryStatus")
+		s.QueryStatus.Encode(e)
+	}
+	{
+		if s.ErrorBody.Set {
+			e.FieldStart("errorBody")
+			s.ErrorBody.Encode(e)
+		}
+	}
+	{
+		if s.Entities != nil {
+			e.FieldStart("entities")
+			e.ArrStart()
+			for _, elem := range s.Entities {
+				elem.Encode(e)
+			}
+			e.ArrEnd()
+		}
+	}
+	{
+		if s.NextUri.Set {
+			e.FieldStart("nextUri")
+			s.NextUri.Encode(e)
+		}
+	}
+	{
+		if s.Name.Set {
+			e.FieldStart("name")
+			s.Name.Encode(e)
+		}
+	}
+	{
+		if s.SelfUri.Set {
+			e.FieldStart("selfUri")
+			s.SelfUri.Encode(e)
+		}
+	}
+}
+
+var jsonFieldsNameOfOrganizationPublicApiUsageResultsResponse = [6]string{
+	0: "queryStatus",
+	1: "errorBody",
+	2: "entities",
+	3: "nextUri",
+	4: "name",
+	5: "selfUri",
+}
+
+// Decode decodes OrganizationPublicApiUsageResultsResponse from json.
+func (s *OrganizationPublicApiUsageResultsResponse) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode OrganizationPublicApiUsageResultsResponse to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "queryStatus":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				if err := s.QueryStatus.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"queryStatus\"")
+			}
+		case "errorBody":
+			if err := func() error {
+				s.ErrorBody.Reset()
+				if err := s.ErrorBody.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"errorBody\"")
+			}
+		case "entities":
+			if err := func() error {
+				s.Entities = make([]OrganizationPublicApiUsage, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem OrganizationPublicApiUsage
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.Entities = append(s.Entities, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"entities\"")
+			}
+		case "nextUri":
+			if err := func() error {
+				s.NextUri.Reset()
+				if err := s.NextUri.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"nextUri\"")
+			}
+		case "name":
+			if err := func() error {
+				s.Name.Reset()
+				if err := s.Name.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"name\"")
+			}
+		case "selfUri":
+			if err := func() error {
+				s.SelfUri.Reset()
+				if err := s.SelfUri.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"selfUri\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode OrganizationPublicApiUsageResultsResponse")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000001,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfOrganizationPublicApiUsageResultsResponse) {
+					name = jsonFieldsNameOfOrganizationPublicApiUsageResultsResponse[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *OrganizationPublicApiUsageResultsResponse) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OrganizationPublicApiUsageResultsResponse) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -2176,6 +4311,46 @@ func (s *SimpleSearchMetric) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes SortOrder as json.
+func (s SortOrder) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes SortOrder from json.
+func (s *SortOrder) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode SortOrder to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch SortOrder(v) {
+	case SortOrderAsc:
+		*s = SortOrderAsc
+	case SortOrderDesc:
+		*s = SortOrderDesc
+	default:
+		*s = SortOrder(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s SortOrder) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *SortOrder) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode implements json.Marshaler.
 func (s *UsageExecutionResult) Encode(e *jx.Encoder) {
 	e.ObjStart()
@@ -2252,6 +4427,153 @@ func (s *UsageExecutionResult) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *UsageExecutionResult) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *UsageQueryJob) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *UsageQueryJob) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("id")
+		e.Str(s.ID)
+	}
+	{
+		if s.Name.Set {
+			e.FieldStart("name")
+			s.Name.Encode(e)
+		}
+	}
+	{
+		if s.ResultsUri.Set {
+			e.FieldStart("resultsUri")
+			s.ResultsUri.Encode(e)
+		}
+	}
+	{
+		if s.SelfUri.Set {
+			e.FieldStart("selfUri")
+			s.SelfUri.Encode(e)
+		}
+	}
+}
+
+var jsonFieldsNameOfUsageQueryJob = [4]string{
+	0: "id",
+	1: "name",
+	2: "resultsUri",
+	3: "selfUri",
+}
+
+// Decode decodes UsageQueryJob from json.
+func (s *UsageQueryJob) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode UsageQueryJob to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "id":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Str()
+				s.ID = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"id\"")
+			}
+		case "name":
+			if err := func() error {
+				s.Name.Reset()
+				if err := s.Name.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"name\"")
+			}
+		case "resultsUri":
+			if err := func() error {
+				s.ResultsUri.Reset()
+				if err := s.ResultsUri.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"resultsUri\"")
+			}
+		case "selfUri":
+			if err := func() error {
+				s.SelfUri.Reset()
+				if err := s.SelfUri.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"selfUri\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode UsageQueryJob")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000001,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfUsageQueryJob) {
+					name = jsonFieldsNameOfUsageQueryJob[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *UsageQueryJob) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *UsageQueryJob) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }

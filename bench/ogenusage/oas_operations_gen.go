@@ -8,9 +8,13 @@ type OperationName = string
 const (
 	GetOauthClientUsageQueryResultOperation         OperationName = "GetOauthClientUsageQueryResult"
 	GetOauthClientUsageSummaryOperation             OperationName = "GetOauthClientUsageSummary"
+	GetUsageAggregatesQueryJobOperation             OperationName = "GetUsageAggregatesQueryJob"
+	GetUsageClientAggregatesQueryJobOperation       OperationName = "GetUsageClientAggregatesQueryJob"
 	GetUsageQueryExecutionIdResultsOperation        OperationName = "GetUsageQueryExecutionIdResults"
 	GetUsageSimplesearchExecutionIdResultsOperation OperationName = "GetUsageSimplesearchExecutionIdResults"
 	PostOauthClientUsageQueryOperation              OperationName = "PostOauthClientUsageQuery"
+	PostUsageAggregatesQueryJobsOperation           OperationName = "PostUsageAggregatesQueryJobs"
+	PostUsageClientAggregatesQueryJobsOperation     OperationName = "PostUsageClientAggregatesQueryJobs"
 	PostUsageQueryOperation                         OperationName = "PostUsageQuery"
 	PostUsageSimplesearchOperation                  OperationName = "PostUsageSimplesearch"
 )

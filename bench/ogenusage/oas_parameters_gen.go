@@ -18,6 +18,28 @@ type GetOauthClientUsageSummaryParams struct {
 	Days OptString `json:",omitempty,omitzero"`
 }
 
+// GetUsageAggregatesQueryJobParams is parameters of getUsageAggregatesQueryJob operation.
+type GetUsageAggregatesQueryJobParams struct {
+	// The id returned by the POST that started the job.
+	JobId string
+	// Entities per page; 100 when omitted, at most 1000.
+	PageSize OptInt32 `json:",omitempty,omitzero"`
+	// The cursor of the page to read, from the nextUri of the previous one.
+	After OptString `json:",omitempty,omitzero"`
+}
+
+// GetUsageClientAggregatesQueryJobParams is parameters of getUsageClientAggregatesQueryJob operation.
+type GetUsageClientAggregatesQueryJobParams struct {
+	// The id of the OAuth client.
+	ClientId string
+	// The id returned by the POST that started the job.
+	JobId string
+	// Entities per page; 100 when omitted, at most 1000.
+	PageSize OptInt32 `json:",omitempty,omitzero"`
+	// The cursor of the page to read, from the nextUri of the previous one.
+	After OptString `json:",omitempty,omitzero"`
+}
+
 // GetUsageQueryExecutionIdResultsParams is parameters of getUsageQueryExecutionIdResults operation.
 type GetUsageQueryExecutionIdResultsParams struct {
 	// The executionId returned by POST /api/v2/usage/query.
@@ -36,6 +58,12 @@ type GetUsageSimplesearchExecutionIdResultsParams struct {
 
 // PostOauthClientUsageQueryParams is parameters of postOauthClientUsageQuery operation.
 type PostOauthClientUsageQueryParams struct {
+	// The id of the OAuth client.
+	ClientId string
+}
+
+// PostUsageClientAggregatesQueryJobsParams is parameters of postUsageClientAggregatesQueryJobs operation.
+type PostUsageClientAggregatesQueryJobsParams struct {
 	// The id of the OAuth client.
 	ClientId string
 }

@@ -24,6 +24,34 @@ func encodePostOauthClientUsageQueryRequest(
 	return nil
 }
 
+func encodePostUsageAggregatesQueryJobsRequest(
+	req *OrganizationPublicApiUsageQueryRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodePostUsageClientAggregatesQueryJobsRequest(
+	req *ClientPublicApiUsageQueryRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodePostUsageQueryRequest(
 	req *ApiUsageQuery,
 	r *http.Request,

@@ -579,6 +579,428 @@ func (s *ClientGroupBy) UnmarshalText(data []byte) error {
 	}
 }
 
+// A dimension of a client's usage query job.
+// Ref: #/components/schemas/ClientJobsGroupBy
+type ClientJobsGroupBy string
+
+const (
+	ClientJobsGroupByOrganizationId ClientJobsGroupBy = "OrganizationId"
+	ClientJobsGroupByHttpMethod     ClientJobsGroupBy = "HttpMethod"
+	ClientJobsGroupByTemplateUri    ClientJobsGroupBy = "TemplateUri"
+	ClientJobsGroupByPlatform       ClientJobsGroupBy = "Platform"
+)
+
+// AllValues returns all ClientJobsGroupBy values.
+func (ClientJobsGroupBy) AllValues() []ClientJobsGroupBy {
+	return []ClientJobsGroupBy{
+		ClientJobsGroupByOrganizationId,
+		ClientJobsGroupByHttpMethod,
+		ClientJobsGroupByTemplateUri,
+		ClientJobsGroupByPlatform,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ClientJobsGroupBy) MarshalText() ([]byte, error) {
+	switch s {
+	case ClientJobsGroupByOrganizationId:
+		return []byte(s), nil
+	case ClientJobsGroupByHttpMethod:
+		return []byte(s), nil
+	case ClientJobsGroupByTemplateUri:
+		return []byte(s), nil
+	case ClientJobsGroupByPlatform:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ClientJobsGroupBy) UnmarshalText(data []byte) error {
+	switch ClientJobsGroupBy(data) {
+	case ClientJobsGroupByOrganizationId:
+		*s = ClientJobsGroupByOrganizationId
+		return nil
+	case ClientJobsGroupByHttpMethod:
+		*s = ClientJobsGroupByHttpMethod
+		return nil
+	case ClientJobsGroupByTemplateUri:
+		*s = ClientJobsGroupByTemplateUri
+		return nil
+	case ClientJobsGroupByPlatform:
+		*s = ClientJobsGroupByPlatform
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// One entity of a client's usage query job. The dimensions not grouped by are absent; the Go fields
+// are plain values.
+// Ref: #/components/schemas/ClientPublicApiUsage
+type ClientPublicApiUsage struct {
+	// The UTC day the bucket starts on, yyyy-MM-dd.
+	Date     OptDate   `json:"date"`
+	Platform OptString `json:"platform"`
+	// GET, POST, PUT, PATCH, DELETE or HEAD.
+	HttpMethod     OptString `json:"httpMethod"`
+	TemplateUri    OptString `json:"templateUri"`
+	RequestCount   OptInt64  `json:"requestCount"`
+	Status200      OptInt64  `json:"status200"`
+	Status300      OptInt64  `json:"status300"`
+	Status400      OptInt64  `json:"status400"`
+	Status429      OptInt64  `json:"status429"`
+	Status500      OptInt64  `json:"status500"`
+	OrganizationId OptString `json:"organizationId"`
+}
+
+// GetDate returns the value of Date.
+func (s *ClientPublicApiUsage) GetDate() OptDate {
+	return s.Date
+}
+
+// GetPlatform returns the value of Platform.
+func (s *ClientPublicApiUsage) GetPlatform() OptString {
+	return s.Platform
+}
+
+// GetHttpMethod returns the value of HttpMethod.
+func (s *ClientPublicApiUsage) GetHttpMethod() OptString {
+	return s.HttpMethod
+}
+
+// GetTemplateUri returns the value of TemplateUri.
+func (s *ClientPublicApiUsage) GetTemplateUri() OptString {
+	return s.TemplateUri
+}
+
+// GetRequestCount returns the value of RequestCount.
+func (s *ClientPublicApiUsage) GetRequestCount() OptInt64 {
+	return s.RequestCount
+}
+
+// GetStatus200 returns the value of Status200.
+func (s *ClientPublicApiUsage) GetStatus200() OptInt64 {
+	return s.Status200
+}
+
+// GetStatus300 returns the value of Status300.
+func (s *ClientPublicApiUsage) GetStatus300() OptInt64 {
+	return s.Status300
+}
+
+// GetStatus400 returns the value of Status400.
+func (s *ClientPublicApiUsage) GetStatus400() OptInt64 {
+	return s.Status400
+}
+
+// GetStatus429 returns the value of Status429.
+func (s *ClientPublicApiUsage) GetStatus429() OptInt64 {
+	return s.Status429
+}
+
+// GetStatus500 returns the value of Status500.
+func (s *ClientPublicApiUsage) GetStatus500() OptInt64 {
+	return s.Status500
+}
+
+// GetOrganizationId returns the value of OrganizationId.
+func (s *ClientPublicApiUsage) GetOrganizationId() OptString {
+	return s.OrganizationId
+}
+
+// SetDate sets the value of Date.
+func (s *ClientPublicApiUsage) SetDate(val OptDate) {
+	s.Date = val
+}
+
+// SetPlatform sets the value of Platform.
+func (s *ClientPublicApiUsage) SetPlatform(val OptString) {
+	s.Platform = val
+}
+
+// SetHttpMethod sets the value of HttpMethod.
+func (s *ClientPublicApiUsage) SetHttpMethod(val OptString) {
+	s.HttpMethod = val
+}
+
+// SetTemplateUri sets the value of TemplateUri.
+func (s *ClientPublicApiUsage) SetTemplateUri(val OptString) {
+	s.TemplateUri = val
+}
+
+// SetRequestCount sets the value of RequestCount.
+func (s *ClientPublicApiUsage) SetRequestCount(val OptInt64) {
+	s.RequestCount = val
+}
+
+// SetStatus200 sets the value of Status200.
+func (s *ClientPublicApiUsage) SetStatus200(val OptInt64) {
+	s.Status200 = val
+}
+
+// SetStatus300 sets the value of Status300.
+func (s *ClientPublicApiUsage) SetStatus300(val OptInt64) {
+	s.Status300 = val
+}
+
+// SetStatus400 sets the value of Status400.
+func (s *ClientPublicApiUsage) SetStatus400(val OptInt64) {
+	s.Status400 = val
+}
+
+// SetStatus429 sets the value of Status429.
+func (s *ClientPublicApiUsage) SetStatus429(val OptInt64) {
+	s.Status429 = val
+}
+
+// SetStatus500 sets the value of Status500.
+func (s *ClientPublicApiUsage) SetStatus500(val OptInt64) {
+	s.Status500 = val
+}
+
+// SetOrganizationId sets the value of OrganizationId.
+func (s *ClientPublicApiUsage) SetOrganizationId(val OptString) {
+	s.OrganizationId = val
+}
+
+// A usage query job over one OAuth client.
+// Ref: #/components/schemas/ClientPublicApiUsageQueryRequest
+type ClientPublicApiUsageQueryRequest struct {
+	// As in OrganizationPublicApiUsageQueryRequest.
+	Interval        string              `json:"interval"`
+	Granularity     OptGranularity      `json:"granularity"`
+	Metrics         []Metric            `json:"metrics"`
+	GroupBy         []ClientJobsGroupBy `json:"groupBy"`
+	SortBy          []JobsSortBy        `json:"sortBy"`
+	TemplateUris    []string            `json:"templateUris"`
+	HttpMethods     []JobsHttpMethod    `json:"httpMethods"`
+	Platforms       []string            `json:"platforms"`
+	OrganizationIds []string            `json:"organizationIds"`
+}
+
+// GetInterval returns the value of Interval.
+func (s *ClientPublicApiUsageQueryRequest) GetInterval() string {
+	return s.Interval
+}
+
+// GetGranularity returns the value of Granularity.
+func (s *ClientPublicApiUsageQueryRequest) GetGranularity() OptGranularity {
+	return s.Granularity
+}
+
+// GetMetrics returns the value of Metrics.
+func (s *ClientPublicApiUsageQueryRequest) GetMetrics() []Metric {
+	return s.Metrics
+}
+
+// GetGroupBy returns the value of GroupBy.
+func (s *ClientPublicApiUsageQueryRequest) GetGroupBy() []ClientJobsGroupBy {
+	return s.GroupBy
+}
+
+// GetSortBy returns the value of SortBy.
+func (s *ClientPublicApiUsageQueryRequest) GetSortBy() []JobsSortBy {
+	return s.SortBy
+}
+
+// GetTemplateUris returns the value of TemplateUris.
+func (s *ClientPublicApiUsageQueryRequest) GetTemplateUris() []string {
+	return s.TemplateUris
+}
+
+// GetHttpMethods returns the value of HttpMethods.
+func (s *ClientPublicApiUsageQueryRequest) GetHttpMethods() []JobsHttpMethod {
+	return s.HttpMethods
+}
+
+// GetPlatforms returns the value of Platforms.
+func (s *ClientPublicApiUsageQueryRequest) GetPlatforms() []string {
+	return s.Platforms
+}
+
+// GetOrganizationIds returns the value of OrganizationIds.
+func (s *ClientPublicApiUsageQueryRequest) GetOrganizationIds() []string {
+	return s.OrganizationIds
+}
+
+// SetInterval sets the value of Interval.
+func (s *ClientPublicApiUsageQueryRequest) SetInterval(val string) {
+	s.Interval = val
+}
+
+// SetGranularity sets the value of Granularity.
+func (s *ClientPublicApiUsageQueryRequest) SetGranularity(val OptGranularity) {
+	s.Granularity = val
+}
+
+// SetMetrics sets the value of Metrics.
+func (s *ClientPublicApiUsageQueryRequest) SetMetrics(val []Metric) {
+	s.Metrics = val
+}
+
+// SetGroupBy sets the value of GroupBy.
+func (s *ClientPublicApiUsageQueryRequest) SetGroupBy(val []ClientJobsGroupBy) {
+	s.GroupBy = val
+}
+
+// SetSortBy sets the value of SortBy.
+func (s *ClientPublicApiUsageQueryRequest) SetSortBy(val []JobsSortBy) {
+	s.SortBy = val
+}
+
+// SetTemplateUris sets the value of TemplateUris.
+func (s *ClientPublicApiUsageQueryRequest) SetTemplateUris(val []string) {
+	s.TemplateUris = val
+}
+
+// SetHttpMethods sets the value of HttpMethods.
+func (s *ClientPublicApiUsageQueryRequest) SetHttpMethods(val []JobsHttpMethod) {
+	s.HttpMethods = val
+}
+
+// SetPlatforms sets the value of Platforms.
+func (s *ClientPublicApiUsageQueryRequest) SetPlatforms(val []string) {
+	s.Platforms = val
+}
+
+// SetOrganizationIds sets the value of OrganizationIds.
+func (s *ClientPublicApiUsageQueryRequest) SetOrganizationIds(val []string) {
+	s.OrganizationIds = val
+}
+
+// The state of a client's job and one page of its entities.
+// Ref: #/components/schemas/ClientPublicApiUsageResultsResponse
+type ClientPublicApiUsageResultsResponse struct {
+	QueryStatus JobStatus              `json:"queryStatus"`
+	ErrorBody   OptErrorBody           `json:"errorBody"`
+	Entities    []ClientPublicApiUsage `json:"entities"`
+	// Present only when another page exists.
+	NextUri OptString `json:"nextUri"`
+	Name    OptString `json:"name"`
+	SelfUri OptString `json:"selfUri"`
+}
+
+// GetQueryStatus returns the value of QueryStatus.
+func (s *ClientPublicApiUsageResultsResponse) GetQueryStatus() JobStatus {
+	return s.QueryStatus
+}
+
+// GetErrorBody returns the value of ErrorBody.
+func (s *ClientPublicApiUsageResultsResponse) GetErrorBody() OptErrorBody {
+	return s.ErrorBody
+}
+
+// GetEntities returns the value of Entities.
+func (s *ClientPublicApiUsageResultsResponse) GetEntities() []ClientPublicApiUsage {
+	return s.Entities
+}
+
+// GetNextUri returns the value of NextUri.
+func (s *ClientPublicApiUsageResultsResponse) GetNextUri() OptString {
+	return s.NextUri
+}
+
+// GetName returns the value of Name.
+func (s *ClientPublicApiUsageResultsResponse) GetName() OptString {
+	return s.Name
+}
+
+// GetSelfUri returns the value of SelfUri.
+func (s *ClientPublicApiUsageResultsResponse) GetSelfUri() OptString {
+	return s.SelfUri
+}
+
+// SetQueryStatus sets the value of QueryStatus.
+func (s *ClientPublicApiUsageResultsResponse) SetQueryStatus(val JobStatus) {
+	s.QueryStatus = val
+}
+
+// SetErrorBody sets the value of ErrorBody.
+func (s *ClientPublicApiUsageResultsResponse) SetErrorBody(val OptErrorBody) {
+	s.ErrorBody = val
+}
+
+// SetEntities sets the value of Entities.
+func (s *ClientPublicApiUsageResultsResponse) SetEntities(val []ClientPublicApiUsage) {
+	s.Entities = val
+}
+
+// SetNextUri sets the value of NextUri.
+func (s *ClientPublicApiUsageResultsResponse) SetNextUri(val OptString) {
+	s.NextUri = val
+}
+
+// SetName sets the value of Name.
+func (s *ClientPublicApiUsageResultsResponse) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetSelfUri sets the value of SelfUri.
+func (s *ClientPublicApiUsageResultsResponse) SetSelfUri(val OptString) {
+	s.SelfUri = val
+}
+
+// ClientPublicApiUsageResultsResponseHeaders wraps ClientPublicApiUsageResultsResponse with response headers.
+type ClientPublicApiUsageResultsResponseHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ClientPublicApiUsageResultsResponse
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *ClientPublicApiUsageResultsResponseHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *ClientPublicApiUsageResultsResponseHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *ClientPublicApiUsageResultsResponseHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *ClientPublicApiUsageResultsResponseHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *ClientPublicApiUsageResultsResponseHeaders) GetResponse() ClientPublicApiUsageResultsResponse {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *ClientPublicApiUsageResultsResponseHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *ClientPublicApiUsageResultsResponseHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *ClientPublicApiUsageResultsResponseHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *ClientPublicApiUsageResultsResponseHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ClientPublicApiUsageResultsResponseHeaders) SetResponse(val ClientPublicApiUsageResultsResponse) {
+	s.Response = val
+}
+
 // ConflictHeaders wraps ErrorBody with response headers.
 type ConflictHeaders struct {
 	IninCorrelationID    OptString
@@ -640,9 +1062,13 @@ func (s *ConflictHeaders) SetResponse(val ErrorBody) {
 
 func (*ConflictHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*ConflictHeaders) getOauthClientUsageSummaryRes()             {}
+func (*ConflictHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*ConflictHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*ConflictHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*ConflictHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*ConflictHeaders) postOauthClientUsageQueryRes()              {}
+func (*ConflictHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*ConflictHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*ConflictHeaders) postUsageQueryRes()                         {}
 func (*ConflictHeaders) postUsageSimplesearchRes()                  {}
 
@@ -874,9 +1300,13 @@ func (s *ErrorBodyHeaders) SetResponse(val ErrorBody) {
 
 func (*ErrorBodyHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*ErrorBodyHeaders) getOauthClientUsageSummaryRes()             {}
+func (*ErrorBodyHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*ErrorBodyHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*ErrorBodyHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*ErrorBodyHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*ErrorBodyHeaders) postOauthClientUsageQueryRes()              {}
+func (*ErrorBodyHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*ErrorBodyHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*ErrorBodyHeaders) postUsageQueryRes()                         {}
 func (*ErrorBodyHeaders) postUsageSimplesearchRes()                  {}
 
@@ -919,9 +1349,13 @@ func (s *ErrorBodyStatusCode) SetResponse(val ErrorBody) {
 
 func (*ErrorBodyStatusCode) getOauthClientUsageQueryResultRes()         {}
 func (*ErrorBodyStatusCode) getOauthClientUsageSummaryRes()             {}
+func (*ErrorBodyStatusCode) getUsageAggregatesQueryJobRes()             {}
+func (*ErrorBodyStatusCode) getUsageClientAggregatesQueryJobRes()       {}
 func (*ErrorBodyStatusCode) getUsageQueryExecutionIdResultsRes()        {}
 func (*ErrorBodyStatusCode) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*ErrorBodyStatusCode) postOauthClientUsageQueryRes()              {}
+func (*ErrorBodyStatusCode) postUsageAggregatesQueryJobsRes()           {}
+func (*ErrorBodyStatusCode) postUsageClientAggregatesQueryJobsRes()     {}
 func (*ErrorBodyStatusCode) postUsageQueryRes()                         {}
 func (*ErrorBodyStatusCode) postUsageSimplesearchRes()                  {}
 
@@ -1035,9 +1469,13 @@ func (s *ForbiddenHeaders) SetResponse(val ErrorBody) {
 
 func (*ForbiddenHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*ForbiddenHeaders) getOauthClientUsageSummaryRes()             {}
+func (*ForbiddenHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*ForbiddenHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*ForbiddenHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*ForbiddenHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*ForbiddenHeaders) postOauthClientUsageQueryRes()              {}
+func (*ForbiddenHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*ForbiddenHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*ForbiddenHeaders) postUsageQueryRes()                         {}
 func (*ForbiddenHeaders) postUsageSimplesearchRes()                  {}
 
@@ -1102,9 +1540,13 @@ func (s *GatewayTimeoutApplicationJSONHeaders) SetResponse(val ErrorBody) {
 
 func (*GatewayTimeoutApplicationJSONHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*GatewayTimeoutApplicationJSONHeaders) getOauthClientUsageSummaryRes()             {}
+func (*GatewayTimeoutApplicationJSONHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*GatewayTimeoutApplicationJSONHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*GatewayTimeoutApplicationJSONHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*GatewayTimeoutApplicationJSONHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*GatewayTimeoutApplicationJSONHeaders) postOauthClientUsageQueryRes()              {}
+func (*GatewayTimeoutApplicationJSONHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*GatewayTimeoutApplicationJSONHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*GatewayTimeoutApplicationJSONHeaders) postUsageQueryRes()                         {}
 func (*GatewayTimeoutApplicationJSONHeaders) postUsageSimplesearchRes()                  {}
 
@@ -1183,9 +1625,13 @@ func (s *GatewayTimeoutTextHTMLHeaders) SetResponse(val GatewayTimeoutTextHTML) 
 
 func (*GatewayTimeoutTextHTMLHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*GatewayTimeoutTextHTMLHeaders) getOauthClientUsageSummaryRes()             {}
+func (*GatewayTimeoutTextHTMLHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*GatewayTimeoutTextHTMLHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*GatewayTimeoutTextHTMLHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*GatewayTimeoutTextHTMLHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*GatewayTimeoutTextHTMLHeaders) postOauthClientUsageQueryRes()              {}
+func (*GatewayTimeoutTextHTMLHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*GatewayTimeoutTextHTMLHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*GatewayTimeoutTextHTMLHeaders) postUsageQueryRes()                         {}
 func (*GatewayTimeoutTextHTMLHeaders) postUsageSimplesearchRes()                  {}
 
@@ -1196,6 +1642,22 @@ func (*GetOauthClientUsageSummaryAccepted) getOauthClientUsageSummaryRes() {}
 type GetOauthClientUsageSummaryOK UsageExecutionResultHeaders
 
 func (*GetOauthClientUsageSummaryOK) getOauthClientUsageSummaryRes() {}
+
+type GetUsageAggregatesQueryJobAccepted OrganizationPublicApiUsageResultsResponseHeaders
+
+func (*GetUsageAggregatesQueryJobAccepted) getUsageAggregatesQueryJobRes() {}
+
+type GetUsageAggregatesQueryJobOK OrganizationPublicApiUsageResultsResponseHeaders
+
+func (*GetUsageAggregatesQueryJobOK) getUsageAggregatesQueryJobRes() {}
+
+type GetUsageClientAggregatesQueryJobAccepted ClientPublicApiUsageResultsResponseHeaders
+
+func (*GetUsageClientAggregatesQueryJobAccepted) getUsageClientAggregatesQueryJobRes() {}
+
+type GetUsageClientAggregatesQueryJobOK ClientPublicApiUsageResultsResponseHeaders
+
+func (*GetUsageClientAggregatesQueryJobOK) getUsageClientAggregatesQueryJobRes() {}
 
 // The size of the time bucket each row counts. Without one, the rows are totals over the whole
 // interval, one per group, with no date.
@@ -1466,11 +1928,440 @@ func (s *InternalServerErrorHeaders) SetResponse(val ErrorBody) {
 
 func (*InternalServerErrorHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*InternalServerErrorHeaders) getOauthClientUsageSummaryRes()             {}
+func (*InternalServerErrorHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*InternalServerErrorHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*InternalServerErrorHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*InternalServerErrorHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*InternalServerErrorHeaders) postOauthClientUsageQueryRes()              {}
+func (*InternalServerErrorHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*InternalServerErrorHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*InternalServerErrorHeaders) postUsageQueryRes()                         {}
 func (*InternalServerErrorHeaders) postUsageSimplesearchRes()                  {}
+
+// The OAuth client an entity counts.
+// Ref: #/components/schemas/JobOAuthClient
+type JobOAuthClient struct {
+	ID      OptString `json:"id"`
+	Name    OptString `json:"name"`
+	SelfUri OptString `json:"selfUri"`
+}
+
+// GetID returns the value of ID.
+func (s *JobOAuthClient) GetID() OptString {
+	return s.ID
+}
+
+// GetName returns the value of Name.
+func (s *JobOAuthClient) GetName() OptString {
+	return s.Name
+}
+
+// GetSelfUri returns the value of SelfUri.
+func (s *JobOAuthClient) GetSelfUri() OptString {
+	return s.SelfUri
+}
+
+// SetID sets the value of ID.
+func (s *JobOAuthClient) SetID(val OptString) {
+	s.ID = val
+}
+
+// SetName sets the value of Name.
+func (s *JobOAuthClient) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetSelfUri sets the value of SelfUri.
+func (s *JobOAuthClient) SetSelfUri(val OptString) {
+	s.SelfUri = val
+}
+
+// The state of a usage query job: Queued and Running mean poll again; Succeeded, Failed and Cancelled
+// are final.
+// Ref: #/components/schemas/JobStatus
+type JobStatus string
+
+const (
+	JobStatusQueued    JobStatus = "Queued"
+	JobStatusRunning   JobStatus = "Running"
+	JobStatusSucceeded JobStatus = "Succeeded"
+	JobStatusFailed    JobStatus = "Failed"
+	JobStatusCancelled JobStatus = "Cancelled"
+)
+
+// AllValues returns all JobStatus values.
+func (JobStatus) AllValues() []JobStatus {
+	return []JobStatus{
+		JobStatusQueued,
+		JobStatusRunning,
+		JobStatusSucceeded,
+		JobStatusFailed,
+		JobStatusCancelled,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s JobStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case JobStatusQueued:
+		return []byte(s), nil
+	case JobStatusRunning:
+		return []byte(s), nil
+	case JobStatusSucceeded:
+		return []byte(s), nil
+	case JobStatusFailed:
+		return []byte(s), nil
+	case JobStatusCancelled:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *JobStatus) UnmarshalText(data []byte) error {
+	switch JobStatus(data) {
+	case JobStatusQueued:
+		*s = JobStatusQueued
+		return nil
+	case JobStatusRunning:
+		*s = JobStatusRunning
+		return nil
+	case JobStatusSucceeded:
+		*s = JobStatusSucceeded
+		return nil
+	case JobStatusFailed:
+		*s = JobStatusFailed
+		return nil
+	case JobStatusCancelled:
+		*s = JobStatusCancelled
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// The user an entity counts.
+// Ref: #/components/schemas/JobUser
+type JobUser struct {
+	ID      OptString `json:"id"`
+	SelfUri OptString `json:"selfUri"`
+}
+
+// GetID returns the value of ID.
+func (s *JobUser) GetID() OptString {
+	return s.ID
+}
+
+// GetSelfUri returns the value of SelfUri.
+func (s *JobUser) GetSelfUri() OptString {
+	return s.SelfUri
+}
+
+// SetID sets the value of ID.
+func (s *JobUser) SetID(val OptString) {
+	s.ID = val
+}
+
+// SetSelfUri sets the value of SelfUri.
+func (s *JobUser) SetSelfUri(val OptString) {
+	s.SelfUri = val
+}
+
+// A dimension of the organization's usage query job. Note the lower-case "auth" of OauthClientId,
+// unlike the older OAuthClientId. Without groupBy the data is not aggregated.
+// Ref: #/components/schemas/JobsGroupBy
+type JobsGroupBy string
+
+const (
+	JobsGroupByOauthClientName JobsGroupBy = "OauthClientName"
+	JobsGroupByOauthClientId   JobsGroupBy = "OauthClientId"
+	JobsGroupByUserId          JobsGroupBy = "UserId"
+	JobsGroupByHttpMethod      JobsGroupBy = "HttpMethod"
+	JobsGroupByTemplateUri     JobsGroupBy = "TemplateUri"
+	JobsGroupByPlatform        JobsGroupBy = "Platform"
+)
+
+// AllValues returns all JobsGroupBy values.
+func (JobsGroupBy) AllValues() []JobsGroupBy {
+	return []JobsGroupBy{
+		JobsGroupByOauthClientName,
+		JobsGroupByOauthClientId,
+		JobsGroupByUserId,
+		JobsGroupByHttpMethod,
+		JobsGroupByTemplateUri,
+		JobsGroupByPlatform,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s JobsGroupBy) MarshalText() ([]byte, error) {
+	switch s {
+	case JobsGroupByOauthClientName:
+		return []byte(s), nil
+	case JobsGroupByOauthClientId:
+		return []byte(s), nil
+	case JobsGroupByUserId:
+		return []byte(s), nil
+	case JobsGroupByHttpMethod:
+		return []byte(s), nil
+	case JobsGroupByTemplateUri:
+		return []byte(s), nil
+	case JobsGroupByPlatform:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *JobsGroupBy) UnmarshalText(data []byte) error {
+	switch JobsGroupBy(data) {
+	case JobsGroupByOauthClientName:
+		*s = JobsGroupByOauthClientName
+		return nil
+	case JobsGroupByOauthClientId:
+		*s = JobsGroupByOauthClientId
+		return nil
+	case JobsGroupByUserId:
+		*s = JobsGroupByUserId
+		return nil
+	case JobsGroupByHttpMethod:
+		*s = JobsGroupByHttpMethod
+		return nil
+	case JobsGroupByTemplateUri:
+		*s = JobsGroupByTemplateUri
+		return nil
+	case JobsGroupByPlatform:
+		*s = JobsGroupByPlatform
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// An HTTP method the usage query service counts.
+// Ref: #/components/schemas/JobsHttpMethod
+type JobsHttpMethod string
+
+const (
+	JobsHttpMethodGET    JobsHttpMethod = "GET"
+	JobsHttpMethodPOST   JobsHttpMethod = "POST"
+	JobsHttpMethodPUT    JobsHttpMethod = "PUT"
+	JobsHttpMethodPATCH  JobsHttpMethod = "PATCH"
+	JobsHttpMethodDELETE JobsHttpMethod = "DELETE"
+	JobsHttpMethodHEAD   JobsHttpMethod = "HEAD"
+)
+
+// AllValues returns all JobsHttpMethod values.
+func (JobsHttpMethod) AllValues() []JobsHttpMethod {
+	return []JobsHttpMethod{
+		JobsHttpMethodGET,
+		JobsHttpMethodPOST,
+		JobsHttpMethodPUT,
+		JobsHttpMethodPATCH,
+		JobsHttpMethodDELETE,
+		JobsHttpMethodHEAD,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s JobsHttpMethod) MarshalText() ([]byte, error) {
+	switch s {
+	case JobsHttpMethodGET:
+		return []byte(s), nil
+	case JobsHttpMethodPOST:
+		return []byte(s), nil
+	case JobsHttpMethodPUT:
+		return []byte(s), nil
+	case JobsHttpMethodPATCH:
+		return []byte(s), nil
+	case JobsHttpMethodDELETE:
+		return []byte(s), nil
+	case JobsHttpMethodHEAD:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *JobsHttpMethod) UnmarshalText(data []byte) error {
+	switch JobsHttpMethod(data) {
+	case JobsHttpMethodGET:
+		*s = JobsHttpMethodGET
+		return nil
+	case JobsHttpMethodPOST:
+		*s = JobsHttpMethodPOST
+		return nil
+	case JobsHttpMethodPUT:
+		*s = JobsHttpMethodPUT
+		return nil
+	case JobsHttpMethodPATCH:
+		*s = JobsHttpMethodPATCH
+		return nil
+	case JobsHttpMethodDELETE:
+		*s = JobsHttpMethodDELETE
+		return nil
+	case JobsHttpMethodHEAD:
+		*s = JobsHttpMethodHEAD
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// JobsQueryBadRequestHeaders wraps ErrorBody with response headers.
+type JobsQueryBadRequestHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *JobsQueryBadRequestHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *JobsQueryBadRequestHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *JobsQueryBadRequestHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *JobsQueryBadRequestHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *JobsQueryBadRequestHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *JobsQueryBadRequestHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *JobsQueryBadRequestHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *JobsQueryBadRequestHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *JobsQueryBadRequestHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *JobsQueryBadRequestHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*JobsQueryBadRequestHeaders) postUsageAggregatesQueryJobsRes()       {}
+func (*JobsQueryBadRequestHeaders) postUsageClientAggregatesQueryJobsRes() {}
+
+// JobsResultsBadRequestHeaders wraps ErrorBody with response headers.
+type JobsResultsBadRequestHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             ErrorBody
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *JobsResultsBadRequestHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *JobsResultsBadRequestHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *JobsResultsBadRequestHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *JobsResultsBadRequestHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *JobsResultsBadRequestHeaders) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *JobsResultsBadRequestHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *JobsResultsBadRequestHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *JobsResultsBadRequestHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *JobsResultsBadRequestHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *JobsResultsBadRequestHeaders) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
+func (*JobsResultsBadRequestHeaders) getUsageAggregatesQueryJobRes()       {}
+func (*JobsResultsBadRequestHeaders) getUsageClientAggregatesQueryJobRes() {}
+
+// A field of the entities to sort by, and the order.
+// Ref: #/components/schemas/JobsSortBy
+type JobsSortBy struct {
+	// An entity field, such as requestCount or date.
+	FieldName OptString    `json:"fieldName"`
+	Order     OptSortOrder `json:"order"`
+}
+
+// GetFieldName returns the value of FieldName.
+func (s *JobsSortBy) GetFieldName() OptString {
+	return s.FieldName
+}
+
+// GetOrder returns the value of Order.
+func (s *JobsSortBy) GetOrder() OptSortOrder {
+	return s.Order
+}
+
+// SetFieldName sets the value of FieldName.
+func (s *JobsSortBy) SetFieldName(val OptString) {
+	s.FieldName = val
+}
+
+// SetOrder sets the value of Order.
+func (s *JobsSortBy) SetOrder(val OptSortOrder) {
+	s.Order = val
+}
 
 // The limit an error hit.
 // Ref: #/components/schemas/Limit
@@ -1642,9 +2533,13 @@ func (s *NotFoundHeaders) SetResponse(val ErrorBody) {
 
 func (*NotFoundHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*NotFoundHeaders) getOauthClientUsageSummaryRes()             {}
+func (*NotFoundHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*NotFoundHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*NotFoundHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*NotFoundHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*NotFoundHeaders) postOauthClientUsageQueryRes()              {}
+func (*NotFoundHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*NotFoundHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*NotFoundHeaders) postUsageQueryRes()                         {}
 func (*NotFoundHeaders) postUsageSimplesearchRes()                  {}
 
@@ -1694,6 +2589,52 @@ func (o OptCursors) Or(d Cursors) Cursors {
 	return d
 }
 
+// NewOptDate returns new OptDate with value set to v.
+func NewOptDate(v time.Time) OptDate {
+	return OptDate{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptDate is optional time.Time.
+type OptDate struct {
+	Value time.Time
+	Set   bool
+}
+
+// IsSet returns true if OptDate was set.
+func (o OptDate) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptDate) Reset() {
+	var v time.Time
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptDate) SetTo(v time.Time) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptDate) Get() (v time.Time, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptDate) Or(d time.Time) time.Time {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptDateTime returns new OptDateTime with value set to v.
 func NewOptDateTime(v time.Time) OptDateTime {
 	return OptDateTime{
@@ -1734,6 +2675,52 @@ func (o OptDateTime) Get() (v time.Time, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptDateTime) Or(d time.Time) time.Time {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptErrorBody returns new OptErrorBody with value set to v.
+func NewOptErrorBody(v ErrorBody) OptErrorBody {
+	return OptErrorBody{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptErrorBody is optional ErrorBody.
+type OptErrorBody struct {
+	Value ErrorBody
+	Set   bool
+}
+
+// IsSet returns true if OptErrorBody was set.
+func (o OptErrorBody) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptErrorBody) Reset() {
+	var v ErrorBody
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptErrorBody) SetTo(v ErrorBody) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptErrorBody) Get() (v ErrorBody, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptErrorBody) Or(d ErrorBody) ErrorBody {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -1924,6 +2911,98 @@ func (o OptInt64) Or(d int64) int64 {
 	return d
 }
 
+// NewOptJobOAuthClient returns new OptJobOAuthClient with value set to v.
+func NewOptJobOAuthClient(v JobOAuthClient) OptJobOAuthClient {
+	return OptJobOAuthClient{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptJobOAuthClient is optional JobOAuthClient.
+type OptJobOAuthClient struct {
+	Value JobOAuthClient
+	Set   bool
+}
+
+// IsSet returns true if OptJobOAuthClient was set.
+func (o OptJobOAuthClient) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptJobOAuthClient) Reset() {
+	var v JobOAuthClient
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptJobOAuthClient) SetTo(v JobOAuthClient) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptJobOAuthClient) Get() (v JobOAuthClient, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptJobOAuthClient) Or(d JobOAuthClient) JobOAuthClient {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptJobUser returns new OptJobUser with value set to v.
+func NewOptJobUser(v JobUser) OptJobUser {
+	return OptJobUser{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptJobUser is optional JobUser.
+type OptJobUser struct {
+	Value JobUser
+	Set   bool
+}
+
+// IsSet returns true if OptJobUser was set.
+func (o OptJobUser) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptJobUser) Reset() {
+	var v JobUser
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptJobUser) SetTo(v JobUser) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptJobUser) Get() (v JobUser, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptJobUser) Or(d JobUser) JobUser {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptLimit returns new OptLimit with value set to v.
 func NewOptLimit(v Limit) OptLimit {
 	return OptLimit{
@@ -2016,6 +3095,52 @@ func (o OptQueryStatus) Or(d QueryStatus) QueryStatus {
 	return d
 }
 
+// NewOptSortOrder returns new OptSortOrder with value set to v.
+func NewOptSortOrder(v SortOrder) OptSortOrder {
+	return OptSortOrder{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptSortOrder is optional SortOrder.
+type OptSortOrder struct {
+	Value SortOrder
+	Set   bool
+}
+
+// IsSet returns true if OptSortOrder was set.
+func (o OptSortOrder) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptSortOrder) Reset() {
+	var v SortOrder
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptSortOrder) SetTo(v SortOrder) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptSortOrder) Get() (v SortOrder, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptSortOrder) Or(d SortOrder) SortOrder {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptString returns new OptString with value set to v.
 func NewOptString(v string) OptString {
 	return OptString{
@@ -2062,6 +3187,394 @@ func (o OptString) Or(d string) string {
 	return d
 }
 
+// One entity of an organization's usage query job. The dimensions not grouped by are absent; the Go
+// fields are plain values.
+// Ref: #/components/schemas/OrganizationPublicApiUsage
+type OrganizationPublicApiUsage struct {
+	// The UTC day the bucket starts on, yyyy-MM-dd.
+	Date     OptDate   `json:"date"`
+	Platform OptString `json:"platform"`
+	// GET, POST, PUT, PATCH, DELETE or HEAD.
+	HttpMethod   OptString         `json:"httpMethod"`
+	TemplateUri  OptString         `json:"templateUri"`
+	RequestCount OptInt64          `json:"requestCount"`
+	Status200    OptInt64          `json:"status200"`
+	Status300    OptInt64          `json:"status300"`
+	Status400    OptInt64          `json:"status400"`
+	Status429    OptInt64          `json:"status429"`
+	Status500    OptInt64          `json:"status500"`
+	OauthClient  OptJobOAuthClient `json:"oauthClient"`
+	User         OptJobUser        `json:"user"`
+}
+
+// GetDate returns the value of Date.
+func (s *OrganizationPublicApiUsage) GetDate() OptDate {
+	return s.Date
+}
+
+// GetPlatform returns the value of Platform.
+func (s *OrganizationPublicApiUsage) GetPlatform() OptString {
+	return s.Platform
+}
+
+// GetHttpMethod returns the value of HttpMethod.
+func (s *OrganizationPublicApiUsage) GetHttpMethod() OptString {
+	return s.HttpMethod
+}
+
+// GetTemplateUri returns the value of TemplateUri.
+func (s *OrganizationPublicApiUsage) GetTemplateUri() OptString {
+	return s.TemplateUri
+}
+
+// GetRequestCount returns the value of RequestCount.
+func (s *OrganizationPublicApiUsage) GetRequestCount() OptInt64 {
+	return s.RequestCount
+}
+
+// GetStatus200 returns the value of Status200.
+func (s *OrganizationPublicApiUsage) GetStatus200() OptInt64 {
+	return s.Status200
+}
+
+// GetStatus300 returns the value of Status300.
+func (s *OrganizationPublicApiUsage) GetStatus300() OptInt64 {
+	return s.Status300
+}
+
+// GetStatus400 returns the value of Status400.
+func (s *OrganizationPublicApiUsage) GetStatus400() OptInt64 {
+	return s.Status400
+}
+
+// GetStatus429 returns the value of Status429.
+func (s *OrganizationPublicApiUsage) GetStatus429() OptInt64 {
+	return s.Status429
+}
+
+// GetStatus500 returns the value of Status500.
+func (s *OrganizationPublicApiUsage) GetStatus500() OptInt64 {
+	return s.Status500
+}
+
+// GetOauthClient returns the value of OauthClient.
+func (s *OrganizationPublicApiUsage) GetOauthClient() OptJobOAuthClient {
+	return s.OauthClient
+}
+
+// GetUser returns the value of User.
+func (s *OrganizationPublicApiUsage) GetUser() OptJobUser {
+	return s.User
+}
+
+// SetDate sets the value of Date.
+func (s *OrganizationPublicApiUsage) SetDate(val OptDate) {
+	s.Date = val
+}
+
+// SetPlatform sets the value of Platform.
+func (s *OrganizationPublicApiUsage) SetPlatform(val OptString) {
+	s.Platform = val
+}
+
+// SetHttpMethod sets the value of HttpMethod.
+func (s *OrganizationPublicApiUsage) SetHttpMethod(val OptString) {
+	s.HttpMethod = val
+}
+
+// SetTemplateUri sets the value of TemplateUri.
+func (s *OrganizationPublicApiUsage) SetTemplateUri(val OptString) {
+	s.TemplateUri = val
+}
+
+// SetRequestCount sets the value of RequestCount.
+func (s *OrganizationPublicApiUsage) SetRequestCount(val OptInt64) {
+	s.RequestCount = val
+}
+
+// SetStatus200 sets the value of Status200.
+func (s *OrganizationPublicApiUsage) SetStatus200(val OptInt64) {
+	s.Status200 = val
+}
+
+// SetStatus300 sets the value of Status300.
+func (s *OrganizationPublicApiUsage) SetStatus300(val OptInt64) {
+	s.Status300 = val
+}
+
+// SetStatus400 sets the value of Status400.
+func (s *OrganizationPublicApiUsage) SetStatus400(val OptInt64) {
+	s.Status400 = val
+}
+
+// SetStatus429 sets the value of Status429.
+func (s *OrganizationPublicApiUsage) SetStatus429(val OptInt64) {
+	s.Status429 = val
+}
+
+// SetStatus500 sets the value of Status500.
+func (s *OrganizationPublicApiUsage) SetStatus500(val OptInt64) {
+	s.Status500 = val
+}
+
+// SetOauthClient sets the value of OauthClient.
+func (s *OrganizationPublicApiUsage) SetOauthClient(val OptJobOAuthClient) {
+	s.OauthClient = val
+}
+
+// SetUser sets the value of User.
+func (s *OrganizationPublicApiUsage) SetUser(val OptJobUser) {
+	s.User = val
+}
+
+// A usage query job over the organization.
+// Ref: #/components/schemas/OrganizationPublicApiUsageQueryRequest
+type OrganizationPublicApiUsageQueryRequest struct {
+	// An ISO-8601 interval. Start and end are inclusive. Start date cannot be more than a year ago. End
+	// date cannot be more than 90 days after the start.
+	Interval       string           `json:"interval"`
+	Granularity    OptGranularity   `json:"granularity"`
+	Metrics        []Metric         `json:"metrics"`
+	GroupBy        []JobsGroupBy    `json:"groupBy"`
+	SortBy         []JobsSortBy     `json:"sortBy"`
+	TemplateUris   []string         `json:"templateUris"`
+	HttpMethods    []JobsHttpMethod `json:"httpMethods"`
+	Platforms      []string         `json:"platforms"`
+	UserIds        []string         `json:"userIds"`
+	OauthClientIds []string         `json:"oauthClientIds"`
+}
+
+// GetInterval returns the value of Interval.
+func (s *OrganizationPublicApiUsageQueryRequest) GetInterval() string {
+	return s.Interval
+}
+
+// GetGranularity returns the value of Granularity.
+func (s *OrganizationPublicApiUsageQueryRequest) GetGranularity() OptGranularity {
+	return s.Granularity
+}
+
+// GetMetrics returns the value of Metrics.
+func (s *OrganizationPublicApiUsageQueryRequest) GetMetrics() []Metric {
+	return s.Metrics
+}
+
+// GetGroupBy returns the value of GroupBy.
+func (s *OrganizationPublicApiUsageQueryRequest) GetGroupBy() []JobsGroupBy {
+	return s.GroupBy
+}
+
+// GetSortBy returns the value of SortBy.
+func (s *OrganizationPublicApiUsageQueryRequest) GetSortBy() []JobsSortBy {
+	return s.SortBy
+}
+
+// GetTemplateUris returns the value of TemplateUris.
+func (s *OrganizationPublicApiUsageQueryRequest) GetTemplateUris() []string {
+	return s.TemplateUris
+}
+
+// GetHttpMethods returns the value of HttpMethods.
+func (s *OrganizationPublicApiUsageQueryRequest) GetHttpMethods() []JobsHttpMethod {
+	return s.HttpMethods
+}
+
+// GetPlatforms returns the value of Platforms.
+func (s *OrganizationPublicApiUsageQueryRequest) GetPlatforms() []string {
+	return s.Platforms
+}
+
+// GetUserIds returns the value of UserIds.
+func (s *OrganizationPublicApiUsageQueryRequest) GetUserIds() []string {
+	return s.UserIds
+}
+
+// GetOauthClientIds returns the value of OauthClientIds.
+func (s *OrganizationPublicApiUsageQueryRequest) GetOauthClientIds() []string {
+	return s.OauthClientIds
+}
+
+// SetInterval sets the value of Interval.
+func (s *OrganizationPublicApiUsageQueryRequest) SetInterval(val string) {
+	s.Interval = val
+}
+
+// SetGranularity sets the value of Granularity.
+func (s *OrganizationPublicApiUsageQueryRequest) SetGranularity(val OptGranularity) {
+	s.Granularity = val
+}
+
+// SetMetrics sets the value of Metrics.
+func (s *OrganizationPublicApiUsageQueryRequest) SetMetrics(val []Metric) {
+	s.Metrics = val
+}
+
+// SetGroupBy sets the value of GroupBy.
+func (s *OrganizationPublicApiUsageQueryRequest) SetGroupBy(val []JobsGroupBy) {
+	s.GroupBy = val
+}
+
+// SetSortBy sets the value of SortBy.
+func (s *OrganizationPublicApiUsageQueryRequest) SetSortBy(val []JobsSortBy) {
+	s.SortBy = val
+}
+
+// SetTemplateUris sets the value of TemplateUris.
+func (s *OrganizationPublicApiUsageQueryRequest) SetTemplateUris(val []string) {
+	s.TemplateUris = val
+}
+
+// SetHttpMethods sets the value of HttpMethods.
+func (s *OrganizationPublicApiUsageQueryRequest) SetHttpMethods(val []JobsHttpMethod) {
+	s.HttpMethods = val
+}
+
+// SetPlatforms sets the value of Platforms.
+func (s *OrganizationPublicApiUsageQueryRequest) SetPlatforms(val []string) {
+	s.Platforms = val
+}
+
+// SetUserIds sets the value of UserIds.
+func (s *OrganizationPublicApiUsageQueryRequest) SetUserIds(val []string) {
+	s.UserIds = val
+}
+
+// SetOauthClientIds sets the value of OauthClientIds.
+func (s *OrganizationPublicApiUsageQueryRequest) SetOauthClientIds(val []string) {
+	s.OauthClientIds = val
+}
+
+// The state of an organization's job and one page of its entities.
+// Ref: #/components/schemas/OrganizationPublicApiUsageResultsResponse
+type OrganizationPublicApiUsageResultsResponse struct {
+	QueryStatus JobStatus                    `json:"queryStatus"`
+	ErrorBody   OptErrorBody                 `json:"errorBody"`
+	Entities    []OrganizationPublicApiUsage `json:"entities"`
+	// Present only when another page exists.
+	NextUri OptString `json:"nextUri"`
+	Name    OptString `json:"name"`
+	SelfUri OptString `json:"selfUri"`
+}
+
+// GetQueryStatus returns the value of QueryStatus.
+func (s *OrganizationPublicApiUsageResultsResponse) GetQueryStatus() JobStatus {
+	return s.QueryStatus
+}
+
+// GetErrorBody returns the value of ErrorBody.
+func (s *OrganizationPublicApiUsageResultsResponse) GetErrorBody() OptErrorBody {
+	return s.ErrorBody
+}
+
+// GetEntities returns the value of Entities.
+func (s *OrganizationPublicApiUsageResultsResponse) GetEntities() []OrganizationPublicApiUsage {
+	return s.Entities
+}
+
+// GetNextUri returns the value of NextUri.
+func (s *OrganizationPublicApiUsageResultsResponse) GetNextUri() OptString {
+	return s.NextUri
+}
+
+// GetName returns the value of Name.
+func (s *OrganizationPublicApiUsageResultsResponse) GetName() OptString {
+	return s.Name
+}
+
+// GetSelfUri returns the value of SelfUri.
+func (s *OrganizationPublicApiUsageResultsResponse) GetSelfUri() OptString {
+	return s.SelfUri
+}
+
+// SetQueryStatus sets the value of QueryStatus.
+func (s *OrganizationPublicApiUsageResultsResponse) SetQueryStatus(val JobStatus) {
+	s.QueryStatus = val
+}
+
+// SetErrorBody sets the value of ErrorBody.
+func (s *OrganizationPublicApiUsageResultsResponse) SetErrorBody(val OptErrorBody) {
+	s.ErrorBody = val
+}
+
+// SetEntities sets the value of Entities.
+func (s *OrganizationPublicApiUsageResultsResponse) SetEntities(val []OrganizationPublicApiUsage) {
+	s.Entities = val
+}
+
+// SetNextUri sets the value of NextUri.
+func (s *OrganizationPublicApiUsageResultsResponse) SetNextUri(val OptString) {
+	s.NextUri = val
+}
+
+// SetName sets the value of Name.
+func (s *OrganizationPublicApiUsageResultsResponse) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetSelfUri sets the value of SelfUri.
+func (s *OrganizationPublicApiUsageResultsResponse) SetSelfUri(val OptString) {
+	s.SelfUri = val
+}
+
+// OrganizationPublicApiUsageResultsResponseHeaders wraps OrganizationPublicApiUsageResultsResponse with response headers.
+type OrganizationPublicApiUsageResultsResponseHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             OrganizationPublicApiUsageResultsResponse
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) GetResponse() OrganizationPublicApiUsageResultsResponse {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *OrganizationPublicApiUsageResultsResponseHeaders) SetResponse(val OrganizationPublicApiUsageResultsResponse) {
+	s.Response = val
+}
+
 type PostOauthClientUsageQueryAccepted UsageExecutionResultHeaders
 
 func (*PostOauthClientUsageQueryAccepted) postOauthClientUsageQueryRes() {}
@@ -2069,6 +3582,22 @@ func (*PostOauthClientUsageQueryAccepted) postOauthClientUsageQueryRes() {}
 type PostOauthClientUsageQueryOK UsageExecutionResultHeaders
 
 func (*PostOauthClientUsageQueryOK) postOauthClientUsageQueryRes() {}
+
+type PostUsageAggregatesQueryJobsAccepted UsageQueryJobHeaders
+
+func (*PostUsageAggregatesQueryJobsAccepted) postUsageAggregatesQueryJobsRes() {}
+
+type PostUsageAggregatesQueryJobsOK UsageQueryJobHeaders
+
+func (*PostUsageAggregatesQueryJobsOK) postUsageAggregatesQueryJobsRes() {}
+
+type PostUsageClientAggregatesQueryJobsAccepted UsageQueryJobHeaders
+
+func (*PostUsageClientAggregatesQueryJobsAccepted) postUsageClientAggregatesQueryJobsRes() {}
+
+type PostUsageClientAggregatesQueryJobsOK UsageQueryJobHeaders
+
+func (*PostUsageClientAggregatesQueryJobsOK) postUsageClientAggregatesQueryJobsRes() {}
 
 type PostUsageQueryAccepted UsageExecutionResultHeaders
 
@@ -2128,9 +3657,13 @@ func (s *ProxyErrorTextHTMLStatusCode) SetResponse(val ProxyErrorTextHTML) {
 
 func (*ProxyErrorTextHTMLStatusCode) getOauthClientUsageQueryResultRes()         {}
 func (*ProxyErrorTextHTMLStatusCode) getOauthClientUsageSummaryRes()             {}
+func (*ProxyErrorTextHTMLStatusCode) getUsageAggregatesQueryJobRes()             {}
+func (*ProxyErrorTextHTMLStatusCode) getUsageClientAggregatesQueryJobRes()       {}
 func (*ProxyErrorTextHTMLStatusCode) getUsageQueryExecutionIdResultsRes()        {}
 func (*ProxyErrorTextHTMLStatusCode) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*ProxyErrorTextHTMLStatusCode) postOauthClientUsageQueryRes()              {}
+func (*ProxyErrorTextHTMLStatusCode) postUsageAggregatesQueryJobsRes()           {}
+func (*ProxyErrorTextHTMLStatusCode) postUsageClientAggregatesQueryJobsRes()     {}
 func (*ProxyErrorTextHTMLStatusCode) postUsageQueryRes()                         {}
 func (*ProxyErrorTextHTMLStatusCode) postUsageSimplesearchRes()                  {}
 
@@ -2270,9 +3803,13 @@ func (s *RequestEntityTooLargeHeaders) SetResponse(val ErrorBody) {
 
 func (*RequestEntityTooLargeHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*RequestEntityTooLargeHeaders) getOauthClientUsageSummaryRes()             {}
+func (*RequestEntityTooLargeHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*RequestEntityTooLargeHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*RequestEntityTooLargeHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*RequestEntityTooLargeHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*RequestEntityTooLargeHeaders) postOauthClientUsageQueryRes()              {}
+func (*RequestEntityTooLargeHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*RequestEntityTooLargeHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*RequestEntityTooLargeHeaders) postUsageQueryRes()                         {}
 func (*RequestEntityTooLargeHeaders) postUsageSimplesearchRes()                  {}
 
@@ -2337,9 +3874,13 @@ func (s *RequestTimeoutHeaders) SetResponse(val ErrorBody) {
 
 func (*RequestTimeoutHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*RequestTimeoutHeaders) getOauthClientUsageSummaryRes()             {}
+func (*RequestTimeoutHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*RequestTimeoutHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*RequestTimeoutHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*RequestTimeoutHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*RequestTimeoutHeaders) postOauthClientUsageQueryRes()              {}
+func (*RequestTimeoutHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*RequestTimeoutHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*RequestTimeoutHeaders) postUsageQueryRes()                         {}
 func (*RequestTimeoutHeaders) postUsageSimplesearchRes()                  {}
 
@@ -2429,9 +3970,13 @@ func (s *ServiceUnavailableTextHTMLHeaders) SetResponse(val ServiceUnavailableTe
 
 func (*ServiceUnavailableTextHTMLHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*ServiceUnavailableTextHTMLHeaders) getOauthClientUsageSummaryRes()             {}
+func (*ServiceUnavailableTextHTMLHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*ServiceUnavailableTextHTMLHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*ServiceUnavailableTextHTMLHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*ServiceUnavailableTextHTMLHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*ServiceUnavailableTextHTMLHeaders) postOauthClientUsageQueryRes()              {}
+func (*ServiceUnavailableTextHTMLHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*ServiceUnavailableTextHTMLHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*ServiceUnavailableTextHTMLHeaders) postUsageQueryRes()                         {}
 func (*ServiceUnavailableTextHTMLHeaders) postUsageSimplesearchRes()                  {}
 
@@ -2528,6 +4073,48 @@ func (s *SimpleSearchMetric) UnmarshalText(data []byte) error {
 	}
 }
 
+// Ref: #/components/schemas/SortOrder
+type SortOrder string
+
+const (
+	SortOrderAsc  SortOrder = "Asc"
+	SortOrderDesc SortOrder = "Desc"
+)
+
+// AllValues returns all SortOrder values.
+func (SortOrder) AllValues() []SortOrder {
+	return []SortOrder{
+		SortOrderAsc,
+		SortOrderDesc,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s SortOrder) MarshalText() ([]byte, error) {
+	switch s {
+	case SortOrderAsc:
+		return []byte(s), nil
+	case SortOrderDesc:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *SortOrder) UnmarshalText(data []byte) error {
+	switch SortOrder(data) {
+	case SortOrderAsc:
+		*s = SortOrderAsc
+		return nil
+	case SortOrderDesc:
+		*s = SortOrderDesc
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // TooManyRequestsHeaders wraps ErrorBody with response headers.
 type TooManyRequestsHeaders struct {
 	RetryAfter           OptString
@@ -2600,9 +4187,13 @@ func (s *TooManyRequestsHeaders) SetResponse(val ErrorBody) {
 
 func (*TooManyRequestsHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*TooManyRequestsHeaders) getOauthClientUsageSummaryRes()             {}
+func (*TooManyRequestsHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*TooManyRequestsHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*TooManyRequestsHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*TooManyRequestsHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*TooManyRequestsHeaders) postOauthClientUsageQueryRes()              {}
+func (*TooManyRequestsHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*TooManyRequestsHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*TooManyRequestsHeaders) postUsageQueryRes()                         {}
 func (*TooManyRequestsHeaders) postUsageSimplesearchRes()                  {}
 
@@ -2667,9 +4258,13 @@ func (s *UnauthorizedHeaders) SetResponse(val ErrorBody) {
 
 func (*UnauthorizedHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*UnauthorizedHeaders) getOauthClientUsageSummaryRes()             {}
+func (*UnauthorizedHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*UnauthorizedHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*UnauthorizedHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*UnauthorizedHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*UnauthorizedHeaders) postOauthClientUsageQueryRes()              {}
+func (*UnauthorizedHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*UnauthorizedHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*UnauthorizedHeaders) postUsageQueryRes()                         {}
 func (*UnauthorizedHeaders) postUsageSimplesearchRes()                  {}
 
@@ -2734,9 +4329,13 @@ func (s *UnsupportedMediaTypeHeaders) SetResponse(val ErrorBody) {
 
 func (*UnsupportedMediaTypeHeaders) getOauthClientUsageQueryResultRes()         {}
 func (*UnsupportedMediaTypeHeaders) getOauthClientUsageSummaryRes()             {}
+func (*UnsupportedMediaTypeHeaders) getUsageAggregatesQueryJobRes()             {}
+func (*UnsupportedMediaTypeHeaders) getUsageClientAggregatesQueryJobRes()       {}
 func (*UnsupportedMediaTypeHeaders) getUsageQueryExecutionIdResultsRes()        {}
 func (*UnsupportedMediaTypeHeaders) getUsageSimplesearchExecutionIdResultsRes() {}
 func (*UnsupportedMediaTypeHeaders) postOauthClientUsageQueryRes()              {}
+func (*UnsupportedMediaTypeHeaders) postUsageAggregatesQueryJobsRes()           {}
+func (*UnsupportedMediaTypeHeaders) postUsageClientAggregatesQueryJobsRes()     {}
 func (*UnsupportedMediaTypeHeaders) postUsageQueryRes()                         {}
 func (*UnsupportedMediaTypeHeaders) postUsageSimplesearchRes()                  {}
 
@@ -2826,5 +4425,114 @@ func (s *UsageExecutionResultHeaders) SetIninRatelimitReset(val OptString) {
 
 // SetResponse sets the value of Response.
 func (s *UsageExecutionResultHeaders) SetResponse(val UsageExecutionResult) {
+	s.Response = val
+}
+
+// A started usage query job.
+// Ref: #/components/schemas/UsageQueryJob
+type UsageQueryJob struct {
+	// The job id, to poll and to resume with.
+	ID         string    `json:"id"`
+	Name       OptString `json:"name"`
+	ResultsUri OptString `json:"resultsUri"`
+	SelfUri    OptString `json:"selfUri"`
+}
+
+// GetID returns the value of ID.
+func (s *UsageQueryJob) GetID() string {
+	return s.ID
+}
+
+// GetName returns the value of Name.
+func (s *UsageQueryJob) GetName() OptString {
+	return s.Name
+}
+
+// GetResultsUri returns the value of ResultsUri.
+func (s *UsageQueryJob) GetResultsUri() OptString {
+	return s.ResultsUri
+}
+
+// GetSelfUri returns the value of SelfUri.
+func (s *UsageQueryJob) GetSelfUri() OptString {
+	return s.SelfUri
+}
+
+// SetID sets the value of ID.
+func (s *UsageQueryJob) SetID(val string) {
+	s.ID = val
+}
+
+// SetName sets the value of Name.
+func (s *UsageQueryJob) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetResultsUri sets the value of ResultsUri.
+func (s *UsageQueryJob) SetResultsUri(val OptString) {
+	s.ResultsUri = val
+}
+
+// SetSelfUri sets the value of SelfUri.
+func (s *UsageQueryJob) SetSelfUri(val OptString) {
+	s.SelfUri = val
+}
+
+// UsageQueryJobHeaders wraps UsageQueryJob with response headers.
+type UsageQueryJobHeaders struct {
+	IninCorrelationID    OptString
+	IninRatelimitAllowed OptString
+	IninRatelimitCount   OptString
+	IninRatelimitReset   OptString
+	Response             UsageQueryJob
+}
+
+// GetIninCorrelationID returns the value of IninCorrelationID.
+func (s *UsageQueryJobHeaders) GetIninCorrelationID() OptString {
+	return s.IninCorrelationID
+}
+
+// GetIninRatelimitAllowed returns the value of IninRatelimitAllowed.
+func (s *UsageQueryJobHeaders) GetIninRatelimitAllowed() OptString {
+	return s.IninRatelimitAllowed
+}
+
+// GetIninRatelimitCount returns the value of IninRatelimitCount.
+func (s *UsageQueryJobHeaders) GetIninRatelimitCount() OptString {
+	return s.IninRatelimitCount
+}
+
+// GetIninRatelimitReset returns the value of IninRatelimitReset.
+func (s *UsageQueryJobHeaders) GetIninRatelimitReset() OptString {
+	return s.IninRatelimitReset
+}
+
+// GetResponse returns the value of Response.
+func (s *UsageQueryJobHeaders) GetResponse() UsageQueryJob {
+	return s.Response
+}
+
+// SetIninCorrelationID sets the value of IninCorrelationID.
+func (s *UsageQueryJobHeaders) SetIninCorrelationID(val OptString) {
+	s.IninCorrelationID = val
+}
+
+// SetIninRatelimitAllowed sets the value of IninRatelimitAllowed.
+func (s *UsageQueryJobHeaders) SetIninRatelimitAllowed(val OptString) {
+	s.IninRatelimitAllowed = val
+}
+
+// SetIninRatelimitCount sets the value of IninRatelimitCount.
+func (s *UsageQueryJobHeaders) SetIninRatelimitCount(val OptString) {
+	s.IninRatelimitCount = val
+}
+
+// SetIninRatelimitReset sets the value of IninRatelimitReset.
+func (s *UsageQueryJobHeaders) SetIninRatelimitReset(val OptString) {
+	s.IninRatelimitReset = val
+}
+
+// SetResponse sets the value of Response.
+func (s *UsageQueryJobHeaders) SetResponse(val UsageQueryJob) {
 	s.Response = val
 }

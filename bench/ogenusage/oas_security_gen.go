@@ -23,9 +23,13 @@ type SecuritySource interface {
 var oauth2ScopesPureCloudOAuth = map[string][]string{
 	GetOauthClientUsageQueryResultOperation:         []string{},
 	GetOauthClientUsageSummaryOperation:             []string{},
+	GetUsageAggregatesQueryJobOperation:             []string{},
+	GetUsageClientAggregatesQueryJobOperation:       []string{},
 	GetUsageQueryExecutionIdResultsOperation:        []string{},
 	GetUsageSimplesearchExecutionIdResultsOperation: []string{},
 	PostOauthClientUsageQueryOperation:              []string{},
+	PostUsageAggregatesQueryJobsOperation:           []string{},
+	PostUsageClientAggregatesQueryJobsOperation:     []string{},
 	PostUsageQueryOperation:                         []string{},
 	PostUsageSimplesearchOperation:                  []string{},
 }

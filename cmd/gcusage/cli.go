@@ -26,7 +26,6 @@ type app struct {
 	progress       io.Writer         // a terminal for the progress line; nil for none
 	transport      http.RoundTripper // nil: the network; tests give the stub's in-memory one
 	now            func() time.Time
-	executionID    string // the execution being waited for, for the progress line
 }
 
 // run is the whole command: it returns the exit code, 0 on success, 2 for a
@@ -76,6 +75,7 @@ Commands:
   summary   the usage of one OAuth client over its last days
   search    a simple search of the usage records, filtered by client name, method and endpoint
   results   wait for an execution started earlier and print its rows
+  jobs      run a usage query job of the 2025 service (all requests, filters, pages)
   regions   list the region keys and domains
   version   print the version (also --version or -v)
   help      show help for a command
@@ -109,6 +109,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.summary(ctx, rest)
 	case "search":
 		return a.search(ctx, rest)
+	case "jobs":
+		return a.jobs(ctx, rest)
 	case "regions":
 		return a.simple("regions", "List the region keys and domains that --region and GENESYSCLOUD_REGION accept.", "gcusage regions", rest, a.regions)
 	case "version":
@@ -124,7 +126,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		_, err := io.WriteString(a.stdout, mainHelp)
 		return err
 	}
-	msg := fmt.Sprintf("unknown command %q: want query, summary, search, results, regions, version or help", cmd)
+	msg := fmt.Sprintf("unknown command %q: want query, summary, search, results, jobs, regions, version or help", cmd)
 	if s := suggest(cmd, commands); s != "" {
 		msg += "; did you mean " + s + "?"
 	}
@@ -132,7 +134,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 }
 
 // commands are the words dispatch knows, for suggestions.
-var commands = []string{"query", "summary", "search", "results", "regions", "version", "help"}
+var commands = []string{"query", "summary", "search", "results", "jobs", "regions", "version", "help"}
 
 // alias maps the flag spellings of help and version to their commands.
 func alias(arg string) string {

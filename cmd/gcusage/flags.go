@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gcusage/gcusage/client"
+	"github.com/gcusage/gcusage/gen"
 )
 
 // usageError is bad input found before anything is sent: exit code 2.
@@ -36,6 +37,20 @@ func parseList[T ~string](flagName, value string, allowed []T) ([]T, error) {
 		out = append(out, allowed[i])
 	}
 	return out, nil
+}
+
+// parseGranularity reads --granularity: one value, in any case, or none.
+func parseGranularity(value string) (gen.Granularity, error) {
+	g, err := parseList("granularity", value, client.Granularities())
+	switch {
+	case err != nil:
+		return "", err
+	case len(g) > 1:
+		return "", usagef("--granularity %q: give one of %s", value, join(client.Granularities()))
+	case len(g) == 1:
+		return g[0], nil
+	}
+	return "", nil
 }
 
 func indexFold[T ~string](allowed []T, s string) int {

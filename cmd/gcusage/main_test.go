@@ -197,8 +197,8 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		want string
 	}{
 		{"no command", env, nil, "a command is needed"},
-		{"unknown command", env, []string{"stats"}, `unknown command "stats": want query, summary, search, results, regions, version or help` + "\n"},
-		{"near-miss command", env, []string{"qurey"}, `unknown command "qurey": want query, summary, search, results, regions, version or help; did you mean query?`},
+		{"unknown command", env, []string{"stats"}, `unknown command "stats": want query, summary, search, results, jobs, regions, version or help` + "\n"},
+		{"near-miss command", env, []string{"qurey"}, `unknown command "qurey": want query, summary, search, results, jobs, regions, version or help; did you mean query?`},
 		{"unknown flag", env, at(srv, "query", "--bogus"), "flag provided but not defined: -bogus (see gcusage query --help)"},
 		{"swapped letters in a flag", env, at(srv, "query", "--fromat", "csv"), "-fromat; did you mean --format? (see gcusage query --help)"},
 		{"a letter missing from a flag", env, at(srv, "results", "id", "--formt=csv"), "-formt; did you mean --format?"},

@@ -121,15 +121,8 @@ func (a *app) query(ctx context.Context, args []string) error {
 	if q.Metrics, err = parseList("metrics", *mets, metrics); err != nil {
 		return err
 	}
-	g, err := parseList("granularity", *gran, granularities)
-	if err != nil {
+	if q.Granularity, err = parseGranularity(*gran); err != nil {
 		return err
-	}
-	if len(g) > 1 {
-		return usagef("--granularity %q: give one of %s", *gran, join(granularities))
-	}
-	if len(g) == 1 {
-		q.Granularity = g[0]
 	}
 	start := func(ctx context.Context, cl *client.Client) (*client.Execution, error) { return cl.Start(ctx, q) }
 	if c.client != "" {
@@ -228,6 +221,14 @@ func (a *app) results(ctx context.Context, args []string) error {
 		}
 	}
 	return a.execute(ctx, c, opts, resume, cols)
+}
+
+// bound ends ctx after --timeout, if one is set.
+func (c *conn) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.timeout > 0 {
+		return context.WithTimeout(ctx, c.timeout)
+	}
+	return ctx, func() {}
 }
 
 // check refuses the shared flags' bad values. A negative --timeout would
@@ -367,7 +368,7 @@ func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
 	if a.progress != nil && !c.quiet {
 		opts = append(opts, client.WithPollPolicy(client.PollPolicy{OnPoll: func(e client.PollEvent) {
 			fmt.Fprintf(a.progress, "\r\x1b[Kgcusage: execution %s: %s, poll %d, %s elapsed",
-				escape(a.executionID), escape(string(e.Status)), e.Attempt, e.Elapsed.Round(100*time.Millisecond))
+				escape(e.ID), escape(string(e.Status)), e.Attempt, e.Elapsed.Round(100*time.Millisecond))
 		}}))
 	}
 	cl, err := client.New(opts...)
@@ -404,10 +405,7 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	if err != nil {
 		return err
 	}
-	cancel := context.CancelFunc(func() {})
-	if c.timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-	}
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	exec, err := start(ctx, cl)
 	if err != nil {
@@ -420,7 +418,6 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 		a.note(c, "execution "+exec.ID+" started; wait for it with: "+c.resume(exec.ID))
 		return nil
 	}
-	a.executionID = exec.ID // for the progress line
 	res, err := exec.Wait(ctx)
 	if a.progress != nil && !c.quiet {
 		fmt.Fprint(a.progress, "\r\x1b[K")

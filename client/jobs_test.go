@@ -1,0 +1,167 @@
+package client
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gcusage/gcusage/gen"
+)
+
+// pages answers a job's GETs with the bodies given in turn (the last
+// repeats), and records their queries.
+func jobPages(queries *[]string, bodies ...string) http.HandlerFunc {
+	n := 0
+	return func(w http.ResponseWriter, r *http.Request) {
+		*queries = append(*queries, r.URL.RawQuery)
+		body := bodies[min(n, len(bodies)-1)]
+		n++
+		writeJSON(w, 200, body)
+	}
+}
+
+func TestJobRefusesANextURIOnAnotherHost(t *testing.T) {
+	for _, next := range []string{"http://127.0.0.2:7001/api/v2/usage/aggregates/query/jobs/j1?after=2", "//evil.example/x?after=2", "https://127.0.0.1:7001/x?after=2"} {
+		var qs []string
+		f := &fake{api: jobPages(&qs, `{"queryStatus":"Succeeded","entities":[{"requestCount":1}],"nextUri":"`+next+`"}`)}
+		c := newTestClient(t, f)
+		_, err := c.Job("", "j1").Wait(t.Context())
+		var de *DecodeError
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), "another origin") {
+			t.Errorf("nextUri %s: want a DecodeError refusing it, got %v", next, err)
+		}
+		for _, call := range f.apiCalls() {
+			if !strings.Contains(call, " /api/v2/usage/aggregates/query/jobs/j1 ") {
+				t.Errorf("nextUri %s: a request went to %s", next, call)
+			}
+		}
+	}
+}
+
+// nextUri is followed on our origin, with its cursor and our page size,
+// whether it is a path or a URL of our origin; a nextUri that names the page
+// just read is an error, not an endless loop.
+func TestJobFollowsNextURIOnTheAPIOrigin(t *testing.T) {
+	var qs []string
+	f := &fake{api: jobPages(&qs,
+		`{"queryStatus":"Succeeded","entities":[{"requestCount":1}],"nextUri":"/api/v2/usage/aggregates/query/jobs/j1?pageSize=1&after=c2"}`,
+		`{"queryStatus":"Succeeded","entities":[{"requestCount":2}],"nextUri":"`+testAPI+`/api/v2/usage/aggregates/query/jobs/j1?after=c3"}`,
+		`{"queryStatus":"Succeeded","entities":[{"requestCount":3}],"nextUri":"`+testAPI+`/api/v2/usage/aggregates/query/jobs/j1?after=c3"}`)}
+	c := newTestClient(t, f)
+	j := c.Job("", "j1")
+	j.PageSize = 10
+	res, err := j.Wait(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	var last error
+	for e, err := range res.Rows() {
+		if err != nil {
+			last = err
+			break
+		}
+		got = append(got, e.RequestCount)
+	}
+	if len(got) != 3 || got[2] != 3 {
+		t.Errorf("entities %v, want 1 2 3", got)
+	}
+	if want := "pageSize=10|after=c2&pageSize=10|after=c3&pageSize=10"; strings.Join(qs, "|") != want {
+		t.Errorf("queries %v, want %s", qs, want)
+	}
+	var ee *ExecutionError
+	if !errors.As(last, &ee) || ee.ExecutionID != "j1" || !strings.Contains(last.Error(), "never end") {
+		t.Errorf("a repeated nextUri: want an ExecutionError naming j1, got %v", last)
+	}
+}
+
+func TestJobUnknownStatusIsAnError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var qs []string
+		f := &fake{api: jobPages(&qs, `{"queryStatus":"Queued"}`, `{"queryStatus":"Paused"}`)}
+		_, err := newTestClient(t, f).Job("c1", "j1").Wait(t.Context())
+		if !errors.Is(err, ErrUnknownStatus) || !strings.Contains(err.Error(), "Paused") || len(qs) != 2 {
+			t.Errorf("want ErrUnknownStatus naming Paused after 2 polls, got %v after %d", err, len(qs))
+		}
+		if calls := f.apiCalls(); !strings.HasPrefix(calls[0], "GET /api/v2/usage/client/c1/aggregates/query/jobs/j1 ") {
+			t.Errorf("client job polled at %v", calls)
+		}
+	})
+}
+
+func TestSplitInterval(t *testing.T) {
+	for _, tc := range []struct {
+		interval string
+		g        gen.Granularity
+		want     string
+	}{
+		{"2026-01-01/2026-03-31", "", "2026-01-01/2026-03-31"},
+		{"2026-01-01/2026-04-01", gen.GranularityDay, "2026-01-01/2026-03-31 2026-04-01/2026-04-01"},
+		// Date-times count the whole days they meet.
+		{"2026-01-01T12:00:00Z/2026-01-03T00:00:00Z", "", "2026-01-01/2026-01-02"},
+		// 2026-01-15 + 89 days is 2026-04-14: the window stops before
+		// April; April to June is 91 days, so the next stops before June.
+		{"2026-01-15/2026-07-31", gen.GranularityMonth, "2026-01-15/2026-03-31 2026-04-01/2026-05-31 2026-06-01/2026-07-31"},
+		// Windows after the first start on Mondays (2026-03-30 is one).
+		{"2026-01-01/2026-05-31", gen.GranularityWeek, "2026-01-01/2026-03-29 2026-03-30/2026-05-31"},
+	} {
+		got, err := SplitInterval(tc.interval, tc.g)
+		if err != nil || strings.Join(got, " ") != tc.want {
+			t.Errorf("SplitInterval(%s, %q) = %v, %v; want %s", tc.interval, tc.g, got, err, tc.want)
+		}
+	}
+}
+
+func TestJobQueryValidate(t *testing.T) {
+	now := time.Date(2026, 6, 15, 10, 0, 0, 0, time.UTC)
+	order := gen.SortOrder("Up")
+	for _, tc := range []struct {
+		q          JobQuery
+		field, has string
+	}{
+		{JobQuery{Interval: "2025-06-14/2025-07-01"}, "interval", "on or after 2025-06-15"},
+		{JobQuery{Interval: "2026-01-01/2026-01-02", GroupBy: []gen.JobsGroupBy{"OAuthClientId"}}, "groupBy[0]", "OauthClientId"},
+		{JobQuery{Interval: "2026-01-01/2026-01-02", ClientID: "c", GroupBy: []gen.JobsGroupBy{"UserId"}}, "groupBy", "OrganizationId"},
+		{JobQuery{Interval: "2026-01-01/2026-01-02", UserIDs: []string{"u"}, ClientID: "c"}, "userIds", "organization"},
+		{JobQuery{Interval: "2026-01-01/2026-01-02", OrganizationIDs: []string{"o"}}, "organizationIds", "ClientID"},
+		{JobQuery{Interval: "2026-01-01/2026-01-02", HTTPMethods: []gen.JobsHTTPMethod{"OPTIONS"}}, "httpMethods[0]", "HEAD"},
+		{JobQuery{Interval: "2026-01-01/2026-01-02", PageSize: 1001}, "pageSize", "1000"},
+		{JobQuery{Interval: "2026-01-01/2026-01-02", SortBy: []gen.JobsSortBy{{FieldName: new(string)}}}, "sortBy[0].fieldName", "requestCount"},
+		{JobQuery{Interval: "2026-01-01/2026-01-02", SortBy: []gen.JobsSortBy{{FieldName: ptrIf("date"), Order: &order}}}, "sortBy[0].order", "Desc"},
+		{JobQuery{Interval: "2026-01-01/2026-01-02", ClientID: "a/b"}, "clientId", "/"},
+	} {
+		err := tc.q.Validate(now)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != tc.field || !strings.Contains(err.Error(), tc.has) {
+			t.Errorf("%+v: want a ValidationError on %s mentioning %q, got %v", tc.q, tc.field, tc.has, err)
+		}
+	}
+	if err := (JobQuery{Interval: "2025-06-15/2025-07-01"}).Validate(now); err != nil {
+		t.Errorf("a start exactly a year ago: %v", err)
+	}
+}
+
+// A Failed job's errorBody reaches the error, without the bearer token the
+// server may echo in it.
+func TestJobFailedErrorBodyIsRedacted(t *testing.T) {
+	f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		writeJSON(w, 202, `{"queryStatus":"Failed","errorBody":{"code":"query.error","message":"failed for token `+tok+`"}}`)
+	}}
+	c, err := New(WithBaseURLs(testAPI, ""), WithAccessToken("a-long-bearer-token-1234"), WithHTTPClient(&http.Client{Transport: f}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Job("", "j1").Wait(t.Context())
+	var ee *ExecutionError
+	if !errors.As(err, &ee) || ee.ErrorBody == nil || !errors.Is(err, ErrQueryFailed) {
+		t.Fatalf("want a Failed ExecutionError with its errorBody, got %v", err)
+	}
+	mustContain(t, err.Error(), "query.error", "failed for token REDACTED", "j1")
+	if strings.Contains(err.Error(), "a-long-bearer-token-1234") {
+		t.Errorf("error %q holds the token", err)
+	}
+}

@@ -1,0 +1,338 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gcusage/gcusage/gen"
+)
+
+// JobWindow is one window of a run split by RunJobs: its interval, as
+// whole UTC days, and the job that counts it once started.
+type JobWindow struct {
+	Interval string // such as 2026-01-01/2026-03-31, both ends included
+	JobID    string // "" until the job is started
+	ClientID string // "" for the organization's job
+}
+
+// SplitError ends a RunJobs run that did not yield every row. Window is the
+// window that failed; Unfinished lists every window whose rows were not all
+// yielded, in order, with the job id of those that were started, so that
+// they can be resumed with Client.Job (a window without a job id must be
+// queried again). Err is the window's error, often an *ExecutionError.
+type SplitError struct {
+	Window     JobWindow
+	Unfinished []JobWindow
+	Err        error
+}
+
+// Error names the window and its job, then the error.
+func (e *SplitError) Error() string {
+	id := e.Window.JobID
+	if id == "" {
+		id = "not started"
+	}
+	cause := strings.TrimPrefix(e.Err.Error(), "gcusage: ")
+	if e.Window.Interval == "" {
+		return "gcusage: " + cause // the cause names the job
+	}
+	return fmt.Sprintf("gcusage: window %s (job %s): %s", e.Window.Interval, oneLine(id, maxQuoted), cause)
+}
+
+// Unwrap gives the window's error.
+func (e *SplitError) Unwrap() error { return e.Err }
+
+// JobOptions tunes RunJobs.
+type JobOptions struct {
+	// Concurrency is how many windows run at once; 0 is 4.
+	Concurrency int
+	// OnStart, when set, is called as each window's job starts, for
+	// progress displays and resume hints. Its calls are never concurrent.
+	OnStart func(JobWindow)
+	// Now is today for the one-year limit; nil is time.Now.
+	Now func() time.Time
+}
+
+// jobDays reads an interval as the whole UTC days it meets.
+func jobDays(interval string) (first, last time.Time, err error) {
+	start, end, err := ParseInterval(interval)
+	if err != nil {
+		return first, last, err
+	}
+	first = start.UTC().Truncate(24 * time.Hour)
+	last = end.UTC().Add(-1).Truncate(24 * time.Hour)
+	return first, last, nil
+}
+
+// days counts the days from first to last, both included.
+func days(first, last time.Time) int { return int(last.Sub(first)/(24*time.Hour)) + 1 }
+
+// SplitInterval splits an interval into windows of at most 90 whole UTC
+// days, written as dates, that neither overlap nor leave a gap. With a
+// granularity, every window but the first starts on a bucket start (a
+// Monday for Week, the 1st for Month), so that no bucket is split across
+// two windows.
+func SplitInterval(interval string, g gen.Granularity) ([]string, error) {
+	first, last, err := jobDays(interval)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for from := first; !from.After(last); {
+		to := from.AddDate(0, 0, maxJobDays-1)
+		if g == gen.GranularityWeek || g == gen.GranularityMonth {
+			// End the window before the last bucket that would not fit.
+			if b := bucketStart(g, to.AddDate(0, 0, 1)); b.After(from) {
+				to = b.AddDate(0, 0, -1)
+			}
+		}
+		to = minTime(to, last)
+		out = append(out, Days(from, to))
+		from = to.AddDate(0, 0, 1)
+	}
+	return out, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// bucketStart is the UTC start of the bucket holding day t.
+func bucketStart(g gen.Granularity, t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	switch g {
+	case gen.GranularityWeek:
+		day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		return day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7)) // ISO weeks start on Monday
+	case gen.GranularityMonth:
+		return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// RunJobs runs q over an interval of any length whose start is at most a
+// year ago: it splits it into windows (see SplitInterval), runs at most
+// o.Concurrency of their jobs at once, and yields one stream of entities.
+// With a granularity, the rows come window by window, in order; a window
+// whose job is over before its turn holds its first page until then. Without
+// one, each window's totals are summed per group across windows, so that
+// the caller gets one total per group, as one query would give; those are
+// held in memory until the last window ends. The first error, a
+// *SplitError naming the failed window, its job and every unfinished one,
+// is yielded once, then the sequence stops; the other jobs are then no
+// longer waited for.
+func (c *Client) RunJobs(ctx context.Context, q JobQuery, o JobOptions) iter.Seq2[Entity, error] {
+	return func(yield func(Entity, error) bool) {
+		now := time.Now
+		if o.Now != nil {
+			now = o.Now
+		}
+		if err := q.Validate(now()); err != nil {
+			yield(Entity{}, err)
+			return
+		}
+		intervals, _ := SplitInterval(q.Interval, q.Granularity) // Validate parsed it
+		r := newRun(ctx, c, q, intervals, o, now())
+		defer r.stop()
+		if q.Granularity == "" && len(intervals) > 1 {
+			r.totals(yield)
+			return
+		}
+		for i := range intervals {
+			res, err := r.result(i)
+			if err == nil {
+				for e, err := range res.Rows() {
+					if err != nil {
+						yield(Entity{}, r.fail(i, err))
+						return
+					}
+					if !yield(e, nil) {
+						return
+					}
+				}
+			}
+			if err != nil {
+				yield(Entity{}, r.fail(i, err))
+				return
+			}
+			r.finish(i)
+		}
+	}
+}
+
+// run is a split run in flight: a goroutine per window, at most n of them
+// starting or waiting at once.
+type run struct {
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	onStart turn // one OnStart call at a time (a channel: synctest sees it block)
+
+	mu      sync.Mutex
+	windows []JobWindow
+	read    []bool // rows all yielded
+	ready   []chan struct{}
+	results []*JobResult
+	errs    []error
+}
+
+func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o JobOptions, now time.Time) *run {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &run{cancel: cancel, onStart: newTurn(), windows: make([]JobWindow, len(intervals)), read: make([]bool, len(intervals)),
+		ready: make([]chan struct{}, len(intervals)), results: make([]*JobResult, len(intervals)), errs: make([]error, len(intervals))}
+	n := o.Concurrency
+	if n <= 0 {
+		n = 4
+	}
+	slots := make(chan struct{}, n)
+	// Windows take their slots in order, so that the first windows, whose
+	// rows are read first, start first.
+	prev := make(chan struct{})
+	close(prev)
+	for i, iv := range intervals {
+		r.windows[i] = JobWindow{Interval: iv, ClientID: q.ClientID}
+		r.ready[i] = make(chan struct{})
+		r.wg.Add(1)
+		after, mine := prev, make(chan struct{})
+		prev = mine
+		go func() {
+			defer r.wg.Done()
+			defer close(r.ready[i])
+			select {
+			case <-after:
+			case <-ctx.Done():
+				close(mine)
+				r.errs[i] = ctx.Err()
+				return
+			}
+			select {
+			case slots <- struct{}{}:
+				close(mine)
+			case <-ctx.Done():
+				close(mine)
+				r.errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-slots }()
+			wq := q
+			wq.Interval = iv
+			j, err := c.startJob(ctx, wq, now)
+			if err != nil {
+				r.errs[i] = err
+				return
+			}
+			r.mu.Lock()
+			r.windows[i].JobID = j.ID
+			r.mu.Unlock()
+			if o.OnStart != nil {
+				release, err := r.onStart.take(ctx)
+				if err != nil {
+					r.errs[i] = err
+					return
+				}
+				o.OnStart(JobWindow{Interval: iv, JobID: j.ID, ClientID: q.ClientID})
+				release()
+			}
+			r.results[i], r.errs[i] = j.Wait(ctx)
+		}()
+	}
+	return r
+}
+
+// result waits for window i's job to succeed.
+func (r *run) result(i int) (*JobResult, error) {
+	<-r.ready[i]
+	return r.results[i], r.errs[i]
+}
+
+func (r *run) finish(i int) {
+	r.mu.Lock()
+	r.read[i] = true
+	r.mu.Unlock()
+}
+
+// fail stops the other windows and builds the run's error.
+func (r *run) fail(i int, err error) error {
+	r.cancel()
+	r.wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := &SplitError{Window: r.windows[i], Err: err}
+	for k, w := range r.windows {
+		if !r.read[k] {
+			e.Unfinished = append(e.Unfinished, w)
+		}
+	}
+	return e
+}
+
+func (r *run) stop() {
+	r.cancel()
+	r.wg.Wait()
+}
+
+// totals sums the windows' totals per group, in the order groups first
+// appear, and yields them once every window is read.
+func (r *run) totals(yield func(Entity, error) bool) {
+	sums := map[groupKey]int{}
+	var out []Entity
+	for i := range r.windows {
+		res, err := r.result(i)
+		if err == nil {
+			for e, rerr := range res.Rows() {
+				if rerr != nil {
+					err = rerr
+					break
+				}
+				k := keyOf(&e)
+				at, ok := sums[k]
+				if !ok {
+					sums[k] = len(out)
+					out = append(out, e)
+					continue
+				}
+				s := &out[at]
+				s.RequestCount += e.RequestCount
+				s.Status200 += e.Status200
+				s.Status300 += e.Status300
+				s.Status400 += e.Status400
+				s.Status429 += e.Status429
+				s.Status500 += e.Status500
+			}
+		}
+		if err != nil {
+			yield(Entity{}, r.fail(i, err))
+			return
+		}
+		r.finish(i)
+	}
+	for _, e := range out {
+		if !yield(e, nil) {
+			return
+		}
+	}
+}
+
+// groupKey is every dimension of an entity: totals of one group carry the
+// same values in every window.
+type groupKey struct {
+	clientID, clientName, userID, platform, method, template, org string
+	date                                                          time.Time
+}
+
+func keyOf(e *Entity) groupKey {
+	k := groupKey{platform: e.Platform, method: e.HTTPMethod, template: e.TemplateURI, org: e.OrganizationID, date: e.Date.Time}
+	if c := e.OauthClient; c != nil {
+		k.clientID, k.clientName = c.ID, c.Name
+	}
+	if u := e.User; u != nil {
+		k.userID = u.ID
+	}
+	return k
+}
