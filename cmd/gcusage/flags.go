@@ -70,6 +70,23 @@ func join[T ~string](vs []T) string {
 	return strings.Join(s, ", ")
 }
 
+// span holds --interval, --since and --until, which query, search and jobs
+// take alike.
+type span struct{ iv, since, until *string }
+
+// spanFlags defines the three flags on fs; ivUsage says what --interval
+// takes for that command.
+func spanFlags(fs *flag.FlagSet, ivUsage string) span {
+	return span{
+		iv:    fs.String("interval", "", ivUsage),
+		since: fs.String("since", "", "start: a number of `days` back from today (7d), a duration back from now (36h), a date (2024-01-31) or a date-time"),
+		until: fs.String("until", "", "end: a `time` in the forms of --since, a date included (default: the end of yesterday)"),
+	}
+}
+
+// interval is the interval the flags give, at now.
+func (s span) interval(now time.Time) (string, error) { return interval(*s.iv, *s.since, *s.until, now) }
+
 // interval turns --interval, or --since and --until, into the query's
 // interval. Usage is counted per full UTC day and today is not counted yet:
 // the end never reaches past the start of today, and when both ends fall on

@@ -72,9 +72,7 @@ func (a *app) jobsQuery(ctx context.Context, args []string) error {
 	cmd := newCommand("jobs query", "gcusage jobs query [flags]", jobsAbout, jobsExamples)
 	fs := cmd.fs
 	c := jobsConn(fs)
-	iv := fs.String("interval", "", "ISO-8601 interval `START/END`, both ends included, starting at most a year ago")
-	since := fs.String("since", "", "start: a `time` back from now (7d, 36h), a date (2024-01-31) or a date-time")
-	until := fs.String("until", "", "end: a `time` in the forms of --since (default now)")
+	span := spanFlags(fs, "ISO-8601 interval `START/END`, both ends included, starting at most a year ago")
 	gran := fs.String("granularity", "", "bucket `size`: "+join(client.Granularities())+" (default none: one total per group)")
 	groupBy := fs.String("group-by", "", "comma `list` of "+join(client.JobsGroupBys())+"; with --client: "+join(client.ClientJobsGroupBys())+" (default none: not aggregated)")
 	mets := fs.String("metrics", "", "comma `list` of "+join(client.Metrics())+" (default all)")
@@ -97,7 +95,7 @@ func (a *app) jobsQuery(ctx context.Context, args []string) error {
 	}
 	q := client.JobQuery{ClientID: *clientID, PageSize: *pageSize, TemplateURIs: list(*templates), Platforms: list(*plats),
 		UserIDs: list(*users), OAuthClientIDs: list(*oauth), OrganizationIDs: list(*orgs)}
-	if q.Interval, err = interval(*iv, *since, *until, a.now()); err != nil {
+	if q.Interval, err = span.interval(a.now()); err != nil {
 		return err
 	}
 	if q.ClientID == "" {

@@ -85,9 +85,7 @@ func (a *app) search(ctx context.Context, args []string) error {
 	fs := cmd.fs
 	c := newConn(fs)
 	c.search = true
-	iv := fs.String("interval", "", "ISO-8601 interval `START/END`, such as 2024-01-01/2024-01-08 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z")
-	since := fs.String("since", "", "start: a `time` back from now (7d, 36h), a date (2024-01-31) or a date-time")
-	until := fs.String("until", "", "end: a `time` in the forms of --since (default now)")
+	span := spanFlags(fs, "ISO-8601 interval `START/END`, such as 2024-01-01/2024-01-08 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z")
 	mets := fs.String("metrics", "", "comma `list` of "+join(client.SearchMetrics())+" (default all)")
 	names := fs.String("client-name", "", "comma `list` of OAuth client names to keep")
 	methods := fs.String("http-method", "", "comma `list` of "+join(client.HTTPMethods())+" to keep")
@@ -103,7 +101,7 @@ func (a *app) search(ctx context.Context, args []string) error {
 		return usagef("search takes no arguments, got %q (flags start with --)", pos[0])
 	}
 	s := client.SimpleSearch{ClientNames: textList(*names), TemplateURIs: textList(*templates), PageSize: *pageSize}
-	if s.Interval, err = interval(*iv, *since, *until, a.now()); err != nil {
+	if s.Interval, err = span.interval(a.now()); err != nil {
 		return err
 	}
 	if s.Metrics, err = parseList("metrics", *mets, client.SearchMetrics()); err != nil {

@@ -94,9 +94,7 @@ func (a *app) query(ctx context.Context, args []string) error {
 	cmd := newCommand("query", "gcusage query [flags]", queryAbout, queryExamples)
 	fs := cmd.fs
 	c := newConn(fs)
-	iv := fs.String("interval", "", "ISO-8601 interval `START/END`, such as 2024-01-01/2024-01-08 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z")
-	since := fs.String("since", "", "start: a `time` back from now (7d, 36h), a date (2024-01-31) or a date-time")
-	until := fs.String("until", "", "end: a `time` in the forms of --since (default now)")
+	span := spanFlags(fs, "ISO-8601 interval `START/END`, such as 2024-01-01/2024-01-08 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z")
 	granularities, groupBys, metrics := client.Granularities(), client.GroupBys(), client.Metrics()
 	gran := fs.String("granularity", "", "bucket `size`: "+join(granularities)+" (default none: one total per group over the interval)")
 	groupBy := fs.String("group-by", string(groupBys[0]), "comma `list` of "+join(groupBys)+`; "" for the API's default, per OAuth client`)
@@ -112,7 +110,7 @@ func (a *app) query(ctx context.Context, args []string) error {
 		return usagef("query takes no arguments, got %q (flags start with --)", pos[0])
 	}
 	var q client.Query
-	if q.Interval, err = interval(*iv, *since, *until, a.now()); err != nil {
+	if q.Interval, err = span.interval(a.now()); err != nil {
 		return err
 	}
 	if q.GroupBy, err = parseList("group-by", *groupBy, groupBys); err != nil {
