@@ -85,7 +85,9 @@ func spanFlags(fs *flag.FlagSet, ivUsage string) span {
 }
 
 // interval is the interval the flags give, at now.
-func (s span) interval(now time.Time) (string, error) { return interval(*s.iv, *s.since, *s.until, now) }
+func (s span) interval(now time.Time) (string, error) {
+	return interval(*s.iv, *s.since, *s.until, now)
+}
 
 // interval turns --interval, or --since and --until, into the query's
 // interval. Usage is counted per full UTC day and today is not counted yet:
