@@ -335,3 +335,15 @@ func FuzzParseInterval(f *testing.F) {
 		}
 	})
 }
+
+// A 10 MB interval makes an error of a few hundred bytes, not 20 MB: the
+// value and the parts the reason quotes are cut.
+func TestLongIntervalErrorIsCut(t *testing.T) {
+	huge := strings.Repeat("9", 10<<20)
+	for _, iv := range []string{huge + "/2020-01-01", "2020-01-01/" + huge, huge} {
+		err := Query{Interval: iv}.Validate()
+		if err == nil || len(err.Error()) > 2000 {
+			t.Errorf("error of %d bytes for a %d-byte interval", len(fmt.Sprint(err)), len(iv))
+		}
+	}
+}

@@ -116,7 +116,7 @@ type ValidationError struct {
 func (e *ValidationError) Error() string {
 	s := fmt.Sprintf("gcusage: invalid query: %s %s", oneLine(e.Field, maxQuoted), quote(e.Value))
 	if e.Reason != "" {
-		s += ": " + e.Reason
+		s += ": " + oneLine(e.Reason, maxMessage) // it may quote the value's parts
 	}
 	if len(e.Allowed) > 0 {
 		sep := ": "

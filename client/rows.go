@@ -130,7 +130,9 @@ func (a *answer) fail(row int, err error) error {
 // reused, and ends its request.
 func (a *answer) close() {
 	a.stop()
-	drain(a.body)
+	if a.body != nil {
+		drain(a.body)
+	}
 	a.cancel()
 }
 
@@ -301,6 +303,8 @@ func notComplete(status string) error {
 func DecodeRows(r io.Reader) iter.Seq2[gen.APIUsageRow, error] {
 	return func(yield func(gen.APIUsageRow, error) bool) {
 		a := newAnswer(io.NopCloser(r), -1)
+		// The caller owns r: nothing is drained from it on a break.
+		a.body = nil
 		defer a.close()
 		if err := a.open(); err != nil {
 			yield(gen.APIUsageRow{}, err)

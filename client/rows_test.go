@@ -256,3 +256,23 @@ func TestStringCacheIsBoundedByBytes(t *testing.T) {
 		t.Errorf("%d rows; cache holds %d strings, %d bytes; want the 3 short names only", n, len(rd.strs), rd.bytes)
 	}
 }
+
+// DecodeRows reads from the caller's reader, which the caller owns:
+// breaking off returns at once, reading nothing more from it.
+func TestDecodeRowsBreakReadsNoMore(t *testing.T) {
+	pr, pw := io.Pipe()
+	go io.WriteString(pw, `{"results":[{"requests":1},`) // then nothing: the writer stays open
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range DecodeRows(pr) {
+			break
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second): // a generous bound: the break must not wait for the writer at all
+		t.Fatal("breaking out of DecodeRows waits on the caller's reader")
+	}
+	pw.Close()
+}

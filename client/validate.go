@@ -76,11 +76,11 @@ func ParseInterval(s string) (start, end time.Time, err error) {
 	}
 	start, _, ok = parseInstant(a)
 	if !ok {
-		return bad(fmt.Sprintf("start %q is not an ISO-8601 year, month, date or date-time", a))
+		return bad("start " + quote(a) + " is not an ISO-8601 year, month, date or date-time")
 	}
 	end, next, ok := parseInstant(b)
 	if !ok {
-		return bad(fmt.Sprintf("end %q is not an ISO-8601 year, month, date or date-time", b))
+		return bad("end " + quote(b) + " is not an ISO-8601 year, month, date or date-time")
 	}
 	end = next(end)
 	if end.Before(start) {
