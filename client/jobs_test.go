@@ -1,8 +1,11 @@
 package client
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -163,5 +166,85 @@ func TestJobFailedErrorBodyIsRedacted(t *testing.T) {
 	mustContain(t, err.Error(), "query.error", "failed for token REDACTED", "j1")
 	if strings.Contains(err.Error(), "a-long-bearer-token-1234") {
 		t.Errorf("error %q holds the token", err)
+	}
+}
+
+// jobEntities waits for job j1 of f and reads its entities until the
+// first error.
+func jobEntities(t *testing.T, f *fake, opts ...Option) ([]Entity, error) {
+	t.Helper()
+	res, err := newTestClient(t, f, opts...).Job("", "j1").Wait(t.Context())
+	if err != nil {
+		return nil, err
+	}
+	var got []Entity
+	for e, err := range res.Rows() {
+		if err != nil {
+			return got, err
+		}
+		got = append(got, e)
+	}
+	return got, nil
+}
+
+// A page of a million empty entities (once 4 GiB of heap for 24 MiB) is
+// refused after the page size asked for, without holding the rest.
+func TestJobPageOfManyEntitiesIsRefused(t *testing.T) {
+	huge := `{"queryStatus":"Succeeded","entities":[` + strings.Repeat(`{},`, 2<<20/3) + `{}]}`
+	var qs []string
+	f := &fake{api: jobPages(&qs, `{"queryStatus":"Succeeded","entities":[{"requestCount":1}],"nextUri":"/x?after=2"}`, huge)}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got, err := jobEntities(t, f)
+	runtime.ReadMemStats(&after)
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Row != 1001 || !strings.Contains(err.Error(), "more entities than the page size") || len(got) != 1 {
+		t.Errorf("want a DecodeError at entity 1001 after the first page's entity, got %d entities and %v", len(got), err)
+	}
+	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<20 {
+		t.Errorf("reading the page allocated %d MiB, want under 64", d>>20)
+	}
+}
+
+// An entity date with a time, or one that cannot be read, loses neither the
+// entity nor the job: a time is cut to its UTC day, an unreadable date is
+// left zero with one warning per distinct value, as a row's.
+func TestJobEntityDatesAreLenient(t *testing.T) {
+	var logs bytes.Buffer
+	var qs []string
+	f := &fake{api: jobPages(&qs, `{"queryStatus":"Succeeded","entities":[{"requestCount":1,"date":"2026-01-02T00:00:00Z"},
+		{"requestCount":2,"date":"2026-01-03T23:30:00-02:00"},{"requestCount":3,"date":"last tuesday"},{"requestCount":4,"date":"2026-01-05"},
+		{"requestCount":5,"date":20260106}],"nextUri":"/x?after=2"}`,
+		`{"queryStatus":"Succeeded","entities":[{"requestCount":6,"date":"last tuesday"}]}`)}
+	got, err := jobEntities(t, f, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil || len(got) != 6 {
+		t.Fatalf("entities %v, %v: want all 6", got, err)
+	}
+	want := []string{"2026-01-02", "2026-01-04", "", "2026-01-05", "", ""}
+	for i, e := range got {
+		d := ""
+		if !e.Date.IsZero() {
+			d = e.Date.String()
+		}
+		if d != want[i] || e.Date.Location() != time.UTC || e.RequestCount != int64(i+1) {
+			t.Errorf("entity %d: date %q (%v), want %q", i+1, d, e.Date.Location(), want[i])
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 2 || !strings.Contains(logs.String(), `date="last tuesday"`) || !strings.Contains(logs.String(), "date=20260106") {
+		t.Errorf("want one warning per odd date, got:\n%s", logs.String())
+	}
+}
+
+// A negative counter would lower every total: it is a malformed answer,
+// named by entity and field.
+func TestJobNegativeCounterIsADecodeError(t *testing.T) {
+	var qs []string
+	f := &fake{api: jobPages(&qs, `{"queryStatus":"Succeeded","entities":[{"requestCount":1}],"nextUri":"/x?after=2"}`,
+		`{"queryStatus":"Succeeded","entities":[{"requestCount":1},{"requestCount":3,"status429":-5}]}`)}
+	got, err := jobEntities(t, f)
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Row != 2 || !strings.Contains(err.Error(), "status429 is negative: -5") || len(got) != 1 {
+		t.Errorf("want a DecodeError naming entity 2 and status429 after the first page, got %d and %v", len(got), err)
 	}
 }

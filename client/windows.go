@@ -245,10 +245,14 @@ func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o Jo
 	return r
 }
 
-// result waits for window i's job to succeed.
+// result waits for window i's job to succeed, and hands its result over:
+// the run no longer holds its first page, so that a long run keeps only
+// the pages of the windows not yet read.
 func (r *run) result(i int) (*JobResult, error) {
 	<-r.ready[i]
-	return r.results[i], r.errs[i]
+	res := r.results[i]
+	r.results[i] = nil
+	return res, r.errs[i]
 }
 
 func (r *run) finish(i int) {
