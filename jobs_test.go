@@ -445,3 +445,37 @@ func TestJobRidesOutRateLimitAndGarbledPolls(t *testing.T) {
 		}
 	})
 }
+
+// Without a granularity nothing is yielded before every window is read, so
+// a failed window leaves every window unfinished, the windows read before
+// it included, and names each job started.
+func TestJobsFailedTotalsLeaveEveryWindowUnfinished(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newJobHarness(t, usagetest.WithRunning(1, 0), usagetest.WithFault(usagetest.RouteJobs, 2, usagetest.JobFailed(true)))
+		q := client.JobQuery{Interval: days(jobsToday.AddDate(0, 0, -201), 200), GroupBy: []gen.JobsGroupBy{gen.JobsGroupByOauthClientID}}
+		var err error
+		for _, err = range h.c.RunJobs(t.Context(), q, client.JobOptions{Now: todayFn, Concurrency: 1}) {
+			if err != nil {
+				break
+			}
+		}
+		var se *client.SplitError
+		if !errors.As(err, &se) || !errors.Is(err, client.ErrQueryFailed) {
+			t.Fatalf("want a SplitError around a Failed job, got %v", err)
+		}
+		windows, _ := client.SplitInterval(q.Interval, "")
+		var unfinished, ids []string
+		for _, w := range se.Unfinished {
+			unfinished = append(unfinished, w.Interval)
+			if w.JobID != "" {
+				ids = append(ids, w.JobID)
+			}
+		}
+		if !slices.Equal(unfinished, windows) {
+			t.Errorf("unfinished %v, want every window %v", unfinished, windows)
+		}
+		if started := h.posted(t); len(ids) != len(started) || len(ids) < 2 || se.Window.JobID != ids[1] {
+			t.Errorf("unfinished jobs %v: want the %d started (%v), the second failed (%s)", ids, len(started), started, se.Window.JobID)
+		}
+	})
+}

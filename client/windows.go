@@ -282,7 +282,8 @@ func (r *run) stop() {
 }
 
 // totals sums the windows' totals per group, in the order groups first
-// appear, and yields them once every window is read.
+// appear, and yields them once every window is read: until then a failure
+// leaves every window unfinished.
 func (r *run) totals(yield func(Entity, error) bool) {
 	sums := map[groupKey]int{}
 	var out []Entity
@@ -314,7 +315,8 @@ func (r *run) totals(yield func(Entity, error) bool) {
 			yield(Entity{}, r.fail(i, err))
 			return
 		}
-		r.finish(i)
+		// Window i is not finished: none of its sums is yielded before
+		// every window is read, so that a failure lists every window.
 	}
 	for _, e := range out {
 		if !yield(e, nil) {
