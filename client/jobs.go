@@ -553,10 +553,12 @@ func (r *JobResult) JobID() string { return r.job.ID }
 
 // Rows yields every entity of every page, in the server's order, holding
 // one page at a time: the first, then each that nextUri names, read on the
-// context given to the Wait that returned r. The first error, an
-// *ExecutionError naming the job, is yielded once, then the sequence
-// stops. Rows can be iterated again: it then starts over from the first
-// page, which it keeps.
+// context given to the Wait that returned r. A page without entities ends
+// the rows whatever its nextUri, and a nextUri met before (pages A, B, A)
+// is an error, so that no server can keep Rows paging forever without
+// yielding anything. The first error, an *ExecutionError naming the job, is
+// yielded once, then the sequence stops. Rows can be iterated again: it
+// then starts over from the first page, which it keeps.
 func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 	return func(yield func(Entity, error) bool) {
 		ctx := r.ctx
@@ -572,24 +574,21 @@ func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 		if rd == nil {
 			rd = newRowDecoder(r.job.c.log)
 		}
-		p, at := r.first, "" // at: the nextUri that named p
+		p, seen := r.first, pageLoop{}
 		for {
 			for _, e := range p.entities {
 				if !yield(e, nil) {
 					return
 				}
 			}
-			if p.next == nil {
+			if p.next == nil || len(p.entities) == 0 {
 				return
 			}
 			var err error
-			if p.next.String() == at {
-				err = errors.New("nextUri names the page just read: the pages would never end")
-			} else {
-				at = p.next.String()
-				if p, err = r.job.page(ctx, rd, p.next, p.size); err == nil && p.status != gen.JobStatusSucceeded {
-					err = fmt.Errorf("a later page says queryStatus %q, not Succeeded", p.status)
-				}
+			if seen.again(p.next.String()) {
+				err = errors.New("nextUri names a page already read: the pages would never end")
+			} else if p, err = r.job.page(ctx, rd, p.next, p.size); err == nil && p.status != gen.JobStatusSucceeded {
+				err = fmt.Errorf("a later page says queryStatus %q, not Succeeded", p.status)
 			}
 			if err != nil {
 				yield(Entity{}, named(r.job.ID, string(gen.JobStatusSucceeded), err))
@@ -597,4 +596,25 @@ func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 			}
 		}
 	}
+}
+
+// pageLoop tells a nextUri followed before, in constant memory, since a list
+// of every one seen would grow with the job: it compares each with the one
+// just followed and with one kept at steps 1, 2, 4, 8... (Brent's cycle
+// detection), which finds a cycle of pages within about twice its length
+// plus the pages before it.
+type pageLoop struct {
+	last, kept   string
+	power, steps int
+}
+
+func (l *pageLoop) again(uri string) bool {
+	if uri == l.last || uri == l.kept {
+		return true
+	}
+	l.last = uri
+	if l.steps++; l.steps >= l.power {
+		l.kept, l.power, l.steps = uri, max(1, 2*l.power), 0
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -246,5 +247,57 @@ func TestJobNegativeCounterIsADecodeError(t *testing.T) {
 	var de *DecodeError
 	if !errors.As(err, &de) || de.Row != 2 || !strings.Contains(err.Error(), "status429 is negative: -5") || len(got) != 1 {
 		t.Errorf("want a DecodeError naming entity 2 and status429 after the first page, got %d and %v", len(got), err)
+	}
+}
+
+// A hostile server's pages can neither go on empty forever (once 161,283
+// GETs in 2 s) nor loop: an empty page ends the rows whatever its nextUri,
+// and a nextUri met before is an error naming the job.
+func TestJobPagingEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		empty bool // every page but the first has no entities
+		next  func(after string) string
+		gets  int
+		err   string
+	}{
+		{"empty pages with ever new cursors", true, func(after string) string { return after + "x" }, 2, ""},
+		{"the page just read", false, func(string) string { return "a" }, 2, "never end"},
+		{"a cycle of two", false, func(after string) string { return map[string]string{"": "a", "a": "b", "b": "a"}[after] }, 4, "never end"},
+		{"a cycle of five after ten", false, func(after string) string {
+			n, _ := strconv.Atoi(after)
+			if n++; n > 15 {
+				n = 11
+			}
+			return strconv.Itoa(n)
+		}, 25, "never end"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gets := 0
+			f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+				// So that a client that never stops does.
+				if gets++; gets > 100 {
+					writeJSON(w, 200, `{"queryStatus":"Failed"}`)
+					return
+				}
+				after := r.URL.Query().Get("after")
+				entities := `{"requestCount":1}`
+				if tc.empty && after != "" {
+					entities = ""
+				}
+				writeJSON(w, 200, `{"queryStatus":"Succeeded","entities":[`+entities+`],"nextUri":"/x?after=`+tc.next(after)+`"}`)
+			}}
+			_, err := jobEntities(t, f)
+			var ee *ExecutionError
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("want the rows to end, got %v", err)
+			case tc.err != "" && (!errors.As(err, &ee) || ee.ExecutionID != "j1" || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("want an ExecutionError naming j1 and saying %q, got %v", tc.err, err)
+			}
+			if gets > tc.gets {
+				t.Errorf("%d GETs, want at most %d", gets, tc.gets)
+			}
+		})
 	}
 }
