@@ -3,11 +3,13 @@ package client
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -300,4 +302,51 @@ func TestJobPagingEnds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jobsServer starts every job (ids j1, j2...) and answers every job's page
+// with entities.
+func jobsServer(entities string) *fake {
+	var mu sync.Mutex
+	n := 0
+	return &fake{api: func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			mu.Lock()
+			n++
+			id := fmt.Sprintf("j%d", n)
+			mu.Unlock()
+			writeJSON(w, 200, `{"id":"`+id+`"}`)
+			return
+		}
+		writeJSON(w, 200, `{"queryStatus":"Succeeded","entities":[`+entities+`]}`)
+	}}
+}
+
+// runJobs runs q on f until the first error.
+func runJobs(t *testing.T, f *fake, q JobQuery) ([]Entity, error) {
+	var got []Entity
+	for e, err := range newTestClient(t, f).RunJobs(t.Context(), q, JobOptions{Now: func() time.Time { return windowsToday }}) {
+		if err != nil {
+			return got, err
+		}
+		got = append(got, e)
+	}
+	return got, nil
+}
+
+var (
+	windowsToday   = time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
+	twoHundredDays = JobQuery{Interval: Days(windowsToday.AddDate(0, 0, -201), windowsToday.AddDate(0, 0, -2))}
+)
+
+// Totals that pass the int64 range across windows are an error naming the
+// group and the counter, not a total wrapped negative.
+func TestJobsTotalsOverflowIsAnError(t *testing.T) {
+	f := jobsServer(`{"oauthClient":{"id":"c2"},"requestCount":1},{"oauthClient":{"id":"c1","name":"Big"},"requestCount":1,"status200":4611686018427387904}`)
+	got, err := runJobs(t, f, twoHundredDays)
+	var se *SplitError
+	if !errors.As(err, &se) || len(got) != 0 {
+		t.Fatalf("want a SplitError and no totals, got %d totals and %v", len(got), err)
+	}
+	mustContain(t, err.Error(), `oauthClient.id="c1" oauthClient.name="Big"`, "status200 overflows int64")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -302,13 +303,10 @@ func (r *run) totals(yield func(Entity, error) bool) {
 					out = append(out, e)
 					continue
 				}
-				s := &out[at]
-				s.RequestCount += e.RequestCount
-				s.Status200 += e.Status200
-				s.Status300 += e.Status300
-				s.Status400 += e.Status400
-				s.Status429 += e.Status429
-				s.Status500 += e.Status500
+				if err = add(&out[at], &e); err != nil {
+					err = fmt.Errorf("the totals of group %s: %w", k, err)
+					break
+				}
 			}
 		}
 		if err != nil {
@@ -325,11 +323,47 @@ func (r *run) totals(yield func(Entity, error) bool) {
 	}
 }
 
+// add adds e's counters to sum's; a sum past the int64 range is an error,
+// not a wrapped negative total. Counters are never negative (see
+// rowDecoder.count).
+func add(sum, e *Entity) error {
+	for _, c := range [...]struct {
+		name   string
+		sum, v *int64
+	}{{"requestCount", &sum.RequestCount, &e.RequestCount}, {"status200", &sum.Status200, &e.Status200},
+		{"status300", &sum.Status300, &e.Status300}, {"status400", &sum.Status400, &e.Status400},
+		{"status429", &sum.Status429, &e.Status429}, {"status500", &sum.Status500, &e.Status500}} {
+		if *c.v > math.MaxInt64-*c.sum {
+			return fmt.Errorf("%s overflows int64 summed across windows (%d + %d)", c.name, *c.sum, *c.v)
+		}
+		*c.sum += *c.v
+	}
+	return nil
+}
+
 // groupKey is every dimension of an entity: totals of one group carry the
 // same values in every window.
 type groupKey struct {
 	clientID, clientName, userID, platform, method, template, org string
 	date                                                          time.Time
+}
+
+// String names the group by its dimensions that are set, for errors.
+func (k groupKey) String() string {
+	var b strings.Builder
+	for _, d := range [...]struct{ name, v string }{{"oauthClient.id", k.clientID}, {"oauthClient.name", k.clientName},
+		{"user.id", k.userID}, {"organizationId", k.org}, {"platform", k.platform}, {"httpMethod", k.method}, {"templateUri", k.template}} {
+		if d.v != "" {
+			fmt.Fprintf(&b, " %s=%s", d.name, quote(d.v))
+		}
+	}
+	if !k.date.IsZero() {
+		fmt.Fprintf(&b, " date=%s", k.date.Format(time.DateOnly))
+	}
+	if b.Len() == 0 {
+		return "{}"
+	}
+	return "{" + b.String()[1:] + "}"
 }
 
 func keyOf(e *Entity) groupKey {
