@@ -4,6 +4,7 @@ package gcusage_test
 // every exchange checked against api/usage.yaml, polling in virtual time.
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -476,6 +477,29 @@ func TestJobsFailedTotalsLeaveEveryWindowUnfinished(t *testing.T) {
 		}
 		if started := h.posted(t); len(ids) != len(started) || len(ids) < 2 || se.Window.JobID != ids[1] {
 			t.Errorf("unfinished jobs %v: want the %d started (%v), the second failed (%s)", ids, len(started), started, se.Window.JobID)
+		}
+	})
+}
+
+// Without a granularity the totals summed across windows come in the order
+// SortBy asks, as one job's would, not in the order groups first appear.
+func TestJobsTotalsFollowSortBy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newJobHarness(t, usagetest.WithRunning(0, 0))
+		desc := gen.SortOrderDesc
+		q := client.JobQuery{Interval: days(jobsToday.AddDate(0, 0, -201), 200),
+			GroupBy: []gen.JobsGroupBy{gen.JobsGroupByOauthClientID, gen.JobsGroupByHTTPMethod},
+			SortBy:  []gen.JobsSortBy{{FieldName: ptr("requestCount"), Order: &desc}}}
+		got := entities(t, h.c.RunJobs(t.Context(), q, client.JobOptions{Now: todayFn}))
+		if len(got) != 9 {
+			t.Fatalf("%d totals, want 9", len(got))
+		}
+		if !slices.IsSortedFunc(got, func(a, b client.Entity) int { return cmp.Compare(b.RequestCount, a.RequestCount) }) {
+			var counts []int64
+			for _, e := range got {
+				counts = append(counts, e.RequestCount)
+			}
+			t.Errorf("totals' requestCount %v, want descending", counts)
 		}
 	})
 }

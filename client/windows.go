@@ -1,10 +1,12 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"iter"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -123,9 +125,10 @@ func bucketStart(g gen.Granularity, t time.Time) time.Time {
 // o.Concurrency of their jobs at once, and yields one stream of entities.
 // With a granularity, the rows come window by window, in order; a window
 // whose job is over before its turn holds its first page until then. Without
-// one, each window's totals are summed per group across windows, so that
-// the caller gets one total per group, as one query would give; those are
-// held in memory until the last window ends. The first error, a
+// one, each window's totals are summed per group across windows and
+// ordered by q.SortBy, so that the caller gets one total per group, as one
+// query would give; those are held in memory until the last window ends,
+// and a sum past the int64 range is an error. The first error, a
 // *SplitError naming the failed window, its job and every unfinished one,
 // is yielded once, then the sequence stops; the other jobs are then no
 // longer waited for.
@@ -172,6 +175,7 @@ func (c *Client) RunJobs(ctx context.Context, q JobQuery, o JobOptions) iter.Seq
 // starting or waiting at once.
 type run struct {
 	cancel  context.CancelFunc
+	sortBy  []gen.JobsSortBy
 	wg      sync.WaitGroup
 	onStart turn // one OnStart call at a time (a channel: synctest sees it block)
 
@@ -185,7 +189,7 @@ type run struct {
 
 func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o JobOptions, now time.Time) *run {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &run{cancel: cancel, onStart: newTurn(), windows: make([]JobWindow, len(intervals)), read: make([]bool, len(intervals)),
+	r := &run{cancel: cancel, sortBy: q.SortBy, onStart: newTurn(), windows: make([]JobWindow, len(intervals)), read: make([]bool, len(intervals)),
 		ready: make([]chan struct{}, len(intervals)), results: make([]*JobResult, len(intervals)), errs: make([]error, len(intervals))}
 	n := o.Concurrency
 	if n <= 0 {
@@ -282,9 +286,10 @@ func (r *run) stop() {
 	r.wg.Wait()
 }
 
-// totals sums the windows' totals per group, in the order groups first
-// appear, and yields them once every window is read: until then a failure
-// leaves every window unfinished.
+// totals sums the windows' totals per group, and yields them once every
+// window is read, in the order the query's SortBy asks (else in the order
+// groups first appear): until then a failure leaves every window
+// unfinished.
 func (r *run) totals(yield func(Entity, error) bool) {
 	sums := map[groupKey]int{}
 	var out []Entity
@@ -316,11 +321,53 @@ func (r *run) totals(yield func(Entity, error) bool) {
 		// Window i is not finished: none of its sums is yielded before
 		// every window is read, so that a failure lists every window.
 	}
+	sortTotals(out, r.sortBy)
 	for _, e := range out {
 		if !yield(e, nil) {
 			return
 		}
 	}
+}
+
+// sortTotals orders summed totals as by asks, since each window's job
+// sorted its own totals only: by each field in turn, Asc unless Desc, as
+// the stub reads them; stable, so that ties keep the order groups first
+// appeared in. A field not known here leaves the order to the next.
+func sortTotals(out []Entity, by []gen.JobsSortBy) {
+	if len(by) == 0 {
+		return
+	}
+	slices.SortStableFunc(out, func(a, b Entity) int {
+		for _, s := range by {
+			f, ok := entityOrder[deref(s.FieldName)]
+			if !ok {
+				continue
+			}
+			c := f(&a, &b)
+			if deref(s.Order) == gen.SortOrderDesc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+}
+
+// entityOrder compares entities by a sortBy field name. The API does not
+// document the names it takes: these are its entity's fields.
+var entityOrder = map[string]func(a, b *Entity) int{
+	"date":         func(a, b *Entity) int { return a.Date.Compare(b.Date.Time) },
+	"requestCount": func(a, b *Entity) int { return cmp.Compare(a.RequestCount, b.RequestCount) },
+	"status200":    func(a, b *Entity) int { return cmp.Compare(a.Status200, b.Status200) },
+	"status300":    func(a, b *Entity) int { return cmp.Compare(a.Status300, b.Status300) },
+	"status400":    func(a, b *Entity) int { return cmp.Compare(a.Status400, b.Status400) },
+	"status429":    func(a, b *Entity) int { return cmp.Compare(a.Status429, b.Status429) },
+	"status500":    func(a, b *Entity) int { return cmp.Compare(a.Status500, b.Status500) },
+	"templateUri":  func(a, b *Entity) int { return cmp.Compare(a.TemplateURI, b.TemplateURI) },
+	"httpMethod":   func(a, b *Entity) int { return cmp.Compare(a.HTTPMethod, b.HTTPMethod) },
+	"platform":     func(a, b *Entity) int { return cmp.Compare(a.Platform, b.Platform) },
 }
 
 // add adds e's counters to sum's; a sum past the int64 range is an error,
