@@ -465,18 +465,16 @@ func TestJobsFailedTotalsLeaveEveryWindowUnfinished(t *testing.T) {
 			t.Fatalf("want a SplitError around a Failed job, got %v", err)
 		}
 		windows, _ := client.SplitInterval(q.Interval, "")
-		var unfinished, ids []string
+		var unfinished []string
 		for _, w := range se.Unfinished {
 			unfinished = append(unfinished, w.Interval)
-			if w.JobID != "" {
-				ids = append(ids, w.JobID)
-			}
 		}
 		if !slices.Equal(unfinished, windows) {
-			t.Errorf("unfinished %v, want every window %v", unfinished, windows)
+			t.Fatalf("unfinished %v, want every window %v", unfinished, windows)
 		}
-		if started := h.posted(t); len(ids) != len(started) || len(ids) < 2 || se.Window.JobID != ids[1] {
-			t.Errorf("unfinished jobs %v: want the %d started (%v), the second failed (%s)", ids, len(started), started, se.Window.JobID)
+		// The third may have been cancelled before its job started.
+		if u := se.Unfinished; u[0].JobID == "" || u[1].JobID != se.Window.JobID || se.Window.Interval != windows[1] {
+			t.Errorf("unfinished %+v: want the first window's job, then the second's, which failed (%+v)", u, se.Window)
 		}
 	})
 }
