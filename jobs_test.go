@@ -4,6 +4,7 @@ package gcusage_test
 // every exchange checked against api/usage.yaml, polling in virtual time.
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -442,6 +443,61 @@ func TestJobRidesOutRateLimitAndGarbledPolls(t *testing.T) {
 		}
 		if d := time.Since(start); d < 5*time.Second {
 			t.Errorf("done after %v: the Retry-After of 3 s and 2 s were not waited", d)
+		}
+	})
+}
+
+// Without a granularity nothing is yielded before every window is read, so
+// a failed window leaves every window unfinished, the windows read before
+// it included, and names each job started.
+func TestJobsFailedTotalsLeaveEveryWindowUnfinished(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newJobHarness(t, usagetest.WithRunning(1, 0), usagetest.WithFault(usagetest.RouteJobs, 2, usagetest.JobFailed(true)))
+		q := client.JobQuery{Interval: days(jobsToday.AddDate(0, 0, -201), 200), GroupBy: []gen.JobsGroupBy{gen.JobsGroupByOauthClientID}}
+		var err error
+		for _, err = range h.c.RunJobs(t.Context(), q, client.JobOptions{Now: todayFn, Concurrency: 1}) {
+			if err != nil {
+				break
+			}
+		}
+		var se *client.SplitError
+		if !errors.As(err, &se) || !errors.Is(err, client.ErrQueryFailed) {
+			t.Fatalf("want a SplitError around a Failed job, got %v", err)
+		}
+		windows, _ := client.SplitInterval(q.Interval, "")
+		var unfinished []string
+		for _, w := range se.Unfinished {
+			unfinished = append(unfinished, w.Interval)
+		}
+		if !slices.Equal(unfinished, windows) {
+			t.Fatalf("unfinished %v, want every window %v", unfinished, windows)
+		}
+		// The third may have been cancelled before its job started.
+		if u := se.Unfinished; u[0].JobID == "" || u[1].JobID != se.Window.JobID || se.Window.Interval != windows[1] {
+			t.Errorf("unfinished %+v: want the first window's job, then the second's, which failed (%+v)", u, se.Window)
+		}
+	})
+}
+
+// Without a granularity the totals summed across windows come in the order
+// SortBy asks, as one job's would, not in the order groups first appear.
+func TestJobsTotalsFollowSortBy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newJobHarness(t, usagetest.WithRunning(0, 0))
+		desc := gen.SortOrderDesc
+		q := client.JobQuery{Interval: days(jobsToday.AddDate(0, 0, -201), 200),
+			GroupBy: []gen.JobsGroupBy{gen.JobsGroupByOauthClientID, gen.JobsGroupByHTTPMethod},
+			SortBy:  []gen.JobsSortBy{{FieldName: ptr("requestCount"), Order: &desc}}}
+		got := entities(t, h.c.RunJobs(t.Context(), q, client.JobOptions{Now: todayFn}))
+		if len(got) != 9 {
+			t.Fatalf("%d totals, want 9", len(got))
+		}
+		if !slices.IsSortedFunc(got, func(a, b client.Entity) int { return cmp.Compare(b.RequestCount, a.RequestCount) }) {
+			var counts []int64
+			for _, e := range got {
+				counts = append(counts, e.RequestCount)
+			}
+			t.Errorf("totals' requestCount %v, want descending", counts)
 		}
 	})
 }

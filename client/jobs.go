@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
+
+	"github.com/go-faster/jx"
 
 	"github.com/gcusage/gcusage/gen"
 )
@@ -74,9 +77,11 @@ const (
 	maxJobDays = 90
 	// maxPageSize is the API's maximum, and the default of JobQuery.
 	maxPageSize = 1000
-	// maxPage bounds the body of one page: the API refuses pages above a
-	// few megabytes (max.response.size.reached) itself.
-	maxPage = 32 << 20
+	// maxPage bounds the body of one page: the API refuses pages above
+	// about 5 MB (max.response.size.reached) itself. With at most the
+	// page size of entities, each value at most maxValue, a page never
+	// holds more than about this much, whatever the server sends.
+	maxPage = 6 << 20
 )
 
 // Validate checks what the API would refuse, except the 90-day limit
@@ -264,7 +269,8 @@ func (j *Job) look(ctx context.Context) (look[*JobResult], error) {
 	if j.done {
 		return look[*JobResult]{state: j.last}, j.err
 	}
-	p, err := j.page(ctx, nil, j.PageSize)
+	rd := newRowDecoder(j.c.log)
+	p, err := j.page(ctx, rd, nil, j.PageSize)
 	if err != nil {
 		return none, err
 	}
@@ -275,7 +281,7 @@ func (j *Job) look(ctx context.Context) (look[*JobResult], error) {
 	case gen.JobStatusSucceeded:
 		// Not cached: the page is handed to one result only, and a later
 		// Wait reads the job afresh.
-		return look[*JobResult]{state: string(st), done: true, res: &JobResult{job: j, first: p}}, nil
+		return look[*JobResult]{state: string(st), done: true, res: &JobResult{job: j, first: p, rd: rd}}, nil
 	case gen.JobStatusFailed:
 		j.err = &ExecutionError{ExecutionID: j.ID, Status: string(st), Err: ErrQueryFailed, ErrorBody: p.errorBody}
 	case gen.JobStatusCancelled:
@@ -309,15 +315,15 @@ type page struct {
 	hint      time.Duration
 }
 
-// page GETs one page: the first when next is nil, else the one next
-// names. On a 400 max.response.size.reached it halves the page size and
-// asks for the same page again.
-func (j *Job) page(ctx context.Context, next *url.URL, size int) (*page, error) {
+// page GETs one page, decoding its entities with rd: the first when next
+// is nil, else the one next names. On a 400 max.response.size.reached it
+// halves the page size and asks for the same page again.
+func (j *Job) page(ctx context.Context, rd *rowDecoder, next *url.URL, size int) (*page, error) {
 	if size == 0 {
 		size = maxPageSize
 	}
 	for {
-		p, err := j.get(ctx, next, size)
+		p, err := j.get(ctx, rd, next, size)
 		var ae *APIError
 		if errors.As(err, &ae) && ae.StatusCode == 400 && ae.Code == "max.response.size.reached" && size > 1 {
 			size /= 2
@@ -327,7 +333,7 @@ func (j *Job) page(ctx context.Context, next *url.URL, size int) (*page, error) 
 	}
 }
 
-func (j *Job) get(ctx context.Context, next *url.URL, size int) (*page, error) {
+func (j *Job) get(ctx context.Context, rd *rowDecoder, next *url.URL, size int) (*page, error) {
 	ps := int32(size)
 	// The cursor is whatever nextUri carries: its query goes as it is,
 	// with our page size, on the job's own path.
@@ -357,34 +363,16 @@ func (j *Job) get(ctx context.Context, next *url.URL, size int) (*page, error) {
 		return nil, &DecodeError{Method: "GET", Path: resp.Request.URL.Path, Err: err}
 	}
 	body := &io.LimitedReader{R: resp.Body, N: maxPage + 1}
-	dec := json.NewDecoder(body)
+	a := newAnswer(io.NopCloser(body), resp.ContentLength)
+	a.path = resp.Request.URL.Path
 	p := &page{size: size}
 	p.hint, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	var nextURI *string
-	if j.ClientID == "" {
-		var r gen.OrganizationPublicAPIUsageResultsResponse
-		err = dec.Decode(&r)
-		p.status, p.errorBody, nextURI = r.QueryStatus, r.ErrorBody, r.NextURI
-		p.entities = make([]Entity, len(r.Entities))
-		for i, e := range r.Entities {
-			p.entities[i].OrganizationPublicAPIUsage = e
-		}
-	} else {
-		var r gen.ClientPublicAPIUsageResultsResponse
-		err = dec.Decode(&r)
-		p.status, p.errorBody, nextURI = r.QueryStatus, r.ErrorBody, r.NextURI
-		p.entities = make([]Entity, len(r.Entities))
-		for i, e := range r.Entities {
-			p.entities[i] = Entity{OrganizationPublicAPIUsage: gen.OrganizationPublicAPIUsage{Date: e.Date, Platform: e.Platform,
-				HTTPMethod: e.HTTPMethod, TemplateURI: e.TemplateURI, RequestCount: e.RequestCount, Status200: e.Status200,
-				Status300: e.Status300, Status400: e.Status400, Status429: e.Status429, Status500: e.Status500}, OrganizationID: e.OrganizationID}
-		}
-	}
+	nextURI, err := p.decode(a, rd)
 	switch {
 	case body.N <= 0:
 		return fail(fmt.Errorf("a page larger than %d MiB", maxPage>>20))
 	case err != nil:
-		return fail(err)
+		return nil, err
 	case p.status == "":
 		return fail(errors.New("no queryStatus"))
 	}
@@ -398,8 +386,8 @@ func (j *Job) get(ctx context.Context, next *url.URL, size int) (*page, error) {
 			}
 		}
 	}
-	if nextURI != nil && *nextURI != "" {
-		if p.next, err = j.follow(resp.Request.URL, *nextURI); err != nil {
+	if nextURI != "" {
+		if p.next, err = j.follow(resp.Request.URL, nextURI); err != nil {
 			return nil, err
 		}
 	}
@@ -419,11 +407,145 @@ func (j *Job) follow(base *url.URL, next string) (*url.URL, error) {
 	return u, nil
 }
 
+// decode reads a page's object as it streams, each value within maxValue:
+// the entities one at a time, at most the page size asked for, so that a
+// page of a million empty entities is refused after the first excess one
+// rather than held. It returns the nextUri.
+func (p *page) decode(a *answer, rd *rowDecoder) (next string, err error) {
+	if err := a.open(); err != nil {
+		return "", err
+	}
+	for a.obj.Next() {
+		a.m.n = 0
+		switch string(a.obj.Key()) {
+		case "queryStatus":
+			var s string
+			s, err = a.str()
+			p.status = gen.JobStatus(s)
+		case "nextUri":
+			next, err = a.str()
+		case "errorBody":
+			var raw jx.Raw
+			if raw, err = a.dec.Raw(); err == nil {
+				err = json.Unmarshal(raw, &p.errorBody)
+			}
+		case "entities":
+			if err := p.decodeEntities(a, rd); err != nil {
+				return "", err
+			}
+		default:
+			err = a.dec.Skip()
+		}
+		if err != nil {
+			return "", a.fail(0, err)
+		}
+	}
+	return next, a.end()
+}
+
+// decodeEntities reads the entities array the answer stands at; an error
+// names the entity, 1-based in the page.
+func (p *page) decodeEntities(a *answer, rd *rowDecoder) error {
+	if a.dec.Next() == jx.Null {
+		return a.fail(0, a.dec.Null())
+	}
+	arr, err := a.dec.ArrIter()
+	if err != nil {
+		return a.fail(0, err)
+	}
+	for arr.Next() {
+		rd.n = len(p.entities)
+		if rd.n == p.size {
+			return a.fail(rd.n+1, fmt.Errorf("more entities than the page size asked for, %d", p.size))
+		}
+		a.m.n = 0
+		var e Entity
+		raw, err := a.dec.Raw()
+		if err == nil {
+			err = rd.entity(raw, &e)
+		}
+		if err != nil {
+			return a.fail(rd.n+1, err)
+		}
+		p.entities = append(p.entities, e)
+	}
+	return a.fail(len(p.entities)+1, arr.Err())
+}
+
+// entity decodes an entity of either variant by the rules of a row: strings
+// shared, a negative counter an error, an odd date left zero and logged
+// once (see rowDecoder.date); a date with a time is cut to its UTC day.
+func (rd *rowDecoder) entity(raw []byte, e *Entity) error {
+	rd.one.ResetBytes(raw)
+	return rd.one.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		if d.Next() == jx.Null {
+			return d.Null()
+		}
+		switch string(k) {
+		case "date":
+			var t time.Time
+			err := rd.date(d, &t)
+			e.Date.Time = t.Truncate(24 * time.Hour)
+			return err
+		case "platform":
+			return rd.str(d, &e.Platform)
+		case "httpMethod":
+			return rd.str(d, &e.HTTPMethod)
+		case "templateUri":
+			return rd.str(d, &e.TemplateURI)
+		case "organizationId":
+			return rd.str(d, &e.OrganizationID)
+		case "requestCount":
+			return rd.count(d, "requestCount", &e.RequestCount)
+		case "status200":
+			return rd.count(d, "status200", &e.Status200)
+		case "status300":
+			return rd.count(d, "status300", &e.Status300)
+		case "status400":
+			return rd.count(d, "status400", &e.Status400)
+		case "status429":
+			return rd.count(d, "status429", &e.Status429)
+		case "status500":
+			return rd.count(d, "status500", &e.Status500)
+		case "oauthClient":
+			e.OauthClient = &gen.JobOAuthClient{}
+			return rd.ref(d, &e.OauthClient.ID, &e.OauthClient.Name, &e.OauthClient.SelfURI)
+		case "user":
+			e.User = &gen.JobUser{}
+			return rd.ref(d, &e.User.ID, nil, &e.User.SelfURI)
+		}
+		return d.Skip()
+	})
+}
+
+// ref reads an {id, name, selfUri} object; name is nil where the API sends
+// none.
+func (rd *rowDecoder) ref(d *jx.Decoder, id, name, self *string) error {
+	return d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		if d.Next() == jx.Null {
+			return d.Null()
+		}
+		switch string(k) {
+		case "id":
+			return rd.str(d, id)
+		case "name":
+			if name != nil {
+				return rd.str(d, name)
+			}
+		case "selfUri":
+			return rd.str(d, self)
+		}
+		return d.Skip()
+	})
+}
+
 // JobResult is a job that Succeeded, holding its first page.
 type JobResult struct {
 	job   *Job
 	first *page
 	ctx   context.Context // the wait's, for the later pages
+	mu    sync.Mutex
+	rd    *rowDecoder // the first page's, until Rows takes it
 }
 
 // JobID is the id of the job, for resuming.
@@ -431,34 +553,42 @@ func (r *JobResult) JobID() string { return r.job.ID }
 
 // Rows yields every entity of every page, in the server's order, holding
 // one page at a time: the first, then each that nextUri names, read on the
-// context given to the Wait that returned r. The first error, an
-// *ExecutionError naming the job, is yielded once, then the sequence
-// stops. Rows can be iterated again: it then starts over from the first
-// page, which it keeps.
+// context given to the Wait that returned r. A page without entities ends
+// the rows whatever its nextUri, and a nextUri met before (pages A, B, A)
+// is an error, so that no server can keep Rows paging forever without
+// yielding anything. The first error, an *ExecutionError naming the job, is
+// yielded once, then the sequence stops. Rows can be iterated again: it
+// then starts over from the first page, which it keeps.
 func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 	return func(yield func(Entity, error) bool) {
 		ctx := r.ctx
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		p, at := r.first, "" // at: the nextUri that named p
+		// The first reading goes on with the first page's decoder, so
+		// that an odd date is logged once in all.
+		r.mu.Lock()
+		rd := r.rd
+		r.rd = nil
+		r.mu.Unlock()
+		if rd == nil {
+			rd = newRowDecoder(r.job.c.log)
+		}
+		p, seen := r.first, pageLoop{}
 		for {
 			for _, e := range p.entities {
 				if !yield(e, nil) {
 					return
 				}
 			}
-			if p.next == nil {
+			if p.next == nil || len(p.entities) == 0 {
 				return
 			}
 			var err error
-			if p.next.String() == at {
-				err = errors.New("nextUri names the page just read: the pages would never end")
-			} else {
-				at = p.next.String()
-				if p, err = r.job.page(ctx, p.next, p.size); err == nil && p.status != gen.JobStatusSucceeded {
-					err = fmt.Errorf("a later page says queryStatus %q, not Succeeded", p.status)
-				}
+			if seen.again(p.next.String()) {
+				err = errors.New("nextUri names a page already read: the pages would never end")
+			} else if p, err = r.job.page(ctx, rd, p.next, p.size); err == nil && p.status != gen.JobStatusSucceeded {
+				err = fmt.Errorf("a later page says queryStatus %q, not Succeeded", p.status)
 			}
 			if err != nil {
 				yield(Entity{}, named(r.job.ID, string(gen.JobStatusSucceeded), err))
@@ -466,4 +596,25 @@ func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 			}
 		}
 	}
+}
+
+// pageLoop tells a nextUri followed before, in constant memory, since a list
+// of every one seen would grow with the job: it compares each with the one
+// just followed and with one kept at steps 1, 2, 4, 8... (Brent's cycle
+// detection), which finds a cycle of pages within about twice its length
+// plus the pages before it.
+type pageLoop struct {
+	last, kept   string
+	power, steps int
+}
+
+func (l *pageLoop) again(uri string) bool {
+	if uri == l.last || uri == l.kept {
+		return true
+	}
+	l.last = uri
+	if l.steps++; l.steps >= l.power {
+		l.kept, l.power, l.steps = uri, max(1, 2*l.power), 0
+	}
+	return false
 }

@@ -1,9 +1,15 @@
 package client
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -164,4 +170,183 @@ func TestJobFailedErrorBodyIsRedacted(t *testing.T) {
 	if strings.Contains(err.Error(), "a-long-bearer-token-1234") {
 		t.Errorf("error %q holds the token", err)
 	}
+}
+
+// jobEntities waits for job j1 of f and reads its entities until the
+// first error.
+func jobEntities(t *testing.T, f *fake, opts ...Option) ([]Entity, error) {
+	t.Helper()
+	res, err := newTestClient(t, f, opts...).Job("", "j1").Wait(t.Context())
+	if err != nil {
+		return nil, err
+	}
+	var got []Entity
+	for e, err := range res.Rows() {
+		if err != nil {
+			return got, err
+		}
+		got = append(got, e)
+	}
+	return got, nil
+}
+
+// A page of a million empty entities (once 4 GiB of heap for 24 MiB) is
+// refused after the page size asked for, without holding the rest.
+func TestJobPageOfManyEntitiesIsRefused(t *testing.T) {
+	huge := `{"queryStatus":"Succeeded","entities":[` + strings.Repeat(`{},`, 2<<20/3) + `{}]}`
+	var qs []string
+	f := &fake{api: jobPages(&qs, `{"queryStatus":"Succeeded","entities":[{"requestCount":1}],"nextUri":"/x?after=2"}`, huge)}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got, err := jobEntities(t, f)
+	runtime.ReadMemStats(&after)
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Row != 1001 || !strings.Contains(err.Error(), "more entities than the page size") || len(got) != 1 {
+		t.Errorf("want a DecodeError at entity 1001 after the first page's entity, got %d entities and %v", len(got), err)
+	}
+	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<20 {
+		t.Errorf("reading the page allocated %d MiB, want under 64", d>>20)
+	}
+}
+
+// An entity date with a time, or one that cannot be read, loses neither the
+// entity nor the job: a time is cut to its UTC day, an unreadable date is
+// left zero with one warning per distinct value, as a row's.
+func TestJobEntityDatesAreLenient(t *testing.T) {
+	var logs bytes.Buffer
+	var qs []string
+	f := &fake{api: jobPages(&qs, `{"queryStatus":"Succeeded","entities":[{"requestCount":1,"date":"2026-01-02T00:00:00Z"},
+		{"requestCount":2,"date":"2026-01-03T23:30:00-02:00"},{"requestCount":3,"date":"last tuesday"},{"requestCount":4,"date":"2026-01-05"},
+		{"requestCount":5,"date":20260106}],"nextUri":"/x?after=2"}`,
+		`{"queryStatus":"Succeeded","entities":[{"requestCount":6,"date":"last tuesday"}]}`)}
+	got, err := jobEntities(t, f, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil || len(got) != 6 {
+		t.Fatalf("entities %v, %v: want all 6", got, err)
+	}
+	want := []string{"2026-01-02", "2026-01-04", "", "2026-01-05", "", ""}
+	for i, e := range got {
+		d := ""
+		if !e.Date.IsZero() {
+			d = e.Date.String()
+		}
+		if d != want[i] || e.Date.Location() != time.UTC || e.RequestCount != int64(i+1) {
+			t.Errorf("entity %d: date %q (%v), want %q", i+1, d, e.Date.Location(), want[i])
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 2 || !strings.Contains(logs.String(), `date="last tuesday"`) || !strings.Contains(logs.String(), "date=20260106") {
+		t.Errorf("want one warning per odd date, got:\n%s", logs.String())
+	}
+}
+
+// A negative counter would lower every total: it is a malformed answer,
+// named by entity and field.
+func TestJobNegativeCounterIsADecodeError(t *testing.T) {
+	var qs []string
+	f := &fake{api: jobPages(&qs, `{"queryStatus":"Succeeded","entities":[{"requestCount":1}],"nextUri":"/x?after=2"}`,
+		`{"queryStatus":"Succeeded","entities":[{"requestCount":1},{"requestCount":3,"status429":-5}]}`)}
+	got, err := jobEntities(t, f)
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Row != 2 || !strings.Contains(err.Error(), "status429 is negative: -5") || len(got) != 1 {
+		t.Errorf("want a DecodeError naming entity 2 and status429 after the first page, got %d and %v", len(got), err)
+	}
+}
+
+// A hostile server's pages can neither go on empty forever (once 161,283
+// GETs in 2 s) nor loop: an empty page ends the rows whatever its nextUri,
+// and a nextUri met before is an error naming the job.
+func TestJobPagingEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		empty bool // every page but the first has no entities
+		next  func(after string) string
+		gets  int
+		err   string
+	}{
+		{"empty pages with ever new cursors", true, func(after string) string { return after + "x" }, 2, ""},
+		{"the page just read", false, func(string) string { return "a" }, 2, "never end"},
+		{"a cycle of two", false, func(after string) string { return map[string]string{"": "a", "a": "b", "b": "a"}[after] }, 4, "never end"},
+		{"a cycle of five after ten", false, func(after string) string {
+			n, _ := strconv.Atoi(after)
+			if n++; n > 15 {
+				n = 11
+			}
+			return strconv.Itoa(n)
+		}, 25, "never end"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gets := 0
+			f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+				// So that a client that never stops does.
+				if gets++; gets > 100 {
+					writeJSON(w, 200, `{"queryStatus":"Failed"}`)
+					return
+				}
+				after := r.URL.Query().Get("after")
+				entities := `{"requestCount":1}`
+				if tc.empty && after != "" {
+					entities = ""
+				}
+				writeJSON(w, 200, `{"queryStatus":"Succeeded","entities":[`+entities+`],"nextUri":"/x?after=`+tc.next(after)+`"}`)
+			}}
+			_, err := jobEntities(t, f)
+			var ee *ExecutionError
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("want the rows to end, got %v", err)
+			case tc.err != "" && (!errors.As(err, &ee) || ee.ExecutionID != "j1" || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("want an ExecutionError naming j1 and saying %q, got %v", tc.err, err)
+			}
+			if gets > tc.gets {
+				t.Errorf("%d GETs, want at most %d", gets, tc.gets)
+			}
+		})
+	}
+}
+
+// jobsServer starts every job (ids j1, j2...) and answers every job's page
+// with entities.
+func jobsServer(entities string) *fake {
+	var mu sync.Mutex
+	n := 0
+	return &fake{api: func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			mu.Lock()
+			n++
+			id := fmt.Sprintf("j%d", n)
+			mu.Unlock()
+			writeJSON(w, 200, `{"id":"`+id+`"}`)
+			return
+		}
+		writeJSON(w, 200, `{"queryStatus":"Succeeded","entities":[`+entities+`]}`)
+	}}
+}
+
+// runJobs runs q on f until the first error.
+func runJobs(t *testing.T, f *fake, q JobQuery) ([]Entity, error) {
+	var got []Entity
+	for e, err := range newTestClient(t, f).RunJobs(t.Context(), q, JobOptions{Now: func() time.Time { return windowsToday }}) {
+		if err != nil {
+			return got, err
+		}
+		got = append(got, e)
+	}
+	return got, nil
+}
+
+var (
+	windowsToday   = time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
+	twoHundredDays = JobQuery{Interval: Days(windowsToday.AddDate(0, 0, -201), windowsToday.AddDate(0, 0, -2))}
+)
+
+// Totals that pass the int64 range across windows are an error naming the
+// group and the counter, not a total wrapped negative.
+func TestJobsTotalsOverflowIsAnError(t *testing.T) {
+	f := jobsServer(`{"oauthClient":{"id":"c2"},"requestCount":1},{"oauthClient":{"id":"c1","name":"Big"},"requestCount":1,"status200":4611686018427387904}`)
+	got, err := runJobs(t, f, twoHundredDays)
+	var se *SplitError
+	if !errors.As(err, &se) || len(got) != 0 {
+		t.Fatalf("want a SplitError and no totals, got %d totals and %v", len(got), err)
+	}
+	mustContain(t, err.Error(), `oauthClient.id="c1" oauthClient.name="Big"`, "status200 overflows int64")
 }

@@ -1,9 +1,12 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"iter"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -122,9 +125,10 @@ func bucketStart(g gen.Granularity, t time.Time) time.Time {
 // o.Concurrency of their jobs at once, and yields one stream of entities.
 // With a granularity, the rows come window by window, in order; a window
 // whose job is over before its turn holds its first page until then. Without
-// one, each window's totals are summed per group across windows, so that
-// the caller gets one total per group, as one query would give; those are
-// held in memory until the last window ends. The first error, a
+// one, each window's totals are summed per group across windows and
+// ordered by q.SortBy, so that the caller gets one total per group, as one
+// query would give; those are held in memory until the last window ends,
+// and a sum past the int64 range is an error. The first error, a
 // *SplitError naming the failed window, its job and every unfinished one,
 // is yielded once, then the sequence stops; the other jobs are then no
 // longer waited for.
@@ -171,6 +175,7 @@ func (c *Client) RunJobs(ctx context.Context, q JobQuery, o JobOptions) iter.Seq
 // starting or waiting at once.
 type run struct {
 	cancel  context.CancelFunc
+	sortBy  []gen.JobsSortBy
 	wg      sync.WaitGroup
 	onStart turn // one OnStart call at a time (a channel: synctest sees it block)
 
@@ -184,7 +189,7 @@ type run struct {
 
 func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o JobOptions, now time.Time) *run {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &run{cancel: cancel, onStart: newTurn(), windows: make([]JobWindow, len(intervals)), read: make([]bool, len(intervals)),
+	r := &run{cancel: cancel, sortBy: q.SortBy, onStart: newTurn(), windows: make([]JobWindow, len(intervals)), read: make([]bool, len(intervals)),
 		ready: make([]chan struct{}, len(intervals)), results: make([]*JobResult, len(intervals)), errs: make([]error, len(intervals))}
 	n := o.Concurrency
 	if n <= 0 {
@@ -245,10 +250,14 @@ func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o Jo
 	return r
 }
 
-// result waits for window i's job to succeed.
+// result waits for window i's job to succeed, and hands its result over:
+// the run no longer holds its first page, so that a long run keeps only
+// the pages of the windows not yet read.
 func (r *run) result(i int) (*JobResult, error) {
 	<-r.ready[i]
-	return r.results[i], r.errs[i]
+	res := r.results[i]
+	r.results[i] = nil
+	return res, r.errs[i]
 }
 
 func (r *run) finish(i int) {
@@ -277,8 +286,10 @@ func (r *run) stop() {
 	r.wg.Wait()
 }
 
-// totals sums the windows' totals per group, in the order groups first
-// appear, and yields them once every window is read.
+// totals sums the windows' totals per group, and yields them once every
+// window is read, in the order the query's SortBy asks (else in the order
+// groups first appear): until then a failure leaves every window
+// unfinished.
 func (r *run) totals(yield func(Entity, error) bool) {
 	sums := map[groupKey]int{}
 	var out []Entity
@@ -297,21 +308,20 @@ func (r *run) totals(yield func(Entity, error) bool) {
 					out = append(out, e)
 					continue
 				}
-				s := &out[at]
-				s.RequestCount += e.RequestCount
-				s.Status200 += e.Status200
-				s.Status300 += e.Status300
-				s.Status400 += e.Status400
-				s.Status429 += e.Status429
-				s.Status500 += e.Status500
+				if err = add(&out[at], &e); err != nil {
+					err = fmt.Errorf("the totals of group %s: %w", k, err)
+					break
+				}
 			}
 		}
 		if err != nil {
 			yield(Entity{}, r.fail(i, err))
 			return
 		}
-		r.finish(i)
+		// Window i is not finished: none of its sums is yielded before
+		// every window is read, so that a failure lists every window.
 	}
+	sortTotals(out, r.sortBy)
 	for _, e := range out {
 		if !yield(e, nil) {
 			return
@@ -319,11 +329,88 @@ func (r *run) totals(yield func(Entity, error) bool) {
 	}
 }
 
+// sortTotals orders summed totals as by asks, since each window's job
+// sorted its own totals only: by each field in turn, Asc unless Desc, as
+// the stub reads them; stable, so that ties keep the order groups first
+// appeared in. A field not known here leaves the order to the next.
+func sortTotals(out []Entity, by []gen.JobsSortBy) {
+	if len(by) == 0 {
+		return
+	}
+	slices.SortStableFunc(out, func(a, b Entity) int {
+		for _, s := range by {
+			f, ok := entityOrder[deref(s.FieldName)]
+			if !ok {
+				continue
+			}
+			c := f(&a, &b)
+			if deref(s.Order) == gen.SortOrderDesc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+}
+
+// entityOrder compares entities by a sortBy field name. The API does not
+// document the names it takes: these are its entity's fields.
+var entityOrder = map[string]func(a, b *Entity) int{
+	"date":         func(a, b *Entity) int { return a.Date.Compare(b.Date.Time) },
+	"requestCount": func(a, b *Entity) int { return cmp.Compare(a.RequestCount, b.RequestCount) },
+	"status200":    func(a, b *Entity) int { return cmp.Compare(a.Status200, b.Status200) },
+	"status300":    func(a, b *Entity) int { return cmp.Compare(a.Status300, b.Status300) },
+	"status400":    func(a, b *Entity) int { return cmp.Compare(a.Status400, b.Status400) },
+	"status429":    func(a, b *Entity) int { return cmp.Compare(a.Status429, b.Status429) },
+	"status500":    func(a, b *Entity) int { return cmp.Compare(a.Status500, b.Status500) },
+	"templateUri":  func(a, b *Entity) int { return cmp.Compare(a.TemplateURI, b.TemplateURI) },
+	"httpMethod":   func(a, b *Entity) int { return cmp.Compare(a.HTTPMethod, b.HTTPMethod) },
+	"platform":     func(a, b *Entity) int { return cmp.Compare(a.Platform, b.Platform) },
+}
+
+// add adds e's counters to sum's; a sum past the int64 range is an error,
+// not a wrapped negative total. Counters are never negative (see
+// rowDecoder.count).
+func add(sum, e *Entity) error {
+	for _, c := range [...]struct {
+		name   string
+		sum, v *int64
+	}{{"requestCount", &sum.RequestCount, &e.RequestCount}, {"status200", &sum.Status200, &e.Status200},
+		{"status300", &sum.Status300, &e.Status300}, {"status400", &sum.Status400, &e.Status400},
+		{"status429", &sum.Status429, &e.Status429}, {"status500", &sum.Status500, &e.Status500}} {
+		if *c.v > math.MaxInt64-*c.sum {
+			return fmt.Errorf("%s overflows int64 summed across windows (%d + %d)", c.name, *c.sum, *c.v)
+		}
+		*c.sum += *c.v
+	}
+	return nil
+}
+
 // groupKey is every dimension of an entity: totals of one group carry the
 // same values in every window.
 type groupKey struct {
 	clientID, clientName, userID, platform, method, template, org string
 	date                                                          time.Time
+}
+
+// String names the group by its dimensions that are set, for errors.
+func (k groupKey) String() string {
+	var b strings.Builder
+	for _, d := range [...]struct{ name, v string }{{"oauthClient.id", k.clientID}, {"oauthClient.name", k.clientName},
+		{"user.id", k.userID}, {"organizationId", k.org}, {"platform", k.platform}, {"httpMethod", k.method}, {"templateUri", k.template}} {
+		if d.v != "" {
+			fmt.Fprintf(&b, " %s=%s", d.name, quote(d.v))
+		}
+	}
+	if !k.date.IsZero() {
+		fmt.Fprintf(&b, " date=%s", k.date.Format(time.DateOnly))
+	}
+	if b.Len() == 0 {
+		return "{}"
+	}
+	return "{" + b.String()[1:] + "}"
 }
 
 func keyOf(e *Entity) groupKey {
