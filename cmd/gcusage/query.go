@@ -29,6 +29,7 @@ type conn struct {
 	quiet, verbose, demo, noWait     bool
 	client                           string // the OAuth client of a per-client query or summary
 	search                           bool   // the execution is a simple search
+	apiSort                          bool   // --sort is the API's sortBy (jobs), not the CLI's
 }
 
 func newConn(fs *flag.FlagSet) *conn {
@@ -242,7 +243,7 @@ func (c *conn) check() error {
 	if c.top < 0 {
 		return usagef("--top %d: want a positive number of rows", c.top)
 	}
-	if c.sort != "" {
+	if c.sort != "" && !c.apiSort {
 		if _, err := parseList("sort", c.sort, client.Metrics()); err != nil {
 			return err
 		}
@@ -428,17 +429,22 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	}
 	switch {
 	case err == nil || c.demo:
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		// A wait cut short can be picked up again; a 4xx, a refused login
-		// or a failed query would fail the same way.
-		return fmt.Errorf("%w; resume with: %s", err, c.resume(exec.ID))
-	case errors.As(err, new(*client.DecodeError)):
-		// An answer cut short is most often the network's doing.
+	case resumable(err) && errors.As(err, new(*client.DecodeError)):
 		return fmt.Errorf("%w; read it again with: %s", err, c.resume(exec.ID))
+	case resumable(err):
+		return fmt.Errorf("%w; resume with: %s", err, c.resume(exec.ID))
 	case errors.Is(err, client.ErrQueryFailed):
 		return fmt.Errorf("%w; start a new query: this one would fail again", err)
 	}
 	return withHint(err)
+}
+
+// resumable tells a run that the same command picks up again from one
+// that would fail the same way (a 4xx, a refused login, a failed query): a
+// wait cut short by --timeout or Ctrl-C, or an answer cut short, which is
+// most often the network's doing.
+func resumable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, new(*client.DecodeError))
 }
 
 // withHint adds what to check to a failure that would fail again the same
@@ -453,6 +459,12 @@ func withHint(err error) error {
 	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("%w; check GENESYSCLOUD_OAUTHCLIENT_ID / _SECRET and the region", err)
 	case !errors.As(err, &api):
+	case api.StatusCode == http.StatusForbidden && strings.Contains(api.Path, "/usage/client/"):
+		return fmt.Errorf("%w; the credentials need the permission usage:client:view", err)
+	case api.StatusCode == http.StatusForbidden && strings.Contains(api.Path, "/aggregates/query/jobs"):
+		return fmt.Errorf("%w; the credentials need the permission usage:organization:view", err)
+	case api.StatusCode == http.StatusNotFound && strings.Contains(api.Path, "/aggregates/query/jobs/"):
+		return fmt.Errorf("%w; a job id belongs to one organization and region, and a client's job is read with its --client: check the id, the credentials and the region", err)
 	case api.StatusCode == http.StatusForbidden && strings.Contains(api.Path, "/oauth/clients/"):
 		return fmt.Errorf("%w; the credentials need the permission oauth:client:view", err)
 	case api.StatusCode == http.StatusForbidden:
