@@ -354,7 +354,9 @@ func ifClient(e *client.Entity) gen.JobOAuthClient {
 }
 
 // entityColumns keeps the columns q fills: the date with a granularity,
-// the dimensions grouped by (all of them when none is), the metrics asked.
+// the dimensions grouped by (when none is, every dimension of the variant:
+// a client's entities have no oauthClient or user, the organization's no
+// organizationId), the metrics asked.
 func entityColumns(q client.JobQuery) []entityColumn {
 	dims := map[string][]string{"OauthClientId": {"oauthClient.id"}, "OauthClientName": {"oauthClient.name"}, "UserId": {"user.id"},
 		"OrganizationId": {"organizationId"}, "TemplateUri": {"templateUri"}, "HttpMethod": {"httpMethod"}, "Platform": {"platform"}}
@@ -382,8 +384,10 @@ func entityColumns(q client.JobQuery) []entityColumn {
 			return len(q.Metrics) > 0
 		case col.name == "date":
 			return true
-		case len(groups) == 0: // not aggregated: every dimension of the variant
-			return (q.ClientID == "") == (col.name == "organizationId") || (q.ClientID != "" && strings.Contains(col.name, "."))
+		case len(groups) == 0 && q.ClientID == "": // not aggregated: every dimension of the variant
+			return col.name == "organizationId"
+		case len(groups) == 0: // a client's entities have no oauthClient or user
+			return strings.Contains(col.name, ".")
 		}
 		return true
 	})

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -232,4 +234,67 @@ func TestJobsHintsOnlyWhatHelps(t *testing.T) {
 			t.Errorf("jobs results %q: exit %d, stderr %q, %d requests; want 2, no resume command and nothing sent", id, o.code, o.stderr, tr.n.Load())
 		}
 	}
+}
+
+// csv flattens the entities without losing a field: every field of every
+// entity in ndjson is a csv column with the same value, for both variants,
+// grouped or not.
+func TestJobsCSVKeepsEveryField(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, 0), usagetest.WithNow(clock))
+		id := srv.ClientIDs()[0]
+		// The counts --metrics leaves out are 0 in the entity's json, and
+		// no column: the only fields the csv may leave out.
+		unasked := []string{"requestCount", "status200", "status300", "status400", "status500"}
+		for _, args := range [][]string{
+			{"--since", "3d"},
+			{"--since", "3d", "--granularity", "day"},
+			{"--since", "3d", "--client", id},
+			{"--since", "3d", "--client", id, "--granularity", "day"},
+			{"--since", "3d", "--client", id, "--group-by", "TemplateUri", "--metrics", "status429"},
+			{"--since", "3d", "--group-by", "UserId,OauthClientName"},
+		} {
+			run := func(format string) string {
+				return ok(t, gcusage(t, stubEnv(srv), srv.Transport(), at(srv, append([]string{"jobs", "query", "--format", format}, args...)...)...))
+			}
+			recs, err := csv.NewReader(strings.NewReader(run("csv"))).ReadAll()
+			lines := strings.Split(strings.TrimSpace(run("ndjson")), "\n")
+			if err != nil || len(recs) != len(lines)+1 || len(lines) < 2 {
+				t.Fatalf("%q: %v, %d csv records for %d entities", args, err, len(recs), len(lines))
+			}
+			for i, l := range lines {
+				var e map[string]any
+				d := json.NewDecoder(strings.NewReader(l))
+				d.UseNumber() // counts as written
+				if err := d.Decode(&e); err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range flatten("", e) {
+					col := slices.Index(recs[0], k)
+					if col < 0 && slices.Contains(args, "--metrics") && slices.Contains(unasked, k) && v == "0" {
+						continue
+					}
+					if col < 0 || recs[i+1][col] != v {
+						t.Fatalf("%q: entity %d has %s %q; the csv columns %q, row %q", args, i, k, v, recs[0], recs[i+1])
+					}
+				}
+			}
+		}
+	})
+}
+
+// flatten names the fields of a JSON object as csv does: oauthClient.id.
+func flatten(prefix string, obj map[string]any) map[string]string {
+	out := map[string]string{}
+	for k, v := range obj {
+		switch v := v.(type) {
+		case map[string]any:
+			for fk, fv := range flatten(prefix+k+".", v) {
+				out[fk] = fv
+			}
+		default:
+			out[prefix+k] = fmt.Sprint(v)
+		}
+	}
+	return out
 }
