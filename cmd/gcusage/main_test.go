@@ -243,6 +243,11 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"token with a line break", map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "tok\r\nX-Evil: 1"}, at(srv, "query"), "GENESYSCLOUD_ACCESS_TOKEN"},
 		{"sort by a dimension", env, at(srv, "query", "--sort", "clientName"), `--sort "clientName": allowed Status200`},
 		{"negative top", env, at(srv, "query", "--top", "-1"), "--top -1"},
+		{"sort by a metric left out", env, at(srv, "query", "--metrics", "status429,status200", "--sort", "requests"),
+			`--sort "requests": the rows have no such count (a metric left out of --metrics, or a search's requests): allowed Status429, Status200` + "\n"},
+		{"sort a search by requests", env, at(srv, "search", "--sort", "Requests"), "allowed Status200, Status300, Status400, Status500, Status429\n"},
+		{"sort a search's results by requests", env, at(srv, "results", "e1", "--search", "--sort", "requests"), "allowed Status200, Status300, Status400, Status500, Status429\n"},
+		{"top of a search without counts", env, at(srv, "search", "--metrics", "date,clientname", "--top", "3"), "--top: the rows have no count to rank by: add one of Status200"},
 		{"regions argument", env, []string{"regions", "eu"}, "regions takes no arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -746,6 +751,41 @@ func TestSortAndTop(t *testing.T) {
 		for i, l := range lines[1:] {
 			if got := atoi(t, strings.Split(l, ",")[2]); got != counts[i] {
 				t.Errorf("row %d has status429 %d, want %d (of %v)", i+1, got, counts[i], counts)
+			}
+		}
+	})
+}
+
+// --top without --sort ranks by requests when the rows have it, else by the
+// first count --metrics names (a search has no requests): never by a count
+// that is 0 in every row.
+func TestTopRanksByACountTheRowsHave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			col  int // of the csv: the count ranked by
+		}{
+			{[]string{"query", "--metrics", "status429,status200"}, 3},
+			{[]string{"query", "--metrics", "status300,requests"}, 3},
+			{[]string{"search", "--since", "3d"}, 4},
+			{[]string{"search", "--since", "3d", "--metrics", "clientname,status400,status300"}, 2},
+		} {
+			args := append(tc.args, "--demo", "--format", "csv", "--quiet")
+			all := strings.Split(strings.TrimSpace(gcusage(t, nil, nil, args...).stdout), "\n")
+			o := gcusage(t, nil, nil, append(args, "--top", "3")...)
+			top := strings.Split(strings.TrimSpace(o.stdout), "\n")
+			if o.code != 0 || len(top) != 4 || len(all) < 6 || top[0] != all[0] {
+				t.Fatalf("%q: exit %d, stderr %q, stdout:\n%s", tc.args, o.code, o.stderr, o.stdout)
+			}
+			var counts []int64
+			for _, l := range all[1:] {
+				counts = append(counts, atoi(t, strings.Split(l, ",")[tc.col]))
+			}
+			slices.SortFunc(counts, func(a, b int64) int { return cmp.Compare(b, a) })
+			for i, l := range top[1:] {
+				if got := atoi(t, strings.Split(l, ",")[tc.col]); got != counts[i] || got == 0 {
+					t.Errorf("%q: row %d has %s %d, want %d (of %v)", tc.args, i+1, strings.Split(top[0], ",")[tc.col], got, counts[i], counts)
+				}
 			}
 		}
 	})
