@@ -599,7 +599,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"help", "query"}, "Usage:"}, {[]string{"help", "query", "-h"}, "Usage:"}, {[]string{"-h", "results"}, "Usage:"},
 		{[]string{"help", "-h", "regions"}, "Usage:"}, {[]string{"query", "--help"}, "Usage:"}, {[]string{"query", "-h", "-h"}, "Usage:"},
 		{[]string{"results", "-h"}, "Usage:"}, {[]string{"regions", "--help"}, "Usage:"}, {[]string{"version", "--help"}, "Usage:"},
-		{[]string{"help", "--version"}, "Usage:"},
+		{[]string{"help", "--version"}, "Usage:"}, {[]string{"regions", "help"}, "Usage:"}, {[]string{"version", "help"}, "Usage:"},
+		{[]string{"jobs", "help"}, "Usage:"},
 	} {
 		o := gcusage(t, nil, nil, tc.args...)
 		if o.code != 0 || o.stderr != "" || !strings.HasPrefix(o.stdout, tc.want) || !strings.Contains(o.stdout, "Examples:\n") {
@@ -612,6 +613,40 @@ func TestHelp(t *testing.T) {
 	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") ||
 		!strings.Contains(o.stdout, "csv or ndjson suit large exports") {
 		t.Errorf("query help lacks its flags or examples:\n%s", o.stdout)
+	}
+}
+
+// help after a command, or after help, shows that command's help and sends
+// nothing, even with credentials at hand; help takes every word of a
+// command (jobs query).
+func TestHelpAfterACommand(t *testing.T) {
+	srv := usagetest.NewServer(t)
+	for _, tc := range []struct {
+		args []string
+		want string // the usage line
+	}{
+		{[]string{"query", "help"}, "gcusage query [flags]"},
+		{[]string{"search", "help"}, "gcusage search [flags]"},
+		{[]string{"summary", "help"}, "gcusage summary <clientId> [flags]"},
+		{[]string{"results", "help"}, "gcusage results <executionId> [flags]"},
+		{[]string{"results", "help", "--format", "csv"}, "gcusage results <executionId> [flags]"},
+		{[]string{"jobs", "query", "help"}, "gcusage jobs query [flags]"},
+		{[]string{"jobs", "results", "help"}, "gcusage jobs results JOB_ID"},
+		{[]string{"help", "jobs", "query"}, "gcusage jobs query [flags]"},
+		{[]string{"help", "jobs", "results"}, "gcusage jobs results JOB_ID"},
+		{[]string{"-h", "jobs", "query", "--help"}, "gcusage jobs query [flags]"},
+	} {
+		var tr refusing
+		o := gcusage(t, stubEnv(srv), &tr, at(srv, tc.args...)...)
+		if o.code != 0 || o.stderr != "" || !strings.HasPrefix(o.stdout, "Usage:\n  "+tc.want) || !strings.Contains(o.stdout, "\nFlags:\n") {
+			t.Errorf("%q: exit %d, stderr %q, stdout:\n%s", tc.args, o.code, o.stderr, o.stdout)
+		}
+		if n := len(srv.Requests()) + int(tr.n.Load()); n != 0 {
+			t.Errorf("%q: %d requests sent, want none", tc.args, n)
+		}
+	}
+	if o := gcusage(t, nil, nil, "help", "jobs", "query"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "-template-uri") {
+		t.Errorf("help jobs query lacks the flags of jobs query:\n%s", o.stdout)
 	}
 }
 
