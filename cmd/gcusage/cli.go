@@ -96,8 +96,9 @@ Run 'gcusage <command> --help' (or 'gcusage help <command>') for the flags of a 
 `
 
 func (a *app) dispatch(ctx context.Context, args []string) error {
+	want := strings.Join(commands[:len(commands)-1], ", ") + " or " + commands[len(commands)-1]
 	if len(args) == 0 {
-		return usagef("a command is needed: query, summary, search, results, regions, version or help (see gcusage --help)")
+		return usagef("a command is needed: %s (see gcusage --help)", want)
 	}
 	cmd, rest := alias(args[0]), args[1:]
 	switch cmd {
@@ -131,7 +132,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		_, err := io.WriteString(a.stdout, mainHelp)
 		return err
 	}
-	msg := fmt.Sprintf("unknown command %q: want query, summary, search, results, jobs, regions, version or help", cmd)
+	msg := fmt.Sprintf("unknown command %q: want %s", cmd, want)
 	if s := suggest(cmd, commands); s != "" {
 		msg += "; did you mean " + s + "?"
 	}

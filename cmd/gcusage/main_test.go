@@ -196,7 +196,7 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no command", env, nil, "a command is needed"},
+		{"no command", env, nil, "a command is needed: query, summary, search, results, jobs, regions, version or help (see gcusage --help)\n"},
 		{"unknown command", env, []string{"stats"}, `unknown command "stats": want query, summary, search, results, jobs, regions, version or help` + "\n"},
 		{"near-miss command", env, []string{"qurey"}, `unknown command "qurey": want query, summary, search, results, jobs, regions, version or help; did you mean query?`},
 		{"unknown flag", env, at(srv, "query", "--bogus"), "flag provided but not defined: -bogus (see gcusage query --help)"},

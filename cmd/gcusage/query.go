@@ -373,7 +373,7 @@ func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
 	case c.quiet:
 		level = slog.LevelError
 	}
-	opts = append(opts, client.WithLogger(slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))))
+	opts = append(opts, client.WithLogger(slog.New(withoutCap{slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})})))
 	// What failed and which attempt comes next: on the progress line of a
 	// terminal, and on stderr with --verbose, so that a retried failure is
 	// never silent.
@@ -410,6 +410,24 @@ func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
 	}
 	return cl, nil
 }
+
+// withoutCap drops the SDK's record of a search stopped at the API's cap:
+// execute prints its own warning, with the cap and what to do, even with
+// --quiet, and once is enough.
+type withoutCap struct{ slog.Handler }
+
+func (h withoutCap) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "the search stopped at the API's cap") {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h withoutCap) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return withoutCap{h.Handler.WithAttrs(attrs)}
+}
+
+func (h withoutCap) WithGroup(name string) slog.Handler { return withoutCap{h.Handler.WithGroup(name)} }
 
 // envNames are the variables the CLI reads the credential options from.
 var envNames = map[string]string{
