@@ -92,12 +92,13 @@ Examples:
   gcusage search --since 3d --client-name 'Nightly export' --http-method get --format csv
   go run ./cmd/gcusage-stub                 # a standalone stub on 127.0.0.1:8765 to point --api-url at
 
-Run 'gcusage <command> --help' for the flags of a command.
+Run 'gcusage <command> --help' (or 'gcusage help <command>') for the flags of a command.
 `
 
 func (a *app) dispatch(ctx context.Context, args []string) error {
+	want := strings.Join(commands[:len(commands)-1], ", ") + " or " + commands[len(commands)-1]
 	if len(args) == 0 {
-		return usagef("a command is needed: query, summary, search, results, regions, version or help (see gcusage --help)")
+		return usagef("a command is needed: %s (see gcusage --help)", want)
 	}
 	cmd, rest := alias(args[0]), args[1:]
 	switch cmd {
@@ -116,17 +117,22 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	case "version":
 		return a.simple("version", "Print the version of gcusage (also --version or -v).", "gcusage version", rest, a.version)
 	case "help":
-		// The first word that is not itself a request for help names the
-		// command; asking that command for its help cannot come back here.
-		for _, c := range rest {
-			if c = alias(c); c != "help" {
-				return a.dispatch(ctx, []string{c, "--help"})
+		// The words that are not themselves requests for help name the
+		// command (jobs query: two words); asking it for its help cannot
+		// come back here.
+		var words []string
+		for _, w := range rest {
+			if alias(w) != "help" {
+				words = append(words, w)
 			}
+		}
+		if len(words) > 0 {
+			return a.dispatch(ctx, append(words, "--help"))
 		}
 		_, err := io.WriteString(a.stdout, mainHelp)
 		return err
 	}
-	msg := fmt.Sprintf("unknown command %q: want query, summary, search, results, jobs, regions, version or help", cmd)
+	msg := fmt.Sprintf("unknown command %q: want %s", cmd, want)
 	if s := suggest(cmd, commands); s != "" {
 		msg += "; did you mean " + s + "?"
 	}
@@ -163,10 +169,11 @@ func newCommand(name, usage, about, examples string) *command {
 // errHelpShown ends a command that printed its help: exit code 0.
 var errHelpShown = errors.New("help shown")
 
-// parse parses args; on --help it prints the help to stdout.
+// parse parses args; on --help, or help as the first argument (gcusage
+// query help), it prints the help to stdout.
 func (c *command) parse(stdout io.Writer, args []string) ([]string, error) {
 	pos, err := parseArgs(c.fs, args)
-	if isHelp(err) {
+	if isHelp(err) || err == nil && len(pos) > 0 && pos[0] == "help" {
 		fmt.Fprintf(stdout, "Usage:\n  %s\n\n%s\n", c.usage, c.about)
 		if hasFlags(c.fs) {
 			fmt.Fprintln(stdout, "\nFlags:")

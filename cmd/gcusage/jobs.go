@@ -29,8 +29,15 @@ window; without one, each group's totals are summed across the windows.
 
 json and ndjson print the API's entity objects (oauthClient, user nested);
 csv and table flatten them (oauthClient.id, oauthClient.name, user.id).
-When the run stops early, the error names every unfinished job and the
-'gcusage jobs results' command that reads it.
+When the wait is cut short (--timeout, Ctrl-C) or an answer cannot be
+read, the error says how to pick the run up. With --granularity, or in a
+single window, it names a 'gcusage jobs results' command for each job
+started and not read, and a 'gcusage jobs query' with every flag of the
+run and that window's --interval for each window not started yet.
+Without one, a split run sums each group's totals across windows: it
+names the same 'gcusage jobs query' over the same --interval, to run
+again whole. Other failures (a refused login, a 4xx, a failed job) would
+fail the same way: they name what to check instead.
 
 'gcusage jobs results JOB_ID [--client CLIENT_ID]' reads one job again.
 Jobs over the organization need usage:organization:view; --client jobs
@@ -62,6 +69,7 @@ func (a *app) jobs(ctx context.Context, args []string) error {
 // jobsConn is conn with its --sort read as the API's sortBy.
 func jobsConn(fs *flag.FlagSet) *conn {
 	c := newConn(fs)
+	c.apiSort = true
 	f := fs.Lookup("sort")
 	f.Usage = "sort by an entity `field` such as requestCount or date, :asc or :desc (default :asc); a comma list"
 	fs.Lookup("top").Usage = "not for jobs"
@@ -118,7 +126,6 @@ func (a *app) jobsQuery(ctx context.Context, args []string) error {
 	if q.SortBy, err = parseSort(c.sort); err != nil {
 		return err
 	}
-	c.sort = "" // the API sorts; the shared --sort of query does not apply
 	if c.top != 0 {
 		return usagef("--top is not for jobs: use --sort and stop reading")
 	}
@@ -134,7 +141,7 @@ func (a *app) jobsQuery(ctx context.Context, args []string) error {
 		return cl.RunJobs(ctx, q, client.JobOptions{Concurrency: *concurrency, Now: a.now, OnStart: func(w client.JobWindow) {
 			a.note(c, "job "+w.JobID+" started for "+w.Interval)
 		}})
-	}, entityColumns(q))
+	}, entityColumns(q), resumeJobs(c, q))
 }
 
 func (a *app) jobsResults(ctx context.Context, args []string) error {
@@ -176,7 +183,7 @@ func (a *app) jobsResults(ctx context.Context, args []string) error {
 				}
 			}
 		}
-	}, entityColumnsAll)
+	}, entityColumnsAll, func(se *client.SplitError) string { return "resume with: " + c.jobResults(se.Window) })
 }
 
 type iterEntities = func(func(client.Entity, error) bool)
@@ -210,9 +217,10 @@ func parseSort(s string) ([]gen.JobsSortBy, error) {
 	return out, nil
 }
 
-// runJobs prints the entities of rows within --timeout; a run cut short
-// names the command that reads each unfinished job.
-func (a *app) runJobs(ctx context.Context, c *conn, opts []client.Option, rows func(context.Context, *client.Client) iterEntities, cols []entityColumn) error {
+// runJobs prints the entities of rows within --timeout. A run cut short
+// names what picks it up again: resume(se) gives those commands.
+func (a *app) runJobs(ctx context.Context, c *conn, opts []client.Option, rows func(context.Context, *client.Client) iterEntities,
+	cols []entityColumn, resume func(*client.SplitError) string) error {
 	cl, err := a.newClient(c, opts)
 	if err != nil {
 		return err
@@ -227,7 +235,11 @@ func (a *app) runJobs(ctx context.Context, c *conn, opts []client.Option, rows f
 		if err != nil {
 			a.clearProgress(c)
 			w.flush()
-			return a.jobsHint(c, err)
+			var se *client.SplitError
+			if c.demo || !resumable(err) || !errors.As(err, &se) {
+				return withHint(err)
+			}
+			return fmt.Errorf("%w; %s", err, resume(se))
 		}
 	}
 	a.clearProgress(c)
@@ -241,34 +253,60 @@ func (a *app) clearProgress(c *conn) {
 	}
 }
 
-// jobsHint adds the resume commands of every unfinished job.
-func (a *app) jobsHint(c *conn, err error) error {
-	var se *client.SplitError
-	if !errors.As(err, &se) || c.demo || errors.Is(err, client.ErrQueryFailed) || errors.Is(err, client.ErrJobCancelled) {
-		return withHint(err)
-	}
-	var hints []string
-	for _, w := range se.Unfinished {
-		if w.JobID == "" {
-			hints = append(hints, "gcusage jobs query --interval "+shellQuote(w.Interval)+" (not started)")
-			continue
+// resumeJobs is the hint of a jobs query cut short. A run with a
+// granularity, or of one window, is picked up window by window: the jobs
+// started are read with 'gcusage jobs results', the others queried again
+// alone. A split run without one sums each group's totals across its
+// windows, which resuming them one by one would leave to the user: it is
+// run again whole, over the same interval.
+func resumeJobs(c *conn, q client.JobQuery) func(*client.SplitError) string {
+	return func(se *client.SplitError) string {
+		if windows, _ := client.SplitInterval(q.Interval, q.Granularity); q.Granularity == "" && len(windows) > 1 {
+			return "its totals are summed across windows: run it again with: " + c.rerun(q.Interval)
 		}
-		args := []string{"gcusage", "jobs", "results", shellQuote(w.JobID)}
-		if w.ClientID != "" {
-			args = append(args, "--client", shellQuote(w.ClientID))
-		}
-		c.fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "format", "region", "api-url", "login-url", "page-size":
-				args = append(args, "--"+f.Name, shellQuote(f.Value.String()))
+		var hints []string
+		for _, w := range se.Unfinished {
+			if w.JobID == "" {
+				hints = append(hints, c.rerun(w.Interval))
+			} else {
+				hints = append(hints, c.jobResults(w))
 			}
-		})
-		hints = append(hints, strings.Join(args, " "))
+		}
+		return "unfinished jobs, resume with: " + strings.Join(hints, "; ")
 	}
-	if len(hints) == 0 {
-		return withHint(err)
+}
+
+// jobResults is the command that reads window w's job.
+func (c *conn) jobResults(w client.JobWindow) string {
+	args := []string{"gcusage", "jobs", "results", shellQuote(w.JobID)}
+	if w.ClientID != "" {
+		args = append(args, "--client", shellQuote(w.ClientID))
 	}
-	return fmt.Errorf("%w; unfinished jobs, resume with: %s", err, strings.Join(hints, "; "))
+	c.fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "format", "region", "api-url", "login-url", "page-size":
+			args = append(args, "--"+f.Name, shellQuote(f.Value.String()))
+		}
+	})
+	return strings.Join(args, " ")
+}
+
+// rerun is this jobs query over interval, with every flag it was given but
+// those of the interval and --timeout.
+func (c *conn) rerun(interval string) string {
+	args := []string{"gcusage", "jobs", "query", "--interval", shellQuote(interval)}
+	c.fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "interval", "since", "until", "timeout":
+			return
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			args = append(args, "--"+f.Name+"="+f.Value.String())
+			return
+		}
+		args = append(args, "--"+f.Name, shellQuote(f.Value.String()))
+	})
+	return strings.Join(args, " ")
 }
 
 // entityColumn is one flattened field of an entity, for csv and table.
@@ -316,7 +354,9 @@ func ifClient(e *client.Entity) gen.JobOAuthClient {
 }
 
 // entityColumns keeps the columns q fills: the date with a granularity,
-// the dimensions grouped by (all of them when none is), the metrics asked.
+// the dimensions grouped by (when none is, every dimension of the variant:
+// a client's entities have no oauthClient or user, the organization's no
+// organizationId), the metrics asked.
 func entityColumns(q client.JobQuery) []entityColumn {
 	dims := map[string][]string{"OauthClientId": {"oauthClient.id"}, "OauthClientName": {"oauthClient.name"}, "UserId": {"user.id"},
 		"OrganizationId": {"organizationId"}, "TemplateUri": {"templateUri"}, "HttpMethod": {"httpMethod"}, "Platform": {"platform"}}
@@ -344,8 +384,10 @@ func entityColumns(q client.JobQuery) []entityColumn {
 			return len(q.Metrics) > 0
 		case col.name == "date":
 			return true
-		case len(groups) == 0: // not aggregated: every dimension of the variant
-			return (q.ClientID == "") == (col.name == "organizationId") || (q.ClientID != "" && strings.Contains(col.name, "."))
+		case len(groups) == 0 && q.ClientID == "": // not aggregated: every dimension of the variant
+			return col.name == "organizationId"
+		case len(groups) == 0: // a client's entities have no oauthClient or user
+			return strings.Contains(col.name, ".")
 		}
 		return true
 	})

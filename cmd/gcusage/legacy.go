@@ -85,6 +85,7 @@ func (a *app) search(ctx context.Context, args []string) error {
 	fs := cmd.fs
 	c := newConn(fs)
 	c.search = true
+	fs.Lookup("sort").Usage = "sort the rows by this `metric`, largest first: " + join(searchCounts(nil)) + " (holds the rows in memory)"
 	span := spanFlags(fs, "ISO-8601 interval `START/END`, such as 2024-01-01/2024-01-08 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z")
 	mets := fs.String("metrics", "", "comma `list` of "+join(client.SearchMetrics())+" (default all)")
 	names := fs.String("client-name", "", "comma `list` of OAuth client names to keep")
@@ -110,6 +111,7 @@ func (a *app) search(ctx context.Context, args []string) error {
 	if s.HTTPMethods, err = parseList("http-method", *methods, client.HTTPMethods()); err != nil {
 		return err
 	}
+	c.counts = searchCounts(s.Metrics)
 	if err := s.Validate(); err != nil {
 		return err
 	}
@@ -149,6 +151,22 @@ var searchFields = map[gen.SimpleSearchMetric]string{
 	gen.SimpleSearchMetricStatus400:   "status400",
 	gen.SimpleSearchMetricStatus500:   "status500",
 	gen.SimpleSearchMetricStatus429:   "status429",
+}
+
+// searchCounts returns the counts of a search's records, in the order
+// metrics asks for them (all of them when it is empty): the status
+// counters only, since a record has no requests count.
+func searchCounts(metrics []gen.SimpleSearchMetric) []gen.Metric {
+	if len(metrics) == 0 {
+		metrics = client.SearchMetrics()
+	}
+	var out []gen.Metric
+	for _, m := range metrics {
+		if i := indexFold(client.Metrics(), string(m)); i >= 0 {
+			out = append(out, client.Metrics()[i])
+		}
+	}
+	return out
 }
 
 // searchColumns returns the columns of a search's records: those of the

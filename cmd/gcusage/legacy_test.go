@@ -159,6 +159,12 @@ func TestSearchDemoAndCap(t *testing.T) {
 			o.stderr != "gcusage: warning: the search stopped at the API's cap of 20000 records, so the rows may be a part only: narrow the interval or add filters\n" {
 			t.Errorf("cap: exit %d, %d lines, stderr %q; want 0, 20000 lines and the warning", o.code, strings.Count(o.stdout, "\n"), o.stderr)
 		}
+		// Without --quiet too, the warning is said once: the SDK's own
+		// record of it is not printed as well.
+		o = gcusage(t, stubEnv(srv), srv.Transport(), at(srv, "search", "--interval", "2024-01-01/2024-01-14", "--format", "ndjson")...)
+		if o.code != 0 || strings.Count(o.stderr, "cap") != 1 || !strings.HasSuffix(o.stderr, "so the rows may be a part only: narrow the interval or add filters\n") {
+			t.Errorf("cap, not quiet: exit %d, stderr %q; want the warning once", o.code, o.stderr)
+		}
 	})
 }
 

@@ -196,7 +196,7 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no command", env, nil, "a command is needed"},
+		{"no command", env, nil, "a command is needed: query, summary, search, results, jobs, regions, version or help (see gcusage --help)\n"},
 		{"unknown command", env, []string{"stats"}, `unknown command "stats": want query, summary, search, results, jobs, regions, version or help` + "\n"},
 		{"near-miss command", env, []string{"qurey"}, `unknown command "qurey": want query, summary, search, results, jobs, regions, version or help; did you mean query?`},
 		{"unknown flag", env, at(srv, "query", "--bogus"), "flag provided but not defined: -bogus (see gcusage query --help)"},
@@ -243,6 +243,11 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"token with a line break", map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "tok\r\nX-Evil: 1"}, at(srv, "query"), "GENESYSCLOUD_ACCESS_TOKEN"},
 		{"sort by a dimension", env, at(srv, "query", "--sort", "clientName"), `--sort "clientName": allowed Status200`},
 		{"negative top", env, at(srv, "query", "--top", "-1"), "--top -1"},
+		{"sort by a metric left out", env, at(srv, "query", "--metrics", "status429,status200", "--sort", "requests"),
+			`--sort "requests": the rows have no such count (a metric left out of --metrics, or a search's requests): allowed Status429, Status200` + "\n"},
+		{"sort a search by requests", env, at(srv, "search", "--sort", "Requests"), "allowed Status200, Status300, Status400, Status500, Status429\n"},
+		{"sort a search's results by requests", env, at(srv, "results", "e1", "--search", "--sort", "requests"), "allowed Status200, Status300, Status400, Status500, Status429\n"},
+		{"top of a search without counts", env, at(srv, "search", "--metrics", "date,clientname", "--top", "3"), "--top: the rows have no count to rank by: add one of Status200"},
 		{"regions argument", env, []string{"regions", "eu"}, "regions takes no arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -594,7 +599,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"help", "query"}, "Usage:"}, {[]string{"help", "query", "-h"}, "Usage:"}, {[]string{"-h", "results"}, "Usage:"},
 		{[]string{"help", "-h", "regions"}, "Usage:"}, {[]string{"query", "--help"}, "Usage:"}, {[]string{"query", "-h", "-h"}, "Usage:"},
 		{[]string{"results", "-h"}, "Usage:"}, {[]string{"regions", "--help"}, "Usage:"}, {[]string{"version", "--help"}, "Usage:"},
-		{[]string{"help", "--version"}, "Usage:"},
+		{[]string{"help", "--version"}, "Usage:"}, {[]string{"regions", "help"}, "Usage:"}, {[]string{"version", "help"}, "Usage:"},
+		{[]string{"jobs", "help"}, "Usage:"},
 	} {
 		o := gcusage(t, nil, nil, tc.args...)
 		if o.code != 0 || o.stderr != "" || !strings.HasPrefix(o.stdout, tc.want) || !strings.Contains(o.stdout, "Examples:\n") {
@@ -607,6 +613,40 @@ func TestHelp(t *testing.T) {
 	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") ||
 		!strings.Contains(o.stdout, "csv or ndjson suit large exports") {
 		t.Errorf("query help lacks its flags or examples:\n%s", o.stdout)
+	}
+}
+
+// help after a command, or after help, shows that command's help and sends
+// nothing, even with credentials at hand; help takes every word of a
+// command (jobs query).
+func TestHelpAfterACommand(t *testing.T) {
+	srv := usagetest.NewServer(t)
+	for _, tc := range []struct {
+		args []string
+		want string // the usage line
+	}{
+		{[]string{"query", "help"}, "gcusage query [flags]"},
+		{[]string{"search", "help"}, "gcusage search [flags]"},
+		{[]string{"summary", "help"}, "gcusage summary <clientId> [flags]"},
+		{[]string{"results", "help"}, "gcusage results <executionId> [flags]"},
+		{[]string{"results", "help", "--format", "csv"}, "gcusage results <executionId> [flags]"},
+		{[]string{"jobs", "query", "help"}, "gcusage jobs query [flags]"},
+		{[]string{"jobs", "results", "help"}, "gcusage jobs results JOB_ID"},
+		{[]string{"help", "jobs", "query"}, "gcusage jobs query [flags]"},
+		{[]string{"help", "jobs", "results"}, "gcusage jobs results JOB_ID"},
+		{[]string{"-h", "jobs", "query", "--help"}, "gcusage jobs query [flags]"},
+	} {
+		var tr refusing
+		o := gcusage(t, stubEnv(srv), &tr, at(srv, tc.args...)...)
+		if o.code != 0 || o.stderr != "" || !strings.HasPrefix(o.stdout, "Usage:\n  "+tc.want) || !strings.Contains(o.stdout, "\nFlags:\n") {
+			t.Errorf("%q: exit %d, stderr %q, stdout:\n%s", tc.args, o.code, o.stderr, o.stdout)
+		}
+		if n := len(srv.Requests()) + int(tr.n.Load()); n != 0 {
+			t.Errorf("%q: %d requests sent, want none", tc.args, n)
+		}
+	}
+	if o := gcusage(t, nil, nil, "help", "jobs", "query"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "-template-uri") {
+		t.Errorf("help jobs query lacks the flags of jobs query:\n%s", o.stdout)
 	}
 }
 
@@ -746,6 +786,41 @@ func TestSortAndTop(t *testing.T) {
 		for i, l := range lines[1:] {
 			if got := atoi(t, strings.Split(l, ",")[2]); got != counts[i] {
 				t.Errorf("row %d has status429 %d, want %d (of %v)", i+1, got, counts[i], counts)
+			}
+		}
+	})
+}
+
+// --top without --sort ranks by requests when the rows have it, else by the
+// first count --metrics names (a search has no requests): never by a count
+// that is 0 in every row.
+func TestTopRanksByACountTheRowsHave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			col  int // of the csv: the count ranked by
+		}{
+			{[]string{"query", "--metrics", "status429,status200"}, 3},
+			{[]string{"query", "--metrics", "status300,requests"}, 3},
+			{[]string{"search", "--since", "3d"}, 4},
+			{[]string{"search", "--since", "3d", "--metrics", "clientname,status400,status300"}, 2},
+		} {
+			args := append(tc.args, "--demo", "--format", "csv", "--quiet")
+			all := strings.Split(strings.TrimSpace(gcusage(t, nil, nil, args...).stdout), "\n")
+			o := gcusage(t, nil, nil, append(args, "--top", "3")...)
+			top := strings.Split(strings.TrimSpace(o.stdout), "\n")
+			if o.code != 0 || len(top) != 4 || len(all) < 6 || top[0] != all[0] {
+				t.Fatalf("%q: exit %d, stderr %q, stdout:\n%s", tc.args, o.code, o.stderr, o.stdout)
+			}
+			var counts []int64
+			for _, l := range all[1:] {
+				counts = append(counts, atoi(t, strings.Split(l, ",")[tc.col]))
+			}
+			slices.SortFunc(counts, func(a, b int64) int { return cmp.Compare(b, a) })
+			for i, l := range top[1:] {
+				if got := atoi(t, strings.Split(l, ",")[tc.col]); got != counts[i] || got == 0 {
+					t.Errorf("%q: row %d has %s %d, want %d (of %v)", tc.args, i+1, strings.Split(top[0], ",")[tc.col], got, counts[i], counts)
+				}
 			}
 		}
 	})

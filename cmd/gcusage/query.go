@@ -27,12 +27,14 @@ type conn struct {
 	top                              int
 	timeout                          time.Duration
 	quiet, verbose, demo, noWait     bool
-	client                           string // the OAuth client of a per-client query or summary
-	search                           bool   // the execution is a simple search
+	client                           string       // the OAuth client of a per-client query or summary
+	search                           bool         // the execution is a simple search
+	apiSort                          bool         // --sort is the API's sortBy (jobs), not the CLI's
+	counts                           []gen.Metric // the counts the rows have, which --sort and --top rank by
 }
 
 func newConn(fs *flag.FlagSet) *conn {
-	c := &conn{fs: fs}
+	c := &conn{fs: fs, counts: client.Metrics()}
 	fs.StringVar(&c.format, "format", "table", "output `format`: "+strings.Join(formats, ", "))
 	fs.StringVar(&c.region, "region", "", "region `key` or domain, such as eu-west-1 (default $GENESYSCLOUD_REGION; see gcusage regions)")
 	fs.StringVar(&c.apiURL, "api-url", "", "API base `URL`, overriding the region's; http:// only for loopback")
@@ -41,7 +43,7 @@ func newConn(fs *flag.FlagSet) *conn {
 	fs.BoolVar(&c.quiet, "quiet", false, "print nothing on stderr but errors")
 	fs.BoolVar(&c.verbose, "verbose", false, "log each HTTP attempt to stderr (never a token)")
 	fs.StringVar(&c.sort, "sort", "", "sort the rows by this `metric`, largest first: "+join(client.Metrics())+" (holds the rows in memory)")
-	fs.IntVar(&c.top, "top", 0, "print only the first `N` rows of --sort (default --sort requests)")
+	fs.IntVar(&c.top, "top", 0, "print only the first `N` rows of --sort (default: by requests when --metrics has it, else by the first metric it names)")
 	return c
 }
 
@@ -119,6 +121,9 @@ func (a *app) query(ctx context.Context, args []string) error {
 	if q.Metrics, err = parseList("metrics", *mets, metrics); err != nil {
 		return err
 	}
+	if len(q.Metrics) > 0 {
+		c.counts = q.Metrics
+	}
 	if q.Granularity, err = parseGranularity(*gran); err != nil {
 		return err
 	}
@@ -193,6 +198,9 @@ func (a *app) results(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if c.search {
+		c.counts = searchCounts(nil)
+	}
 	if len(pos) != 1 {
 		return usagef("results takes one execution id, got %d arguments (see gcusage results --help)", len(pos))
 	}
@@ -242,15 +250,37 @@ func (c *conn) check() error {
 	if c.top < 0 {
 		return usagef("--top %d: want a positive number of rows", c.top)
 	}
-	if c.sort != "" {
-		if _, err := parseList("sort", c.sort, client.Metrics()); err != nil {
-			return err
-		}
-		if strings.Contains(c.sort, ",") {
-			return usagef("--sort %q: give one of %s", c.sort, join(client.Metrics()))
-		}
+	if !c.apiSort && (c.sort != "" || c.top != 0) {
+		_, err := c.rankBy()
+		return err
 	}
 	return nil
+}
+
+// rankBy is the count that --sort names, or that --top ranks by without
+// it: requests when the rows have it, else the first count they have. A
+// count the rows lack (left out of --metrics, or a search's requests)
+// would be 0 in every row, and rank nothing: it is refused.
+func (c *conn) rankBy() (gen.Metric, error) {
+	if c.sort == "" {
+		switch {
+		case slices.Contains(c.counts, gen.MetricRequests):
+			return gen.MetricRequests, nil
+		case len(c.counts) == 0:
+			return "", usagef("--top: the rows have no count to rank by: add one of %s to --metrics", join(searchCounts(nil)))
+		}
+		return c.counts[0], nil
+	}
+	m, err := parseList("sort", c.sort, c.counts)
+	switch {
+	case err != nil && indexFold(client.Metrics(), c.sort) >= 0:
+		return "", usagef("--sort %q: the rows have no such count (a metric left out of --metrics, or a search's requests): allowed %s", c.sort, join(c.counts))
+	case err != nil:
+		return "", err
+	case len(m) != 1:
+		return "", usagef("--sort %q: give one of %s", c.sort, join(c.counts))
+	}
+	return m[0], nil
 }
 
 // order wraps w in a sorter when --sort or --top asks for one.
@@ -258,8 +288,8 @@ func (c *conn) order(w rowWriter) rowWriter {
 	if c.sort == "" && c.top == 0 {
 		return w
 	}
-	m, _ := parseList("sort", cmp.Or(c.sort, string(gen.MetricRequests)), client.Metrics())
-	col := columns[slices.IndexFunc(columns, func(col column) bool { return col.name == metricColumns[m[0]] })]
+	m, _ := c.rankBy() // check refused what cannot be ranked
+	col := columns[slices.IndexFunc(columns, func(col column) bool { return col.name == metricColumns[m] })]
 	return &sorter{rowWriter: w, by: col.count, top: c.top}
 }
 
@@ -343,7 +373,7 @@ func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
 	case c.quiet:
 		level = slog.LevelError
 	}
-	opts = append(opts, client.WithLogger(slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))))
+	opts = append(opts, client.WithLogger(slog.New(withoutCap{slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})})))
 	// What failed and which attempt comes next: on the progress line of a
 	// terminal, and on stderr with --verbose, so that a retried failure is
 	// never silent.
@@ -380,6 +410,24 @@ func (a *app) newClient(c *conn, opts []client.Option) (*client.Client, error) {
 	}
 	return cl, nil
 }
+
+// withoutCap drops the SDK's record of a search stopped at the API's cap:
+// execute prints its own warning, with the cap and what to do, even with
+// --quiet, and once is enough.
+type withoutCap struct{ slog.Handler }
+
+func (h withoutCap) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "the search stopped at the API's cap") {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h withoutCap) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return withoutCap{h.Handler.WithAttrs(attrs)}
+}
+
+func (h withoutCap) WithGroup(name string) slog.Handler { return withoutCap{h.Handler.WithGroup(name)} }
 
 // envNames are the variables the CLI reads the credential options from.
 var envNames = map[string]string{
@@ -428,17 +476,22 @@ func (a *app) execute(ctx context.Context, c *conn, opts []client.Option,
 	}
 	switch {
 	case err == nil || c.demo:
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		// A wait cut short can be picked up again; a 4xx, a refused login
-		// or a failed query would fail the same way.
-		return fmt.Errorf("%w; resume with: %s", err, c.resume(exec.ID))
-	case errors.As(err, new(*client.DecodeError)):
-		// An answer cut short is most often the network's doing.
+	case resumable(err) && errors.As(err, new(*client.DecodeError)):
 		return fmt.Errorf("%w; read it again with: %s", err, c.resume(exec.ID))
+	case resumable(err):
+		return fmt.Errorf("%w; resume with: %s", err, c.resume(exec.ID))
 	case errors.Is(err, client.ErrQueryFailed):
 		return fmt.Errorf("%w; start a new query: this one would fail again", err)
 	}
 	return withHint(err)
+}
+
+// resumable tells a run that the same command picks up again from one
+// that would fail the same way (a 4xx, a refused login, a failed query): a
+// wait cut short by --timeout or Ctrl-C, or an answer cut short, which is
+// most often the network's doing.
+func resumable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, new(*client.DecodeError))
 }
 
 // withHint adds what to check to a failure that would fail again the same
@@ -453,6 +506,12 @@ func withHint(err error) error {
 	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("%w; check GENESYSCLOUD_OAUTHCLIENT_ID / _SECRET and the region", err)
 	case !errors.As(err, &api):
+	case api.StatusCode == http.StatusForbidden && strings.Contains(api.Path, "/usage/client/"):
+		return fmt.Errorf("%w; the credentials need the permission usage:client:view", err)
+	case api.StatusCode == http.StatusForbidden && strings.Contains(api.Path, "/aggregates/query/jobs"):
+		return fmt.Errorf("%w; the credentials need the permission usage:organization:view", err)
+	case api.StatusCode == http.StatusNotFound && strings.Contains(api.Path, "/aggregates/query/jobs/"):
+		return fmt.Errorf("%w; a job id belongs to one organization and region, and a client's job is read with its --client: check the id, the credentials and the region", err)
 	case api.StatusCode == http.StatusForbidden && strings.Contains(api.Path, "/oauth/clients/"):
 		return fmt.Errorf("%w; the credentials need the permission oauth:client:view", err)
 	case api.StatusCode == http.StatusForbidden:
