@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -156,6 +157,87 @@ func TestGranularitiesAgree(t *testing.T) {
 				t.Errorf("granularity %q: row %s %v has %+v; the day rows sum to %+v", tc.granularity, group(r), r.Date, r, w)
 			}
 		}
+	}
+}
+
+// TestTotalsDoNotDependOnGrouping: the organization's traffic over an
+// interval is the same however a query groups it and whatever its
+// granularity, as in the real API, so that the sum over methods equals the
+// sum over clients (issue 9: the stub's totals used to depend on the
+// grouping). The population reaches past what one client calls, and the
+// interval past today. A client's own queries sum to its share, and the
+// jobs, which count six methods, to the same traffic on those.
+func TestTotalsDoNotDependOnGrouping(t *testing.T) {
+	now := time.Date(2024, 3, 10, 15, 0, 0, 0, time.UTC)
+	s := usagetest.NewServer(t, usagetest.WithNow(func() time.Time { return now }), usagetest.WithRunning(0, 0),
+		usagetest.WithPopulation(usagetest.Population{Clients: 7, Users: 12, Organizations: 2, TemplateURIs: 10, Methods: 9}))
+	const interval = "2024-01-10/2024-03-20"
+	type sum [6]int64 // status200, 300, 400, 500, 429, requests
+	add := func(s *sum, r gen.APIUsageRow) {
+		for i, v := range []int64{r.Status200, r.Status300, r.Status400, r.Status500, r.Status429, r.Requests} {
+			s[i] += v
+		}
+	}
+	var want sum
+	for _, r := range rowsOf(t, s, `{"interval":"`+interval+`"}`) {
+		add(&want, r)
+	}
+	if want[5] == 0 || want[4] == 0 || want[5] != want[0]+want[1]+want[2]+want[3] {
+		t.Fatalf("the totals per client sum to %v: want traffic, 429s, and requests the sum of the four statuses", want)
+	}
+	for _, groupBy := range []string{``, `,"groupBy":["OAuthClientId"]`, `,"groupBy":["UserId"]`, `,"groupBy":["OrganizationId"]`,
+		`,"groupBy":["TemplateUri"]`, `,"groupBy":["HttpMethod"]`, `,"groupBy":["OAuthClientId","HttpMethod"]`, `,"groupBy":["UserId","TemplateUri"]`,
+		`,"groupBy":["HttpMethod","OrganizationId","TemplateUri","UserId","OAuthClientId"]`} {
+		for _, granularity := range []string{``, `,"granularity":"Day"`, `,"granularity":"Week"`, `,"granularity":"Month"`} {
+			q := `{"interval":"` + interval + `"` + groupBy + granularity + `}`
+			var got sum
+			for _, r := range rowsOf(t, s, q) {
+				add(&got, r)
+			}
+			if got != want {
+				t.Errorf("%s: the rows sum to %v; the totals per client to %v", q, got, want)
+			}
+		}
+	}
+	var clients sum
+	for _, id := range s.ClientIDs() {
+		rows, err := s.ClientRows(id, gen.APIUsageClientQuery{Interval: interval, GroupBy: []gen.ClientGroupBy{gen.ClientGroupByHTTPMethod}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := range rows {
+			add(&clients, r)
+		}
+	}
+	if clients != want {
+		t.Errorf("the clients' own queries sum to %v; the organization's to %v", clients, want)
+	}
+
+	// The jobs leave out OPTIONS, CONNECT and TRACE.
+	var counted sum
+	for _, r := range rowsOf(t, s, `{"interval":"`+interval+`","groupBy":["HttpMethod"]}`) {
+		if !slices.Contains([]string{"OPTIONS", "CONNECT", "TRACE"}, r.HTTPMethod) {
+			add(&counted, r)
+		}
+	}
+	c := newClient(t, s, false)
+	_, b := c.postJob("/api/v2/usage/aggregates/query/jobs", `{"interval":"`+interval+`","groupBy":["Platform"]}`)
+	var job gen.UsageQueryJob
+	if err := json.Unmarshal(b, &job); err != nil {
+		t.Fatalf("POST job: %s", b)
+	}
+	_, b = c.do(http.MethodGet, *job.ResultsURI, "", "", c.bearer)
+	var page gen.OrganizationPublicAPIUsageResultsResponse
+	if err := json.Unmarshal(b, &page); err != nil || page.QueryStatus != gen.JobStatusSucceeded || page.NextURI != nil {
+		t.Fatalf("job results: %s", b)
+	}
+	var jobs sum
+	for _, e := range page.Entities {
+		add(&jobs, gen.APIUsageRow{Status200: e.Status200, Status300: e.Status300, Status400: e.Status400,
+			Status500: e.Status500, Status429: e.Status429, Requests: e.RequestCount})
+	}
+	if jobs != counted || len(page.Entities) != 2 {
+		t.Errorf("the job's %d platforms sum to %v; the legacy query's six methods to %v", len(page.Entities), jobs, counted)
 	}
 }
 
