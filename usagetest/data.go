@@ -400,7 +400,7 @@ func (p Population) cells(seed int64, fixed [numDims]int) iter.Seq[cell] {
 				}
 			}
 			c.member[dimClient] = client
-			c.active = mix(uint64(seed) ^ hashString("active") ^ uint64(client))
+			c.active = mix(uint64(seed) ^ hashString("idle") ^ uint64(client))
 			slot = lo
 			for {
 				key := mix(uint64(seed) ^ dimSalt[dimClient] ^ uint64(client))

@@ -170,7 +170,7 @@ func TestGranularitiesAgree(t *testing.T) {
 func TestTotalsDoNotDependOnGrouping(t *testing.T) {
 	now := time.Date(2024, 3, 10, 15, 0, 0, 0, time.UTC)
 	s := usagetest.NewServer(t, usagetest.WithNow(func() time.Time { return now }), usagetest.WithRunning(0, 0),
-		usagetest.WithPopulation(usagetest.Population{Clients: 7, Users: 12, Organizations: 2, TemplateURIs: 10, Methods: 9}))
+		usagetest.WithPopulation(usagetest.Population{Clients: 7, Users: 7, Organizations: 2, TemplateURIs: 9, Methods: 7}))
 	const interval = "2024-01-10/2024-03-20"
 	type sum [6]int64 // status200, 300, 400, 500, 429, requests
 	add := func(s *sum, r gen.APIUsageRow) {
@@ -185,10 +185,13 @@ func TestTotalsDoNotDependOnGrouping(t *testing.T) {
 	if want[5] == 0 || want[4] == 0 || want[5] != want[0]+want[1]+want[2]+want[3] {
 		t.Fatalf("the totals per client sum to %v: want traffic, 429s, and requests the sum of the four statuses", want)
 	}
+	all := `,"groupBy":["HttpMethod","OrganizationId","TemplateUri","UserId","OAuthClientId"]` // a row per cell-day
 	for _, groupBy := range []string{``, `,"groupBy":["OAuthClientId"]`, `,"groupBy":["UserId"]`, `,"groupBy":["OrganizationId"]`,
-		`,"groupBy":["TemplateUri"]`, `,"groupBy":["HttpMethod"]`, `,"groupBy":["OAuthClientId","HttpMethod"]`, `,"groupBy":["UserId","TemplateUri"]`,
-		`,"groupBy":["HttpMethod","OrganizationId","TemplateUri","UserId","OAuthClientId"]`} {
+		`,"groupBy":["TemplateUri"]`, `,"groupBy":["HttpMethod"]`, `,"groupBy":["OAuthClientId","HttpMethod"]`, `,"groupBy":["UserId","TemplateUri"]`, all} {
 		for _, granularity := range []string{``, `,"granularity":"Day"`, `,"granularity":"Week"`, `,"granularity":"Month"`} {
+			if groupBy == all && granularity != `,"granularity":"Day"` {
+				continue // slow, and no different
+			}
 			q := `{"interval":"` + interval + `"` + groupBy + granularity + `}`
 			var got sum
 			for _, r := range rowsOf(t, s, q) {
