@@ -19,10 +19,10 @@ import (
 // organization, template URI and method that the client calls, and every
 // row of every query is the sum of the cells of its group, so that the
 // organization's traffic over a day is the same however a query groups it.
-// A client belongs to one organization and calls with up to 5 users, up to
-// 8 template URIs and every method: beyond that, each client takes the
-// next members in turn (client 0 users 0 to 4, client 1 users 5 to 9, and
-// so on), and members no client reaches have no traffic. The default
+// A client belongs to one organization and calls with up to 20 users, up
+// to 8 template URIs and every method: beyond that, each client takes the
+// next members in turn (client 0 users 0 to 19, client 1 users 20 to 39,
+// and so on), and members no client reaches have no traffic. The default
 // population is thus every combination: 60 cells a client. A client has no
 // traffic at all on about one day in seven, so about one group-day in
 // seven has no row when grouped by OAuthClientId: 1000 clients over 1000
@@ -81,9 +81,10 @@ const (
 
 // perClient caps how many members of each dimension one client's cells
 // reach, so that the cost of a day stays bounded by the clients however
-// many users or templates there are; it keeps the search tests' 8
-// templates and 9 methods whole.
-var perClient = [numDims]int{dimClient: 1, dimUser: 5, dimOrganization: 1, dimTemplate: 8, dimMethod: len(httpMethods)}
+// many users or templates there are (at most 1440 cells a client), while
+// the populations of the tests, such as 8 templates and 9 methods, or 50
+// users over 3 clients, have traffic on every member.
+var perClient = [numDims]int{dimClient: 1, dimUser: 20, dimOrganization: 1, dimTemplate: 8, dimMethod: len(httpMethods)}
 
 // dimOf is the dimension that g groups by.
 func dimOf(g gen.GroupBy) int {
