@@ -134,16 +134,11 @@ func TestGranularitiesAgree(t *testing.T) {
 		{`,"granularity":"Week"`, func(d time.Time) time.Time { return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7)) }},
 		{`,"granularity":"Month"`, func(d time.Time) time.Time { return d.AddDate(0, 0, 1-d.Day()) }},
 	} {
-		want := map[string]gen.APIUsageRow{}
+		want := map[string]counters{}
 		for _, d := range days {
 			k := group(d) + " " + tc.bucket(d.Date).String()
 			w := want[k]
-			w.Status200 += d.Status200
-			w.Status300 += d.Status300
-			w.Status400 += d.Status400
-			w.Status500 += d.Status500
-			w.Status429 += d.Status429
-			w.Requests += d.Requests
+			w.add(d)
 			want[k] = w
 		}
 		got := rowsOf(t, s, `{`+base+tc.granularity+`}`)
@@ -151,10 +146,10 @@ func TestGranularitiesAgree(t *testing.T) {
 			t.Errorf("granularity %q: %d rows, want one per bucket with traffic: %d", tc.granularity, len(got), len(want))
 		}
 		for _, r := range got {
-			w := want[group(r)+" "+r.Date.String()]
-			if r.Status200 != w.Status200 || r.Status300 != w.Status300 || r.Status400 != w.Status400 ||
-				r.Status500 != w.Status500 || r.Status429 != w.Status429 || r.Requests != w.Requests {
-				t.Errorf("granularity %q: row %s %v has %+v; the day rows sum to %+v", tc.granularity, group(r), r.Date, r, w)
+			var c counters
+			c.add(r)
+			if w := want[group(r)+" "+r.Date.String()]; c != w {
+				t.Errorf("granularity %q: row %s %v has %v; the day rows sum to %v", tc.granularity, group(r), r.Date, c, w)
 			}
 		}
 	}
@@ -172,15 +167,9 @@ func TestTotalsDoNotDependOnGrouping(t *testing.T) {
 	s := usagetest.NewServer(t, usagetest.WithNow(func() time.Time { return now }), usagetest.WithRunning(0, 0),
 		usagetest.WithPopulation(usagetest.Population{Clients: 7, Users: 7, Organizations: 2, TemplateURIs: 9, Methods: 7}))
 	const interval = "2024-01-10/2024-03-20"
-	type sum [6]int64 // status200, 300, 400, 500, 429, requests
-	add := func(s *sum, r gen.APIUsageRow) {
-		for i, v := range []int64{r.Status200, r.Status300, r.Status400, r.Status500, r.Status429, r.Requests} {
-			s[i] += v
-		}
-	}
-	var want sum
+	var want counters
 	for _, r := range rowsOf(t, s, `{"interval":"`+interval+`"}`) {
-		add(&want, r)
+		want.add(r)
 	}
 	if want[5] == 0 || want[4] == 0 || want[5] != want[0]+want[1]+want[2]+want[3] {
 		t.Fatalf("the totals per client sum to %v: want traffic, 429s, and requests the sum of the four statuses", want)
@@ -193,23 +182,23 @@ func TestTotalsDoNotDependOnGrouping(t *testing.T) {
 				continue // slow, and no different
 			}
 			q := `{"interval":"` + interval + `"` + groupBy + granularity + `}`
-			var got sum
+			var got counters
 			for _, r := range rowsOf(t, s, q) {
-				add(&got, r)
+				got.add(r)
 			}
 			if got != want {
 				t.Errorf("%s: the rows sum to %v; the totals per client to %v", q, got, want)
 			}
 		}
 	}
-	var clients sum
+	var clients counters
 	for _, id := range s.ClientIDs() {
 		rows, err := s.ClientRows(id, gen.APIUsageClientQuery{Interval: interval, GroupBy: []gen.ClientGroupBy{gen.ClientGroupByHTTPMethod}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for r := range rows {
-			add(&clients, r)
+			clients.add(r)
 		}
 	}
 	if clients != want {
@@ -217,10 +206,10 @@ func TestTotalsDoNotDependOnGrouping(t *testing.T) {
 	}
 
 	// The jobs leave out OPTIONS, CONNECT and TRACE.
-	var counted sum
+	var counted counters
 	for _, r := range rowsOf(t, s, `{"interval":"`+interval+`","groupBy":["HttpMethod"]}`) {
 		if !slices.Contains([]string{"OPTIONS", "CONNECT", "TRACE"}, r.HTTPMethod) {
-			add(&counted, r)
+			counted.add(r)
 		}
 	}
 	c := newClient(t, s, false)
@@ -234,9 +223,9 @@ func TestTotalsDoNotDependOnGrouping(t *testing.T) {
 	if err := json.Unmarshal(b, &page); err != nil || page.QueryStatus != gen.JobStatusSucceeded || page.NextURI != nil {
 		t.Fatalf("job results: %s", b)
 	}
-	var jobs sum
+	var jobs counters
 	for _, e := range page.Entities {
-		add(&jobs, gen.APIUsageRow{Status200: e.Status200, Status300: e.Status300, Status400: e.Status400,
+		jobs.add(gen.APIUsageRow{Status200: e.Status200, Status300: e.Status300, Status400: e.Status400,
 			Status500: e.Status500, Status429: e.Status429, Requests: e.RequestCount})
 	}
 	if jobs != counted || len(page.Entities) != 2 {
@@ -393,6 +382,16 @@ func TestDeterminism(t *testing.T) {
 	}
 	if _, e := body(usagetest.WithSeed(1)); d != e {
 		t.Error("the default rows are not those of seed 1")
+	}
+}
+
+// counters are the sums of the counters of rows: status200, 300, 400, 500,
+// 429 and requests.
+type counters [6]int64
+
+func (c *counters) add(r gen.APIUsageRow) {
+	for i, v := range []int64{r.Status200, r.Status300, r.Status400, r.Status500, r.Status429, r.Requests} {
+		c[i] += v
 	}
 }
 
