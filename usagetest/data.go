@@ -13,10 +13,20 @@ import (
 
 // Population sizes the synthetic organization whose usage the stub reports.
 // A zero field takes its default (3 clients, 5 users, 1 organization, 4
-// template URIs, 3 methods). Groups are the combinations of the members of
-// the grouped dimensions, and about six in seven group-days have traffic,
-// so 1000 clients over 1000 days, daily and grouped by OAuthClientId, give
-// some 857,000 rows.
+// template URIs, 3 methods).
+//
+// Usage is counted per day in cells, one per OAuth client, user,
+// organization, template URI and method that the client calls, and every
+// row of every query is the sum of the cells of its group, so that the
+// organization's traffic over a day is the same however a query groups it.
+// A client belongs to one organization and calls with up to 20 users, up
+// to 8 template URIs and every method: beyond that, each client takes the
+// next members in turn (client 0 users 0 to 19, client 1 users 20 to 39,
+// and so on), and members no client reaches have no traffic. The default
+// population is thus every combination: 60 cells a client. A client has no
+// traffic at all on about one day in seven, so about one group-day in
+// seven has no row when grouped by OAuthClientId: 1000 clients over 1000
+// days, daily and grouped by OAuthClientId, give some 857,000 rows.
 type Population struct {
 	Clients       int // OAuth clients, each with an id and a name
 	Users         int
@@ -59,18 +69,40 @@ func (p Population) withDefaults() (Population, error) {
 	return p, nil
 }
 
-func (p Population) size(g gen.GroupBy) int {
+// The dimensions of a cell, in the order of cell.member.
+const (
+	dimClient = iota
+	dimUser
+	dimOrganization
+	dimTemplate
+	dimMethod
+	numDims
+)
+
+// perClient caps how many members of each dimension one client's cells
+// reach, so that the cost of a day stays bounded by the clients however
+// many users or templates there are (at most 1440 cells a client), while
+// the populations of the tests, such as 8 templates and 9 methods, or 50
+// users over 3 clients, have traffic on every member.
+var perClient = [numDims]int{dimClient: 1, dimUser: 20, dimOrganization: 1, dimTemplate: 8, dimMethod: len(httpMethods)}
+
+// dimOf is the dimension that g groups by.
+func dimOf(g gen.GroupBy) int {
 	switch g {
 	case gen.GroupByOAuthClientID:
-		return p.Clients
+		return dimClient
 	case gen.GroupByUserID:
-		return p.Users
+		return dimUser
 	case gen.GroupByOrganizationID:
-		return p.Organizations
+		return dimOrganization
 	case gen.GroupByTemplateURI:
-		return p.TemplateURIs
+		return dimTemplate
 	}
-	return p.Methods
+	return dimMethod
+}
+
+func (p Population) sizes() [numDims]int {
+	return [numDims]int{p.Clients, p.Users, p.Organizations, p.TemplateURIs, p.Methods}
 }
 
 // set fills in row the fields of the i-th member of dimension g. Members
@@ -324,30 +356,94 @@ func parseInstant(s string) (at, after time.Time, err error) {
 // counts are the counters of one day, or the sum of several.
 type counts struct{ s200, s300, s400, s500, s429 int64 }
 
-func (c *counts) add(o counts) {
-	c.s200 += o.s200
-	c.s300 += o.s300
-	c.s400 += o.s400
-	c.s500 += o.s500
-	c.s429 += o.s429
+// A cell is one client's traffic with one user, organization, template
+// URI and method: the finest grain of the data, which every row sums.
+type cell struct {
+	member [numDims]int // the index of each member, as Population.set takes it
+	key    uint64       // from the seed and the members: the cell's counters
+	active uint64       // from the seed and the client: the client's idle days
+	scale  uint64       // how busy the cell is, from 1 to 8
 }
 
-// daily derives the counters of one group on one day from the group's key
-// and the day alone, so that every granularity sums the same days, and
-// reports whether the group had traffic that day: about one group-day in
-// seven has none, and then no row, as in the API's sparse data.
-func daily(key uint64, day int64) (counts, bool) {
-	h := mix(key ^ uint64(day)*0x9e3779b97f4a7c15)
-	if h%7 == 0 {
-		return counts{}, false
+// dimSalt sets the dimensions apart in a cell's key.
+var dimSalt = [numDims]uint64{hashString("client"), hashString("user"), hashString("organization"),
+	hashString("template"), hashString("method")}
+
+// cells yields the cells whose members are those of fixed where fixed is
+// 0 or more (any member where it is -1), each once, in order of client.
+// A client c reaches the members of a dimension of size n from c*k on,
+// k = min(n, perClient), modulo n: so the cells with a given member are
+// found without a scan, and the whole of a small dimension is reached by
+// every client.
+func (p Population) cells(seed int64, fixed [numDims]int) iter.Seq[cell] {
+	return func(yield func(cell) bool) {
+		size := p.sizes()
+		var k [numDims]int
+		for x := range k {
+			k[x] = min(size[x], perClient[x])
+		}
+		first, last := 0, size[dimClient]
+		if f := fixed[dimClient]; f >= 0 {
+			first, last = f, min(f+1, last)
+		}
+		var c cell
+		var lo, hi, slot [numDims]int
+	clients:
+		for client := first; client < last; client++ {
+			for x := dimClient + 1; x < numDims; x++ {
+				lo[x], hi[x] = 0, k[x]
+				if f := fixed[x]; f >= 0 {
+					j := ((f-client*k[x])%size[x] + size[x]) % size[x]
+					if j >= k[x] {
+						continue clients // the client does not reach that member
+					}
+					lo[x], hi[x] = j, j+1
+				}
+			}
+			c.member[dimClient] = client
+			c.active = mix(uint64(seed) ^ hashString("idle") ^ uint64(client))
+			slot = lo
+			for {
+				key := mix(uint64(seed) ^ dimSalt[dimClient] ^ uint64(client))
+				for x := dimClient + 1; x < numDims; x++ {
+					c.member[x] = (client*k[x] + slot[x]) % size[x]
+					key = mix(key ^ dimSalt[x] ^ uint64(c.member[x]))
+				}
+				c.key, c.scale = key, 1<<(key>>62)
+				if !yield(c) {
+					return
+				}
+				// Advance slot like an odometer, the last dimension fastest.
+				x := numDims - 1
+				for ; x > dimClient; x-- {
+					if slot[x]++; slot[x] < hi[x] {
+						break
+					}
+					slot[x] = lo[x]
+				}
+				if x == dimClient {
+					break
+				}
+			}
+		}
 	}
-	next := func(n uint64) int64 {
-		h = mix(h + 0x9e3779b97f4a7c15)
-		return int64(h % n)
-	}
-	c := counts{s200: 1 + next(2000), s300: next(20), s400: next(200), s500: next(10)}
-	c.s429 = next(uint64(c.s400) + 1)
-	return c, true
+}
+
+// idle says whether the client of c has no traffic at all on day d (from
+// 1970-01-01): about one day in seven.
+func (c *cell) idle(d int64) bool { return mix(c.active^uint64(d)*0x9e3779b97f4a7c15)%7 == 0 }
+
+// addTo adds to sum the counters of c on day d, a day its client is not
+// idle: then every cell has requests. They come from one hash of the cell
+// and the day, cheap because a row sums tens of cells for each of its days.
+func (c *cell) addTo(sum *counts, d int64) {
+	h := mix(c.key ^ uint64(d)*0x9e3779b97f4a7c15)
+	s400 := h >> 9 & 0x7
+	sum.s200 += int64((1 + h&0xf) * c.scale)
+	sum.s300 += int64(h >> 4 & (h >> 5) & 1)            // on one cell-day in four
+	sum.s500 += int64(h >> 6 & (h >> 7) & (h >> 8) & 1) // on one in eight
+	sum.s400 += int64(s400)
+	sum.s429 += int64((h >> 12 & 0xffff) * (s400 + 1) >> 16) // part of the 400s
 }
 
 // span is a bucket's days [from, to) within the interval and the data,
@@ -397,45 +493,66 @@ func bucket(g gen.Granularity, t time.Time) (start, next time.Time) {
 }
 
 // rows yields, for each combination of the groupBy members, one row per
-// bucket that has traffic, each the sum of its daily counters, so that
-// Day, Week, Month and totals of one query agree. Rows are generated on
-// demand, so memory stays flat however many there are; they come group by
-// group, which the API's unsorted rows allow.
+// bucket that has traffic, each the sum of the days of the bucket of the
+// cells of the group, so that every grouping and every granularity of one
+// interval counts the same traffic. Rows are generated on demand, so
+// memory stays flat however many there are; they come group by group,
+// which the API's unsorted rows allow.
 func (q query) rows(seed int64, p Population, now time.Time) iter.Seq[gen.APIUsageRow] {
 	return func(yield func(gen.APIUsageRow) bool) {
 		spans := q.spans(now)
 		if len(spans) == 0 {
 			return
 		}
+		sums, traffic := make([]counts, len(spans)), make([]bool, len(spans))
+		// spanOf is the span of each day of the spans, from the first;
+		// busy lists the days on which the client of the cells at hand has
+		// traffic, worked out once for all its cells.
+		base := spans[0].from
+		spanOf := make([]int32, spans[len(spans)-1].to-base)
+		for i, sp := range spans {
+			for d := sp.from; d < sp.to; d++ {
+				spanOf[d-base] = int32(i)
+			}
+		}
+		busy, client := make([]int64, 0, len(spanOf)), -1
+		size := p.sizes()
 		idx := make([]int, len(q.groupBy))
 		for {
 			var group gen.APIUsageRow
-			key := mix(uint64(seed))
+			fixed := [numDims]int{-1, -1, -1, -1, -1}
 			for k, g := range q.groupBy {
 				p.set(&group, seed, g, idx[k])
-				key = mix(key ^ hashString(string(g)) ^ uint64(idx[k]))
+				fixed[dimOf(g)] = idx[k]
 			}
-			kept := spans
-			if q.keep != nil && !q.keep(&group) {
-				kept = nil
-			}
-			for _, sp := range kept {
-				var sum counts
-				traffic := false
-				for d := sp.from; d < sp.to; d++ {
-					if c, ok := daily(key, d); ok {
-						sum.add(c)
-						traffic = true
+			if q.keep == nil || q.keep(&group) {
+				clear(sums)
+				clear(traffic)
+				for c := range p.cells(seed, fixed) {
+					if c.member[dimClient] != client {
+						client, busy = c.member[dimClient], busy[:0]
+						for d := range int64(len(spanOf)) {
+							if !c.idle(base + d) {
+								busy = append(busy, d)
+							}
+						}
+					}
+					for _, d := range busy {
+						i := spanOf[d]
+						c.addTo(&sums[i], base+d)
+						traffic[i] = true
 					}
 				}
-				if traffic && !yield(q.row(group, sum, sp.date)) {
-					return
+				for i, sp := range spans {
+					if traffic[i] && !yield(q.row(group, sums[i], sp.date)) {
+						return
+					}
 				}
 			}
 			// Advance idx like an odometer, last groupBy fastest.
 			k := len(idx) - 1
 			for ; k >= 0; k-- {
-				if idx[k]++; idx[k] < p.size(q.groupBy[k]) {
+				if idx[k]++; idx[k] < size[dimOf(q.groupBy[k])] {
 					break
 				}
 				idx[k] = 0

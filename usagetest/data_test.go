@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -133,16 +134,11 @@ func TestGranularitiesAgree(t *testing.T) {
 		{`,"granularity":"Week"`, func(d time.Time) time.Time { return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7)) }},
 		{`,"granularity":"Month"`, func(d time.Time) time.Time { return d.AddDate(0, 0, 1-d.Day()) }},
 	} {
-		want := map[string]gen.APIUsageRow{}
+		want := map[string]counters{}
 		for _, d := range days {
 			k := group(d) + " " + tc.bucket(d.Date).String()
 			w := want[k]
-			w.Status200 += d.Status200
-			w.Status300 += d.Status300
-			w.Status400 += d.Status400
-			w.Status500 += d.Status500
-			w.Status429 += d.Status429
-			w.Requests += d.Requests
+			w.add(d)
 			want[k] = w
 		}
 		got := rowsOf(t, s, `{`+base+tc.granularity+`}`)
@@ -150,12 +146,90 @@ func TestGranularitiesAgree(t *testing.T) {
 			t.Errorf("granularity %q: %d rows, want one per bucket with traffic: %d", tc.granularity, len(got), len(want))
 		}
 		for _, r := range got {
-			w := want[group(r)+" "+r.Date.String()]
-			if r.Status200 != w.Status200 || r.Status300 != w.Status300 || r.Status400 != w.Status400 ||
-				r.Status500 != w.Status500 || r.Status429 != w.Status429 || r.Requests != w.Requests {
-				t.Errorf("granularity %q: row %s %v has %+v; the day rows sum to %+v", tc.granularity, group(r), r.Date, r, w)
+			var c counters
+			c.add(r)
+			if w := want[group(r)+" "+r.Date.String()]; c != w {
+				t.Errorf("granularity %q: row %s %v has %v; the day rows sum to %v", tc.granularity, group(r), r.Date, c, w)
 			}
 		}
+	}
+}
+
+// TestTotalsDoNotDependOnGrouping: the organization's traffic over an
+// interval is the same however a query groups it and whatever its
+// granularity, as in the real API, so that the sum over methods equals the
+// sum over clients (issue 9: the stub's totals used to depend on the
+// grouping). The population reaches past what one client calls, and the
+// interval past today. A client's own queries sum to its share, and the
+// jobs, which count six methods, to the same traffic on those.
+func TestTotalsDoNotDependOnGrouping(t *testing.T) {
+	now := time.Date(2024, 3, 10, 15, 0, 0, 0, time.UTC)
+	s := usagetest.NewServer(t, usagetest.WithNow(func() time.Time { return now }), usagetest.WithRunning(0, 0),
+		usagetest.WithPopulation(usagetest.Population{Clients: 7, Users: 7, Organizations: 2, TemplateURIs: 9, Methods: 7}))
+	const interval = "2024-01-10/2024-03-20"
+	var want counters
+	for _, r := range rowsOf(t, s, `{"interval":"`+interval+`"}`) {
+		want.add(r)
+	}
+	if want[5] == 0 || want[4] == 0 || want[5] != want[0]+want[1]+want[2]+want[3] {
+		t.Fatalf("the totals per client sum to %v: want traffic, 429s, and requests the sum of the four statuses", want)
+	}
+	all := `,"groupBy":["HttpMethod","OrganizationId","TemplateUri","UserId","OAuthClientId"]` // a row per cell-day
+	for _, groupBy := range []string{``, `,"groupBy":["OAuthClientId"]`, `,"groupBy":["UserId"]`, `,"groupBy":["OrganizationId"]`,
+		`,"groupBy":["TemplateUri"]`, `,"groupBy":["HttpMethod"]`, `,"groupBy":["OAuthClientId","HttpMethod"]`, `,"groupBy":["UserId","TemplateUri"]`, all} {
+		for _, granularity := range []string{``, `,"granularity":"Day"`, `,"granularity":"Week"`, `,"granularity":"Month"`} {
+			if groupBy == all && granularity != `,"granularity":"Day"` {
+				continue // slow, and no different
+			}
+			q := `{"interval":"` + interval + `"` + groupBy + granularity + `}`
+			var got counters
+			for _, r := range rowsOf(t, s, q) {
+				got.add(r)
+			}
+			if got != want {
+				t.Errorf("%s: the rows sum to %v; the totals per client to %v", q, got, want)
+			}
+		}
+	}
+	var clients counters
+	for _, id := range s.ClientIDs() {
+		rows, err := s.ClientRows(id, gen.APIUsageClientQuery{Interval: interval, GroupBy: []gen.ClientGroupBy{gen.ClientGroupByHTTPMethod}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := range rows {
+			clients.add(r)
+		}
+	}
+	if clients != want {
+		t.Errorf("the clients' own queries sum to %v; the organization's to %v", clients, want)
+	}
+
+	// The jobs leave out OPTIONS, CONNECT and TRACE.
+	var counted counters
+	for _, r := range rowsOf(t, s, `{"interval":"`+interval+`","groupBy":["HttpMethod"]}`) {
+		if !slices.Contains([]string{"OPTIONS", "CONNECT", "TRACE"}, r.HTTPMethod) {
+			counted.add(r)
+		}
+	}
+	c := newClient(t, s, false)
+	_, b := c.postJob("/api/v2/usage/aggregates/query/jobs", `{"interval":"`+interval+`","groupBy":["Platform"]}`)
+	var job gen.UsageQueryJob
+	if err := json.Unmarshal(b, &job); err != nil {
+		t.Fatalf("POST job: %s", b)
+	}
+	_, b = c.do(http.MethodGet, *job.ResultsURI, "", "", c.bearer)
+	var page gen.OrganizationPublicAPIUsageResultsResponse
+	if err := json.Unmarshal(b, &page); err != nil || page.QueryStatus != gen.JobStatusSucceeded || page.NextURI != nil {
+		t.Fatalf("job results: %s", b)
+	}
+	var jobs counters
+	for _, e := range page.Entities {
+		jobs.add(gen.APIUsageRow{Status200: e.Status200, Status300: e.Status300, Status400: e.Status400,
+			Status500: e.Status500, Status429: e.Status429, Requests: e.RequestCount})
+	}
+	if jobs != counted || len(page.Entities) != 2 {
+		t.Errorf("the job's %d platforms sum to %v; the legacy query's six methods to %v", len(page.Entities), jobs, counted)
 	}
 }
 
@@ -308,6 +382,16 @@ func TestDeterminism(t *testing.T) {
 	}
 	if _, e := body(usagetest.WithSeed(1)); d != e {
 		t.Error("the default rows are not those of seed 1")
+	}
+}
+
+// counters are the sums of the counters of rows: status200, 300, 400, 500,
+// 429 and requests.
+type counters [6]int64
+
+func (c *counters) add(r gen.APIUsageRow) {
+	for i, v := range []int64{r.Status200, r.Status300, r.Status400, r.Status500, r.Status429, r.Requests} {
+		c[i] += v
 	}
 }
 

@@ -28,15 +28,21 @@
 // dimensions not grouped by are "", the counters not asked for 0, and date,
 // the UTC start of the bucket (weeks start on Monday), has no fraction.
 // Without groupBy the rows are per OAuth client. Usage is counted per UTC
-// day from 2018-01-01 up to yesterday (today by WithNow), and about one
-// group-day in seven has no traffic and no row. Week and Month rows, and
-// the totals of a query without granularity (one per group with traffic,
-// without date), are the sums of the day rows in the interval, so every
-// granularity agrees; status429 is part of status400, and requests the sum
-// of the four status counters (when all are asked for). An interval may be of any ISO-8601
-// precision; an end that is a year, month or date is inclusive, a
-// date-time end exclusive. Rows are generated and written one at a time,
-// so a million of them cost flat memory; Server.Rows yields the same rows.
+// day from 2018-01-01 up to yesterday (today by WithNow) in cells, one per
+// OAuth client, user, organization, template URI and method that the
+// client calls (see Population), and every row is the sum of the cells of
+// its group over the days of its bucket, as in the real API: every
+// grouping and every granularity of an interval total the same traffic,
+// and Week and Month rows, and the totals of a query without granularity
+// (one per group with traffic, without date), are the sums of the day
+// rows. A client is idle on about one day in seven, so about one
+// group-day in seven has no traffic and no row when grouped by client.
+// status429 is part of status400, and requests the sum of the four status
+// counters (when all are asked for), in every cell and so in every row. An
+// interval may be of any ISO-8601 precision; an end that is a year, month
+// or date is inclusive, a date-time end exclusive. Rows are generated and
+// written one at a time, so a million of them cost flat memory;
+// Server.Rows yields the same rows.
 //
 // The per-client endpoints and simple search answer from the same data. A
 // query of one OAuth client (one of ClientIDs; another gets 404) has the
@@ -52,10 +58,11 @@
 // 500 max.response.size.reached.
 //
 // The usage query jobs of 2025 (RouteJobs, RouteJobResults), both the
-// organization's and a client's, answer from the same population: each
-// cell (client, user, organization, template, method, platform) has its
-// own daily counts, and a job sums the cells of each group, so groupings,
-// filters, windows and granularities of the same data agree. Jobs refuse
+// organization's and a client's, answer from the same cells (a client
+// runs on one platform): a job sums the cells of each group, so groupings,
+// filters, windows and granularities of the same data agree, with each
+// other and with the legacy query, but for the methods the jobs do not
+// count (OPTIONS, CONNECT and TRACE). Jobs refuse
 // with 400 constraint.validation a start more than a year ago or an end
 // more than 90 days after the start. A job answers 202 Queued, then 202
 // Running (WithRunning counts the Running polls), then 200 Succeeded with
@@ -92,8 +99,8 @@
 //	{"queryStatus":"Running"}
 //	$ curl -s -H "Authorization: Bearer $TOKEN" $B/api/v2/usage/query/9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde/results
 //	{"results":[{"clientId":"3d17245d-0035-4d0a-ad7d-484f876eeedc","clientName":"Nightly export","organizationId":"",
-//	"userId":"","templateUri":"","httpMethod":"","status200":0,"status300":0,"status400":0,"status500":0,"status429":359,
-//	"requests":6771,"date":"2024-01-01T00:00:00Z"}, ... 6 rows: 2 weeks x 3 clients ...],"queryStatus":"Complete"}
+//	"userId":"","templateUri":"","httpMethod":"","status200":0,"status300":0,"status400":0,"status500":0,"status429":749,
+//	"requests":15379,"date":"2024-01-01T00:00:00Z"}, ... 6 rows: 2 weeks x 3 clients ...],"queryStatus":"Complete"}
 //	$ curl -s -w ' %{http_code}\n' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 //	    -d '{"interval":"2024-01/2024-06","groupBy":["OauthClientId"]}' $B/api/v2/usage/query
 //	{"code":"invalid.value","contextId":"8b98dea4-...","details":[{"errorCode":"invalid.value","fieldName":"groupBy"}],

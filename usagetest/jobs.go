@@ -328,27 +328,37 @@ func (s *Server) jobResults(x *exchange, jr jobRoute) {
 // dim is one dimension of the jobs' data: its members' values.
 type dim struct {
 	name   string // as groupBy spells it
-	size   int
 	member func(i int) string
 }
 
-// jobDims lists the dimensions of the synthetic organization at their
-// finest: every cell (one member of each) has its own daily counts, and a
-// query sums the cells of each group, so that every grouping, filter,
-// granularity and window of the same data agrees.
+// jobDims lists the dimensions of the synthetic organization: those of a
+// cell, in the order of cell.member, then Platform, a client's (see
+// jobMembers). A job sums the cells of each group, as the legacy query
+// does, so that every grouping, filter, granularity and window of the same
+// data agrees, and with the legacy query too.
 func jobDims(seed int64, p Population) []dim {
 	return []dim{
-		{"OauthClientId", p.Clients, func(i int) string { return uuid(seed, "client", i) }},
-		{"UserId", p.Users, func(i int) string { return uuid(seed, "user", i) }},
-		{"OrganizationId", p.Organizations, func(i int) string { return uuid(seed, "organization", i) }},
-		{"TemplateUri", p.TemplateURIs, func(i int) string {
+		{"OauthClientId", func(i int) string { return uuid(seed, "client", i) }},
+		{"UserId", func(i int) string { return uuid(seed, "user", i) }},
+		{"OrganizationId", func(i int) string { return uuid(seed, "organization", i) }},
+		{"TemplateUri", func(i int) string {
 			var r gen.APIUsageRow
 			p.set(&r, seed, gen.GroupByTemplateURI, i)
 			return r.TemplateURI
 		}},
-		{"HttpMethod", min(p.Methods, 6), func(i int) string { return httpMethods[i] }},
-		{"Platform", len(platforms), func(i int) string { return platforms[i] }},
+		{"HttpMethod", func(i int) string { return httpMethods[i] }},
+		{"Platform", func(i int) string { return platforms[i] }},
 	}
+}
+
+// jobMethods is how many of httpMethods the jobs count: their spec knows
+// six, so the jobs leave out the cells of the others.
+const jobMethods = 6
+
+// jobMembers indexes the members of c as jobDims lists them: a client runs
+// on one platform.
+func jobMembers(c cell) []int {
+	return append(c.member[:], c.member[dimClient]%len(platforms))
 }
 
 func clientName(i int) string {
@@ -378,64 +388,59 @@ func (q jobQuery) entities(seed int64, p Population, now time.Time) ([]gen.Organ
 		}
 	}
 	first, last := max(q.first, dayOf(firstDay)), min(q.last, dayOf(now)-1)
-	type cell struct {
+	type slot struct {
 		group string
 		date  int64
 	}
-	sums := map[cell]*counts{}
-	var order []cell
+	sums := map[slot]*counts{}
+	var order []slot
 	members := map[string][]int{}
-	idx := make([]int, len(dims))
-	for {
-		keep := q.client < 0 || idx[0] == q.client
+	fixed := [numDims]int{-1, -1, -1, -1, -1}
+	if q.client >= 0 {
+		fixed[dimClient] = q.client
+	}
+	for c := range p.cells(seed, fixed) {
+		if c.member[dimMethod] >= jobMethods {
+			continue
+		}
+		idx := jobMembers(c)
+		keep := true
 		for k, d := range dims {
 			if f := q.filters[d.name]; len(f) > 0 && !slices.Contains(f, d.member(idx[k])) {
 				keep = false
 			}
 		}
-		if keep {
-			key := mix(uint64(seed))
-			var group strings.Builder
-			for k := range dims {
-				key = mix(key ^ hashString(dims[k].name) ^ uint64(idx[k]))
-				if grouped[k] {
-					fmt.Fprintf(&group, "%d,", idx[k])
-				}
-			}
-			g := group.String()
-			if _, ok := members[g]; !ok {
-				members[g] = slices.Clone(idx)
-			}
-			for d := first; d <= last; d++ {
-				c, ok := daily(key, d)
-				if !ok {
-					continue
-				}
-				b := int64(-1)
-				if q.granularity != "" {
-					start, _ := bucket(q.granularity, dayTime(d))
-					b = dayOf(start)
-				}
-				k := cell{g, b}
-				if sums[k] == nil {
-					sums[k] = &counts{}
-					order = append(order, k)
-				}
-				sums[k].add(c)
+		if !keep {
+			continue
+		}
+		var group strings.Builder
+		for k := range dims {
+			if grouped[k] {
+				fmt.Fprintf(&group, "%d,", idx[k])
 			}
 		}
-		k := len(idx) - 1
-		for ; k >= 0; k-- {
-			if idx[k]++; idx[k] < dims[k].size {
-				break
-			}
-			idx[k] = 0
+		g := group.String()
+		if _, ok := members[g]; !ok {
+			members[g] = idx
 		}
-		if k < 0 {
-			break
+		for d := first; d <= last; d++ {
+			if c.idle(d) {
+				continue
+			}
+			b := int64(-1)
+			if q.granularity != "" {
+				start, _ := bucket(q.granularity, dayTime(d))
+				b = dayOf(start)
+			}
+			k := slot{g, b}
+			if sums[k] == nil {
+				sums[k] = &counts{}
+				order = append(order, k)
+			}
+			c.addTo(sums[k], d)
 		}
 	}
-	slices.SortStableFunc(order, func(a, b cell) int {
+	slices.SortStableFunc(order, func(a, b slot) int {
 		return cmp.Or(cmp.Compare(a.group, b.group), cmp.Compare(a.date, b.date))
 	})
 	out := make([]gen.OrganizationPublicAPIUsage, len(order))
