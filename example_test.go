@@ -41,12 +41,11 @@ func Example() {
 		fmt.Printf("%s %-16s %5d requests, %3d rate-limited\n", row.Date.Format(time.DateOnly), row.ClientName, row.Requests, row.Status429)
 	}
 	// Output:
-	// 2024-01-01 Nightly export     910 requests,  41 rate-limited
-	// 2024-01-02 Nightly export     319 requests,  63 rate-limited
-	// 2024-01-01 CRM sync          1230 requests,  66 rate-limited
-	// 2024-01-02 CRM sync           317 requests,  22 rate-limited
-	// 2024-01-01 Wallboard          253 requests,   4 rate-limited
-	// 2024-01-02 Wallboard         1598 requests,  86 rate-limited
+	// 2024-01-01 Nightly export    2206 requests, 125 rate-limited
+	// 2024-01-02 Nightly export    2395 requests, 103 rate-limited
+	// 2024-01-01 CRM sync          2231 requests, 116 rate-limited
+	// 2024-01-02 CRM sync          2538 requests,  89 rate-limited
+	// 2024-01-02 Wallboard         2534 requests, 111 rate-limited
 }
 
 // The README's SDK quick start, run as written against the stub instead of
@@ -62,9 +61,9 @@ func Example_quickStart() {
 		log.Fatal(err)
 	}
 	// Output:
-	// Nightly export 6771 359
-	// CRM sync 6796 284
-	// Wallboard 6048 381
+	// Nightly export 15379 749
+	// CRM sync 13632 598
+	// Wallboard 11766 527
 }
 
 func quickStart(ctx context.Context, srv *usagetest.Server, id, secret string) error {
@@ -117,13 +116,15 @@ func Example_simpleSearch() {
 	}
 	fmt.Println("capped:", res.Capped())
 	// Output:
-	// 2024-01-01 GET 95 54
-	// 2024-01-02 GET 172 52
-	// 2024-01-03 GET 357 27
-	// 2024-01-01 POST 1776 51
-	// 2024-01-03 POST 1211 3
-	// 2024-01-02 PUT 709 99
-	// 2024-01-03 PUT 1365 129
+	// 2024-01-01 GET 175 14
+	// 2024-01-02 GET 207 9
+	// 2024-01-03 GET 164 5
+	// 2024-01-01 POST 102 12
+	// 2024-01-02 POST 136 6
+	// 2024-01-03 POST 147 10
+	// 2024-01-01 PUT 142 11
+	// 2024-01-02 PUT 217 6
+	// 2024-01-03 PUT 118 4
 	// capped: false
 }
 
@@ -156,7 +157,7 @@ func Example_jobs() {
 	}
 	// Output:
 	// [2025-11-27/2026-02-24 2026-02-25/2026-05-25 2026-05-26/2026-06-14]
-	// Nightly export   22887711 requests
-	// CRM sync         22963406 requests
-	// Wallboard        22934407 requests
+	// Nightly export     364632 requests
+	// CRM sync           410313 requests
+	// Wallboard          396227 requests
 }
