@@ -210,6 +210,10 @@ func parseQuery(q gen.APIUsageQuery) (query, error) {
 	return out, nil
 }
 
+// datesMessage is the real API's message of a 400 invalid.date; the stub
+// adds what was wrong after it.
+const datesMessage = "Dates must be specified as ISO-8601 strings. For example: yyyy-MM-ddTHH:mm:ss.SSSZ"
+
 const intervalForms = "want an ISO-8601 interval start/end such as 2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z, " +
 	"2024-01-01/2024-01-07, 2024-01/2024-06 or 2024/2025"
 

@@ -104,5 +104,6 @@
 //	$ curl -s -w ' %{http_code}\n' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 //	    -d '{"interval":"2024-01/2024-06","groupBy":["OauthClientId"]}' $B/api/v2/usage/query
 //	{"code":"invalid.value","contextId":"8b98dea4-...","details":[{"errorCode":"invalid.value","fieldName":"groupBy"}],
-//	"message":"Invalid value for groupBy: 'OauthClientId'; allowed: OAuthClientId, OrganizationId, UserId, TemplateUri, HttpMethod","status":400} 400
+//	"message":"Value [OauthClientId] is not valid for field type [groupBy]. Allowable values are: OAuthClientId, OrganizationId,
+//	UserId, TemplateUri, HttpMethod","status":400} 400
 package usagetest

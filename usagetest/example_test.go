@@ -57,5 +57,5 @@ func Example() {
 	// 202 {"executionId":"9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde","resultsUri":"/api/v2/usage/query/9d1ab8c7-c62b-4fad-8fdc-325dd68a0cde/results"}
 	// 200 {"queryStatus":"Running"}
 	// 200 {"results":[{"clientId":"3d17245d-0035-4d0a-ad7d-484f876eeedc","clientName":"Nightly export","organizationId":"","userId":"","templateUri":"","httpMethod":"","status200":0,"status300":0,"status400":0,"status500":0,"status429":2646,"requests":55028,"date":"2024-01-01T00:00:00Z"},{"clientId":"3d17245d-0035-4d0a-ad7d-484f876eeedc","clientName":"Nightly export","organizationId":"","userId":"","templateUri":"","httpMethod":"","status200":0,"status300":0,"status400":0,"status500":0,"status429":2834,"requests":57203,"date":"2024-02-01T00:00:00Z"}],"queryStatus":"Complete"}
-	// 400 invalid.value Invalid value for granularity: 'Year'; allowed: Day, Week, Month
+	// 400 invalid.value Value [Year] is not valid for field type [granularity]. Allowable values are: Day, Week, Month
 }

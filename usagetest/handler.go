@@ -255,7 +255,7 @@ func (s *Server) postQuery(x *exchange, body []byte) {
 	}
 	pq, err := parseQuery(q)
 	if err != nil {
-		x.error(http.StatusBadRequest, "invalid.date", "interval", "Invalid value for "+err.Error())
+		x.error(http.StatusBadRequest, "invalid.date", "interval", datesMessage+" ("+err.Error()+")")
 		return
 	}
 	s.start(x, q, &execution{q: pq, route: RouteResults}, func(id string) string { return queryPath + "/" + id + "/results" })
@@ -337,13 +337,14 @@ func (x *exchange) validRequest() bool {
 			}
 		case field == "interval":
 			code = "invalid.date"
-			msg = fmt.Sprintf("Invalid value for interval: %s: %s", value, intervalForms)
+			msg = fmt.Sprintf("%s (interval %s: %s)", datesMessage, value, intervalForms)
 		case se.SchemaField == "enum":
 			allowed := make([]string, len(se.Schema.Enum))
 			for i, v := range se.Schema.Enum {
 				allowed[i] = fmt.Sprint(v)
 			}
-			code, msg = "invalid.value", fmt.Sprintf("Invalid value for %s: %s; allowed: %s", field, value, strings.Join(allowed, ", "))
+			code, msg = "invalid.value", fmt.Sprintf("Value [%s] is not valid for field type [%s]. Allowable values are: %s",
+				strings.Trim(value, "'"), field, strings.Join(allowed, ", "))
 		case field == "":
 			msg = "The request body must be an ApiUsageQuery object: " + se.Reason
 		default:

@@ -159,7 +159,7 @@ func (s *Server) postJob(x *exchange, body []byte, jr jobRoute) {
 	}
 	start, end, err := parseInterval(interval)
 	if err != nil {
-		x.error(http.StatusBadRequest, "invalid.date", "interval", "Invalid value for "+err.Error())
+		x.error(http.StatusBadRequest, "invalid.date", "interval", datesMessage+" ("+err.Error()+")")
 		return
 	}
 	q.first, q.last = dayOf(start), dayOf(end.Add(-1))

@@ -153,7 +153,7 @@ func (s *Server) postClientQuery(x *exchange, clientID string, body []byte) {
 	q := orgQuery(cq)
 	pq, err := clientQuery(q, clientID)
 	if err != nil {
-		x.error(http.StatusBadRequest, "invalid.date", "interval", "Invalid value for "+err.Error())
+		x.error(http.StatusBadRequest, "invalid.date", "interval", datesMessage+" ("+err.Error()+")")
 		return
 	}
 	s.start(x, q, &execution{q: pq, route: RouteClientResults, clientID: clientID}, clientResults(clientID))
@@ -226,7 +226,7 @@ func (s *Server) postSearch(x *exchange, body []byte) {
 	}
 	pq, err := searchQuery(ss)
 	if err != nil {
-		x.error(http.StatusBadRequest, "invalid.date", "interval", "Invalid value for "+err.Error())
+		x.error(http.StatusBadRequest, "invalid.date", "interval", datesMessage+" ("+err.Error()+")")
 		return
 	}
 	s.start(x, gen.APIUsageQuery{Interval: ss.Interval}, &execution{q: pq, route: RouteSearchResults},

@@ -122,6 +122,11 @@ func TestRequestValidation(t *testing.T) {
 				!strings.Contains(*e.Message, tc.inMessage) {
 				t.Errorf("%d %s; want 400 %s on field %q, message naming %q", res.StatusCode, b, tc.code, tc.field, tc.inMessage)
 			}
+			// The real API's words first, for the codes whose message the
+			// reference gives.
+			if tc.code == "invalid.date" && tc.name != "no interval" && !strings.HasPrefix(*e.Message, "Dates must be specified as ISO-8601 strings. For example: yyyy-MM-ddTHH:mm:ss.SSSZ") {
+				t.Errorf("message %q does not start with the API's own", *e.Message)
+			}
 		})
 	}
 	for _, ok := range []string{
