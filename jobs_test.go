@@ -281,6 +281,9 @@ func TestJobsTotalsSumAcrossWindows(t *testing.T) {
 		iv := days(jobsToday.AddDate(0, 0, -201), 200)
 		group := []gen.JobsGroupBy{gen.JobsGroupByOauthClientID, gen.JobsGroupByHTTPMethod}
 		totals := entities(t, h.c.RunJobs(t.Context(), client.JobQuery{Interval: iv, GroupBy: group}, client.JobOptions{Now: todayFn}))
+		if w := h.posted(t); len(w) != 3 {
+			t.Fatalf("200 days without granularity ran as %d windows %v, want 3", len(w), w)
+		}
 		daily := entities(t, h.c.RunJobs(t.Context(), client.JobQuery{Interval: iv, GroupBy: group, Granularity: gen.GranularityDay}, client.JobOptions{Now: todayFn}))
 		want := map[string]int64{}
 		for _, e := range daily {

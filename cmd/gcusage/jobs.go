@@ -41,7 +41,7 @@ fail the same way: they name what to check instead.
 
 'gcusage jobs results JOB_ID [--client CLIENT_ID]' reads one job again.
 Jobs over the organization need usage:organization:view; --client jobs
-need usage:client:view.`
+need usage:client:view.` + cutShortHelp
 
 const jobsExamples = `  gcusage jobs query --demo --since 30d --group-by oauthclientid --granularity week
   gcusage jobs query --since 200d --group-by OauthClientId,HttpMethod --sort requestCount:desc --format csv

@@ -18,7 +18,7 @@ client's endpoint. A timed-out wait prints the 'gcusage results --client'
 command that resumes it. With --demo the client id may be left out: the
 first client of the sample data is used.
 
-The credentials need the permission oauth:client:view.`
+The credentials need the permission oauth:client:view.` + sortedHelp
 
 const summaryExamples = `  gcusage summary --demo
   gcusage summary 2b9c8f4e-1d3a-4c5b-8e7f-0a1b2c3d4e5f --days 30
@@ -73,7 +73,7 @@ Records have no client id and no requests count, which no search metric
 names: the table and csv leave them out.
 
 The credentials need the permission oauth:client:view or
-usage:organization:view.`
+usage:organization:view.` + sortedHelp
 
 const searchExamples = `  gcusage search --demo --since 3d --client-name 'Nightly export'
   gcusage search --since 7d --client-name 'CRM sync' --template-uri 'api/v2/users/{userId}' --format csv

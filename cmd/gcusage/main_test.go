@@ -614,6 +614,12 @@ func TestHelp(t *testing.T) {
 		!strings.Contains(o.stdout, "csv or ndjson suit large exports") {
 		t.Errorf("query help lacks its flags or examples:\n%s", o.stdout)
 	}
+	// Every command that prints rows says what a cut-short run leaves.
+	for _, args := range [][]string{{"query"}, {"results"}, {"summary"}, {"search"}, {"jobs", "query"}, {"jobs", "results"}} {
+		if o := gcusage(t, nil, nil, append(args, "--help")...); !strings.Contains(o.stdout, "json is left without its\nclosing bracket on purpose") {
+			t.Errorf("%v --help does not say that a cut json stays open", args)
+		}
+	}
 }
 
 // help after a command, or after help, shows that command's help and sends

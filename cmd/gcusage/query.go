@@ -47,6 +47,18 @@ func newConn(fs *flag.FlagSet) *conn {
 	return c
 }
 
+// cutShortHelp ends the help of every command that prints rows, and
+// sortedHelp that of those whose --sort and --top hold the rows.
+const (
+	cutShortHelp = `
+
+If the rows break off, the rows read so far are printed whole and the run
+exits 1: csv and ndjson end on a whole line, and json is left without its
+closing bracket on purpose, so that no parser takes it for a whole result.`
+	sortedHelp = cutShortHelp + `
+With --sort or --top nothing is printed unless every row was read.`
+)
+
 const queryAbout = `Start a usage query, wait for it and print its rows. The interval is
 --interval, or --since and --until; by default the last 7 full UTC days
 (usage is counted per UTC day, and today is not counted yet). A date-only
@@ -64,11 +76,6 @@ dimensions as "", zero counts as 0), and date only with a granularity.
 The table, like stderr, shows control characters in the API's text escaped
 (\x1b); csv, json and ndjson keep the text exact.
 
-If the rows break off, the rows read so far are printed whole and the run
-exits 1: csv and ndjson end on a whole line, and json is left without its
-closing bracket on purpose, so that no parser takes it for a whole result.
-With --sort or --top nothing is printed unless every row was read.
-
 --client CLIENT_ID queries that OAuth client's usage only, on its own
 endpoint; --group-by may then not hold UserId. 'gcusage results <id>
 --client CLIENT_ID' resumes it.
@@ -81,7 +88,7 @@ Credentials come from the environment: GENESYSCLOUD_OAUTHCLIENT_ID and
 GENESYSCLOUD_OAUTHCLIENT_SECRET, or GENESYSCLOUD_ACCESS_TOKEN; the region
 from --region or GENESYSCLOUD_REGION. --demo needs none of them. The
 credentials need the permission oauth:client:view or usage:organization:view
-(with --client, oauth:client:view).`
+(with --client, oauth:client:view).` + sortedHelp
 
 const queryExamples = `  gcusage query --demo
   id=$(gcusage query --since 30d --no-wait) && gcusage results "$id" --format csv
@@ -181,7 +188,7 @@ not known here, so the table and csv show every field of the API's row. An
 execution id belongs to the organization and the region that started it.
 A query or summary of one OAuth client is read on that client's endpoint:
 give its id with --client. A simple search is read page by page: give
---search (and --page-size).`
+--search (and --page-size).` + sortedHelp
 
 const resultsExamples = `  gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13
   gcusage results 6a1f0c2e-5b7d-4e3a-9c1f-2d8e4b6a0f13 --format json --timeout 30m
