@@ -298,3 +298,51 @@ func flatten(prefix string, obj map[string]any) map[string]string {
 	}
 	return out
 }
+
+// Each filter of jobs query reaches the stub and keeps only what it names.
+func TestJobsFilters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := []string{"jobs", "query", "--demo", "--quiet", "--since", "2d", "--group-by", "oauthclientid,userid,httpmethod,platform", "--format", "ndjson"}
+		read := func(o out) []map[string]any {
+			t.Helper()
+			if o.code != 0 {
+				t.Fatalf("exit %d: %s", o.code, o.stderr)
+			}
+			var es []map[string]any
+			for l := range strings.Lines(o.stdout) {
+				var e map[string]any
+				if err := json.Unmarshal([]byte(l), &e); err != nil {
+					t.Fatal(err)
+				}
+				es = append(es, e)
+			}
+			return es
+		}
+		all := read(gcusage(t, nil, nil, base...))
+		if len(all) == 0 {
+			t.Fatal("no entities to filter")
+		}
+		first := all[0]
+		field := func(e map[string]any, name string) string {
+			if obj, key, ok := strings.Cut(name, "."); ok {
+				m, _ := e[obj].(map[string]any)
+				return fmt.Sprint(m[key])
+			}
+			return fmt.Sprint(e[name])
+		}
+		for _, f := range []struct{ flag, field string }{
+			{"--http-method", "httpMethod"}, {"--platform", "platform"}, {"--user-id", "user.id"}, {"--oauth-client-id", "oauthClient.id"},
+		} {
+			want := field(first, f.field)
+			got := read(gcusage(t, nil, nil, append(base, f.flag, want)...))
+			if len(got) == 0 || len(got) >= len(all) {
+				t.Errorf("%s %s: %d of %d entities; want some, not all", f.flag, want, len(got), len(all))
+			}
+			for _, e := range got {
+				if v := field(e, f.field); v != want {
+					t.Errorf("%s %s: an entity with %s %s", f.flag, want, f.field, v)
+				}
+			}
+		}
+	})
+}
