@@ -23,3 +23,7 @@ require (
 )
 
 replace github.com/gcusage/gcusage => ../
+
+// The Node project of the JavaScript SDK's compatibility test installs its
+// packages here; the go command must never walk them.
+ignore ./compat/js/node_modules
