@@ -9,7 +9,7 @@ MODS  := ./... ./usagetest/... ./cmd/...
 # the path that `go tool -n` builds it to.
 NOWORK := GOWORK=off $(GO)
 
-.PHONY: generate check-generate vet lint test test-go1.27 test-norace bench bench-test ci
+.PHONY: generate check-generate vet lint test test-go1.27 test-norace test-sdk-js node bench bench-test ci
 
 generate:
 	$(GO) generate $(MODS)
@@ -44,6 +44,23 @@ test-go1.27:
 test-norace:
 	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory' ./client ./usagetest
 
+# Genesys' JavaScript SDK, unmodified, against the stub built from this
+# checkout (usagetest/compat/js): every usage operation, and the values it
+# parsed compared with the stub's own rows. npm ci runs only when the lock
+# file changed since the last install, from npm's cache when it holds the
+# packages.
+JS := usagetest/compat/js
+test-sdk-js: node $(JS)/node_modules/.package-lock.json
+	cd $(JS) && GO="$(GO)" node --test sdk.test.mjs
+
+$(JS)/node_modules/.package-lock.json: $(JS)/package.json $(JS)/package-lock.json | node
+	cd $(JS) && npm ci --prefer-offline --no-audit --no-fund
+
+# A machine without Node.js fails here, saying so, rather than passing.
+node:
+	@command -v node >/dev/null && command -v npm >/dev/null && node -e 'process.exit(parseInt(process.versions.node) < 18 ? 1 : 0)' || \
+	  { echo "make test-sdk-js needs Node.js 18 or later and npm, which this machine lacks (Debian: apt-get install -y nodejs npm)"; exit 1; }
+
 # Every table of docs/performance.md: the polling table (virtual time) and
 # the root's connection and token tests, verbose so that their figures
 # print, then the side-by-side suite (gcusage, ogen and a hand-rolled client
@@ -62,4 +79,4 @@ bench:
 bench-test:
 	cd bench && $(NOWORK) test -race -short . && $(NOWORK) test -run='^$$' -bench=. -benchtime=1x -short .
 
-ci: check-generate vet lint test test-go1.27 test-norace bench-test
+ci: check-generate vet lint test test-go1.27 test-norace bench-test test-sdk-js
