@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -176,9 +175,6 @@ func suggestFlag(fs *pflag.FlagSet, name string) string {
 	}
 	return ""
 }
-
-// errHelp asks for the help of the command that returns it.
-var errHelp = errors.New("help requested")
 
 // leaf wraps the RunE of a command without subcommands: 'gcusage query
 // help' shows its help, as --help does (a help first among a command's
