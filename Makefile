@@ -16,10 +16,12 @@ generate:
 	cd bench && $(NOWORK) generate ./...
 
 # Regenerate, then fail on any difference or any new file in the output, so
-# that gen/ is never edited by hand and never lags behind api/usage.yaml.
+# that gen/ is never edited by hand and never lags behind api/usage.yaml, nor
+# docs/cli.md behind the CLI's command tree.
+GENERATED := gen/ bench/ogenusage/ docs/cli.md
 check-generate: generate
-	@git diff --exit-code -- gen/ bench/ogenusage/ || { echo "gen/ or bench/ogenusage/ is stale or was edited by hand: run make generate and commit"; exit 1; }
-	@test -z "$$(git status --porcelain --untracked-files=all -- gen/ bench/ogenusage/)" || { git status --porcelain --untracked-files=all -- gen/ bench/ogenusage/; echo "make generate wrote files that are not committed"; exit 1; }
+	@git diff --exit-code -- $(GENERATED) || { echo "$(GENERATED): stale or edited by hand: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" || { git status --porcelain --untracked-files=all -- $(GENERATED); echo "make generate wrote files that are not committed"; exit 1; }
 
 vet:
 	$(GO) vet $(MODS)
@@ -40,9 +42,10 @@ test-go1.27:
 	GOTOOLCHAIN=$(GO127) $(GO) test -race $(MODS)
 
 # What the race detector would distort, so `test` leaves it out: allocation
-# counts, and the million-row stream at full size.
+# counts, the million-row stream at full size, and the CLI's heap under
+# hostile answers.
 test-norace:
-	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory' ./client ./usagetest
+	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory|TestTableHeapBounded' ./client ./usagetest ./cmd/gcusage
 
 # Genesys' JavaScript SDK, unmodified, against the stub built from this
 # checkout (usagetest/compat/js): every usage operation, and the values it

@@ -1,404 +1,305 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"slices"
-	"strconv"
+	"iter"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/gcusage/gcusage/client"
+	"github.com/gcusage/gcusage/cmd/internal/output"
 	"github.com/gcusage/gcusage/gen"
 	"github.com/gcusage/gcusage/usagetest"
 )
 
-const jobsAbout = `Run a usage query job of the 2025 usage query service and print its
+const jobsLong = `Run a usage query job of the 2025 usage query service and print its
 entities. Unlike 'gcusage query', jobs count every request, not only
 billable ones, show the OAuth clients of Genesys' own organizations,
-filter, sort and page. The API takes at most 90 days starting at most a
-year ago: a longer interval is split into windows of whole UTC days, run
-at most 4 at a time. With --granularity the entities come window by
-window; without one, each group's totals are summed across the windows.
+filter and page. The API takes at most 90 days starting at most a year
+ago: a longer interval is split into windows of whole UTC days, run at
+most 4 at a time. With --granularity the entities come window by window;
+without one, each group's totals are summed across the windows.
 
-json and ndjson print the API's entity objects (oauthClient, user nested);
-csv and table flatten them (oauthClient.id, oauthClient.name, user.id).
+The entities print through the same output as 'gcusage query': the same
+columns (an entity's requestCount is the requests column, its oauthClient
+the clientId and clientName columns, its user the userId column), dates,
+--sort and --top (sorted here, not by the API). json and ndjson print the
+API's entity objects. Grouped by OauthClientId alone, the API sends no
+client name: add OauthClientName to --group-by for it.
+
 When the wait is cut short (--timeout, Ctrl-C) or an answer cannot be
 read, the error says how to pick the run up. With --granularity, or in a
 single window, it names a 'gcusage jobs results' command for each job
 started and not read, and a 'gcusage jobs query' with every flag of the
 run and that window's --interval for each window not started yet.
-Without one, a split run sums each group's totals across windows: it
-names the same 'gcusage jobs query' over the same --interval, to run
-again whole. Other failures (a refused login, a 4xx, a failed job) would
-fail the same way: they name what to check instead.
+Without one, or with --sort or --top, the rows of a split run are summed
+or sorted across windows: it names the same 'gcusage jobs query' over the
+same --interval, to run again whole. Other failures (a refused login, a
+4xx, a failed job) would fail the same way: they name what to check
+instead.
 
-'gcusage jobs results JOB_ID [--client CLIENT_ID]' reads one job again.
-Jobs over the organization need usage:organization:view; --client jobs
-need usage:client:view.` + cutShortHelp
+Jobs over the organization need the permission ` + permJobs + `;
+--client jobs need ` + permCJobs + `.`
 
 const jobsExamples = `  gcusage jobs query --demo --since 30d --group-by oauthclientid --granularity week
-  gcusage jobs query --since 200d --group-by OauthClientId,HttpMethod --sort requestCount:desc --format csv
+  gcusage jobs query --since 200d --group-by OauthClientId,HttpMethod --sort requests --top 10 --format csv
   gcusage jobs query --client 2b9c8f4e-... --since 30d --group-by TemplateUri --format ndjson
+  id=$(gcusage jobs query --since 30d --no-wait) && gcusage jobs results "$id" --format csv
   gcusage jobs results 6a1f7a52-8c1e-4e0f-9f5e-3d1b2c4a5e6f --format json`
 
-// jobs dispatches jobs query and jobs results.
-func (a *app) jobs(ctx context.Context, args []string) error {
-	if len(args) == 0 || alias(args[0]) == "help" {
-		fmt.Fprintf(a.stdout, "Usage:\n  gcusage jobs query [flags]\n  gcusage jobs results JOB_ID [--client CLIENT_ID] [flags]\n\n%s\n\nExamples:\n%s\n", jobsAbout, jobsExamples)
-		if len(args) == 0 {
-			return usagef("jobs needs a subcommand: query or results")
+// NewCmdJobs is the jobs group: jobs query, jobs results and jobs help.
+func NewCmdJobs(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "jobs <command>",
+		Short:   "run a usage query job of the 2025 service (all requests, filters, pages)",
+		Long:    jobsLong,
+		Example: jobsExamples,
+		Args:    unknownCommand,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return usagef("jobs needs a subcommand: %s (see gcusage jobs --help)", commandList(c))
+		},
+	}
+	cmd.AddCommand(NewCmdJobsQuery(f, nil), NewCmdJobsResults(f, nil), newCmdHelp())
+	return cmd
+}
+
+// JobsQueryOptions are the flags of gcusage jobs query.
+type JobsQueryOptions struct {
+	f    *Factory
+	Conn ConnOptions
+	Out  OutputOptions
+	Span SpanOptions
+
+	Granularity, GroupBy, Metrics                                 string
+	TemplateURIs, HTTPMethods, Platforms, UserIDs, OAuthClientIDs string
+	OrganizationIDs                                               string
+	ClientID                                                      string
+	PageSize, Concurrency                                         int
+}
+
+// NewCmdJobsQuery is gcusage jobs query.
+func NewCmdJobsQuery(f *Factory, runF func(*JobsQueryOptions) error) *cobra.Command {
+	o := &JobsQueryOptions{f: f}
+	cmd := &cobra.Command{
+		Use:     "query [flags]",
+		Short:   "run a job over an interval, split into windows as needed, and print its entities",
+		Long:    jobsLong + outputHelp,
+		Example: jobsExamples,
+	}
+	fs := cmd.Flags()
+	addSpanFlags(fs, &o.Span, "ISO-8601 interval `START/END`, both ends included, starting at most a year ago")
+	fs.StringVar(&o.Granularity, "granularity", "", "bucket `size`: "+join(client.Granularities())+" (default none: one total per group)")
+	fs.StringVar(&o.GroupBy, "group-by", "", "comma `list` of "+join(client.JobsGroupBys())+"; with --client: "+join(client.ClientJobsGroupBys())+" (default none: not aggregated)")
+	fs.StringVar(&o.Metrics, "metrics", "", "comma `list` of "+join(client.Metrics())+" (default all)")
+	fs.StringVar(&o.TemplateURIs, "template-uri", "", "only these template URIs (comma `list`)")
+	fs.StringVar(&o.HTTPMethods, "http-method", "", "only these HTTP methods (comma `list` of "+join(client.JobsHTTPMethods())+")")
+	fs.StringVar(&o.Platforms, "platform", "", "only these platforms (comma `list`)")
+	fs.StringVar(&o.UserIDs, "user-id", "", "only these user ids (comma `list`)")
+	fs.StringVar(&o.OAuthClientIDs, "oauth-client-id", "", "only these OAuth client ids (comma `list`)")
+	fs.StringVar(&o.OrganizationIDs, "organization-id", "", "with --client: only these organization ids (comma `list`)")
+	fs.StringVar(&o.ClientID, "client", "", "query one OAuth client's job (`CLIENT_ID`) instead of the organization's")
+	fs.IntVar(&o.PageSize, "page-size", 1000, "entities per page, 1 to 1000")
+	fs.IntVar(&o.Concurrency, "concurrency", 4, "windows run at once")
+	addOutputFlags(cmd, &o.Out, client.Metrics())
+	addConnFlags(fs, &o.Conn)
+	addDemoFlag(fs, &o.Conn)
+	fs.BoolVar(&o.Conn.NoWait, "no-wait", false, "start the job (an interval of at most 90 days), print its id on stdout and the command that reads it on stderr")
+	completeEnum(cmd, "granularity", client.Granularities())
+	completeList(cmd, "group-by", append(strs(client.JobsGroupBys()), strs(client.ClientJobsGroupBys())...))
+	completeList(cmd, "metrics", client.Metrics())
+	completeList(cmd, "http-method", client.JobsHTTPMethods())
+	leaf(cmd, noArgs("jobs query"), func(c *cobra.Command, _ []string) error {
+		if runF != nil {
+			return runF(o)
 		}
-		return nil
-	}
-	switch args[0] {
-	case "query":
-		return a.jobsQuery(ctx, args[1:])
-	case "results":
-		return a.jobsResults(ctx, args[1:])
-	}
-	return usagef("unknown jobs subcommand %q: want query or results", args[0])
+		return jobsQueryRun(c.Context(), o)
+	})
+	return cmd
 }
 
-// jobsConn is conn with its --sort read as the API's sortBy.
-func jobsConn(fs *flag.FlagSet) *conn {
-	c := newConn(fs)
-	c.apiSort = true
-	f := fs.Lookup("sort")
-	f.Usage = "sort by an entity `field` such as requestCount or date, :asc or :desc (default :asc); a comma list"
-	fs.Lookup("top").Usage = "not for jobs"
-	return c
-}
-
-func (a *app) jobsQuery(ctx context.Context, args []string) error {
-	cmd := newCommand("jobs query", "gcusage jobs query [flags]", jobsAbout, jobsExamples)
-	fs := cmd.fs
-	c := jobsConn(fs)
-	span := spanFlags(fs, "ISO-8601 interval `START/END`, both ends included, starting at most a year ago")
-	gran := fs.String("granularity", "", "bucket `size`: "+join(client.Granularities())+" (default none: one total per group)")
-	groupBy := fs.String("group-by", "", "comma `list` of "+join(client.JobsGroupBys())+"; with --client: "+join(client.ClientJobsGroupBys())+" (default none: not aggregated)")
-	mets := fs.String("metrics", "", "comma `list` of "+join(client.Metrics())+" (default all)")
-	templates := fs.String("template-uri", "", "only these template URIs (comma `list`)")
-	methods := fs.String("http-method", "", "only these HTTP methods (comma `list` of "+join(client.JobsHTTPMethods())+")")
-	plats := fs.String("platform", "", "only these platforms (comma `list`)")
-	users := fs.String("user-id", "", "only these user ids (comma `list`)")
-	oauth := fs.String("oauth-client-id", "", "only these OAuth client ids (comma `list`)")
-	orgs := fs.String("organization-id", "", "with --client: only these organization ids (comma `list`)")
-	clientID := fs.String("client", "", "query one OAuth client's job (`CLIENT_ID`) instead of the organization's")
-	pageSize := fs.Int("page-size", 1000, "entities per page, 1 to 1000")
-	concurrency := fs.Int("concurrency", 4, "windows run at once")
-	fs.BoolVar(&c.demo, "demo", false, "run against an in-process stub with sample data: no account, no network")
-	pos, err := cmd.parse(a.stdout, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usagef("jobs query takes no arguments, got %q (flags start with --)", pos[0])
-	}
-	q := client.JobQuery{ClientID: *clientID, PageSize: *pageSize, TemplateURIs: list(*templates), Platforms: list(*plats),
-		UserIDs: list(*users), OAuthClientIDs: list(*oauth), OrganizationIDs: list(*orgs)}
-	if q.Interval, err = span.interval(a.now()); err != nil {
+func jobsQueryRun(ctx context.Context, o *JobsQueryOptions) error {
+	f := o.f
+	q := client.JobQuery{ClientID: o.ClientID, PageSize: o.PageSize, TemplateURIs: textList(o.TemplateURIs), Platforms: textList(o.Platforms),
+		UserIDs: textList(o.UserIDs), OAuthClientIDs: textList(o.OAuthClientIDs), OrganizationIDs: textList(o.OrganizationIDs)}
+	var note string
+	var err error
+	if q.Interval, note, err = o.Span.interval(f.Now()); err != nil {
 		return err
 	}
 	if q.ClientID == "" {
-		q.GroupBy, err = parseList("group-by", *groupBy, client.JobsGroupBys())
+		q.GroupBy, err = parseList("group-by", o.GroupBy, client.JobsGroupBys())
 	} else {
-		q.ClientGroupBy, err = parseList("group-by", *groupBy, client.ClientJobsGroupBys())
+		q.ClientGroupBy, err = parseList("group-by", o.GroupBy, client.ClientJobsGroupBys())
 	}
 	if err != nil {
 		return err
 	}
-	if q.Metrics, err = parseList("metrics", *mets, client.Metrics()); err != nil {
+	if q.Metrics, err = parseList("metrics", o.Metrics, client.Metrics()); err != nil {
 		return err
 	}
-	if q.HTTPMethods, err = parseList("http-method", *methods, client.JobsHTTPMethods()); err != nil {
+	if len(q.Metrics) > 0 {
+		o.Out.counts = q.Metrics
+	}
+	if q.HTTPMethods, err = parseList("http-method", o.HTTPMethods, client.JobsHTTPMethods()); err != nil {
 		return err
 	}
-	if q.Granularity, err = parseGranularity(*gran); err != nil {
+	if q.Granularity, err = parseGranularity(o.Granularity); err != nil {
 		return err
 	}
-	if q.SortBy, err = parseSort(c.sort); err != nil {
+	if err := q.Validate(f.Now()); err != nil {
 		return err
 	}
-	if c.top != 0 {
-		return usagef("--top is not for jobs: use --sort and stop reading")
-	}
-	if err := q.Validate(a.now()); err != nil {
+	windows, err := client.SplitInterval(q.Interval, q.Granularity)
+	if err != nil {
 		return err
 	}
-	opts, done, err := a.connect(c, func(*usagetest.Server) string { return "interval " + q.Interval })
+	if o.Conn.NoWait && len(windows) > 1 {
+		return usagef("--no-wait starts one job, and %s needs %d (at most 90 days each): give a shorter interval", q.Interval, len(windows))
+	}
+	wo, err := o.Out.writerOptions(entityColumns(q))
+	if err != nil {
+		return err
+	}
+	opts, done, err := f.connect(&o.Conn, func(*usagetest.Server) string { return "interval " + q.Interval })
 	if err != nil {
 		return err
 	}
 	defer done()
-	return a.runJobs(ctx, c, opts, func(ctx context.Context, cl *client.Client) iterEntities {
-		return cl.RunJobs(ctx, q, client.JobOptions{Concurrency: *concurrency, Now: a.now, OnStart: func(w client.JobWindow) {
-			a.note(c, "job "+w.JobID+" started for "+w.Interval)
-		}})
-	}, entityColumns(q), resumeJobs(c, q))
-}
-
-func (a *app) jobsResults(ctx context.Context, args []string) error {
-	cmd := newCommand("jobs results", "gcusage jobs results JOB_ID [--client CLIENT_ID] [flags]", jobsAbout, jobsExamples)
-	c := jobsConn(cmd.fs)
-	clientID := cmd.fs.String("client", "", "the OAuth client (`CLIENT_ID`) of a client's job")
-	pageSize := cmd.fs.Int("page-size", 1000, "entities per page, 1 to 1000")
-	pos, err := cmd.parse(a.stdout, args)
-	if err != nil {
-		return err
+	if note != "" {
+		f.note(&o.Conn, "note: "+note)
 	}
-	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
-		return usagef("jobs results takes one job id, got %d arguments (see gcusage jobs results --help)", len(pos))
+	run := &rowsRun{f: f, conn: &o.Conn, out: wo, opts: opts}
+	if o.Conn.NoWait {
+		return run.startJob(ctx, q)
 	}
-	if c.sort != "" || c.top != 0 {
-		return usagef("--sort and --top are for jobs query: a job's order was set when it started")
-	}
-	opts, err := a.options(c)
-	if err != nil {
-		return err
-	}
-	return a.runJobs(ctx, c, opts, func(ctx context.Context, cl *client.Client) iterEntities {
-		return func(yield func(client.Entity, error) bool) {
-			j := cl.Job(*clientID, pos[0])
-			j.PageSize = *pageSize
-			res, err := j.Wait(ctx)
-			if err != nil {
-				yield(client.Entity{}, &client.SplitError{Window: client.JobWindow{JobID: j.ID, ClientID: j.ClientID},
-					Unfinished: []client.JobWindow{{JobID: j.ID, ClientID: j.ClientID}}, Err: err})
-				return
-			}
-			for e, err := range res.Rows() {
-				if err != nil {
-					err = &client.SplitError{Window: client.JobWindow{JobID: j.ID, ClientID: j.ClientID},
-						Unfinished: []client.JobWindow{{JobID: j.ID, ClientID: j.ClientID}}, Err: err}
-				}
-				if !yield(e, err) {
-					return
-				}
-			}
-		}
-	}, entityColumnsAll, func(se *client.SplitError) string { return "resume with: " + c.jobResults(se.Window) })
-}
-
-type iterEntities = func(func(client.Entity, error) bool)
-
-func list(s string) []string {
-	var out []string
-	for v := range strings.SplitSeq(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// parseSort reads FIELD[:asc|desc],... as the API's sortBy.
-func parseSort(s string) ([]gen.JobsSortBy, error) {
-	var out []gen.JobsSortBy
-	for _, item := range list(s) {
-		field, order, _ := strings.Cut(item, ":")
-		sb := gen.JobsSortBy{FieldName: &field}
-		if order != "" {
-			i := indexFold([]gen.SortOrder{gen.SortOrderAsc, gen.SortOrderDesc}, order)
-			if i < 0 {
-				return nil, usagef("--sort %q: the order is asc or desc", item)
-			}
-			o := []gen.SortOrder{gen.SortOrderAsc, gen.SortOrderDesc}[i]
-			sb.Order = &o
-		}
-		out = append(out, sb)
-	}
-	return out, nil
-}
-
-// runJobs prints the entities of rows within --timeout. A run cut short
-// names what picks it up again: resume(se) gives those commands.
-func (a *app) runJobs(ctx context.Context, c *conn, opts []client.Option, rows func(context.Context, *client.Client) iterEntities,
-	cols []entityColumn, resume func(*client.SplitError) string) error {
-	cl, err := a.newClient(c, opts)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.bound(ctx)
-	defer cancel()
-	w := newEntityWriter(c.format, a.stdout, cols)
-	for e, err := range rows(ctx, cl) {
-		if err == nil {
-			err = w.write(&e)
-		}
-		if err != nil {
-			a.clearProgress(c)
-			w.flush()
-			var se *client.SplitError
-			if c.demo || !resumable(err) || !errors.As(err, &se) {
-				return withHint(err)
-			}
-			return fmt.Errorf("%w; %s", err, resume(se))
-		}
-	}
-	a.clearProgress(c)
-	return w.close()
-}
-
-// clearProgress ends the progress line, if one is shown.
-func (a *app) clearProgress(c *conn) {
-	if a.progress != nil && !c.quiet {
-		fmt.Fprint(a.progress, "\r\x1b[K")
-	}
-}
-
-// resumeJobs is the hint of a jobs query cut short. A run with a
-// granularity, or of one window, is picked up window by window: the jobs
-// started are read with 'gcusage jobs results', the others queried again
-// alone. A split run without one sums each group's totals across its
-// windows, which resuming them one by one would leave to the user: it is
-// run again whole, over the same interval.
-func resumeJobs(c *conn, q client.JobQuery) func(*client.SplitError) string {
-	return func(se *client.SplitError) string {
-		if windows, _ := client.SplitInterval(q.Interval, q.Granularity); q.Granularity == "" && len(windows) > 1 {
-			return "its totals are summed across windows: run it again with: " + c.rerun(q.Interval)
+	// A split run whose rows are summed or sorted across windows is run
+	// again whole; one whose rows come window by window, window by
+	// window.
+	whole := len(windows) > 1 && (q.Granularity == "" || wo.SortBy != 0)
+	resume := func(se *client.SplitError) string {
+		switch {
+		case whole && q.Granularity == "":
+			return "its totals are summed across windows: run it again with: " + o.rerun(q.Interval)
+		case whole:
+			return "its rows are sorted across windows: run it again with: " + o.rerun(q.Interval)
 		}
 		var hints []string
 		for _, w := range se.Unfinished {
 			if w.JobID == "" {
-				hints = append(hints, c.rerun(w.Interval))
+				hints = append(hints, o.rerun(w.Interval))
 			} else {
-				hints = append(hints, c.jobResults(w))
+				hints = append(hints, jobResults(&o.Conn, w))
 			}
 		}
 		return "unfinished jobs, resume with: " + strings.Join(hints, "; ")
 	}
+	return run.jobs(ctx, func(ctx context.Context, cl *client.Client) iter.Seq2[client.Entity, error] {
+		return cl.RunJobs(ctx, q, client.JobOptions{Concurrency: o.Concurrency, Now: f.Now, OnStart: func(w client.JobWindow) {
+			f.note(&o.Conn, "job "+w.JobID+" started for "+w.Interval)
+		}})
+	}, resume)
+}
+
+// startJob starts the job of q, of one window, and prints its id alone on
+// stdout, and on stderr the command that reads it: --no-wait.
+func (r *rowsRun) startJob(ctx context.Context, q client.JobQuery) error {
+	cl, err := r.f.newClient(r.conn, r.opts)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := r.conn.bound(ctx)
+	defer cancel()
+	j, err := cl.StartJob(ctx, q)
+	if err != nil {
+		return r.f.hint(err)
+	}
+	if _, err := fmt.Fprintln(r.f.Stdout, output.Escape(j.ID)); err != nil {
+		return err
+	}
+	r.f.note(r.conn, "job "+j.ID+" started; read it with: "+jobResults(r.conn, client.JobWindow{JobID: j.ID, ClientID: j.ClientID}))
+	return nil
+}
+
+// jobs prints the entities of rows within --timeout. A run cut short
+// names what picks it up again: resume(se) gives those commands.
+func (r *rowsRun) jobs(ctx context.Context, rows func(context.Context, *client.Client) iter.Seq2[client.Entity, error], resume func(*client.SplitError) string) error {
+	cl, err := r.f.newClient(r.conn, r.opts)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := r.conn.bound(ctx)
+	defer cancel()
+	err = r.print(func(yield func(output.Row, error) bool) {
+		for e, err := range rows(ctx, cl) {
+			if !yield(output.FromEntity(e), err) {
+				return
+			}
+		}
+	})
+	var se *client.SplitError
+	switch {
+	case err == nil || errors.Is(err, errOutput):
+		return err
+	case r.conn.Demo || !resumable(err) || !errors.As(err, &se):
+		return r.f.hint(err)
+	}
+	return fmt.Errorf("%w; %s", err, resume(se))
 }
 
 // jobResults is the command that reads window w's job.
-func (c *conn) jobResults(w client.JobWindow) string {
-	args := []string{"gcusage", "jobs", "results", shellQuote(w.JobID)}
+func jobResults(c *ConnOptions, w client.JobWindow) string {
+	cmd := []string{"gcusage", "jobs", "results", shellQuote(w.JobID)}
 	if w.ClientID != "" {
-		args = append(args, "--client", shellQuote(w.ClientID))
+		cmd = append(cmd, "--client", shellQuote(w.ClientID))
 	}
-	c.fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "format", "region", "api-url", "login-url", "page-size":
-			args = append(args, "--"+f.Name, shellQuote(f.Value.String()))
-		}
-	})
-	return strings.Join(args, " ")
+	return rerun(cmd, c.flags, oneOf("format", "region", "api-url", "login-url", "page-size", "sort", "top", "csv-raw"))
 }
 
 // rerun is this jobs query over interval, with every flag it was given but
 // those of the interval and --timeout.
-func (c *conn) rerun(interval string) string {
-	args := []string{"gcusage", "jobs", "query", "--interval", shellQuote(interval)}
-	c.fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "interval", "since", "until", "timeout":
-			return
-		}
-		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
-			args = append(args, "--"+f.Name+"="+f.Value.String())
-			return
-		}
-		args = append(args, "--"+f.Name, shellQuote(f.Value.String()))
+func (o *JobsQueryOptions) rerun(interval string) string {
+	return rerun([]string{"gcusage", "jobs", "query", "--interval", shellQuote(interval)}, o.Conn.flags, func(name string) bool {
+		return !oneOf("interval", "since", "until", "timeout")(name)
 	})
-	return strings.Join(args, " ")
 }
 
-// entityColumn is one flattened field of an entity, for csv and table.
-type entityColumn struct {
-	name  string
-	value func(*client.Entity) string
-}
-
-func count(f func(*client.Entity) int64) func(*client.Entity) string {
-	return func(e *client.Entity) string { return strconv.FormatInt(f(e), 10) }
-}
-
-var entityColumnsAll = []entityColumn{
-	{"date", func(e *client.Entity) string {
-		if e.Date.IsZero() {
-			return ""
-		}
-		return e.Date.String()
-	}},
-	{"oauthClient.id", func(e *client.Entity) string { return ifClient(e).ID }},
-	{"oauthClient.name", func(e *client.Entity) string { return ifClient(e).Name }},
-	{"user.id", func(e *client.Entity) string {
-		if e.User == nil {
-			return ""
-		}
-		return e.User.ID
-	}},
-	{"organizationId", func(e *client.Entity) string { return e.OrganizationID }},
-	{"templateUri", func(e *client.Entity) string { return e.TemplateURI }},
-	{"httpMethod", func(e *client.Entity) string { return e.HTTPMethod }},
-	{"platform", func(e *client.Entity) string { return e.Platform }},
-	{"requestCount", count(func(e *client.Entity) int64 { return e.RequestCount })},
-	{"status200", count(func(e *client.Entity) int64 { return e.Status200 })},
-	{"status300", count(func(e *client.Entity) int64 { return e.Status300 })},
-	{"status400", count(func(e *client.Entity) int64 { return e.Status400 })},
-	{"status429", count(func(e *client.Entity) int64 { return e.Status429 })},
-	{"status500", count(func(e *client.Entity) int64 { return e.Status500 })},
-}
-
-func ifClient(e *client.Entity) gen.JobOAuthClient {
-	if e.OauthClient == nil {
-		return gen.JobOAuthClient{}
+// entityColumns are the columns q's entities fill: the dimensions grouped
+// by (when none is, every dimension of the variant: a client's entities
+// have no oauthClient or user, the organization's no organizationId), the
+// date with a granularity, the metrics asked for. Grouped by OauthClientId,
+// the columns are those of a legacy query grouped by OAuthClientId, so
+// that the two print the same header.
+func entityColumns(q client.JobQuery) []output.Column {
+	dims := map[string][]output.Column{
+		"OauthClientId": {output.ClientID, output.ClientName}, "OauthClientName": {output.ClientName}, "UserId": {output.UserID},
+		"OrganizationId": {output.OrganizationID}, "TemplateUri": {output.TemplateURI}, "HttpMethod": {output.HTTPMethod}, "Platform": {output.Platform},
 	}
-	return *e.OauthClient
-}
-
-// entityColumns keeps the columns q fills: the date with a granularity,
-// the dimensions grouped by (when none is, every dimension of the variant:
-// a client's entities have no oauthClient or user, the organization's no
-// organizationId), the metrics asked.
-func entityColumns(q client.JobQuery) []entityColumn {
-	dims := map[string][]string{"OauthClientId": {"oauthClient.id"}, "OauthClientName": {"oauthClient.name"}, "UserId": {"user.id"},
-		"OrganizationId": {"organizationId"}, "TemplateUri": {"templateUri"}, "HttpMethod": {"httpMethod"}, "Platform": {"platform"}}
-	metrics := map[string]string{"Requests": "requestCount", "Status200": "status200", "Status300": "status300", "Status400": "status400",
-		"Status429": "status429", "Status500": "status500"}
 	groups := strs(q.GroupBy)
-	if q.ClientID != "" {
+	switch {
+	case q.ClientID != "" && len(q.ClientGroupBy) > 0:
 		groups = strs(q.ClientGroupBy)
+	case q.ClientID != "": // not aggregated: every dimension of a client's entities
+		groups = strs(client.ClientJobsGroupBys())
+	case len(groups) == 0: // of the organization's
+		groups = strs(client.JobsGroupBys())
 	}
-	want := map[string]bool{"date": q.Granularity != ""}
+	var cols []output.Column
 	for _, g := range groups {
-		for _, n := range dims[g] {
-			want[n] = true
-		}
+		cols = append(cols, dims[g]...)
 	}
-	for _, m := range q.Metrics {
-		want[metrics[string(m)]] = true
+	if q.Granularity != "" {
+		cols = append(cols, output.Date)
 	}
-	return slices.DeleteFunc(slices.Clone(entityColumnsAll), func(col entityColumn) bool {
-		isMetric := slices.Contains(metricNames(metrics), col.name)
-		switch {
-		case want[col.name]:
-			return false
-		case isMetric:
-			return len(q.Metrics) > 0
-		case col.name == "date":
-			return true
-		case len(groups) == 0 && q.ClientID == "": // not aggregated: every dimension of the variant
-			return col.name == "organizationId"
-		case len(groups) == 0: // a client's entities have no oauthClient or user
-			return strings.Contains(col.name, ".")
-		}
-		return true
-	})
+	return append(cols, metricCols(q.Metrics)...)
 }
 
-func metricNames(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
+// allEntityColumns are the columns of a job read again, whose query is not
+// known: every field of both variants.
+func allEntityColumns() []output.Column {
+	return append(entityColumns(client.JobQuery{Granularity: gen.GranularityDay}), output.OrganizationID)
 }
 
 func strs[T ~string](vs []T) []string {
@@ -409,112 +310,76 @@ func strs[T ~string](vs []T) []string {
 	return out
 }
 
-// entityWriter prints entities: json and ndjson as the API's objects, csv
-// and table flattened.
-type entityWriter struct {
-	format string
-	w      *bufio.Writer
-	csv    *csv.Writer
-	tab    *tabwriter.Writer
-	cols   []entityColumn
-	n      int
+// JobsResultsOptions are the flags and argument of gcusage jobs results.
+type JobsResultsOptions struct {
+	f    *Factory
+	Conn ConnOptions
+	Out  OutputOptions
+
+	JobID, ClientID string
+	PageSize        int
 }
 
-func newEntityWriter(format string, out io.Writer, cols []entityColumn) *entityWriter {
-	w := &entityWriter{format: format, w: bufio.NewWriterSize(out, 64<<10), cols: cols}
-	switch format {
-	case "csv":
-		w.csv = csv.NewWriter(w.w)
-	case "table":
-		w.tab = tabwriter.NewWriter(w.w, 0, 0, 2, ' ', 0)
+// NewCmdJobsResults is gcusage jobs results.
+func NewCmdJobsResults(f *Factory, runF func(*JobsResultsOptions) error) *cobra.Command {
+	o := &JobsResultsOptions{f: f}
+	cmd := &cobra.Command{
+		Use:     "results JOB_ID [--client CLIENT_ID] [flags]",
+		Short:   "read a job started earlier and print its entities",
+		Long:    "Wait for a job started earlier (by 'gcusage jobs query --no-wait', or named in the hint of a run cut short) and print its entities. Its query is not known here, so the table and csv show every column an entity can fill. A job id belongs to the organization and the region that started it; a client's job is read with its --client.\n\n" + jobsLong + outputHelp,
+		Example: jobsExamples,
 	}
-	return w
-}
-
-func (w *entityWriter) cells(e *client.Entity) []string {
-	out := make([]string, len(w.cols))
-	for i, c := range w.cols {
-		out[i] = c.value(e)
-		if w.tab != nil {
-			out[i] = escape(out[i])
-		}
-	}
-	return out
-}
-
-func (w *entityWriter) header() []string {
-	out := make([]string, len(w.cols))
-	for i, c := range w.cols {
-		out[i] = c.name
-		if w.tab != nil {
-			out[i] = strings.ToUpper(c.name)
-		}
-	}
-	return out
-}
-
-func (w *entityWriter) write(e *client.Entity) error {
-	first := w.n == 0
-	w.n++
-	switch w.format {
-	case "json", "ndjson":
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		switch {
-		case w.format == "ndjson":
-		case first:
-			w.w.WriteString("[\n")
-		default:
-			w.w.WriteString(",\n")
-		}
-		w.w.Write(b)
-		if w.format == "ndjson" {
-			return w.w.WriteByte('\n')
+	fs := cmd.Flags()
+	fs.StringVar(&o.ClientID, "client", "", "the OAuth client (`CLIENT_ID`) of a client's job")
+	fs.IntVar(&o.PageSize, "page-size", 1000, "entities per page, 1 to 1000")
+	addOutputFlags(cmd, &o.Out, client.Metrics())
+	addConnFlags(fs, &o.Conn)
+	leaf(cmd, func(a []string) error {
+		if len(a) != 1 || strings.TrimSpace(a[0]) == "" {
+			return usagef("jobs results takes one job id, got %d arguments (see gcusage jobs results --help)", len(a))
 		}
 		return nil
-	case "csv":
-		if first {
-			w.csv.Write(w.header())
+	}, func(c *cobra.Command, a []string) error {
+		o.JobID = a[0]
+		if runF != nil {
+			return runF(o)
 		}
-		return w.csv.Write(w.cells(e))
-	}
-	if first {
-		fmt.Fprintln(w.tab, strings.Join(w.header(), "\t"))
-	}
-	_, err := fmt.Fprintln(w.tab, strings.Join(w.cells(e), "\t"))
-	return err
+		return jobsResultsRun(c.Context(), o)
+	})
+	return cmd
 }
 
-// flush writes what was written whole, and ends nothing: a json array
-// stays open, so that no parser takes a cut run for a whole one.
-func (w *entityWriter) flush() {
-	if w.csv != nil {
-		w.csv.Flush()
+func jobsResultsRun(ctx context.Context, o *JobsResultsOptions) error {
+	wo, err := o.Out.writerOptions(allEntityColumns())
+	if err != nil {
+		return err
 	}
-	if w.tab != nil {
-		w.tab.Flush()
+	opts, err := o.f.options(&o.Conn)
+	if err != nil {
+		return err
 	}
-	w.w.Flush()
-}
-
-func (w *entityWriter) close() error {
-	switch {
-	case w.format == "json" && w.n == 0:
-		w.w.WriteString("[]\n")
-	case w.format == "json":
-		w.w.WriteString("\n]\n")
-	case w.n == 0 && w.csv != nil:
-		w.csv.Write(w.header())
-	case w.n == 0 && w.tab != nil:
-		fmt.Fprintln(w.tab, strings.Join(w.header(), "\t"))
+	run := &rowsRun{f: o.f, conn: &o.Conn, out: wo, opts: opts}
+	w := client.JobWindow{JobID: o.JobID, ClientID: o.ClientID}
+	split := func(err error) error {
+		return &client.SplitError{Window: w, Unfinished: []client.JobWindow{w}, Err: err}
 	}
-	w.flush()
-	if w.csv != nil {
-		if err := w.csv.Error(); err != nil {
-			return err
+	return run.jobs(ctx, func(ctx context.Context, cl *client.Client) iter.Seq2[client.Entity, error] {
+		return func(yield func(client.Entity, error) bool) {
+			j := cl.Job(o.ClientID, o.JobID)
+			j.PageSize = o.PageSize
+			res, err := j.Wait(ctx)
+			if err != nil {
+				yield(client.Entity{}, split(err))
+				return
+			}
+			for e, err := range res.Rows() {
+				if err != nil {
+					err = split(err)
+				}
+				if !yield(e, err) {
+					return
+				}
+			}
 		}
-	}
-	return w.w.Flush()
+	}, func(*client.SplitError) string { return "resume with: " + jobResults(&o.Conn, w) })
 }

@@ -1,7 +1,13 @@
 // Command gcusage runs Genesys Cloud API usage queries from the shell: it
 // starts the query, waits for it and prints the rows as a table, csv, json
 // or ndjson. `gcusage query --demo` does it all against an in-process stub.
+//
+// The commands are a cobra tree (root.go) built on one Factory
+// (factory.go); every command prints its rows through cmd/internal/output.
 package main
+
+// docs/cli.md is the reference generated from the command tree.
+//go:generate go test -run=^TestCLIReference$ -update .
 
 import (
 	"context"
@@ -12,7 +18,11 @@ import (
 )
 
 func main() {
-	os.Exit(run(interruptContext(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	// A write to a closed pipe (gcusage ... | head -1) then fails with
+	// EPIPE, which ends the run quietly with exit code 0, rather than
+	// killing the process with SIGPIPE (exit code 141).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	os.Exit(newFactory(os.Getenv, os.Stdout, os.Stderr).run(interruptContext(), os.Args[1:]))
 }
 
 // interruptContext ends at the first SIGINT or SIGTERM, which cancels the

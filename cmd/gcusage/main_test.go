@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gcusage/gcusage/client"
+	"github.com/gcusage/gcusage/cmd/internal/output"
 	"github.com/gcusage/gcusage/gen"
 	"github.com/gcusage/gcusage/usagetest"
 )
@@ -45,7 +46,7 @@ type out struct {
 func gcusage(t *testing.T, env map[string]string, transport http.RoundTripper, args ...string) out {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, transport: transport, now: clock}
+	a := &Factory{Getenv: func(k string) string { return env[k] }, Stdout: &stdout, Stderr: &stderr, Transport: transport, Now: clock}
 	code := a.run(context.Background(), args)
 	return out{code, stdout.String(), stderr.String()}
 }
@@ -115,8 +116,8 @@ func TestTableColumns(t *testing.T) {
 	}
 	golden(t, "query-week-method", o.stdout)
 	lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
-	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "DATE METHOD 429 REQUESTS" {
-		t.Errorf("header %q, want DATE METHOD 429 REQUESTS", got)
+	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "METHOD DATE 429 REQUESTS" {
+		t.Errorf("header %q, want METHOD DATE 429 REQUESTS: dimensions, then the date, then the counts", got)
 	}
 	var sum [2]int64
 	for _, l := range lines[1 : len(lines)-1] {
@@ -196,12 +197,12 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no command", env, nil, "a command is needed: query, summary, search, results, jobs, regions, version or help (see gcusage --help)\n"},
-		{"unknown command", env, []string{"stats"}, `unknown command "stats": want query, summary, search, results, jobs, regions, version or help` + "\n"},
-		{"near-miss command", env, []string{"qurey"}, `unknown command "qurey": want query, summary, search, results, jobs, regions, version or help; did you mean query?`},
-		{"unknown flag", env, at(srv, "query", "--bogus"), "flag provided but not defined: -bogus (see gcusage query --help)"},
-		{"swapped letters in a flag", env, at(srv, "query", "--fromat", "csv"), "-fromat; did you mean --format? (see gcusage query --help)"},
-		{"a letter missing from a flag", env, at(srv, "results", "id", "--formt=csv"), "-formt; did you mean --format?"},
+		{"no command", env, nil, "a command is needed: query, summary, search, results, jobs, regions, version, completion or help (see gcusage --help)\n"},
+		{"unknown command", env, []string{"stats"}, `unknown command "stats": want query, summary, search, results, jobs, regions, version, completion or help` + "\n"},
+		{"near-miss command", env, []string{"qurey"}, `unknown command "qurey": want query, summary, search, results, jobs, regions, version, completion or help; did you mean query?`},
+		{"unknown flag", env, at(srv, "query", "--bogus"), "query: unknown flag --bogus (see gcusage query --help)"},
+		{"swapped letters in a flag", env, at(srv, "query", "--fromat", "csv"), "query: unknown flag --fromat; did you mean --format? (see gcusage query --help)"},
+		{"a letter missing from a flag", env, at(srv, "results", "id", "--formt=csv"), "unknown flag --formt; did you mean --format?"},
 		{"a typo in another flag", env, at(srv, "query", "--granulrity", "day"), "did you mean --granularity?"},
 		{"argument", env, at(srv, "query", "now"), `query takes no arguments, got "now"`},
 		{"group-by", env, at(srv, "query", "--group-by", "client"), `--group-by "client": allowed OAuthClientId, OrganizationId, UserId, TemplateUri, HttpMethod`},
@@ -212,7 +213,6 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"format", env, at(srv, "query", "--format", "xml"), `--format "xml": allowed table, csv, json, ndjson`},
 		{"inverted interval", env, at(srv, "query", "--interval", "2024-02-01/2024-01-01"), `gcusage: --interval "2024-02-01/2024-01-01": end is before start` + "\n"},
 		{"empty interval", env, at(srv, "query", "--interval", "2024-02-01T00:00:00Z/2024-02-01T00:00:00Z"), `gcusage: --interval "2024-02-01T00:00:00Z/2024-02-01T00:00:00Z": end equals start`},
-		{"today", env, at(srv, "query", "--since", "0d"), "today"},
 		{"bad end", env, at(srv, "query", "--interval", "2024-02-01/2024-02-31"), `gcusage: --interval "2024-02-01/2024-02-31": end "2024-02-31" is not`},
 		{"bad interval", env, at(srv, "query", "--interval", "last week"), `gcusage: --interval "last week": want start/end, such as`},
 		{"interval and since", env, at(srv, "query", "--interval", jan, "--since", "7d"), "cannot be combined"},
@@ -235,7 +235,7 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 			at(srv, "query"), `GENESYSCLOUD_REGION "eu-wets-1": unknown region: allowed us-east-1`},
 		{"demo with url", env, at(srv, "query", "--demo"), "--demo runs against an in-process stub"},
 		{"demo with no-wait", env, []string{"query", "--demo", "--no-wait"}, "drop --region, --api-url, --login-url and --no-wait"},
-		{"no-wait on results", env, at(srv, "results", "id", "--no-wait"), "flag provided but not defined: -no-wait"},
+		{"no-wait on results", env, at(srv, "results", "id", "--no-wait"), "results: unknown flag --no-wait (see gcusage results --help)"},
 		{"results without id", env, at(srv, "results"), "results takes one execution id, got 0 arguments"},
 		{"results with an empty id", env, at(srv, "results", " "), "results: the execution id is empty"},
 		{"results of ..", env, at(srv, "results", ".."), `executionId "..": not an id`},
@@ -315,7 +315,8 @@ func TestOtherFailuresExit1(t *testing.T) {
 		srv := usagetest.NewServer(t)
 		o := gcusage(t, stubEnv(srv), nil, at(srv, "results", "no-such-id")...)
 		if o.code != 1 || !strings.Contains(o.stderr, "404") || !strings.Contains(o.stderr, "no-such-id") || strings.Contains(o.stderr, "resume") ||
-			!strings.HasSuffix(o.stderr, "; an execution id belongs to one organization and region: check the credentials and the region\n") {
+			!strings.HasSuffix(o.stderr, "; an execution id belongs to one organization and region: check the credentials and the region; "+
+				"the id of a search is read with 'gcusage results ID --search', that of a query --client or a summary with 'gcusage results ID --client CLIENT_ID'\n") {
 			t.Errorf("exit %d, stderr %q; want 1 and a 404 naming the id, with what to check but no resume command", o.code, o.stderr)
 		}
 	})
@@ -356,7 +357,7 @@ func TestResumeAfterInterrupt(t *testing.T) {
 			time.AfterFunc(time.Minute, func() { cancel(tc.cause) })
 			var stdout, stderr bytes.Buffer
 			env := stubEnv(srv)
-			a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, transport: srv.Transport(), now: time.Now}
+			a := &Factory{Getenv: func(k string) string { return env[k] }, Stdout: &stdout, Stderr: &stderr, Transport: srv.Transport(), Now: time.Now}
 			code := a.run(ctx, at(srv, "query", "--timeout", "0"))
 			if !regexp.MustCompile(`^gcusage: execution \S+: wait canceled after 1m0s: context canceled; resume with: gcusage results \S+ --api-url`).MatchString(stderr.String()) || code != tc.code {
 				t.Errorf("cause %v: exit %d, stderr %q; want %d and the resume command", tc.cause, code, stderr.String(), tc.code)
@@ -379,7 +380,7 @@ func TestResultsOfAnSDKQuery(t *testing.T) {
 	}
 	o := gcusage(t, stubEnv(srv), nil, at(srv, "results", e.ID)...)
 	lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
-	const header = "DATE CLIENT ID CLIENT NAME ORGANIZATION ID USER ID TEMPLATE URI METHOD 2XX 3XX 4XX 5XX 429 REQUESTS"
+	const header = "CLIENT ID CLIENT NAME ORGANIZATION ID USER ID TEMPLATE URI METHOD DATE 2XX 3XX 4XX 5XX 429 REQUESTS"
 	if o.code != 0 || len(lines) != 1+3+1 || strings.Join(strings.Fields(lines[0]), " ") != header ||
 		!strings.HasPrefix(lines[len(lines)-1], "TOTAL") || !strings.Contains(lines[1], " GET ") {
 		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant a header of every field, a total per method and the totals", o.code, o.stderr, o.stdout)
@@ -397,7 +398,8 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("exit %d: %s", o.code, o.stderr)
 		}
 		lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
-		if len(lines) != 1+5+1 || strings.Contains(lines[0], "DATE") {
+		// The standalone stub's sample data: its 3 clients.
+		if len(lines) != 1+3+1 || strings.Contains(lines[0], "DATE") {
 			t.Errorf("the demo does not show a total per client without dates:\n%s", o.stdout)
 		}
 		golden(t, "demo", o.stdout)
@@ -405,16 +407,16 @@ func TestDemo(t *testing.T) {
 			t.Errorf("stderr %q, want the demo note naming the interval", o.stderr)
 		}
 		o = gcusage(t, nil, nil, "query", "--demo", "--granularity", "day")
-		if o.code != 0 || !strings.HasPrefix(o.stdout, "DATE ") || !strings.Contains(o.stdout, "2024-01-01") || strings.Contains(o.stdout, "2024-01-08") {
+		if o.code != 0 || !strings.Contains(strings.SplitN(o.stdout, "\n", 2)[0], "  DATE  ") || !strings.Contains(o.stdout, "2024-01-01") || strings.Contains(o.stdout, "2024-01-08") {
 			t.Errorf("--granularity day: exit %d, want a date column over the last 7 full days:\n%s", o.code, o.stdout)
 		}
 		// The interval of Genesys' own blog: year and month, end included.
 		o = gcusage(t, nil, nil, "query", "--demo", "--interval", "2020-01/2020-06", "--granularity", "month", "--format", "csv")
-		if o.code != 0 || !strings.Contains(o.stdout, "\n2020-01-01T00:00:00Z,") || !strings.Contains(o.stdout, "\n2020-06-01T00:00:00Z,") || strings.Contains(o.stdout, "2020-07") {
+		if o.code != 0 || !strings.Contains(o.stdout, ",2020-01-01,") || !strings.Contains(o.stdout, ",2020-06-01,") || strings.Contains(o.stdout, "2020-07") {
 			t.Errorf("--interval 2020-01/2020-06: exit %d, stderr %q, want January to June:\n%s", o.code, o.stderr, o.stdout)
 		}
-		if o := gcusage(t, nil, nil, "query", "--demo", "--quiet", "--format", "ndjson"); o.code != 0 || o.stderr != "" || strings.Count(o.stdout, "\n") != 5 {
-			t.Errorf("--quiet: exit %d, stderr %q, %d lines; want 0, nothing, 5 rows", o.code, o.stderr, strings.Count(o.stdout, "\n"))
+		if o := gcusage(t, nil, nil, "query", "--demo", "--quiet", "--format", "ndjson"); o.code != 0 || o.stderr != "" || strings.Count(o.stdout, "\n") != 3 {
+			t.Errorf("--quiet: exit %d, stderr %q, %d lines; want 0, nothing, 3 rows", o.code, o.stderr, strings.Count(o.stdout, "\n"))
 		}
 	})
 }
@@ -425,24 +427,27 @@ func TestQueryOnTheWire(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, 0))
 		for _, tc := range []struct {
-			args []string
-			want string
+			args       []string
+			want, note string // the body sent, and the note on stderr ("" for none)
 		}{
-			{nil, `{"groupBy":["OAuthClientId"],"interval":"2024-01-01/2024-01-07"}`},
+			{nil, `{"groupBy":["OAuthClientId"],"interval":"2024-01-01/2024-01-07"}`, ""},
 			{[]string{"--since", "36h", "--group-by", "", "--granularity", "MONTH"},
-				`{"granularity":"Month","interval":"2024-01-06T12:00:00.000Z/2024-01-08T00:00:00.000Z"}`},
+				`{"granularity":"Month","interval":"2024-01-06T12:00:00.000Z/2024-01-08T00:00:00.000Z"}`, ""},
 			{[]string{"--since", "2023-12-01", "--until", "2d", "--group-by", "userid, httpmethod", "--metrics", "status500"},
-				`{"groupBy":["UserId","HttpMethod"],"interval":"2023-12-01/2024-01-05","metrics":["Status500"]}`},
-			{[]string{"--since", "2023-12-20", "--until", "2023-12-22"}, `{"groupBy":["OAuthClientId"],"interval":"2023-12-20/2023-12-22"}`},
-			{[]string{"--since", "3d", "--until", "2025-01-01"}, `{"groupBy":["OAuthClientId"],"interval":"2024-01-05/2024-01-07"}`},
+				`{"groupBy":["UserId","HttpMethod"],"interval":"2023-12-01/2024-01-05","metrics":["Status500"]}`, ""},
+			{[]string{"--since", "2023-12-20", "--until", "2023-12-22"}, `{"groupBy":["OAuthClientId"],"interval":"2023-12-20/2023-12-22"}`, ""},
+			{[]string{"--since", "3d", "--until", "2025-01-01"}, `{"groupBy":["OAuthClientId"],"interval":"2024-01-05/2024-01-07"}`,
+				"gcusage: note: --until 2025-01-01 reaches into today or later: the interval ends yesterday, 2024-01-07, as usage is counted up to then\n"},
 			{[]string{"--until", "2024-01-06T12:00:00+02:00"},
-				`{"groupBy":["OAuthClientId"],"interval":"2023-12-30T10:00:00.000Z/2024-01-06T10:00:00.000Z"}`},
-			{[]string{"--interval", "2024-01-01/2024-01-08"}, `{"groupBy":["OAuthClientId"],"interval":"2024-01-01/2024-01-08"}`},
+				`{"groupBy":["OAuthClientId"],"interval":"2023-12-30T10:00:00.000Z/2024-01-06T10:00:00.000Z"}`, ""},
+			{[]string{"--interval", "2024-01-01/2024-01-07"}, `{"groupBy":["OAuthClientId"],"interval":"2024-01-01/2024-01-07"}`, ""},
+			{[]string{"--interval", "2024-01-01/2024-01-08"}, `{"groupBy":["OAuthClientId"],"interval":"2024-01-01/2024-01-07"}`,
+				"gcusage: note: --interval 2024-01-01/2024-01-08 reaches into today or later: cut to 2024-01-01/2024-01-07, as usage is counted up to yesterday, 2024-01-07\n"},
 		} {
 			n := len(srv.Requests())
 			o := gcusage(t, stubEnv(srv), srv.Transport(), at(srv, append([]string{"query", "--format", "csv"}, tc.args...)...)...)
-			if o.code != 0 {
-				t.Fatalf("%v: exit %d: %s", tc.args, o.code, o.stderr)
+			if o.code != 0 || o.stderr != tc.note {
+				t.Fatalf("%v: exit %d, stderr %q; want 0 and %q", tc.args, o.code, o.stderr, tc.note)
 			}
 			var body string
 			for _, r := range srv.Requests()[n:] {
@@ -452,6 +457,56 @@ func TestQueryOnTheWire(t *testing.T) {
 			}
 			if strings.TrimSpace(body) != tc.want {
 				t.Errorf("%v: sent %s, want %s", tc.args, body, tc.want)
+			}
+		}
+	})
+}
+
+// One rule for an interval that reaches into today, in every command and
+// for each of --interval, --since and --until: cut to end yesterday with a
+// note (none with --quiet), or, when it starts today or later, refused
+// before anything is sent, in words that fit a date in the future.
+func TestIntervalRule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, 0), usagetest.WithNow(clock))
+		const yesterday = "usage is counted up to yesterday, 2024-01-07\n"
+		for _, cmd := range [][]string{{"query"}, {"search"}, {"jobs", "query"}} {
+			for _, tc := range []struct {
+				args []string
+				want string
+			}{
+				{[]string{"--since", "0d"}, "gcusage: --since 0d starts today: " + yesterday},
+				{[]string{"--interval", "2024-01-08/2024-01-09"}, "gcusage: --interval 2024-01-08/2024-01-09 starts today: " + yesterday},
+				{[]string{"--since", "2098-12-01", "--until", "2099-01-01"}, "gcusage: --since 2098-12-01 is in the future: " + yesterday},
+				{[]string{"--interval", "2099-01-01/2099-02-01"}, "gcusage: --interval 2099-01-01/2099-02-01 is in the future: " + yesterday},
+			} {
+				var tr refusing
+				o := gcusage(t, stubEnv(srv), &tr, at(srv, append(cmd, tc.args...)...)...)
+				if o.code != 2 || o.stderr != tc.want || tr.n.Load() != 0 {
+					t.Errorf("%v %v: exit %d, stderr %q, %d requests; want 2, %q and nothing sent", cmd, tc.args, o.code, o.stderr, tr.n.Load(), tc.want)
+				}
+			}
+			for _, tc := range []struct {
+				args []string
+				note string
+			}{
+				{[]string{"--interval", "2024-01-03/9999-12-31"}, "gcusage: note: --interval 2024-01-03/9999-12-31 reaches into today or later: cut to 2024-01-03/2024-01-07, as " + yesterday},
+				{[]string{"--since", "2024-01-03", "--until", "2099-01-01"}, "gcusage: note: --until 2099-01-01 reaches into today or later: the interval ends yesterday, 2024-01-07, as usage is counted up to then\n"},
+			} {
+				args := at(srv, append(cmd, append(tc.args, "--format", "csv")...)...)
+				n := len(srv.Requests())
+				o := gcusage(t, stubEnv(srv), srv.Transport(), args...)
+				if o.code != 0 || !strings.HasPrefix(o.stderr, tc.note) || strings.Count(o.stdout, "\n") < 2 {
+					t.Errorf("%v %v: exit %d, stderr %q; want 0 and %q", cmd, tc.args, o.code, o.stderr, tc.note)
+				}
+				for _, r := range srv.Requests()[n:] {
+					if r.Method == http.MethodPost && strings.HasPrefix(r.Path, "/api/") && !strings.Contains(string(r.Body), "2024-01-03/2024-01-07") {
+						t.Errorf("%v %v: sent %s, want the interval cut to 2024-01-03/2024-01-07", cmd, tc.args, r.Body)
+					}
+				}
+				if o := gcusage(t, stubEnv(srv), srv.Transport(), append(args, "--quiet")...); o.code != 0 || o.stderr != "" {
+					t.Errorf("%v %v --quiet: exit %d, stderr %q; want no note", cmd, tc.args, o.code, o.stderr)
+				}
 			}
 		}
 	})
@@ -544,7 +599,7 @@ func TestProgress(t *testing.T) {
 		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(3, 0))
 		var stdout, stderr, tty bytes.Buffer
 		env := stubEnv(srv)
-		a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, progress: &tty, transport: srv.Transport(), now: time.Now}
+		a := &Factory{Getenv: func(k string) string { return env[k] }, Stdout: &stdout, Stderr: &stderr, Progress: &tty, Transport: srv.Transport(), Now: time.Now}
 		if code := a.run(context.Background(), at(srv, "query", "--format", "csv")); code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr.String())
 		}
@@ -565,7 +620,7 @@ func TestProgress(t *testing.T) {
 	})
 	// run, as main calls it, shows progress on a terminal only: a buffer
 	// is not one.
-	if a := newApp(os.Getenv, io.Discard, &bytes.Buffer{}); a.progress != nil {
+	if a := newFactory(os.Getenv, io.Discard, &bytes.Buffer{}); a.Progress != nil {
 		t.Error("progress goes to a buffer")
 	}
 }
@@ -594,7 +649,7 @@ func TestHelp(t *testing.T) {
 		want string // the first line
 	}{
 		{[]string{"--help"}, "gcusage runs"}, {[]string{"help"}, "gcusage runs"}, {[]string{"-h"}, "gcusage runs"},
-		{[]string{"help", "-h"}, "gcusage runs"}, {[]string{"help", "--help"}, "gcusage runs"}, {[]string{"help", "-help"}, "gcusage runs"},
+		{[]string{"help", "-h"}, "gcusage runs"}, {[]string{"help", "--help"}, "gcusage runs"},
 		{[]string{"-h", "-h"}, "gcusage runs"}, {[]string{"--help", "-h"}, "gcusage runs"}, {[]string{"help", "help"}, "gcusage runs"},
 		{[]string{"help", "query"}, "Usage:"}, {[]string{"help", "query", "-h"}, "Usage:"}, {[]string{"-h", "results"}, "Usage:"},
 		{[]string{"help", "-h", "regions"}, "Usage:"}, {[]string{"query", "--help"}, "Usage:"}, {[]string{"query", "-h", "-h"}, "Usage:"},
@@ -611,7 +666,7 @@ func TestHelp(t *testing.T) {
 		t.Errorf("help stats: exit %d, stderr %q; want 2 and the unknown command", o.code, o.stderr)
 	}
 	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") ||
-		!strings.Contains(o.stdout, "csv or ndjson suit large exports") {
+		!strings.Contains(o.stdout, "cuts a later cell that does not fit") {
 		t.Errorf("query help lacks its flags or examples:\n%s", o.stdout)
 	}
 	// Every command that prints rows says what a cut-short run leaves.
@@ -714,7 +769,7 @@ const started = `{"executionId":"e1","resultsUri":"/api/v2/usage/query/e1/result
 func TestForbiddenNamesThePermissions(t *testing.T) {
 	srv := hostile(t, http.StatusForbidden, `{"message":"You are missing the following permission(s): [usage:organization:view, oauth:client:view]","code":"missing.any.permissions","status":403}`, "")
 	o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "t"}, nil, "query", "--api-url", srv.URL)
-	if o.code != 1 || !strings.HasSuffix(o.stderr, "; the credentials need the permission oauth:client:view or usage:organization:view\n") {
+	if o.code != 1 || !strings.HasSuffix(o.stderr, "; the credentials need the permission any of oauth:client:view, usage:organization:view\n") {
 		t.Errorf("exit %d, stderr %q; want 1 and the permissions needed", o.code, o.stderr)
 	}
 }
@@ -734,7 +789,7 @@ func TestServerTextCannotDriveTheTerminal(t *testing.T) {
 		if o.code != 1 || !strings.Contains(o.stderr, `bad value \x1b]0;pwned\`) || !strings.Contains(o.stderr, `\u009b2J\x7f`) {
 			t.Errorf("exit %d, stderr %q; want 1 and the message, escaped", o.code, o.stderr)
 		}
-		if i := strings.IndexFunc(strings.ReplaceAll(o.stderr, "\n", ""), isControl); i >= 0 {
+		if i := strings.IndexFunc(strings.ReplaceAll(o.stderr, "\n", ""), output.IsControl); i >= 0 {
 			t.Errorf("stderr %q has a control character at byte %d", o.stderr, i)
 		}
 	})
@@ -747,9 +802,9 @@ func TestServerTextCannotDriveTheTerminal(t *testing.T) {
 	srv := hostile(t, http.StatusAccepted, started, row("c1", 3)+","+row("c2", 4))
 	args := []string{"query", "--api-url", srv.URL, "--interval", jan, "--granularity", "day", "--metrics", "requests"}
 	o := gcusage(t, env, nil, args...)
-	want := `DATE        CLIENT ID  CLIENT NAME                                        REQUESTS
-2024-01-01  c1         Acme\x0aTOTAL  999999\x1b]0;pwned\x07\u009b2J\x7f  3
-2024-01-01  c2         Acme\x0aTOTAL  999999\x1b]0;pwned\x07\u009b2J\x7f  4
+	want := `CLIENT ID  CLIENT NAME                                        DATE        REQUESTS
+c1         Acme\x0aTOTAL  999999\x1b]0;pwned\x07\u009b2J\x7f  2024-01-01  3
+c2         Acme\x0aTOTAL  999999\x1b]0;pwned\x07\u009b2J\x7f  2024-01-01  4
 TOTAL                                                                     7
 `
 	if o.code != 0 || o.stdout != want {
@@ -757,7 +812,7 @@ TOTAL                                                                     7
 	}
 	o = gcusage(t, env, nil, append(args, "--format", "csv")...)
 	recs, err := csv.NewReader(strings.NewReader(o.stdout)).ReadAll()
-	if o.code != 0 || err != nil || len(recs) != 3 || recs[1][2] != name || recs[2][2] != name {
+	if o.code != 0 || err != nil || len(recs) != 3 || recs[1][1] != name || recs[2][1] != name {
 		t.Errorf("csv: exit %d, %v, stdout %q; want the names exact", o.code, err, o.stdout)
 	}
 	for _, f := range []string{"json", "ndjson"} {
@@ -806,8 +861,8 @@ func TestTopRanksByACountTheRowsHave(t *testing.T) {
 			args []string
 			col  int // of the csv: the count ranked by
 		}{
-			{[]string{"query", "--metrics", "status429,status200"}, 3},
-			{[]string{"query", "--metrics", "status300,requests"}, 3},
+			{[]string{"query", "--group-by", "oauthclientid,templateuri", "--metrics", "status429,status200"}, 4},
+			{[]string{"query", "--group-by", "oauthclientid,templateuri", "--metrics", "status300,requests"}, 4},
 			{[]string{"search", "--since", "3d"}, 4},
 			{[]string{"search", "--since", "3d", "--metrics", "clientname,status400,status300"}, 2},
 		} {
@@ -837,7 +892,7 @@ func TestTopRanksByACountTheRowsHave(t *testing.T) {
 func TestResultsKeepsEveryField(t *testing.T) {
 	srv := hostile(t, http.StatusAccepted, started, `{"clientId":"c1","requests":1},{"clientId":"c2","templateUri":"api/v2/flows","requests":2}`)
 	o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "a-test-token"}, nil, "results", "e1", "--api-url", srv.URL, "--format", "csv")
-	if o.code != 0 || !strings.Contains(o.stdout, ",c2,,,,api/v2/flows,,") {
+	if o.code != 0 || !strings.Contains(o.stdout, "\nc2,,,,api/v2/flows,,,") {
 		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant the second row's templateUri", o.code, o.stderr, o.stdout)
 	}
 }
@@ -885,7 +940,7 @@ func TestRetriesAreShown(t *testing.T) {
 		}
 		tr.n = 1
 		var stdout, stderr, tty bytes.Buffer
-		a := &app{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr, progress: &tty, transport: tr, now: clock}
+		a := &Factory{Getenv: func(k string) string { return env[k] }, Stdout: &stdout, Stderr: &stderr, Progress: &tty, Transport: tr, Now: clock}
 		if code := a.run(context.Background(), at(srv, "query", "--format", "csv")); code != 0 || !strings.Contains(tty.String(), "503 Service Unavailable; attempt 2 in ") || stderr.Len() != 0 {
 			t.Errorf("progress: exit %d, tty %q, stderr %q; want the retry on the progress line only", code, tty.String(), stderr.String())
 		}
@@ -900,8 +955,8 @@ func TestHopelessNetworkFailures(t *testing.T) {
 		dns := &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "api.example.invalid", IsNotFound: true}}
 		start := time.Now()
 		o := gcusage(t, stubEnv(srv), &failing{next: srv.Transport(), path: "/oauth/token", n: -1, err: dns}, at(srv, "query")...)
-		if d := time.Since(start); o.code != 1 || d > 10*time.Second || !strings.Contains(o.stderr, "no such host: check --region") {
-			t.Errorf("unknown host: exit %d after %v, stderr %q; want 1 within 10s and a hint at --region", o.code, d, o.stderr)
+		if d := time.Since(start); o.code != 1 || d > 10*time.Second || !strings.Contains(o.stderr, "no such host; check --region") || strings.Count(o.stderr, "no such host") != 1 {
+			t.Errorf("unknown host: exit %d after %v, stderr %q; want 1 within 10s, no such host said once and a hint at --region", o.code, d, o.stderr)
 		}
 		o = gcusage(t, stubEnv(srv), &failing{next: srv.Transport(), path: "/api/v2/usage/query", n: -1, status: http.StatusServiceUnavailable},
 			at(srv, "query", "--timeout", "2500ms")...)

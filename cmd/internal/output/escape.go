@@ -1,4 +1,4 @@
-package main
+package output
 
 import (
 	"fmt"
@@ -7,14 +7,14 @@ import (
 	"unicode/utf8"
 )
 
-// escape makes text from a server safe to show on a terminal: control
+// Escape makes text from a server safe to show on a terminal: control
 // characters (C0, DEL, C1), the line and paragraph separators, bidi
 // controls and bytes that are not UTF-8 (which some terminals read as C1)
 // are written as Go escapes (\x1b, \u009b), so that no answer can move the
 // cursor, retitle the window or forge a line. The table and every stderr
 // line go through it; csv and json keep the data exact.
-func escape(s string) string {
-	if utf8.ValidString(s) && strings.IndexFunc(s, isControl) < 0 {
+func Escape(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, IsControl) < 0 {
 		return s
 	}
 	var b strings.Builder
@@ -23,9 +23,9 @@ func escape(s string) string {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[0])
-		case isControl(r) && r < utf8.RuneSelf:
+		case IsControl(r) && r < utf8.RuneSelf:
 			fmt.Fprintf(&b, `\x%02x`, r)
-		case isControl(r):
+		case IsControl(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteString(s[:size])
@@ -35,7 +35,7 @@ func escape(s string) string {
 	return b.String()
 }
 
-// isControl reports whether a terminal could act on r rather than print it.
-func isControl(r rune) bool {
+// IsControl reports whether a terminal could act on r rather than print it.
+func IsControl(r rune) bool {
 	return r < 0x20 || r >= 0x7f && r < 0xa0 || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r)
 }

@@ -1,4 +1,4 @@
-package main
+package output
 
 import "testing"
 
@@ -16,8 +16,8 @@ func TestEscape(t *testing.T) {
 		"line\u2028next":             `line\u2028next`,
 		"\ufffd is a real character": "\ufffd is a real character",
 	} {
-		if got := escape(in); got != want {
-			t.Errorf("escape(%q) = %q, want %q", in, got, want)
+		if got := Escape(in); got != want {
+			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gcusage/gcusage/client"
+	"github.com/gcusage/gcusage/cmd/internal/output"
+)
+
+// rowsRun is what every command that prints rows does, whichever service
+// the rows come from: the connection, how to print, and the command that
+// picks a run cut short up again.
+type rowsRun struct {
+	f    *Factory
+	conn *ConnOptions
+	out  output.Options
+	opts []client.Option
+}
+
+// execute builds the client, gets the execution from start, waits for it
+// and prints its rows, all within --timeout. A wait cut short names the
+// command that resumes it.
+func (r *rowsRun) execute(ctx context.Context, start func(context.Context, *client.Client) (*client.Execution, error), resume func(id string) string) error {
+	cl, err := r.f.newClient(r.conn, r.opts)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := r.conn.bound(ctx)
+	defer cancel()
+	exec, err := start(ctx, cl)
+	if err != nil {
+		return r.f.hint(err)
+	}
+	if r.conn.NoWait {
+		if _, err := fmt.Fprintln(r.f.Stdout, output.Escape(exec.ID)); err != nil {
+			return err
+		}
+		r.f.note(r.conn, "execution "+exec.ID+" started; wait for it with: "+resume(exec.ID))
+		return nil
+	}
+	res, err := exec.Wait(ctx)
+	r.f.clearProgress(r.conn)
+	if err == nil {
+		err = r.print(legacyRows(res))
+	}
+	if err == nil && res.Capped() { // a part only, however --quiet
+		fmt.Fprintf(r.f.Stderr, "gcusage: warning: the search stopped at the API's cap of %d records, so the rows may be a part only: narrow the interval or add filters\n", client.MaxSearchRecords)
+	}
+	switch {
+	case err == nil || r.conn.Demo || errors.Is(err, errOutput):
+	case resumable(err) && errors.As(err, new(*client.DecodeError)):
+		return fmt.Errorf("%w; read it again with: %s", err, resume(exec.ID))
+	case resumable(err):
+		return fmt.Errorf("%w; resume with: %s", err, resume(exec.ID))
+	case errors.Is(err, client.ErrQueryFailed):
+		return fmt.Errorf("%w; start a new query: this one would fail again", err)
+	}
+	return r.f.hint(err)
+}
+
+// legacyRows are the rows of a legacy query, a summary or a search, as the
+// output layer takes them; the Result is closed when they end.
+func legacyRows(res *client.Result) iter.Seq2[output.Row, error] {
+	return func(yield func(output.Row, error) bool) {
+		defer res.Close()
+		for row, err := range res.Rows() {
+			if !yield(output.FromLegacy(row), err) {
+				return
+			}
+		}
+	}
+}
+
+// errOutput marks a failure to write the output, which no resume helps.
+var errOutput = errors.New("output")
+
+type outputError struct{ err error }
+
+func (e outputError) Error() string   { return e.err.Error() }
+func (e outputError) Unwrap() []error { return []error{e.err, errOutput} }
+
+// print writes the rows as they come. When they break off, the rows read so
+// far are written whole and the error is returned.
+func (r *rowsRun) print(rows iter.Seq2[output.Row, error]) error {
+	w := output.New(r.f.Stdout, r.out)
+	for row, err := range rows {
+		if err != nil {
+			r.f.clearProgress(r.conn)
+			if werr := w.Abort(); werr != nil {
+				return outputError{werr}
+			}
+			return err
+		}
+		if err := w.Write(&row); err != nil {
+			return outputError{err}
+		}
+	}
+	r.f.clearProgress(r.conn)
+	if err := w.Close(); err != nil {
+		return outputError{err}
+	}
+	return nil
+}
+
+// resumable tells a run that the same command picks up again from one
+// that would fail the same way (a 4xx, a refused login, a failed query): a
+// wait cut short by --timeout or Ctrl-C, or an answer cut short, which is
+// most often the network's doing.
+func resumable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, new(*client.DecodeError))
+}
+
+// The permissions each endpoint takes, any one of them, from the official
+// SDKs' operation docs.
+const (
+	permOrg    = "any of oauth:client:view, usage:organization:view"
+	permClient = "any of oauth:client:view, usage:client:view"
+	permSearch = "any of oauth:client:view, usage:simpleSearch:view"
+	permJobs   = "usage:organization:view"
+	permCJobs  = "usage:client:view"
+)
+
+// hint adds what to check to a failure that would fail again the same
+// way: credentials, permissions, or an id from elsewhere.
+func (f *Factory) hint(err error) error {
+	var ae *client.AuthError
+	var api *client.APIError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return fmt.Errorf("%w; check --region (or %s) or --api-url and --login-url", err, regionVar)
+	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("%w; check %s / _SECRET and the region", err, idVar)
+	case !errors.As(err, &api):
+	case api.StatusCode == http.StatusUnauthorized && f.Getenv(tokenVar) != "":
+		return fmt.Errorf("%w; the token of %s was used, which wins over %s / _SECRET: it may have expired or belong to another region; renew it, or unset it to log in with the client credentials", err, tokenVar, idVar)
+	case api.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("%w; the credentials need the permission %s", err, permission(api.Path))
+	case api.StatusCode != http.StatusNotFound:
+	case strings.Contains(api.Path, "/aggregates/query/jobs/"):
+		return fmt.Errorf("%w; a job id belongs to one organization and region, and a client's job is read with its --client: check the id, the credentials and the region", err)
+	case strings.Contains(api.Path, "/oauth/clients/"):
+		return fmt.Errorf("%w; an OAuth client id, and an execution id, belong to one organization and region: check the ids, the credentials and the region", err)
+	case strings.Contains(api.Path, "/usage/query/") && errors.As(err, new(*client.ExecutionError)):
+		return fmt.Errorf("%w; an execution id belongs to one organization and region: check the credentials and the region; "+
+			"the id of a search is read with 'gcusage results ID --search', that of a query --client or a summary with 'gcusage results ID --client CLIENT_ID'", err)
+	case errors.As(err, new(*client.ExecutionError)):
+		return fmt.Errorf("%w; an execution id belongs to one organization and region: check the credentials and the region", err)
+	}
+	return err
+}
+
+// permission names what the endpoint of path needs.
+func permission(path string) string {
+	switch {
+	case strings.Contains(path, "/usage/client/"):
+		return permCJobs
+	case strings.Contains(path, "/aggregates/query/jobs"):
+		return permJobs
+	case strings.Contains(path, "/oauth/clients/"):
+		return permClient
+	case strings.Contains(path, "/usage/simplesearch"):
+		return permSearch
+	}
+	return permOrg
+}
+
+// rerun is the command cmd (such as "gcusage results ID") with the flags of
+// fs that keep is true for, as given: what picks a run up again.
+func rerun(cmd []string, fs *pflag.FlagSet, keep func(name string) bool) string {
+	args := cmd
+	visitSet(fs, func(f *pflag.Flag) {
+		if !keep(f.Name) {
+			return
+		}
+		if f.Value.Type() == "bool" {
+			args = append(args, "--"+f.Name+"="+f.Value.String())
+			return
+		}
+		args = append(args, "--"+f.Name, shellQuote(f.Value.String()))
+	})
+	return strings.Join(args, " ")
+}
+
+// shellQuote leaves plain words alone and single-quotes anything else, so
+// the resume command can be pasted as is.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// oneOf returns a keep function for rerun that keeps names.
+func oneOf(names ...string) func(string) bool {
+	return func(n string) bool {
+		for _, m := range names {
+			if n == m {
+				return true
+			}
+		}
+		return false
+	}
+}
