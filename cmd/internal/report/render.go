@@ -52,14 +52,23 @@ func (r *Report) WriteHTML(w io.Writer) error {
 // same directory, which takes the name path only once the page is whole:
 // a failed run leaves no file behind, and an existing file at path is
 // never replaced (the error then says so, and nothing is written).
-func WriteFile(path string, r *Report) (err error) {
+func WriteFile(path string, r *Report) error {
+	if err := writeNew(path, r.WriteHTML); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// writeNew writes a new file at path with write, through a temporary file
+// beside it that is removed if anything fails.
+func writeNew(path string, write func(io.Writer) error) (err error) {
 	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("report: %s exists: choose another file, or remove it first", path)
+		return exists(path)
 	}
 	dir, base := filepath.Split(path)
 	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("report: %w", err)
+		return err
 	}
 	tmp := f.Name()
 	defer func() {
@@ -68,7 +77,7 @@ func WriteFile(path string, r *Report) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if err = r.WriteHTML(f); err != nil {
+	if err = write(f); err != nil {
 		return err
 	}
 	if err = f.Chmod(0o644); err == nil {
@@ -77,12 +86,13 @@ func WriteFile(path string, r *Report) (err error) {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("report: %w", err)
+		return err
 	}
-	if err = place(tmp, path); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	return nil
+	return place(tmp, path)
+}
+
+func exists(path string) error {
+	return fmt.Errorf("%s exists: choose another file, or remove it first", path)
 }
 
 // place gives the complete file tmp the name path unless path exists:
@@ -93,14 +103,13 @@ func place(tmp, path string) error {
 	err := os.Link(tmp, path)
 	switch {
 	case err == nil:
-		return os.Remove(tmp)
+		os.Remove(tmp) // the report is in place; a stray temporary name is no failure
+		return nil
 	case errors.Is(err, fs.ErrExist):
-		os.Remove(tmp)
-		return fmt.Errorf("%s exists: choose another file, or remove it first", path)
+		return exists(path)
 	}
 	if _, err := os.Lstat(path); err == nil {
-		os.Remove(tmp)
-		return fmt.Errorf("%s exists: choose another file, or remove it first", path)
+		return exists(path)
 	}
 	return os.Rename(tmp, path)
 }
