@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -210,6 +211,7 @@ func (a *agg) add(k Kind, r Row, i int) {
 			a.lumpedRows++
 			return
 		}
+		key = strings.Clone(key)
 		n = int32(len(a.clients))
 		a.byKey[key] = n
 		a.clients = append(a.clients, &clientAgg{key: key, id: clip(r.ClientID, maxID), series: make([]int64, 2*len(a.days))})
@@ -239,6 +241,7 @@ func (a *agg) addEndpoint(r Row) {
 			a.lumpedEPRows++
 			return
 		}
+		key = endpointKey{strings.Clone(key.template), strings.Clone(key.method)}
 		n = int32(len(a.endpoints))
 		a.byEndpoint[key] = n
 		a.endpoints = append(a.endpoints, &endpointAgg{

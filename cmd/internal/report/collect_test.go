@@ -13,13 +13,19 @@ import (
 
 var stubNow = time.Date(2025, 3, 31, 9, 30, 0, 0, time.UTC)
 
-// stubClient is an SDK client of an in-process stub of the population,
-// whose today is stubNow, through the stub's transport, which wrap (when
-// not nil) may wrap. Every query is done when posted: no test waits.
+// stubClient is an SDK client of a new in-process stub of the
+// population, whose today is stubNow; see stubClientOf.
 func stubClient(t testing.TB, p usagetest.Population, wrap func(http.RoundTripper) http.RoundTripper) (*usagetest.Server, *client.Client) {
 	t.Helper()
 	srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, 0), usagetest.WithPopulation(p),
 		usagetest.WithNow(func() time.Time { return stubNow }))
+	return srv, stubClientOf(t, srv, wrap)
+}
+
+// stubClientOf is an SDK client of srv through its transport, which wrap
+// (when not nil) may wrap. Every query is done when posted: no test waits.
+func stubClientOf(t testing.TB, srv *usagetest.Server, wrap func(http.RoundTripper) http.RoundTripper) *client.Client {
+	t.Helper()
 	rt := srv.Transport()
 	if wrap != nil {
 		rt = wrap(rt)
@@ -29,7 +35,7 @@ func stubClient(t testing.TB, p usagetest.Population, wrap func(http.RoundTrippe
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, c
+	return c
 }
 
 // stubReport collects a report of the days from first to last before
@@ -37,7 +43,7 @@ func stubClient(t testing.TB, p usagetest.Population, wrap func(http.RoundTrippe
 func stubReport(t testing.TB, c *client.Client, svc Service, first, last int) *Report {
 	t.Helper()
 	today := day(stubNow)
-	b, err := NewBuilder(Meta{First: today.AddDate(0, 0, -first), Last: today.AddDate(0, 0, -last), Host: "stub", Service: svc, Made: stubNow, Version: client.Version}, Limits{})
+	b, err := NewBuilder(Meta{First: today.AddDate(0, 0, -first), Last: today.AddDate(0, 0, -last), Host: "in-process stub (demo data)", Service: svc, Made: stubNow, Version: client.Version}, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

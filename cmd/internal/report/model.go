@@ -187,12 +187,13 @@ func clip(s string, n int) string {
 	return strings.Clone(s[:i]) + "…"
 }
 
-// longKey is what server text is told apart by, in memory of its own: the
-// text itself, or for text longer than n bytes its start and a hash of the
-// whole, so that two long client ids are still two clients.
+// longKey is what server text is told apart by: the text itself, or for
+// text longer than n bytes its start and a hash of the whole, so that two
+// long client ids are still two clients. Clone it to keep it: a short key
+// is the row's own text.
 func longKey(s string, n int) string {
 	if len(s) <= n {
-		return strings.Clone(s)
+		return s
 	}
 	h := sha256.Sum256([]byte(s))
 	return s[:n/2] + "#" + hex.EncodeToString(h[:16])
