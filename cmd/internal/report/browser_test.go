@@ -375,7 +375,7 @@ func checkHostile(t *testing.T, ctx context.Context, got inspected) {
 	tip, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(() => {
 		const el = document.getElementById('s0-requests');
 		const c = echarts.getInstanceByDom(el);
-		const i = c.getOption().series.findIndex((s) => s.name === ` + jsString(evil) + `);
+		const i = c.getOption().series.findIndex((s) => s.name === `+jsString(evil)+`);
 		c.dispatchAction({type: 'showTip', seriesIndex: i, dataIndex: 3});
 		return {
 			index: i,
