@@ -305,6 +305,12 @@ func TestSections(t *testing.T) {
 	if !v.Multi || v.Sections[0].Title != "All organizations" || v.Sections[1].Title != "acme" || len(v.Data.Sections) != 3 {
 		t.Errorf("page of sections: multi %v, titles %q, %q", v.Multi, v.Sections[0].Title, v.Sections[1].Title)
 	}
+	page := render(t, r)
+	for _, want := range []string{"<h2>All organizations</h2>", "<h2>acme</h2>", `id="s2-requests"`, `data-total="requests" data-value="23">23<`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page of sections lacks %s", want)
+		}
+	}
 }
 
 func TestEndpointsRanked(t *testing.T) {

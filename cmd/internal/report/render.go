@@ -48,6 +48,20 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	return bw.Flush()
 }
 
+// CheckPath says whether WriteFile could write a report at path: its
+// directory exists and nothing has the name yet. Check before the queries,
+// so that a run that could not keep its work does none.
+func CheckPath(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("report: %w", exists(path))
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("report: %s is not a directory that exists", dir)
+	}
+	return nil
+}
+
 // WriteFile writes the report to path through a temporary file in the
 // same directory, which takes the name path only once the page is whole:
 // a failed run leaves no file behind, and an existing file at path is

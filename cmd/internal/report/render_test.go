@@ -127,7 +127,7 @@ func TestPageShowsTheTotals(t *testing.T) {
 // under 5 MB, whatever the count of clients, since the page shows the top
 // ones only.
 func TestSize90DaysBy50Clients(t *testing.T) {
-	for _, clients := range []int{50, 2000} {
+	for _, clients := range []int{50, 500} {
 		b := newTestBuilder(t, 90, Limits{})
 		for i := range clients {
 			for d := 1; d <= 90; d++ {
@@ -160,8 +160,17 @@ func TestWriteNewNeverLeavesAHalfFile(t *testing.T) {
 	if left := ls(t, dir); len(left) != 0 {
 		t.Fatalf("a failed write left %q", left)
 	}
+	if err := CheckPath(path); err != nil {
+		t.Errorf("CheckPath of a new file: %v", err)
+	}
 	if err := WriteFile(path, hostileReport(t)); err != nil {
 		t.Fatal(err)
+	}
+	if err := CheckPath(path); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("CheckPath of an existing file: %v", err)
+	}
+	if err := CheckPath(filepath.Join(dir, "no", "x.html")); err == nil || !strings.Contains(err.Error(), "is not a directory that exists") {
+		t.Errorf("CheckPath in a missing directory: %v", err)
 	}
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().Perm() != 0o644 || fi.Size() < 500_000 {

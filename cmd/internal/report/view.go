@@ -86,7 +86,7 @@ func (b *Builder) Report() *Report {
 // The palette of the clients shown apart (ECharts' own first nine, then
 // more of the same weight), and the colors of the series that are no client.
 var palette = []string{"#5470c6", "#91cc75", "#fac858", "#ee6666", "#73c0de", "#3ba272",
-	"#fc8452", "#9a60b4", "#ea7ccc", "#2f4554", "#c4ccd3", "#61a0a8", "#d48265", "#749f83", "#ca8622", "#bda29a"}
+	"#fc8452", "#9a60b4", "#ea7ccc", "#2f4554", "#d97706", "#61a0a8", "#d48265", "#749f83", "#ca8622", "#bda29a"}
 
 const (
 	colorOther = "#a0a7b4"
