@@ -9,22 +9,25 @@ MODS  := ./... ./usagetest/... ./cmd/...
 # the path that `go tool -n` builds it to.
 NOWORK := GOWORK=off $(GO)
 
-.PHONY: generate check-generate vet lint test test-go1.27 test-norace test-sdk-js node bench bench-test ci
+.PHONY: generate check-generate vet lint test test-go1.27 test-norace test-browser screenshot test-sdk-js node bench bench-test ci
 
 generate:
 	$(GO) generate $(MODS)
 	cd bench && $(NOWORK) generate ./...
 
 # Regenerate, then fail on any difference or any new file in the output, so
-# that gen/ is never edited by hand and never lags behind api/usage.yaml, nor
-# docs/cli.md behind the CLI's command tree.
-GENERATED := gen/ bench/ogenusage/ docs/cli.md
+# that gen/ is never edited by hand and never lags behind api/usage.yaml,
+# nor docs/cli.md behind the CLI's command tree, and the report's embedded
+# ECharts is the very file its package-lock.json pins (its generator needs
+# npm).
+GENERATED := gen/ bench/ogenusage/ docs/cli.md cmd/internal/report/lib/
 check-generate: generate
 	@git diff --exit-code -- $(GENERATED) || { echo "$(GENERATED): stale or edited by hand: run make generate and commit"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" || { git status --porcelain --untracked-files=all -- $(GENERATED); echo "make generate wrote files that are not committed"; exit 1; }
 
 vet:
 	$(GO) vet $(MODS)
+	$(GO) vet -tags browser ./cmd/internal/report
 	cd bench && $(NOWORK) vet ./...
 
 lint:
@@ -42,10 +45,20 @@ test-go1.27:
 	GOTOOLCHAIN=$(GO127) $(GO) test -race $(MODS)
 
 # What the race detector would distort, so `test` leaves it out: allocation
-# counts, the million-row stream at full size, and the CLI's heap under
-# hostile answers.
+# counts, the million-row stream at full size, the CLI's heap under hostile
+# answers, and the report's peak RSS over 300,000 rows and its memory
+# against a million client ids.
 test-norace:
-	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory|TestTableHeapBounded' ./client ./usagetest ./cmd/gcusage
+	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory|TestTableHeapBounded|TestReport300kRowsRSS|TestMillionClientsBounded' -v ./client ./usagetest ./cmd/gcusage ./cmd/internal/report
+
+# The report in headless Chromium (Debian: apt-get install -y chromium),
+# which it needs: without it the test fails and says so. REPORT_SCREENSHOT
+# names where its screenshot goes; `make screenshot` refreshes the README's.
+test-browser:
+	$(GO) test -count=1 -tags browser -run '^TestBrowser$$' -v ./cmd/internal/report
+
+screenshot:
+	REPORT_SCREENSHOT=$(CURDIR)/docs/img/report.png $(MAKE) test-browser
 
 # Genesys' JavaScript SDK, unmodified, against the stub built from this
 # checkout (usagetest/compat/js): every usage operation, and the values it
@@ -82,4 +95,4 @@ bench:
 bench-test:
 	cd bench && $(NOWORK) test -race -short . && $(NOWORK) test -run='^$$' -bench=. -benchtime=1x -short .
 
-ci: check-generate vet lint test test-go1.27 test-norace bench-test test-sdk-js
+ci: check-generate vet lint test test-go1.27 test-norace bench-test test-browser test-sdk-js

@@ -7,6 +7,8 @@ module github.com/gcusage/gcusage/cmd
 go 1.26.0
 
 require (
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
 	github.com/gcusage/gcusage v0.0.0-00010101000000-000000000000
 	github.com/gcusage/gcusage/usagetest v0.0.0-00010101000000-000000000000
 	github.com/oapi-codegen/runtime v1.9.0
@@ -21,6 +23,7 @@ require (
 	github.com/getkin/kin-openapi v0.153.0 // indirect
 	github.com/go-faster/errors v0.7.1 // indirect
 	github.com/go-faster/jx v1.2.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-openapi/jsonpointer v0.22.5 // indirect
 	github.com/go-openapi/swag/jsonname v0.25.5 // indirect
 	github.com/google/uuid v1.6.0 // indirect
