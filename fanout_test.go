@@ -73,25 +73,7 @@ func (f *fleet) work(ctx context.Context, task *fanout.Task) error {
 	if err != nil {
 		return err
 	}
-	e, err := c.Start(ctx, orgQuery)
-	if err != nil {
-		return err
-	}
-	task.SetResume(e.ID)
-	res, err := e.Wait(ctx)
-	if err != nil {
-		return err
-	}
-	for row, err := range res.Rows() {
-		if err == nil {
-			err = f.sink.Write(task.Name, row)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	task.SetResume("")
-	return nil
+	return fanout.Query(ctx, task, c, orgQuery, f.sink)
 }
 
 // wantRows checks that org got its own rows, all of them, through the sink.
@@ -220,11 +202,8 @@ func TestFanOutInterrupted(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: resume %s: %v", o.Name, o.Resume, err)
 			}
-			for row, err := range res.Rows() {
-				if err != nil {
-					t.Fatal(err)
-				}
-				f.sink.Write(o.Name, row)
+			if err := f.sink.Drain(o.Name, res.Rows()); err != nil {
+				t.Fatal(err)
 			}
 			f.wantRows(o.Name)
 		}

@@ -174,3 +174,35 @@ func TestSink(t *testing.T) {
 		t.Errorf("write after a failure: %v (Err %v, %d rows), want the failure again and nothing written", err, s.Err(), s.Rows("org-01"))
 	}
 }
+
+// Drain writes rows until the first error, of the rows or of a write.
+func TestDrain(t *testing.T) {
+	var got []int
+	s := fanout.NewSink(func(org string, row int) error {
+		if row == 3 {
+			return errors.New("disk full")
+		}
+		got = append(got, row)
+		return nil
+	})
+	broken := errors.New("connection reset")
+	rows := func(stop error) func(yield func(int, error) bool) {
+		return func(yield func(int, error) bool) {
+			for i := range 5 {
+				if i == 2 && stop != nil {
+					yield(0, stop)
+					return
+				}
+				if !yield(i, nil) {
+					return
+				}
+			}
+		}
+	}
+	if err := s.Drain("a", rows(broken)); err != broken || !slices.Equal(got, []int{0, 1}) {
+		t.Errorf("rows broken after two: %v, wrote %v", err, got)
+	}
+	if err := s.Drain("b", rows(nil)); err == nil || err.Error() != "disk full" || !slices.Equal(got, []int{0, 1, 0, 1, 2}) || s.Rows("b") != 3 {
+		t.Errorf("a write failing at the fourth row: %v, wrote %v (%d of b)", err, got, s.Rows("b"))
+	}
+}

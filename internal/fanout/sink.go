@@ -1,6 +1,9 @@
 package fanout
 
-import "sync"
+import (
+	"iter"
+	"sync"
+)
 
 // Sink is where the rows of several orgs meet on their way to one output:
 // each Write hands one whole row, with the name of its org, to the write
@@ -50,4 +53,18 @@ func (s *Sink[R]) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// Drain writes every row of rows as org's, and returns the first error of
+// rows or of a write: the loop of each org's work once its rows stream.
+func (s *Sink[R]) Drain(org string, rows iter.Seq2[R, error]) error {
+	for row, err := range rows {
+		if err == nil {
+			err = s.Write(org, row)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
