@@ -44,14 +44,14 @@ test-go1.27:
 test-norace:
 	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory' ./client ./usagetest
 
-# Every table of docs/performance.md: the polling table (virtual time) and
+# Every table of docs/performance.md: the polling and fan-out tables (virtual time) and
 # the root's connection and token tests, verbose so that their figures
 # print, then the side-by-side suite (gcusage, ogen and a hand-rolled client
 # against the same stub) and benchstat's tables with gcusage as the baseline
 # column. The raw benchmark results stay in bench/bench.out.
 COUNT ?= 6
 bench:
-	cd bench && $(NOWORK) test -count=1 -run='^TestPollingEfficiency$$' -v .
+	cd bench && $(NOWORK) test -count=1 -run='^(TestPollingEfficiency|TestFanOutRounds)$$' -v .
 	$(GO) test -count=1 -run='^(TestLoopbackReusesTokenAndConnection|TestHundredConcurrentQueriesFetchOneToken)$$' -v .
 	cd bench && bash -o pipefail -c "$(NOWORK) test -run='^$$' -bench=. -benchmem -count=$(COUNT) -timeout=60m . | tee bench.out"
 	cd bench && $(NOWORK) tool benchstat -col /client bench.out
