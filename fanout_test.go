@@ -43,7 +43,6 @@ type fleet struct {
 	check *specCheck
 	names []string
 	sink  *fanout.Sink[gen.APIUsageRow]
-	mu    sync.Mutex
 	rows  map[string][]gen.APIUsageRow // by org, as the sink wrote them
 }
 
