@@ -247,7 +247,7 @@ func malformed(path string, err error) error {
 	}
 	line, _ := de.Position()
 	key := de.Key()
-	if len(key) == 1 && strings.HasPrefix(de.Error(), "toml: cannot decode") {
+	if len(key) == 1 && strings.HasPrefix(de.Error(), "toml: cannot ") { // decode a value, or store an array of tables
 		return &Error{Path: path, Line: line, Reason: fmt.Sprintf("%s is not a profile: a profile is a table such as [%s]", key[0], key[0])}
 	}
 	if len(key) == 2 && slices.Contains(keys, key[1]) && strings.HasPrefix(de.Error(), "toml: cannot decode") {

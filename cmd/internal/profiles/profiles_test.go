@@ -78,6 +78,7 @@ func TestMalformedFileNamesPathAndLine(t *testing.T) {
 		{"[a]\nclient_secret = [\"" + secret + "\"]\n", 2, "client_secret must be a string"},
 		{"[a]\nclient_secret = tr" + secret + "\n", 2, "malformed TOML"},
 		{"[a]\ngrant_type = true\n", 1, `profile "a": grant_type must be a string`},
+		{"[a]\naccess_token = \"t\"\n[[proxies]]\nhost = \"h\"\n", 3, "proxies is not a profile"},
 	} {
 		path := filepath.Join(t.TempDir(), "config.toml")
 		if err := os.WriteFile(path, []byte(c.toml), 0o600); err != nil {
@@ -329,5 +330,18 @@ func TestDemoAndEnv(t *testing.T) {
 	env := map[string]string{"GENESYSCLOUD_REGION": "eu-west-1", "GENESYSCLOUD_ACCESS_TOKEN": "t", "HOME": "/h"}
 	if got := profiles.IgnoredEnv(func(k string) string { return env[k] }); !slices.Equal(got, []string{"GENESYSCLOUD_ACCESS_TOKEN", "GENESYSCLOUD_REGION"}) {
 		t.Errorf("ignored %v", got)
+	}
+}
+
+// A profile may be written as a dotted key or an inline table, as TOML
+// allows: it keeps its place in the file, and the line it starts on.
+func TestProfileForms(t *testing.T) {
+	c := parse(t, "c.client_credentials = \"i\"\nc.client_secret = \"s\"\nacme = { client_credentials = \"x\", client_secret = \"y\" }\n\n[b]\naccess_token = \"t\"\n[c.proxy]\nhost = \"h\"\n")
+	var got []string
+	for _, p := range c.Profiles {
+		got = append(got, fmt.Sprintf("%s:%d:%s", p.Name, p.Line, p.ClientID))
+	}
+	if want := []string{"c:1:i", "acme:3:x", "b:5:"}; !slices.Equal(got, want) {
+		t.Errorf("profiles %v, want %v", got, want)
 	}
 }
