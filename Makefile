@@ -77,14 +77,14 @@ node:
 	@command -v node >/dev/null && command -v npm >/dev/null && node -e 'process.exit(parseInt(process.versions.node) < 18 ? 1 : 0)' || \
 	  { echo "make test-sdk-js needs Node.js 18 or later and npm, which this machine lacks (Debian: apt-get install -y nodejs npm)"; exit 1; }
 
-# Every table of docs/performance.md: the polling table (virtual time) and
+# Every table of docs/performance.md: the polling and fan-out tables (virtual time) and
 # the root's connection and token tests, verbose so that their figures
 # print, then the side-by-side suite (gcusage, ogen and a hand-rolled client
 # against the same stub) and benchstat's tables with gcusage as the baseline
 # column. The raw benchmark results stay in bench/bench.out.
 COUNT ?= 6
 bench:
-	cd bench && $(NOWORK) test -count=1 -run='^TestPollingEfficiency$$' -v .
+	cd bench && $(NOWORK) test -count=1 -run='^(TestPollingEfficiency|TestFanOutRounds)$$' -v .
 	$(GO) test -count=1 -run='^(TestLoopbackReusesTokenAndConnection|TestHundredConcurrentQueriesFetchOneToken)$$' -v .
 	cd bench && bash -o pipefail -c "$(NOWORK) test -run='^$$' -bench=. -benchmem -count=$(COUNT) -timeout=60m . | tee bench.out"
 	cd bench && $(NOWORK) tool benchstat -col /client bench.out

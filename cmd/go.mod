@@ -12,6 +12,7 @@ require (
 	github.com/gcusage/gcusage v0.0.0-00010101000000-000000000000
 	github.com/gcusage/gcusage/usagetest v0.0.0-00010101000000-000000000000
 	github.com/oapi-codegen/runtime v1.9.0
+	github.com/pelletier/go-toml/v2 v2.4.3
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10
 	golang.org/x/term v0.48.0

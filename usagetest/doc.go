@@ -75,6 +75,17 @@
 // 1; nth 0 means every request. Requests counts every request received,
 // faulted ones included, with credentials redacted.
 //
+// A server serves one organization unless WithOrgs gives it several, such
+// as the partner's orgs of DemoOrgs: each has its own credentials, which the
+// token endpoint tells apart, its own organizationId, OAuth clients, users
+// and traffic (its seed and Population), and its own executions and jobs,
+// which another org's token gets 404 for. Server.Org answers for one org:
+// its rows, its clients, and faults that fire on its requests only
+// (OrgServer.Inject), so that one org of several can fail; Org.Running
+// makes an org's work take a set time. Barrier holds requests until a
+// number of them are in flight at once, which proves that clients run
+// concurrently without timing them.
+//
 // Inside a testing/synctest bubble, start the server with InMemory and send
 // requests through Transport: a real socket would hang the bubble.
 //
@@ -86,6 +97,11 @@
 //	  Login URL:     http://127.0.0.1:8765  (token endpoint http://127.0.0.1:8765/oauth/token)
 //	  Client ID:     gcusage-demo-client
 //	  Client secret: gcusage-demo-secret
+//	Organizations: each one's credentials log in to it alone, the first to the one above.
+//	  NAME          ORGANIZATION ID                       CLIENT ID                    CLIENT SECRET
+//	  demo-prod     a06ecd54-c477-4648-95a4-cc3e8bfc69a9  gcusage-demo-client          gcusage-demo-secret
+//	  demo-test     0c834f08-879f-4d9a-91a1-0ef3c8e1f2c1  gcusage-demo-test-client     gcusage-demo-test-secret
+//	  demo-sandbox  8d5107b2-7e24-4045-862c-254b04c0cf3f  gcusage-demo-sandbox-client  gcusage-demo-sandbox-secret
 //	Serving until interrupted (Ctrl-C).
 //
 //	$ B=http://127.0.0.1:8765

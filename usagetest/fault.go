@@ -1,10 +1,12 @@
 package usagetest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -38,6 +40,7 @@ type Fault struct {
 	code  int
 	text  string
 	delay time.Duration
+	gate  *barrier
 }
 
 type faultKind int
@@ -57,6 +60,7 @@ const (
 	faultJobFailed
 	faultJobCancelled
 	faultMaxResponseSize
+	faultBarrier
 )
 
 // RateLimited answers 429 too.many.requests.retry.after with the given
@@ -109,6 +113,51 @@ func RevokeToken() Fault { return Fault{kind: faultRevoke} }
 // "http://127.0.0.2:9"), which a careful client refuses to follow.
 func ForeignResultsURI(origin string) Fault { return Fault{kind: faultForeignResults, text: origin} }
 
+// Barrier holds each request it fires on until n of them are held at
+// once, then lets those n go on together, and the next n after them: with
+// WithFault(RouteQuery, 0, Barrier(3)) no query is started until three are
+// being posted at the same time, which proves without any clock that three
+// clients (the clients of three orgs, say) run at once. Where they do not,
+// the requests wait for ever, or until their clients give up: a held
+// request ends without an answer when its context does. One Barrier value
+// counts the requests of every route and org it is scripted on.
+func Barrier(n int) Fault { return Fault{kind: faultBarrier, code: n, gate: &barrier{n: n}} }
+
+// barrier is the state of a Barrier: the requests held in the current
+// round, released together by closing release.
+type barrier struct {
+	n       int
+	mu      sync.Mutex
+	held    int
+	release chan struct{}
+}
+
+// wait holds until the round of this request is full, and reports false
+// when ctx ended first.
+func (b *barrier) wait(ctx context.Context) bool {
+	b.mu.Lock()
+	if b.release == nil {
+		b.release = make(chan struct{})
+	}
+	round := b.release
+	if b.held++; b.held == b.n {
+		close(round)
+		b.release, b.held = nil, 0
+	}
+	b.mu.Unlock()
+	select {
+	case <-round:
+		return true
+	case <-ctx.Done():
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.release == round { // the round is still filling: leave it
+			b.held--
+		}
+		return false
+	}
+}
+
 // TokenRateLimited makes the token endpoint answer 400 invalid_request
 // "rate limit exceeded", as Genesys Cloud does under load.
 func TokenRateLimited() Fault { return Fault{kind: faultTokenRateLimited} }
@@ -117,7 +166,8 @@ var faultNames = [...]string{faultRateLimited: "RateLimited", faultHTML: "HTMLEr
 	faultSlow: "Slow", faultTruncated: "TruncatedJSON", faultInvalidJSON: "InvalidJSON",
 	faultUnknownStatus: "UnknownStatus", faultNonUTCDate: "NonUTCDate", faultRevoke: "RevokeToken",
 	faultForeignResults: "ForeignResultsURI", faultTokenRateLimited: "TokenRateLimited",
-	faultJobFailed: "JobFailed", faultJobCancelled: "JobCancelled", faultMaxResponseSize: "MaxResponseSize"}
+	faultJobFailed: "JobFailed", faultJobCancelled: "JobCancelled", faultMaxResponseSize: "MaxResponseSize",
+	faultBarrier: "Barrier"}
 
 // String names the fault as the call that builds it, for messages.
 func (f Fault) String() string {
@@ -125,7 +175,7 @@ func (f Fault) String() string {
 	switch {
 	case f.kind == 0:
 		return "Fault{}"
-	case f.kind == faultHTML || f.kind == faultMaxResponseSize:
+	case f.kind == faultHTML || f.kind == faultMaxResponseSize || f.kind == faultBarrier:
 		arg = strconv.Itoa(f.code)
 	case f.kind == faultSlow:
 		arg = f.delay.String()
@@ -157,6 +207,8 @@ func (f Fault) check(route Route, nth int) error {
 		return fmt.Errorf("usagetest: fault %v on %s: nth is %d, want 0 (every request) or more", f, route, nth)
 	case f.kind == faultHTML && (f.code < 502 || f.code > 504):
 		return fmt.Errorf("usagetest: HTMLError(%d): the status must be 502, 503 or 504", f.code)
+	case f.kind == faultBarrier && f.code < 1:
+		return fmt.Errorf("usagetest: Barrier(%d): want at least 1 request to hold", f.code)
 	case f.kind == faultRateLimited && f.text == "":
 		return fmt.Errorf("usagetest: RateLimited: Retry-After is empty, want seconds or an HTTP-date")
 	case f.kind == faultNonUTCDate:
@@ -190,4 +242,5 @@ type scripted struct {
 	route Route
 	at    int // the route's request count that fires it; 0 = every request
 	fault Fault
+	org   *org // when set, it fires on this org's requests only, counted among them
 }

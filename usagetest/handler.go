@@ -3,7 +3,6 @@ package usagetest
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +40,7 @@ type exchange struct {
 	in     *openapi3filter.RequestValidationInput // nil off the spec: token endpoint, unknown paths
 	corr   string
 	faults []Fault
+	org    *org // whose token the request carries, once authorized
 }
 
 func (x *exchange) fault(k faultKind) (Fault, bool) {
@@ -109,6 +109,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				t.Stop()
 				return
 			}
+		}
+	}
+	for _, f := range x.faults {
+		if f.kind == faultBarrier && !f.gate.wait(r.Context()) {
+			return
 		}
 	}
 	if _, ok := x.fault(faultDrop); ok {
@@ -197,8 +202,8 @@ func (s *Server) token(x *exchange, body []byte) {
 		return
 	}
 	id, secret, ok := x.r.BasicAuth()
-	if !ok || subtle.ConstantTimeCompare([]byte(id), []byte(s.cfg.id)) != 1 ||
-		subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.secret)) != 1 {
+	o := s.login(id, secret)
+	if !ok || o == nil {
 		x.oauthError(http.StatusUnauthorized, "invalid_client", "Bad client credentials")
 		return
 	}
@@ -206,7 +211,7 @@ func (s *Server) token(x *exchange, body []byte) {
 		x.oauthError(http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type is %q; want client_credentials", g))
 		return
 	}
-	tok := s.issue()
+	tok := s.issue(o)
 	x.w.Header().Set("Cache-Control", "no-store")
 	x.json(http.StatusOK, struct {
 		AccessToken string `json:"access_token"`
@@ -215,12 +220,12 @@ func (s *Server) token(x *exchange, body []byte) {
 	}{tok, "bearer", int64(s.cfg.lifetime / time.Second)})
 }
 
-// issue mints a random token and remembers it until it expires.
-func (s *Server) issue() string {
+// issue mints a random token of org o and remembers it until it expires.
+func (s *Server) issue(o *org) string {
 	tok := newToken()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tokens[tok] = token{expires: time.Now().Add(s.cfg.lifetime)}
+	s.tokens[tok] = token{expires: time.Now().Add(s.cfg.lifetime), org: o}
 	return tok
 }
 
@@ -237,6 +242,7 @@ func (s *Server) authorized(x *exchange) bool {
 	}
 	s.mu.Unlock() // before answering: in memory, writing waits for the client, which may need the lock for a token
 	if strings.EqualFold(scheme, "Bearer") && ok && !t.revoked && time.Now().Before(t.expires) {
+		x.org = t.org
 		return true
 	}
 	x.error(http.StatusUnauthorized, "authentication.required", "",
@@ -258,13 +264,13 @@ func (s *Server) postQuery(x *exchange, body []byte) {
 		x.error(http.StatusBadRequest, "invalid.date", "interval", datesMessage+" ("+err.Error()+")")
 		return
 	}
-	s.start(x, q, &execution{q: pq, route: RouteResults}, func(id string) string { return queryPath + "/" + id + "/results" })
+	s.start(x, q, &execution{org: x.org, q: pq, route: RouteResults}, func(id string) string { return queryPath + "/" + id + "/results" })
 }
 
 // finished reports whether e is done, counting one more Running answer
 // when poll is set and it is not. The caller holds s.mu.
 func (s *Server) finished(e *execution, poll bool) bool {
-	if !e.done && e.polls >= s.cfg.polls && time.Since(e.created) >= s.cfg.running {
+	if !e.done && e.polls >= s.cfg.polls && time.Since(e.created) >= s.running(e.org) {
 		e.done = true
 	}
 	if !e.done && poll {
@@ -281,7 +287,7 @@ func (s *Server) results(x *exchange, route Route, clientID, id string) {
 	}
 	s.mu.Lock()
 	e := s.execs[id]
-	if e != nil && (e.route != route || e.clientID != clientID) {
+	if e != nil && (e.org != x.org || e.route != route || e.clientID != clientID) {
 		e = nil
 	}
 	f, unknown := x.fault(faultUnknownStatus)
@@ -303,7 +309,7 @@ func (s *Server) results(x *exchange, route Route, clientID, id string) {
 	case route == RouteSearchResults:
 		s.searchPage(x, e, status(gen.QueryStatusComplete))
 	default:
-		x.complete(e.q.rows(s.cfg.seed, s.cfg.pop, s.now()), x.envelope(status(gen.QueryStatusComplete), ""))
+		x.complete(e.q.rows(e.org.Seed, e.org.Population, s.now()), x.envelope(status(gen.QueryStatusComplete), ""))
 	}
 }
 

@@ -95,6 +95,7 @@ func matchJob(r *http.Request) (Route, jobRoute) {
 
 // stubJob is a job the stub runs.
 type stubJob struct {
+	org      *org // that started it, the only one that may read it
 	clientID string
 	entities []gen.OrganizationPublicAPIUsage // every page, computed at the POST
 	orgs     []string                         // organizationId of each entity (client variant)
@@ -143,8 +144,8 @@ func (s *Server) postJob(x *exchange, body []byte, jr jobRoute) {
 		}
 		q.filters["TemplateUri"], q.filters["Platform"] = cl.TemplateUris, cl.Platforms
 		q.filters["HttpMethod"], q.filters["OrganizationId"] = strs(cl.HTTPMethods), cl.OrganizationIds
-		for i := range s.cfg.pop.Clients {
-			if uuid(s.cfg.seed, "client", i) == jr.clientID {
+		for i := range x.org.Population.Clients {
+			if uuid(x.org.Seed, "client", i) == jr.clientID {
 				q.client = i
 			}
 		}
@@ -187,8 +188,8 @@ func (s *Server) postJob(x *exchange, body []byte, jr jobRoute) {
 			return
 		}
 	}
-	j := &stubJob{clientID: jr.clientID, created: time.Now()}
-	j.entities, j.orgs = q.entities(s.cfg.seed, s.cfg.pop, s.now())
+	j := &stubJob{org: x.org, clientID: jr.clientID, created: time.Now()}
+	j.entities, j.orgs = q.entities(x.org.Seed, x.org.Population, s.now())
 	for _, f := range x.faults {
 		switch f.kind {
 		case faultJobFailed, faultJobCancelled:
@@ -205,7 +206,7 @@ func (s *Server) postJob(x *exchange, body []byte, jr jobRoute) {
 		id = uuid(s.cfg.seed, "job", s.nextExec)
 	}
 	s.jobs[id] = j
-	done := s.cfg.polls == 0 && s.cfg.running == 0
+	done := s.cfg.polls == 0 && s.running(x.org) == 0
 	j.done = done
 	s.mu.Unlock()
 	uri := strings.TrimSuffix(x.r.URL.Path, "/") + "/" + id
@@ -237,7 +238,7 @@ func deref[T any](p *T) T {
 func (s *Server) jobState(j *stubJob, unknown bool) gen.JobStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !j.done && j.polls > s.cfg.polls && time.Since(j.created) >= s.cfg.running {
+	if !j.done && j.polls > s.cfg.polls && time.Since(j.created) >= s.running(j.org) {
 		j.done = true
 	}
 	switch {
@@ -265,7 +266,7 @@ func (s *Server) jobResults(x *exchange, jr jobRoute) {
 	s.mu.Lock()
 	j := s.jobs[jr.jobID]
 	s.mu.Unlock()
-	if j == nil || j.clientID != jr.clientID {
+	if j == nil || j.org != x.org || j.clientID != jr.clientID {
 		x.error(http.StatusNotFound, "not.found", "jobId", fmt.Sprintf("No usage query job with id '%s'", jr.jobID))
 		return
 	}

@@ -122,9 +122,9 @@ func clientResults(clientID string) func(string) string {
 	return func(id string) string { return "/api/v2/oauth/clients/" + clientID + "/usage/query/results/" + id }
 }
 
-// knownClient answers 404 unless id is an OAuth client of the population.
+// knownClient answers 404 unless id is an OAuth client of the org.
 func (s *Server) knownClient(x *exchange, id string) bool {
-	if slices.Contains(s.ClientIDs(), id) {
+	if slices.Contains(s.view(x.org).ClientIDs(), id) {
 		return true
 	}
 	x.error(http.StatusNotFound, "not.found", "clientId", fmt.Sprintf("No OAuth client with id '%s'", id))
@@ -133,13 +133,8 @@ func (s *Server) knownClient(x *exchange, id string) bool {
 
 // ClientIDs returns the ids of the synthetic organization's OAuth clients,
 // in order: the clientId the per-client endpoints take (others get 404).
-func (s *Server) ClientIDs() []string {
-	ids := make([]string, s.cfg.pop.Clients)
-	for i := range ids {
-		ids[i] = uuid(s.cfg.seed, "client", i)
-	}
-	return ids
-}
+// With WithOrgs, they are the first org's (see Server.Org).
+func (s *Server) ClientIDs() []string { return s.view(s.orgs[0]).ClientIDs() }
 
 func (s *Server) postClientQuery(x *exchange, clientID string, body []byte) {
 	if !s.authorized(x) || !x.validRequest() || !s.knownClient(x, clientID) {
@@ -156,7 +151,7 @@ func (s *Server) postClientQuery(x *exchange, clientID string, body []byte) {
 		x.error(http.StatusBadRequest, "invalid.date", "interval", datesMessage+" ("+err.Error()+")")
 		return
 	}
-	s.start(x, q, &execution{q: pq, route: RouteClientResults, clientID: clientID}, clientResults(clientID))
+	s.start(x, q, &execution{org: x.org, q: pq, route: RouteClientResults, clientID: clientID}, clientResults(clientID))
 }
 
 // orgQuery is a client's query as the organization's.
@@ -185,11 +180,7 @@ func clientQuery(q gen.APIUsageQuery, clientID string) (query, error) {
 // of the organization's query grouped by OAuthClientId first, then by q's
 // groupBy (see Rows).
 func (s *Server) ClientRows(clientID string, q gen.APIUsageClientQuery) (iter.Seq[gen.APIUsageRow], error) {
-	pq, err := clientQuery(orgQuery(q), clientID)
-	if err != nil {
-		return nil, fmt.Errorf("usagetest: %w", err)
-	}
-	return pq.rows(s.cfg.seed, s.cfg.pop, s.now()), nil
+	return s.view(s.orgs[0]).ClientRows(clientID, q)
 }
 
 // summary starts the summary of a client over its last days: its query of
@@ -212,7 +203,7 @@ func (s *Server) summary(x *exchange, clientID string) {
 	}
 	q := gen.APIUsageQuery{Interval: start.Format(time.DateOnly) + "/" + today.AddDate(0, 0, -1).Format(time.DateOnly),
 		Granularity: &pq.granularity, GroupBy: pq.groupBy}
-	s.start(x, q, &execution{q: pq, route: RouteClientResults, clientID: clientID}, clientResults(clientID))
+	s.start(x, q, &execution{org: x.org, q: pq, route: RouteClientResults, clientID: clientID}, clientResults(clientID))
 }
 
 func (s *Server) postSearch(x *exchange, body []byte) {
@@ -229,7 +220,7 @@ func (s *Server) postSearch(x *exchange, body []byte) {
 		x.error(http.StatusBadRequest, "invalid.date", "interval", datesMessage+" ("+err.Error()+")")
 		return
 	}
-	s.start(x, gen.APIUsageQuery{Interval: ss.Interval}, &execution{q: pq, route: RouteSearchResults},
+	s.start(x, gen.APIUsageQuery{Interval: ss.Interval}, &execution{org: x.org, q: pq, route: RouteSearchResults},
 		func(id string) string { return "/api/v2/usage/simplesearch/" + id + "/results" })
 }
 
@@ -271,11 +262,7 @@ func in[T comparable](vs []T, v T) bool { return len(vs) == 0 || slices.Contains
 // filters, with the fields the metrics do not ask for left empty, and
 // clientId and requests, which no search metric names, always so.
 func (s *Server) SearchRows(q gen.APIUsageSimpleSearch) (iter.Seq[gen.APIUsageRow], error) {
-	pq, err := searchQuery(q)
-	if err != nil {
-		return nil, fmt.Errorf("usagetest: %w", err)
-	}
-	return take(pq.rows(s.cfg.seed, s.cfg.pop, s.now()), 0, maxSearchRecords), nil
+	return s.view(s.orgs[0]).SearchRows(q)
 }
 
 // take yields n rows of rows from the offset-th.
@@ -297,7 +284,7 @@ func take(rows iter.Seq[gen.APIUsageRow], offset, n int) iter.Seq[gen.APIUsageRo
 // more than WithMaxResponseBytes is refused with 500
 // max.response.size.reached, as the API refuses those over 5 MB.
 func (s *Server) searchPage(x *exchange, e *execution, status string) {
-	rows := e.q.rows(s.cfg.seed, s.cfg.pop, s.now())
+	rows := e.q.rows(e.org.Seed, e.org.Population, s.now())
 	s.mu.Lock()
 	measured, records, size := e.measured, e.records, e.size
 	s.mu.Unlock()

@@ -28,7 +28,7 @@ func TestSelfCheckCatchesBadAnswers(t *testing.T) {
 	send := func(method, path, ctype, body string) (*http.Response, []byte, error) {
 		req, _ := http.NewRequest(method, s.URL+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
-		req.Header.Set("Authorization", "Bearer "+s.issue())
+		req.Header.Set("Authorization", "Bearer "+s.issue(s.orgs[0]))
 		res, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)

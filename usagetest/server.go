@@ -57,16 +57,19 @@ type Server struct {
 	tamper func([]byte) []byte
 	report func(error)
 
-	mu       sync.Mutex
-	closed   bool
-	requests []Request
-	counts   map[Route]int
-	faults   []scripted
-	tokens   map[string]token
-	execs    map[string]*execution
-	jobs     map[string]*stubJob
-	nextExec int
-	windows  map[string]*window // rate-limit windows, by bearer token
+	orgs []*org // the organizations served, the first that of ClientID
+
+	mu        sync.Mutex
+	closed    bool
+	requests  []Request
+	counts    map[Route]int
+	orgCounts map[orgRoute]int // the requests of each org to each route
+	faults    []scripted
+	tokens    map[string]token
+	execs     map[string]*execution
+	jobs      map[string]*stubJob
+	nextExec  int
+	windows   map[string]*window // rate-limit windows, by bearer token
 }
 
 // window counts the requests of one token in its current minute.
@@ -94,9 +97,11 @@ type Request struct {
 type token struct {
 	expires time.Time
 	revoked bool
+	org     *org // whose token it is
 }
 
 type execution struct {
+	org      *org // that started it, the only one that may read it
 	q        query
 	route    Route  // where its results are read
 	clientID string // of a per-client query or summary
@@ -116,6 +121,8 @@ type config struct {
 	addr        string
 	inMemory    bool
 	id, secret  string
+	credentials bool // WithCredentials was given
+	orgs        []Org
 	lifetime    time.Duration
 	seed        int64
 	seeded      bool // WithSeed was given: execution ids derive from the seed
@@ -160,7 +167,7 @@ func WithCredentials(id, secret string) Option {
 		if id == "" || secret == "" {
 			c.fail(errors.New("usagetest: WithCredentials: the client id and secret must not be empty"))
 		}
-		c.id, c.secret = id, secret
+		c.id, c.secret, c.credentials = id, secret, true
 	}
 }
 
@@ -286,14 +293,18 @@ func start(errorf func(string, ...any), opts []Option) (*Server, error) {
 	if cfg.err != nil {
 		return nil, cfg.err
 	}
+	orgs, err := newOrgs(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	doc, err := Spec(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{ClientID: cfg.id, ClientSecret: cfg.secret, cfg: cfg, doc: doc,
+	s := &Server{ClientID: orgs[0].ClientID, ClientSecret: orgs[0].ClientSecret, cfg: cfg, doc: doc, orgs: orgs,
 		report: func(err error) { errorf("usagetest: %v", err) },
-		counts: map[Route]int{}, faults: cfg.faults, tokens: map[string]token{}, execs: map[string]*execution{},
-		windows: map[string]*window{}, began: time.Now()}
+		counts: map[Route]int{}, orgCounts: map[orgRoute]int{}, faults: cfg.faults, tokens: map[string]token{},
+		execs: map[string]*execution{}, windows: map[string]*window{}, began: time.Now()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.URL = inMemoryBase
 	if !cfg.inMemory {
@@ -339,13 +350,10 @@ func (s *Server) Requests() []Request {
 
 // Rows returns the rows the stub answers for q once it is Complete, in the
 // order it writes them, generated as they are read. Which day is today is
-// read from the server's clock (WithNow) when iteration starts.
+// read from the server's clock (WithNow) when iteration starts. With
+// WithOrgs, they are the first org's (see Server.Org).
 func (s *Server) Rows(q gen.APIUsageQuery) (iter.Seq[gen.APIUsageRow], error) {
-	pq, err := parseQuery(q)
-	if err != nil {
-		return nil, fmt.Errorf("usagetest: %w", err)
-	}
-	return pq.rows(s.cfg.seed, s.cfg.pop, s.now()), nil
+	return s.view(s.orgs[0]).Rows(q)
 }
 
 // wallAtInit is the wall clock when the package was loaded, which is
@@ -434,9 +442,17 @@ func (s *Server) record(r *http.Request, route Route, body []byte) []Fault {
 		return nil
 	}
 	s.counts[route]++
+	o := s.orgOf(r, route)
+	if o != nil {
+		s.orgCounts[orgRoute{o, route}]++
+	}
 	var fired []Fault
 	for _, f := range s.faults {
-		if f.route == route && (f.at == 0 || f.at == s.counts[route]) {
+		n := s.counts[route]
+		if f.org != nil {
+			n = s.orgCounts[orgRoute{f.org, route}]
+		}
+		if f.route == route && (f.org == nil || f.org == o) && (f.at == 0 || f.at == n) {
 			fired = append(fired, f.fault)
 		}
 	}
