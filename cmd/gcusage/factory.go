@@ -32,10 +32,13 @@ type Factory struct {
 	Progress       io.Writer         // a terminal for the progress line; nil for none
 	Transport      http.RoundTripper // nil: the network; tests give the stub's in-memory one
 	Now            func() time.Time
+	// OpenInBrowser opens a file, by its absolute path, in the default
+	// browser (report --open); tests give one that records the path.
+	OpenInBrowser func(path string) error
 }
 
 func newFactory(getenv func(string) string, stdout, stderr io.Writer) *Factory {
-	f := &Factory{Getenv: getenv, Stdout: stdout, Stderr: stderr, Now: time.Now}
+	f := &Factory{Getenv: getenv, Stdout: stdout, Stderr: stderr, Now: time.Now, OpenInBrowser: openInBrowser}
 	if fd, ok := stderr.(*os.File); ok && term.IsTerminal(int(fd.Fd())) {
 		f.Progress = stderr
 	}
@@ -59,6 +62,9 @@ func (f *Factory) run(ctx context.Context, args []string) int {
 		return 0
 	}
 	msg := strings.Join(strings.Fields(err.Error()), " ")
+	// An SDK error that a command wraps, such as the report's "the query
+	// by endpoint: gcusage: ...", keeps its prefix inside: one is enough.
+	msg = strings.ReplaceAll(msg, ": gcusage: ", ": ")
 	if !strings.HasPrefix(msg, "gcusage: ") {
 		msg = "gcusage: " + msg
 	}

@@ -26,16 +26,54 @@ func addSpanFlags(fs *pflag.FlagSet, s *SpanOptions, ivUsage string) {
 	fs.StringVar(&s.Until, "until", "", "end: a `time` in the forms of --since, a date included (default: the end of yesterday)")
 }
 
-// interval turns the flags into the query's interval, at now, by one rule
-// for the three flags and every command: usage is counted up to the end of
-// yesterday (UTC). An interval that reaches into today or later is cut to
-// end at the start of today, and note says so; one that starts today or
-// later is a usage error, since it could count nothing. With none of the
-// flags it is the last 7 full UTC days. When both ends fall on midnight
-// the interval is written as dates, whose end the API includes. note is
-// what the command says on stderr about a cut, once its other flags are
-// checked too.
+// interval turns the flags into the query's interval, at now, by the rule
+// of bounds, by default the last 7 full UTC days. When both ends fall on
+// midnight the interval is written as dates, whose end the API includes;
+// an --interval that is not cut is sent as given.
 func (s SpanOptions) interval(now time.Time) (iv, note string, err error) {
+	start, end, note, err := s.bounds(now, 7)
+	switch {
+	case err != nil:
+		return "", "", err
+	case s.Interval != "" && note == "":
+		return s.Interval, "", nil
+	}
+	return span(start, end), note, nil
+}
+
+// days turns the flags into whole UTC days, from first to last, both
+// included, by the rule of bounds, by default the last n full days: for
+// a command that counts per day, such as the report. An end that is not
+// a midnight UTC is a usage error that names its flag.
+func (s SpanOptions) days(now time.Time, n int) (first, last time.Time, note string, err error) {
+	start, end, note, err := s.bounds(now, n)
+	if err != nil {
+		return time.Time{}, time.Time{}, "", err
+	}
+	for _, b := range []struct {
+		t          time.Time
+		flag, text string
+	}{{end, "--until", s.Until}, {start, "--since", s.Since}} { // a start without --since is the end's
+		if b.t.Equal(b.t.Truncate(24 * time.Hour)) {
+			continue
+		}
+		if s.Interval != "" {
+			b.flag, b.text = "--interval", s.Interval
+		}
+		return time.Time{}, time.Time{}, "", usagef("%s %s: whole UTC days are counted here: give dates (2024-01-31) or days back from today (30d)", b.flag, b.text)
+	}
+	return start, end.AddDate(0, 0, -1), note, nil
+}
+
+// bounds turns the flags into the start and the end (excluded) of an
+// interval, at now, by one rule for the three flags and every command:
+// usage is counted up to the end of yesterday (UTC). An interval that
+// reaches into today or later is cut to end at the start of today, and
+// note says so; one that starts today or later is a usage error, since it
+// could count nothing. With none of the flags it is the last n full UTC
+// days. note is what the command says on stderr about a cut, once its
+// other flags are checked too.
+func (s SpanOptions) bounds(now time.Time, n int) (start, end time.Time, note string, err error) {
 	today := now.UTC().Truncate(24 * time.Hour)
 	yesterday := today.AddDate(0, 0, -1).Format(time.DateOnly)
 	future := func(flag, value string, start time.Time) error {
@@ -45,27 +83,27 @@ func (s SpanOptions) interval(now time.Time) (iv, note string, err error) {
 		}
 		return usagef("%s %s %s: usage is counted up to yesterday, %s", flag, value, when, yesterday)
 	}
+	var none time.Time
 	if s.Interval != "" {
 		if s.Since != "" || s.Until != "" {
-			return "", "", usagef("--interval cannot be combined with --since or --until")
+			return none, none, "", usagef("--interval cannot be combined with --since or --until")
 		}
 		start, end, err := client.ParseInterval(s.Interval)
 		switch {
 		case err != nil:
-			return "", "", usagef("--interval %q: %s", s.Interval, reason(err))
+			return none, none, "", usagef("--interval %q: %s", s.Interval, reason(err))
 		case !start.Before(today):
-			return "", "", future("--interval", s.Interval, start)
+			return none, none, "", future("--interval", s.Interval, start)
 		case !end.After(today):
-			return s.Interval, "", nil
+			return start, end, "", nil
 		}
-		iv = span(start, today)
-		return iv, fmt.Sprintf("--interval %s reaches into today or later: cut to %s, as usage is counted up to yesterday, %s", s.Interval, iv, yesterday), nil
+		return start, today, fmt.Sprintf("--interval %s reaches into today or later: cut to %s, as usage is counted up to yesterday, %s", s.Interval, span(start, today), yesterday), nil
 	}
-	end := today
+	end = today
 	if s.Until != "" {
 		t, err := when("until", s.Until, now, true)
 		if err != nil {
-			return "", "", err
+			return none, none, "", err
 		}
 		if t.After(today) {
 			note = fmt.Sprintf("--until %s reaches into today or later: the interval ends yesterday, %s, as usage is counted up to then", s.Until, yesterday)
@@ -73,19 +111,19 @@ func (s SpanOptions) interval(now time.Time) (iv, note string, err error) {
 			end = t
 		}
 	}
-	start := end.AddDate(0, 0, -7)
+	start = end.AddDate(0, 0, -n)
 	if s.Since != "" {
 		if start, err = when("since", s.Since, now, false); err != nil {
-			return "", "", err
+			return none, none, "", err
 		}
 		if !start.Before(today) {
-			return "", "", future("--since", s.Since, start)
+			return none, none, "", future("--since", s.Since, start)
 		}
 	}
 	if !start.Before(end) {
-		return "", "", usagef("--since %s is not before --until %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
+		return none, none, "", usagef("--since %s is not before --until %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
-	return span(start, end), note, nil
+	return start, end, note, nil
 }
 
 // span writes the interval from start to end (excluded): as dates, end

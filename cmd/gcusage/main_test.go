@@ -197,9 +197,9 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no command", env, nil, "a command is needed: query, summary, search, results, jobs, regions, version, completion or help (see gcusage --help)\n"},
-		{"unknown command", env, []string{"stats"}, `unknown command "stats": want query, summary, search, results, jobs, regions, version, completion or help` + "\n"},
-		{"near-miss command", env, []string{"qurey"}, `unknown command "qurey": want query, summary, search, results, jobs, regions, version, completion or help; did you mean query?`},
+		{"no command", env, nil, "a command is needed: query, summary, search, results, jobs, report, regions, version, completion or help (see gcusage --help)\n"},
+		{"unknown command", env, []string{"stats"}, `unknown command "stats": want query, summary, search, results, jobs, report, regions, version, completion or help` + "\n"},
+		{"near-miss command", env, []string{"qurey"}, `unknown command "qurey": want query, summary, search, results, jobs, report, regions, version, completion or help; did you mean query?`},
 		{"unknown flag", env, at(srv, "query", "--bogus"), "query: unknown flag --bogus (see gcusage query --help)"},
 		{"swapped letters in a flag", env, at(srv, "query", "--fromat", "csv"), "query: unknown flag --fromat; did you mean --format? (see gcusage query --help)"},
 		{"a letter missing from a flag", env, at(srv, "results", "id", "--formt=csv"), "unknown flag --formt; did you mean --format?"},

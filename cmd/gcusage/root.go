@@ -31,6 +31,7 @@ const rootExamples = `  gcusage query --demo                      # sample data 
   gcusage summary 2b9c8f4e-... --days 30
   gcusage search --since 3d --client-name 'Nightly export' --http-method get --format csv
   gcusage jobs query --demo --since 30d --group-by OauthClientId --granularity week
+  gcusage report --demo --open              # the last 30 days as one HTML file of charts
   gcusage completion bash > /etc/bash_completion.d/gcusage
   go run ./cmd/gcusage-stub                 # a standalone stub on 127.0.0.1:8765 to point --api-url at
 
@@ -85,6 +86,7 @@ func newRootCmd(f *Factory) *cobra.Command {
 		NewCmdSearch(f, nil),
 		NewCmdResults(f, nil),
 		NewCmdJobs(f),
+		NewCmdReport(f, nil),
 		newCmdRegions(f),
 		newCmdVersion(f),
 	)

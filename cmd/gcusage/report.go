@@ -1,0 +1,242 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gcusage/gcusage/client"
+	"github.com/gcusage/gcusage/cmd/internal/output"
+	"github.com/gcusage/gcusage/cmd/internal/report"
+	"github.com/gcusage/gcusage/usagetest"
+)
+
+const reportLong = `Write the organization's API usage over an interval as one HTML file: the
+requests of each day stacked by OAuth client, the 429s the rate limit gave,
+the errors, and the top clients and endpoints, with the interval's totals.
+The file is self-contained: it opens offline and loads nothing from
+anywhere. docs/report.md says how each number is computed.
+
+The interval is whole UTC days, both ends included: --interval START/END
+(2024-01-01/2024-03-31), or --since and --until (a number of days back
+from today, such as 30d, or a date); by default the last 30 full UTC days. Usage is counted up to
+the end of yesterday (UTC): an interval that reaches into today or later is
+cut to end yesterday, with a note on stderr, and one that starts today or
+later is refused.
+
+The file is gcusage-report-FIRST-to-LAST.html in the current directory, or
+--out FILE; a note on stderr names it, and which service counted the
+numbers (--quiet leaves it out). An existing file is never replaced: the
+command exits 2 before anything is sent. A run that fails leaves no file:
+the page is written to a temporary file beside it, renamed when whole.
+--open then opens it in the default browser; a browser that cannot be
+opened is a warning, not a failure.
+
+The numbers come from two queries, by day and OAuth client and by endpoint
+and method, of the legacy usage query, which counts billable requests
+only; --jobs runs them as usage query jobs of the 2025 service, which count
+every request and show Genesys' own OAuth clients. The two do not count
+the same requests: the page says which one counted them. --demo runs
+against an in-process stub with sample data, no account needed.
+
+Credentials come from the environment, as for 'gcusage query'. They need
+the permission ` + permOrg + ` (--jobs: ` + permJobs + `).`
+
+const reportExamples = `  gcusage report --demo --open
+  gcusage report --since 90d --out usage-q1.html
+  gcusage report --interval 2024-01-01/2024-03-31 --jobs`
+
+// reportDays is the report's interval when no flag names one.
+const reportDays = 30
+
+// ReportOptions are the flags of gcusage report.
+type ReportOptions struct {
+	f    *Factory
+	Conn ConnOptions
+	Span SpanOptions
+
+	Out  string // the file; "" for report.DefaultName
+	Open bool   // in the default browser, once written
+	Jobs bool   // count with the 2025 jobs service
+}
+
+// NewCmdReport is gcusage report. runF, when a test gives one, gets the
+// options in place of the run.
+func NewCmdReport(f *Factory, runF func(*ReportOptions) error) *cobra.Command {
+	o := &ReportOptions{f: f}
+	cmd := &cobra.Command{
+		Use:     "report [flags]",
+		Short:   "write the API usage of an interval as one HTML file of charts and tables",
+		Long:    reportLong,
+		Example: reportExamples,
+	}
+	fs := cmd.Flags()
+	addSpanFlags(fs, &o.Span, "the UTC days `START/END`, both included, such as 2024-01-01/2024-03-31")
+	// Whole days only: the forms of --since and --until that name one.
+	fs.Lookup("since").Usage = "start: a number of `days` back from today (30d) or a date (2024-01-31)"
+	fs.Lookup("until").Usage = "end: a `date`, included (2024-01-31), or a number of days back from today, as for --since (default: the end of yesterday)"
+	fs.StringVar(&o.Out, "out", "", "write the report to this `file`, which must not exist (default gcusage-report-FIRST-to-LAST.html)")
+	fs.BoolVar(&o.Open, "open", false, "open the report in the default browser once written")
+	fs.BoolVar(&o.Jobs, "jobs", false, "count with the usage query jobs of 2025, which count every request, not only billable ones")
+	addConnFlags(fs, &o.Conn)
+	fs.Lookup("timeout").Usage = "give up after this long, with no file written; 0 waits until interrupted"
+	addDemoFlag(fs, &o.Conn)
+	cmd.MarkFlagFilename("out", "html")
+	leaf(cmd, noArgs("report"), func(c *cobra.Command, _ []string) error {
+		if runF != nil {
+			return runF(o)
+		}
+		return reportRun(c.Context(), o)
+	})
+	return cmd
+}
+
+// reportRun checks every flag and the file's name before anything is sent,
+// collects the rows into a builder and writes the file. A report of
+// several organizations would collect each into a section of the same
+// builder (Builder.Section), through collect.
+func reportRun(ctx context.Context, o *ReportOptions) error {
+	f := o.f
+	now := f.Now()
+	first, last, note, err := o.Span.days(now, reportDays)
+	if err != nil {
+		return err
+	}
+	svc := report.Legacy
+	if o.Jobs {
+		svc = report.Jobs
+		byDay, _ := report.JobQueries(first, last)
+		if err := byDay.Validate(now); err != nil { // a start more than a year ago
+			return err
+		}
+	}
+	m := report.Meta{First: first, Last: last, Host: f.apiHost(&o.Conn), Service: svc, Made: now, Version: client.Version}
+	b, err := report.NewBuilder(m, report.Limits{})
+	if err != nil { // an interval longer than a report covers
+		return &usageError{err.Error()}
+	}
+	path := cmp.Or(o.Out, report.DefaultName(m))
+	if err := report.CheckPath(path); err != nil {
+		if o.Out == "" {
+			err = fmt.Errorf("%w; --out names another", err)
+		}
+		return &usageError{err.Error()}
+	}
+	opts, done, err := f.connect(&o.Conn, func(*usagetest.Server) string { return "report of " + client.Days(first, last) })
+	if err != nil {
+		return err
+	}
+	defer done()
+	if note != "" {
+		f.note(&o.Conn, "note: "+note)
+	}
+	if err := o.collect(ctx, opts, b); err != nil {
+		return err
+	}
+	r := b.Report()
+	if err := report.WriteFile(path, r); err != nil {
+		return err
+	}
+	all := r.Sections[0]
+	f.note(&o.Conn, fmt.Sprintf("wrote %s: %d UTC days, %s to %s, %d requests of %d OAuth clients, counted by %s",
+		path, m.Days(), first.Format(time.DateOnly), last.Format(time.DateOnly), all.Totals.Requests, len(all.Clients), svc.Describe()))
+	if o.Open {
+		f.open(path)
+	}
+	return nil
+}
+
+// collect runs the report's two queries through the client of opts within
+// --timeout and adds their rows to to: the builder, or one of its
+// sections. A failure would fail the same way when run again, or needs a
+// longer --timeout: no resume applies to two queries.
+func (o *ReportOptions) collect(ctx context.Context, opts []client.Option, to report.Adder) error {
+	f := o.f
+	cl, err := f.newClient(&o.Conn, opts)
+	if err != nil {
+		return err
+	}
+	bounded, cancel := o.Conn.bound(ctx)
+	defer cancel()
+	err = report.Collect(bounded, cl, to, &client.JobOptions{Now: f.Now})
+	f.clearProgress(&o.Conn)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() == nil && errors.Is(bounded.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%w; run it again with a --timeout longer than %s", err, o.Conn.Timeout)
+	}
+	return f.hint(err)
+}
+
+// apiHost names where the numbers come from, for the report's header:
+// the host of --api-url, else the region's key; the stub for --demo.
+func (f *Factory) apiHost(c *ConnOptions) string {
+	switch {
+	case c.Demo:
+		return "in-process stub (demo data)"
+	case c.APIURL != "":
+		if u, err := url.Parse(c.APIURL); err == nil && u.Host != "" {
+			return u.Host
+		}
+		return c.APIURL
+	}
+	if r, ok := client.LookupRegion(cmp.Or(c.Region, f.Getenv(regionVar))); ok {
+		return r.Key
+	}
+	return ""
+}
+
+// open opens the report at path in the default browser. A failure is a
+// warning, even with --quiet: the report is written all the same.
+func (f *Factory) open(path string) {
+	abs, err := filepath.Abs(path)
+	if err == nil {
+		if f.OpenInBrowser == nil {
+			err = errors.New("no browser opener")
+		} else {
+			err = f.OpenInBrowser(abs)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(f.Stderr, output.Escape(fmt.Sprintf("gcusage: warning: could not open %s in a browser (%v): open it yourself", path, err)))
+	}
+}
+
+// openInBrowser opens path in the default browser with the system's opener:
+// open on macOS, the URL handler of rundll32 on Windows, xdg-open on Linux
+// and elsewhere. An opener that fails within a few seconds is an error; one
+// still running then, as some run the browser in the foreground, is left
+// to it.
+func openInBrowser(path string) error {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", path)
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", path)
+	default:
+		cmd = exec.Command("xdg-open", path)
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			return fmt.Errorf("%s: %w", cmd.Args[0], err)
+		}
+	case <-time.After(5 * time.Second):
+	}
+	return nil
+}
