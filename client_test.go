@@ -182,6 +182,7 @@ func newHarness(t *testing.T, allow usagetest.Route, stubOpts []usagetest.Option
 	srv := usagetest.NewServer(t, append([]usagetest.Option{usagetest.InMemory()}, stubOpts...)...)
 	h := &harness{srv: srv, check: newSpecCheck(t, srv.Transport())}
 	c, err := client.New(append([]client.Option{
+		client.WithNow(srv.Now),
 		client.WithBaseURLs(srv.URL, srv.LoginURL),
 		client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
 		client.WithHTTPClient(&http.Client{Transport: h.check}),
@@ -652,7 +653,7 @@ func TestBadCredentialsGiveAnAuthErrorWithoutTheSecret(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := usagetest.NewServer(t, usagetest.InMemory())
 		const secret = "wrong-secret-do-not-print"
-		c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL),
+		c, err := client.New(client.WithNow(srv.Now), client.WithBaseURLs(srv.URL, srv.LoginURL),
 			client.WithClientCredentials(srv.ClientID, secret),
 			client.WithHTTPClient(&http.Client{Transport: srv.Transport()}))
 		if err != nil {
@@ -837,7 +838,7 @@ func TestRealAnswerShape(t *testing.T) {
 				})
 				check := newSpecCheck(t, inMemory(api))
 				c, err := client.New(client.WithBaseURLs("http://127.0.0.1:9", ""), client.WithAccessToken("tok"),
-					client.WithHTTPClient(&http.Client{Transport: check}))
+					client.WithHTTPClient(&http.Client{Transport: check}), client.WithNow(func() time.Time { return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) }))
 				if err != nil {
 					t.Fatal(err)
 				}

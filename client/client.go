@@ -26,6 +26,8 @@ type Client struct {
 	apiURL string
 	poll   PollPolicy
 	log    *slog.Logger
+	now    func() time.Time
+	budget time.Duration // RetryPolicy.MaxElapsed, which also bounds the read of a page
 }
 
 // Option configures New.
@@ -44,6 +46,7 @@ type config struct {
 	log              *slog.Logger
 	retry            RetryPolicy
 	poll             PollPolicy
+	now              func() time.Time
 	fromEnv          bool // for the hint of a missing setting
 }
 
@@ -236,10 +239,24 @@ func WithPollPolicy(p PollPolicy) Option {
 	return func(c *config) error { c.poll = p; return nil }
 }
 
+// WithNow sets the clock whose UTC date is today for the checks made
+// before anything is sent: no interval may end after today, and a job's may
+// start at most a year before it. Default time.Now; tests whose clock is
+// not the real one (a testing/synctest bubble starts in 2000) set it.
+func WithNow(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return &ConfigError{Field: "WithNow", Reason: "nil clock"}
+		}
+		c.now = now
+		return nil
+	}
+}
+
 // New builds a Client. It needs a region (or base URLs) and exactly one kind
 // of credentials; it sends nothing.
 func New(opts ...Option) (*Client, error) {
-	cfg := &config{ua: "gcusage/" + Version + " (go)", log: slog.New(slog.DiscardHandler)}
+	cfg := &config{ua: "gcusage/" + Version + " (go)", log: slog.New(slog.DiscardHandler), now: time.Now}
 	for _, o := range opts {
 		if err := o(cfg); err != nil {
 			return nil, err
@@ -272,12 +289,13 @@ func New(opts ...Option) (*Client, error) {
 	}
 	origin, _ := url.Parse(cfg.apiURL)
 	hc := &http.Client{Transport: &authTransport{base: cfg.base, origin: origin, tokens: tk, ua: cfg.ua}, CheckRedirect: noRedirect}
-	doer := &retryDoer{hc: hc, p: cfg.retry.withDefaults(), log: cfg.log}
+	retry := cfg.retry.withDefaults()
+	doer := &retryDoer{hc: hc, p: retry, log: cfg.log}
 	api, err := gen.NewClient(cfg.apiURL, gen.WithHTTPClient(doer))
 	if err != nil {
 		return nil, &ConfigError{Field: "WithBaseURLs apiURL", Value: redactURL(cfg.apiURL), Reason: oneLine(err.Error(), maxMessage)}
 	}
-	return &Client{api: api, apiURL: cfg.apiURL, poll: cfg.poll.withDefaults(), log: cfg.log}, nil
+	return &Client{api: api, apiURL: cfg.apiURL, poll: cfg.poll.withDefaults(), log: cfg.log, now: cfg.now, budget: retry.MaxElapsed}, nil
 }
 
 // noRedirect follows no redirect, of the API or of the token endpoint: Go

@@ -33,7 +33,8 @@ func (q Query) ValidateClient() error {
 }
 
 // StartClient validates q as a query of the OAuth client clientID
-// (ValidateClient), then starts it on that client's endpoint. The rows are
+// (ValidateClient), which must not end after today, then starts it on that
+// client's endpoint. The rows are
 // that client's usage only. Resume the returned handle later with
 // Client.ClientExecution or Client.WaitClient, giving both ids.
 func (c *Client) StartClient(ctx context.Context, clientID string, q Query) (*Execution, error) {
@@ -41,6 +42,9 @@ func (c *Client) StartClient(ctx context.Context, clientID string, q Query) (*Ex
 		return nil, err
 	}
 	if err := q.ValidateClient(); err != nil {
+		return nil, err
+	}
+	if err := notAfterToday(q.Interval, c.now()); err != nil {
 		return nil, err
 	}
 	body := gen.APIUsageClientQuery{Interval: q.Interval, Metrics: q.Metrics}

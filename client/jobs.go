@@ -86,13 +86,16 @@ const (
 
 // Validate checks what the API would refuse, except the 90-day limit
 // (RunJobs splits longer intervals; StartJob checks it), against today
-// being now.
+// being now: a start at most a year ago, and no end after today.
 func (q JobQuery) Validate(now time.Time) error {
 	if q.Interval == "" {
 		return &ValidationError{Field: "interval", Reason: "required: start/end, such as 2026-01-01/2026-03-31"}
 	}
 	start, _, err := ParseInterval(q.Interval)
 	if err != nil {
+		return err
+	}
+	if err := notAfterToday(q.Interval, now); err != nil {
 		return err
 	}
 	if earliest := yearAgo(now); start.Before(earliest) {
@@ -163,7 +166,7 @@ type Entity struct {
 // StartJob validates q, which must span at most 90 days, then starts its
 // job. Keep the returned Job's ID (and ClientID) to resume with Client.Job.
 func (c *Client) StartJob(ctx context.Context, q JobQuery) (*Job, error) {
-	return c.startJob(ctx, q, time.Now())
+	return c.startJob(ctx, q, c.now())
 }
 
 // startJob is StartJob with today being now.

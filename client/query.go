@@ -14,10 +14,14 @@ import (
 	"github.com/gcusage/gcusage/gen"
 )
 
-// Start validates q, then starts its execution. The returned handle's ID can
+// Start validates q, which must not end after today (see WithNow), then
+// starts its execution. The returned handle's ID can
 // be stored and resumed later with Client.Execution or Client.Wait.
 func (c *Client) Start(ctx context.Context, q Query) (*Execution, error) {
 	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	if err := notAfterToday(q.Interval, c.now()); err != nil {
 		return nil, err
 	}
 	body := gen.APIUsageQuery{Interval: q.Interval, Metrics: q.Metrics, GroupBy: q.GroupBy}

@@ -136,7 +136,7 @@ func TestRetryMatrix(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tr := &seqTransport{outs: tc.outs}
-				c, err := New(WithBaseURLs(testAPI, testLogin), WithAccessToken("static"),
+				c, err := New(WithBaseURLs(testAPI, testLogin), WithAccessToken("static"), WithNow(func() time.Time { return testToday }),
 					WithHTTPClient(&http.Client{Transport: tr}), WithRetryPolicy(tc.policy))
 				if err != nil {
 					t.Fatal(err)
@@ -166,7 +166,7 @@ func TestRetryMatrix(t *testing.T) {
 func TestRetryStopsWhenContextEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := &seqTransport{outs: []outcome{{status: 503, header: map[string]string{"Retry-After": "60"}}}}
-		c, _ := New(WithBaseURLs(testAPI, testLogin), WithAccessToken("static"), WithHTTPClient(&http.Client{Transport: tr}))
+		c, _ := New(WithBaseURLs(testAPI, testLogin), WithAccessToken("static"), WithNow(func() time.Time { return testToday }), WithHTTPClient(&http.Client{Transport: tr}))
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -293,7 +293,7 @@ func TestHopelessFailuresFailFast(t *testing.T) {
 				if tc.login {
 					creds = WithClientCredentials("id", testSecret)
 				}
-				c, err := New(WithBaseURLs(testAPI, testLogin), creds, WithHTTPClient(&http.Client{Transport: tr}),
+				c, err := New(WithBaseURLs(testAPI, testLogin), creds, WithNow(func() time.Time { return testToday }), WithHTTPClient(&http.Client{Transport: tr}),
 					WithRetryPolicy(RetryPolicy{MaxDelay: time.Second}))
 				if err != nil {
 					t.Fatal(err)

@@ -95,10 +95,14 @@ func checkPageSize(n int) error {
 	return nil
 }
 
-// StartSearch validates s, then starts the search. Resume the returned
+// StartSearch validates s, which must not end after today, then starts the
+// search. Resume the returned
 // handle later with Client.SearchExecution.
 func (c *Client) StartSearch(ctx context.Context, s SimpleSearch) (*Execution, error) {
 	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if err := notAfterToday(s.Interval, c.now()); err != nil {
 		return nil, err
 	}
 	id, err := startedID(c.api.PostUsageSimplesearch(ctx, gen.APIUsageSimpleSearch{Interval: s.Interval, Metrics: s.Metrics,

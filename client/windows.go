@@ -56,7 +56,8 @@ type JobOptions struct {
 	// OnStart, when set, is called as each window's job starts, for
 	// progress displays and resume hints. Its calls are never concurrent.
 	OnStart func(JobWindow)
-	// Now is today for the one-year limit; nil is time.Now.
+	// Now is today for the one-year limit and the end; nil is the
+	// client's clock (WithNow).
 	Now func() time.Time
 }
 
@@ -134,7 +135,7 @@ func bucketStart(g gen.Granularity, t time.Time) time.Time {
 // longer waited for.
 func (c *Client) RunJobs(ctx context.Context, q JobQuery, o JobOptions) iter.Seq2[Entity, error] {
 	return func(yield func(Entity, error) bool) {
-		now := time.Now
+		now := c.now
 		if o.Now != nil {
 			now = o.Now
 		}

@@ -303,7 +303,7 @@ func (s *Server) results(x *exchange, route Route, clientID, id string) {
 	case route == RouteSearchResults:
 		s.searchPage(x, e, status(gen.QueryStatusComplete))
 	default:
-		x.complete(e.q.rows(s.cfg.seed, s.cfg.pop, s.now()), x.envelope(status(gen.QueryStatusComplete), ""))
+		x.complete(e.q.rows(s.cfg.seed, s.cfg.pop, s.Now()), x.envelope(status(gen.QueryStatusComplete), ""))
 	}
 }
 

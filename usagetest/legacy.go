@@ -189,7 +189,7 @@ func (s *Server) ClientRows(clientID string, q gen.APIUsageClientQuery) (iter.Se
 	if err != nil {
 		return nil, fmt.Errorf("usagetest: %w", err)
 	}
-	return pq.rows(s.cfg.seed, s.cfg.pop, s.now()), nil
+	return pq.rows(s.cfg.seed, s.cfg.pop, s.Now()), nil
 }
 
 // summary starts the summary of a client over its last days: its query of
@@ -203,7 +203,7 @@ func (s *Server) summary(x *exchange, clientID string) {
 		x.error(http.StatusBadRequest, "invalid.query.param.value", "days", "Invalid value for days: want a positive number of days")
 		return
 	}
-	today := dayTime(dayOf(s.now()))
+	today := dayTime(dayOf(s.Now()))
 	start := today.AddDate(0, 0, -min(days, int(today.Sub(firstDay)/(24*time.Hour))))
 	pq := query{start: start, end: today, granularity: gen.GranularityDay, groupBy: []gen.GroupBy{gen.GroupByOAuthClientID},
 		keep: func(r *gen.APIUsageRow) bool { return r.ClientID == clientID }}
@@ -275,7 +275,7 @@ func (s *Server) SearchRows(q gen.APIUsageSimpleSearch) (iter.Seq[gen.APIUsageRo
 	if err != nil {
 		return nil, fmt.Errorf("usagetest: %w", err)
 	}
-	return take(pq.rows(s.cfg.seed, s.cfg.pop, s.now()), 0, maxSearchRecords), nil
+	return take(pq.rows(s.cfg.seed, s.cfg.pop, s.Now()), 0, maxSearchRecords), nil
 }
 
 // take yields n rows of rows from the offset-th.
@@ -297,7 +297,7 @@ func take(rows iter.Seq[gen.APIUsageRow], offset, n int) iter.Seq[gen.APIUsageRo
 // more than WithMaxResponseBytes is refused with 500
 // max.response.size.reached, as the API refuses those over 5 MB.
 func (s *Server) searchPage(x *exchange, e *execution, status string) {
-	rows := e.q.rows(s.cfg.seed, s.cfg.pop, s.now())
+	rows := e.q.rows(s.cfg.seed, s.cfg.pop, s.Now())
 	s.mu.Lock()
 	measured, records, size := e.measured, e.records, e.size
 	s.mu.Unlock()
