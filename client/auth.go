@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -109,8 +110,14 @@ func (t *tokens) token(ctx context.Context) (string, uint64, error) {
 
 func (t *tokens) fetch(f *tokenFetch) {
 	f.tok, f.err = f.src.Token()
-	if f.err == nil && f.tok == nil {
+	switch {
+	case f.err != nil:
+	case f.tok == nil:
 		f.err = errors.New("the token source returned no token")
+	default:
+		// A token that cannot go into a header would fail every request
+		// in the transport, as if the network did.
+		f.err = checkToken(f.tok.AccessToken)
 	}
 	t.mu.Lock()
 	if t.flight == f {
@@ -346,6 +353,18 @@ func (a *authTransport) send(req *http.Request, token string) (*http.Response, e
 		resp.Request = r // in-memory transports may omit it; errors need it
 	}
 	return resp, err
+}
+
+// checkToken refuses an access token that is not printable ASCII without
+// spaces (RFC 6750), such as one with a line break: it could not go into a
+// header. The error does not quote the token.
+func checkToken(token string) error {
+	for i := 0; i < len(token); i++ {
+		if b := token[i]; b <= ' ' || b >= 0x7f {
+			return fmt.Errorf("the access token has byte %#02x at offset %d: a token is printable ASCII without spaces or line breaks", b, i)
+		}
+	}
+	return nil
 }
 
 func sameOrigin(u, origin *url.URL) bool {

@@ -134,11 +134,8 @@ func (c *config) accessToken(field, token string) error {
 	if token == "" {
 		return &ConfigError{Field: field, Reason: "empty access token"}
 	}
-	for i := 0; i < len(token); i++ {
-		if b := token[i]; b <= ' ' || b >= 0x7f {
-			return &ConfigError{Field: field, Value: "REDACTED",
-				Reason: fmt.Sprintf("the access token has byte %#02x at offset %d: a token is printable ASCII without spaces or line breaks", b, i)}
-		}
+	if err := checkToken(token); err != nil {
+		return &ConfigError{Field: field, Value: "REDACTED", Reason: err.Error()}
 	}
 	c.static = token
 	c.credentials++

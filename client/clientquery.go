@@ -82,7 +82,9 @@ func (c *Client) Summary(ctx context.Context, clientID string, days int) (*Execu
 	if days < 1 {
 		return nil, &ValidationError{Field: "days", Value: strconv.Itoa(days), Reason: "want a positive whole number of days, such as 7"}
 	}
-	id, err := startedID(c.api.GetOauthClientUsageSummary(ctx, clientID, &gen.GetOauthClientUsageSummaryParams{Days: new(strconv.Itoa(days))}))
+	// A GET, but it starts work: it is not sent again once it may have
+	// reached the server, and its answer must end within MaxElapsed.
+	id, err := startedID(c.api.GetOauthClientUsageSummary(withKind(ctx, startsWork|readWhole), clientID, &gen.GetOauthClientUsageSummaryParams{Days: new(strconv.Itoa(days))}))
 	if err != nil {
 		return nil, err
 	}
