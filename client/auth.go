@@ -147,12 +147,22 @@ func (t *tokens) invalidate(gen uint64) {
 func clientCredentials(id, secret, tokenURL string, base http.RoundTripper, log *slog.Logger, onRetry func(RetryEvent)) func() oauth2.TokenSource {
 	cfg := &clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader}
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: tokenLog{base, log}, CheckRedirect: noRedirect}
-	// oauth2 sends url.QueryEscape(id):url.QueryEscape(secret) in Basic.
-	basic := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
 	fetch := &retryingFetch{cfg: cfg, ctx: context.WithValue(context.Background(), oauth2.HTTPClient, hc), onRetry: onRetry,
-		secrets: redactor{secret, url.QueryEscape(secret), base64.StdEncoding.EncodeToString([]byte(basic)),
-			base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))}}
+		secrets: basicSecrets(id, secret)}
 	return func() oauth2.TokenSource { return fetch }
+}
+
+// basicSecrets are the forms of the client credentials that a token
+// endpoint could echo: the secret as is and URL-escaped, and the Basic
+// value (base64 of id:secret, URL-escaped each as oauth2 sends them, or not) in
+// standard and URL-safe base64, each without its = padding, which also
+// finds the padded form.
+func basicSecrets(id, secret string) redactor {
+	r := redactor{secret, url.QueryEscape(secret)}
+	for _, pair := range []string{url.QueryEscape(id) + ":" + url.QueryEscape(secret), id + ":" + secret} {
+		r = append(r, base64.RawStdEncoding.EncodeToString([]byte(pair)), base64.RawURLEncoding.EncodeToString([]byte(pair)))
+	}
+	return r
 }
 
 // Token requests are tried up to tokenAttempts times, with full-jitter
@@ -235,7 +245,7 @@ func (f *retryingFetch) redact(err error) error {
 		re.ErrorCode = f.secrets.apply(re.ErrorCode)
 		re.ErrorDescription = f.secrets.apply(re.ErrorDescription)
 		re.ErrorURI = f.secrets.apply(re.ErrorURI)
-		re.Body = []byte(f.secrets.apply(string(re.Body)))
+		re.Body = f.secrets.body(re.Body)
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -303,13 +304,16 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 
 // checkBaseURL refuses what would leak a token: plain http to another
 // machine, credentials in the URL, or a URL that is not a base. Its errors
-// quote the URL without its userinfo.
+// quote the URL without its userinfo. A base URL has no @: one is refused
+// before parsing, whose errors could quote a part of a password.
 func checkBaseURL(field, s string) error {
 	u, err := url.Parse(s)
 	bad := func(reason string) error {
 		return &ConfigError{Field: field, Value: redactURL(s), Reason: "base URL " + quote(redactURL(s)) + ": " + reason}
 	}
 	switch {
+	case strings.Contains(s, "@"):
+		return bad("want scheme://host[/path], without user, query or fragment")
 	case err != nil:
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -329,22 +333,27 @@ func checkBaseURL(field, s string) error {
 	}
 }
 
-// redactURL cuts the userinfo out of a URL, parsed or not: whatever comes
-// before the last @ of the authority, which may hold a password.
+// redactURL cuts the userinfo out of a URL, parsed or not, however
+// malformed (one slash, no scheme, a ? or # in the password): whatever
+// comes between the scheme and the last @, which may hold a password. Some
+// path or query may go with it, which is no loss in an error.
 func redactURL(s string) string {
-	rest, prefix := s, ""
-	if i := strings.Index(s, "://"); i >= 0 {
-		prefix, rest = s[:i+3], s[i+3:]
+	at := strings.LastIndex(s, "@")
+	if at < 0 {
+		return s
 	}
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		end = i
+	start := 0
+	if i := strings.Index(s[:at], ":"); i > 0 && scheme.MatchString(s[:i]) {
+		start = i + 1
+		for start < at && s[start] == '/' {
+			start++
+		}
 	}
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		return prefix + "REDACTED" + rest[at:]
-	}
-	return s
+	return s[:start] + "REDACTED" + s[at:]
 }
+
+// scheme is a URL scheme (RFC 3986, 3.1).
+var scheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {

@@ -197,8 +197,8 @@ func (c *Client) startJob(ctx context.Context, q JobQuery, now time.Time) (*Job,
 	if err := decodeStarted(resp, err, &started); err != nil {
 		return nil, err
 	}
-	if err := checkID("id", started.ID); err != nil {
-		return nil, &DecodeError{Method: "POST", Path: resp.Request.URL.Path, Err: err}
+	if err := checkStarted(resp, "id", started.ID); err != nil {
+		return nil, err
 	}
 	j := c.Job(q.ClientID, started.ID)
 	j.PageSize = q.PageSize
@@ -367,7 +367,7 @@ func (j *Job) get(ctx context.Context, rd *rowDecoder, next *url.URL, size int) 
 	}
 	body := &io.LimitedReader{R: resp.Body, N: maxPage + 1}
 	a := newAnswer(io.NopCloser(body), resp.ContentLength)
-	a.path = resp.Request.URL.Path
+	a.path, a.secrets = resp.Request.URL.Path, secretsOf(resp.Request)
 	p := &page{size: size}
 	p.hint, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	nextURI, err := p.decode(a, rd)
@@ -379,18 +379,8 @@ func (j *Job) get(ctx context.Context, rd *rowDecoder, next *url.URL, size int) 
 	case p.status == "":
 		return fail(errors.New("no queryStatus"))
 	}
-	if b := p.errorBody; b != nil {
-		// Its words reach errors and terminals: the bearer token is cut
-		// out, should the server echo it.
-		redact := redactor{bearer(resp.Request.Header.Get("Authorization"))}
-		for _, f := range []*string{b.Code, b.Message, b.MessageWithParams} {
-			if f != nil {
-				*f = redact.apply(*f)
-			}
-		}
-	}
 	if nextURI != "" {
-		if p.next, err = j.follow(resp.Request.URL, nextURI); err != nil {
+		if p.next, err = follow(resp.Request.URL, nextURI, a.secrets); err != nil {
 			return nil, err
 		}
 	}
@@ -399,10 +389,10 @@ func (j *Job) get(ctx context.Context, rd *rowDecoder, next *url.URL, size int) 
 
 // follow reads a nextUri: a path on the API origin, or a URL of that
 // origin. Any other host is refused, since the bearer token would follow.
-func (j *Job) follow(base *url.URL, next string) (*url.URL, error) {
+func follow(base *url.URL, next string, secrets redactor) (*url.URL, error) {
 	u, err := base.Parse(next)
 	if err == nil && !sameOrigin(u, base) {
-		err = fmt.Errorf("nextUri %s points to another origin than the API's: not followed", quote(redactURL(next)))
+		err = fmt.Errorf("nextUri %s points to another origin than the API's: not followed", quote(redactURL(secrets.apply(next))))
 	}
 	if err != nil {
 		return nil, &DecodeError{Method: "GET", Path: base.Path, Err: err}
@@ -423,14 +413,16 @@ func (p *page) decode(a *answer, rd *rowDecoder) (next string, err error) {
 		switch string(a.obj.Key()) {
 		case "queryStatus":
 			var s string
-			s, err = a.str()
+			s, err = a.statusStr()
 			p.status = gen.JobStatus(s)
 		case "nextUri":
 			next, err = a.str()
 		case "errorBody":
+			// Its words reach errors and terminals: without the bearer
+			// token, should the server echo it.
 			var raw jx.Raw
 			if raw, err = a.dec.Raw(); err == nil {
-				err = json.Unmarshal(raw, &p.errorBody)
+				err = json.Unmarshal(a.secrets.body(raw), &p.errorBody)
 			}
 		case "entities":
 			if err := p.decodeEntities(a, rd); err != nil {
@@ -449,6 +441,7 @@ func (p *page) decode(a *answer, rd *rowDecoder) (next string, err error) {
 // decodeEntities reads the entities array the answer stands at; an error
 // names the entity, 1-based in the page.
 func (p *page) decodeEntities(a *answer, rd *rowDecoder) error {
+	rd.secrets = a.secrets
 	if a.dec.Next() == jx.Null {
 		return a.fail(0, a.dec.Null())
 	}

@@ -44,10 +44,24 @@ func startedID(resp *http.Response, err error) (string, error) {
 	if err := decodeStarted(resp, err, &s); err != nil {
 		return "", err
 	}
-	if deref(s.ExecutionID) == "" {
-		return "", &DecodeError{Method: resp.Request.Method, Path: resp.Request.URL.Path, Err: errors.New("no executionId")}
+	if err := checkStarted(resp, "executionId", deref(s.ExecutionID)); err != nil {
+		return "", err
 	}
 	return *s.ExecutionID, nil
+}
+
+// checkStarted checks the id that the answer to a start gave: one path
+// segment, and not the bearer token echoed, since errors, logs and resume
+// hints print it.
+func checkStarted(resp *http.Response, field, id string) error {
+	err := checkID(field, id)
+	if secrets := secretsOf(resp.Request); secrets.apply(id) != id {
+		err = fmt.Errorf("%s %s holds the bearer token: refused", field, quote(secrets.apply(id)))
+	}
+	if err != nil {
+		return &DecodeError{Method: resp.Request.Method, Path: resp.Request.URL.Path, Err: err}
+	}
+	return nil
 }
 
 // answered is what a results request answered: the 200 answer, or the

@@ -56,9 +56,10 @@ type answer struct {
 	state answerState
 	// status is the queryStatus read so far; Complete is required of an
 	// answer whose rows came before it.
-	status string
-	after  string // cursors.after, the next page of a simple search
-	stop   func() bool
+	status  string
+	after   string   // cursors.after, the next page of a simple search
+	secrets redactor // what the request carried: cut out of the text read
+	stop    func() bool
 	cancel context.CancelFunc
 }
 
@@ -84,7 +85,7 @@ func (c *Client) results(ctx, until context.Context, get func(ctx context.Contex
 		return nil, 0, err
 	}
 	a := newAnswer(resp.Body, resp.ContentLength)
-	a.path, a.stop, a.cancel = resp.Request.URL.Path, stop, cancel
+	a.path, a.stop, a.cancel, a.secrets = resp.Request.URL.Path, stop, cancel, secretsOf(resp.Request)
 	if err := a.open(); err != nil {
 		a.close()
 		return nil, 0, err
@@ -149,7 +150,7 @@ func (a *answer) head(skip bool) error {
 		var err error
 		switch string(a.obj.Key()) {
 		case "queryStatus":
-			if a.status, err = a.str(); err != nil || a.status != string(gen.QueryStatusComplete) || skip {
+			if a.status, err = a.statusStr(); err != nil || a.status != string(gen.QueryStatusComplete) || skip {
 				return a.fail(0, err)
 			}
 		case "results":
@@ -187,12 +188,19 @@ func (a *answer) head(skip bool) error {
 	return a.end()
 }
 
-// str reads a string or null as a status.
+// str reads a string or null.
 func (a *answer) str() (string, error) {
 	if a.dec.Next() == jx.Null {
 		return "", a.dec.Null()
 	}
 	return a.dec.Str()
+}
+
+// statusStr reads a queryStatus, which an error may quote: without the
+// secrets of the request, should the server echo one there.
+func (a *answer) statusStr() (string, error) {
+	s, err := a.str()
+	return a.secrets.apply(s), err
 }
 
 // maxCursor bounds the cursor of a page, sent back in the next page's URL:
@@ -258,7 +266,7 @@ func (a *answer) stream(rd *rowDecoder, needComplete bool, yield func(gen.APIUsa
 		var err error
 		switch string(a.obj.Key()) {
 		case "queryStatus":
-			a.status, err = a.str()
+			a.status, err = a.statusStr()
 		case "results":
 			if !rd.array(a, false, yield) {
 				return
@@ -317,7 +325,8 @@ func DecodeRows(r io.Reader) iter.Seq2[gen.APIUsageRow, error] {
 // rowDecoder decodes rows with about one allocation each: jx's capture of
 // the row's bytes. Repeated strings and dates are shared.
 type rowDecoder struct {
-	log   *slog.Logger
+	log     *slog.Logger
+	secrets redactor // of the answer being read, cut out of what is logged
 	one   jx.Decoder // decodes one captured row, so that keys are not copied
 	strs  map[string]string
 	bytes int                   // of the strings in strs
@@ -343,6 +352,7 @@ func newRowDecoder(log *slog.Logger) *rowDecoder {
 // whether to go on: false once it has yielded an error or the consumer
 // stopped.
 func (rd *rowDecoder) array(a *answer, pending bool, yield func(gen.APIUsageRow, error) bool) bool {
+	rd.secrets = a.secrets
 	if !pending {
 		a.m.n = 0
 		if a.dec.Next() == jx.Null {
@@ -459,7 +469,7 @@ func (rd *rowDecoder) date(d *jx.Decoder, dst *time.Time) error {
 	if d.Next() != jx.String {
 		raw, err := d.Raw()
 		if err == nil {
-			rd.log.Warn("gcusage: row date is not a string; Date left zero", "date", oneLine(raw.String(), 64), "row", rd.n+1)
+			rd.log.Warn("gcusage: row date is not a string; Date left zero", "date", oneLine(string(rd.secrets.body(raw)), 64), "row", rd.n+1)
 		}
 		return err
 	}
@@ -472,7 +482,7 @@ func (rd *rowDecoder) date(d *jx.Decoder, dst *time.Time) error {
 		if v, ok := ParseTime(string(s)); ok {
 			t = &v
 		} else {
-			rd.log.Warn("gcusage: row date unreadable; Date left zero", "date", oneLine(string(s), 64), "row", rd.n+1)
+			rd.log.Warn("gcusage: row date unreadable; Date left zero", "date", oneLine(rd.secrets.apply(string(s)), 64), "row", rd.n+1)
 		}
 		if len(rd.dates) < maxInterned && len(s) <= maxInternedLen {
 			rd.dates[string(s)] = t
