@@ -40,9 +40,10 @@ test-go1.27:
 	GOTOOLCHAIN=$(GO127) $(GO) test -race $(MODS)
 
 # What the race detector would distort, so `test` leaves it out: allocation
-# counts, and the million-row stream at full size.
+# counts, the million-row stream at full size, and the live heap under a
+# hostile server (client/memory_test.go).
 test-norace:
-	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory' ./client ./usagetest
+	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory|TestJobsTotalsHoldABoundedHeap|TestSearchCapCountsRowsWithinAPage' ./client ./usagetest
 
 # Every table of docs/performance.md: the polling table (virtual time) and
 # the root's connection and token tests, verbose so that their figures

@@ -267,8 +267,8 @@ type Result struct {
 //
 // A simple search's rows go on page after page, each GET with the cursor
 // of the page before, until a page has no cursors.after (or an empty one,
-// or no rows), or until MaxSearchRecords rows, the API's cap: Capped then
-// says so.
+// or no rows), or until MaxSearchRecords rows, the API's cap, even within
+// a page: Capped then says so.
 func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 	return func(yieldRow func(gen.APIUsageRow, error) bool) {
 		r.mu.Lock()
@@ -284,7 +284,7 @@ func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 					return
 				}
 			}
-			before, ok := rd.n, true
+			before, ok, capped := rd.n, true, false
 			// Every error names the execution, whose rows can be read again.
 			a.stream(rd, true, func(row gen.APIUsageRow, err error) bool {
 				if err != nil {
@@ -292,18 +292,21 @@ func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 					err = &ExecutionError{ExecutionID: r.ExecutionID, Status: a.status, Err: err}
 				}
 				ok = yieldRow(row, err) && ok
-				return ok
+				// The cap counts rows, so that a page longer than asked
+				// for, or one that never ends, stops there too.
+				capped = ok && r.src.paged && rd.n >= MaxSearchRecords
+				return ok && !capped
 			})
 			a.close()
-			if !ok || !r.src.paged {
-				return
-			}
-			if rd.n >= MaxSearchRecords {
+			if capped {
 				r.mu.Lock()
 				r.capped = true
 				r.mu.Unlock()
 				r.c.log.Warn("gcusage: the search stopped at the API's cap; narrow the interval or add filters",
 					"execution", oneLine(r.ExecutionID, maxQuoted), "records", rd.n)
+				return
+			}
+			if !ok || !r.src.paged {
 				return
 			}
 			// A page without rows ends the search whatever its cursor says,

@@ -95,3 +95,15 @@ func TestSearchPageNotComplete(t *testing.T) {
 		t.Fatalf("%d rows, %v; want 2 rows, then a failed ExecutionError", n, err)
 	}
 }
+
+// Issue 16, item 1: the cap counts rows, not pages: one page of 25,000 rows
+// from a server that ignores pageSize stops at 20,000, capped, and no
+// further page is asked for.
+func TestSearchCapStopsWithinAPage(t *testing.T) {
+	big := `{"results":[` + strings.Repeat(searchRow+`,`, 24999) + searchRow + `],"queryStatus":"Complete","cursors":{"after":"p2"}}`
+	api, queries := pages(big)
+	n, res, err := searchRows(t, newTestClient(t, &fake{api: api}))
+	if err != nil || n != MaxSearchRecords || !res.Capped() || len(queries()) != 1 {
+		t.Fatalf("%d rows, %v, capped %v, %d GETs; want %d rows, capped, 1 GET", n, err, res != nil && res.Capped(), len(queries()), MaxSearchRecords)
+	}
+}
