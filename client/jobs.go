@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -319,20 +320,23 @@ type page struct {
 }
 
 // page GETs one page, decoding its entities with rd: the first when next
-// is nil, else the one next names. On a 400 max.response.size.reached it
-// halves the page size and asks for the same page again.
+// is nil, else the one next names, at the page size that halve finds.
 func (j *Job) page(ctx context.Context, rd *rowDecoder, next *url.URL, size int) (*page, error) {
-	if size == 0 {
-		size = maxPageSize
-	}
+	return halve(cmp.Or(size, maxPageSize), func(size int) (*page, error) { return j.get(ctx, rd, next, size) })
+}
+
+// halve calls get with the page size, and while the API answers
+// max.response.size.reached, whatever the status (400 for jobs, 500 for a
+// search), asks again with half of it, down to 1.
+func halve[T any](size int, get func(size int) (T, error)) (T, error) {
 	for {
-		p, err := j.get(ctx, rd, next, size)
+		v, err := get(size)
 		var ae *APIError
-		if errors.As(err, &ae) && ae.StatusCode == 400 && ae.Code == "max.response.size.reached" && size > 1 {
+		if size > 1 && errors.As(err, &ae) && ae.Code == "max.response.size.reached" {
 			size /= 2
 			continue
 		}
-		return p, err
+		return v, err
 	}
 }
 
@@ -550,8 +554,8 @@ func (r *JobResult) JobID() string { return r.job.ID }
 // Rows yields every entity of every page, in the server's order, holding
 // one page at a time: the first, then each that nextUri names, read on the
 // context given to the Wait that returned r. A page without entities ends
-// the rows whatever its nextUri, and a nextUri met before (pages A, B, A)
-// is an error, so that no server can keep Rows paging forever without
+// the rows whatever its nextUri, and a nextUri whose cursor (its after) was
+// met before (pages A, B, A) is an error, so that no server can keep Rows paging forever without
 // yielding anything. The first error, an *ExecutionError naming the job, is
 // yielded once, then the sequence stops. Rows can be iterated again: it
 // then starts over from the first page, which it keeps.
@@ -581,7 +585,7 @@ func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 				return
 			}
 			var err error
-			if seen.again(p.next.String()) {
+			if seen.again(cursor(p.next)) {
 				err = errors.New("nextUri names a page already read: the pages would never end")
 			} else if p, err = r.job.page(ctx, rd, p.next, p.size); err == nil && p.status != gen.JobStatusSucceeded {
 				err = fmt.Errorf("a later page says queryStatus %q, not Succeeded", p.status)
@@ -594,7 +598,16 @@ func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 	}
 }
 
-// pageLoop tells a nextUri followed before, in constant memory, since a list
+// cursor is what names the page a nextUri points to: its after, which a
+// server cannot disguise with a junk parameter, else the whole URI.
+func cursor(next *url.URL) string {
+	if q := next.Query(); q.Has("after") {
+		return q.Get("after")
+	}
+	return next.String()
+}
+
+// pageLoop tells a cursor followed before, in constant memory, since a list
 // of every one seen would grow with the job: it compares each with the one
 // just followed and with one kept at steps 1, 2, 4, 8... (Brent's cycle
 // detection), which finds a cycle of pages within about twice its length

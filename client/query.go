@@ -268,14 +268,14 @@ type Result struct {
 // A simple search's rows go on page after page, each GET with the cursor
 // of the page before, until a page has no cursors.after (or an empty one,
 // or no rows), or until MaxSearchRecords rows, the API's cap, even within
-// a page: Capped then says so.
+// a page: Capped then says so. A cursor met before is an error.
 func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 	return func(yieldRow func(gen.APIUsageRow, error) bool) {
 		r.mu.Lock()
 		a := r.open
 		r.open = nil
 		r.mu.Unlock()
-		rd := newRowDecoder(r.c.log)
+		rd, seen := newRowDecoder(r.c.log), pageLoop{}
 		for {
 			if a == nil {
 				var err error
@@ -310,12 +310,18 @@ func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 				return
 			}
 			// A page without rows ends the search whatever its cursor says,
-			// so that no server can keep it paging forever.
+			// and a cursor met before is an error, so that no server can
+			// keep it paging forever.
 			if a.after == "" || rd.n == before {
 				return
 			}
 			var err error
-			if a, err = r.page(a.after); err != nil {
+			if seen.again(a.after) {
+				err = errors.New("cursors.after names a page already read: the pages would never end")
+			} else {
+				a, err = r.page(a.after)
+			}
+			if err != nil {
 				yieldRow(gen.APIUsageRow{}, &ExecutionError{ExecutionID: r.ExecutionID, Err: err})
 				return
 			}
