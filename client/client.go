@@ -217,7 +217,8 @@ func WithUserAgent(ua string) Option {
 }
 
 // WithLogger receives a Debug record per HTTP attempt and a Warn record per
-// row whose date cannot be read. Default: nothing is logged.
+// distinct date that cannot be read, at most 10 per Rows, then one that
+// counts the rest. Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l != nil {

@@ -161,6 +161,11 @@ func (e *DecodeError) Error() string {
 	badByte := strings.HasPrefix(rootCause(e.Err).Error(), "unexpected byte")
 	cause := " (" + oneLine(e.Err.Error(), maxQuoted) + ")"
 	switch {
+	case errors.Is(e.Err, errBudget):
+		if in != "" {
+			in = " (cut" + in + ")"
+		}
+		return s + "the answer did not end within RetryPolicy.MaxElapsed" + in
 	case errors.Is(e.Err, errValueTooLarge):
 		if e.Row == 0 {
 			what = "a value in the answer"

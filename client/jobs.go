@@ -341,6 +341,9 @@ func halve[T any](size int, get func(size int) (T, error)) (T, error) {
 }
 
 func (j *Job) get(ctx context.Context, rd *rowDecoder, next *url.URL, size int) (*page, error) {
+	// A page is read whole before its entities are used: within the retry
+	// policy's MaxElapsed, as an answer to a POST is.
+	ctx = withKind(ctx, readWhole)
 	ps := int32(size)
 	// The cursor is whatever nextUri carries: its query goes as it is,
 	// with our page size, on the job's own path.
@@ -429,6 +432,9 @@ func (p *page) decode(a *answer, rd *rowDecoder) (next string, err error) {
 				err = json.Unmarshal(a.secrets.body(raw), &p.errorBody)
 			}
 		case "entities":
+			if err = a.results("entities"); err != nil {
+				break
+			}
 			if err := p.decodeEntities(a, rd); err != nil {
 				return "", err
 			}
@@ -574,6 +580,7 @@ func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 		if rd == nil {
 			rd = newRowDecoder(r.job.c.log)
 		}
+		defer rd.flush()
 		p, seen := r.first, pageLoop{}
 		for {
 			for _, e := range p.entities {

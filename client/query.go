@@ -276,6 +276,7 @@ func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 		r.open = nil
 		r.mu.Unlock()
 		rd, seen := newRowDecoder(r.c.log), pageLoop{}
+		defer rd.flush()
 		for {
 			if a == nil {
 				var err error
@@ -285,18 +286,25 @@ func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 				}
 			}
 			before, ok, capped := rd.n, true, false
+			var budget *readBudget
+			if r.src.paged {
+				budget = newReadBudget(r.c.budget, a)
+			}
 			// Every error names the execution, whose rows can be read again.
 			a.stream(rd, true, func(row gen.APIUsageRow, err error) bool {
 				if err != nil {
 					ok = false
 					err = &ExecutionError{ExecutionID: r.ExecutionID, Status: a.status, Err: err}
 				}
+				budget.pause()
 				ok = yieldRow(row, err) && ok
+				budget.resume()
 				// The cap counts rows, so that a page longer than asked
 				// for, or one that never ends, stops there too.
 				capped = ok && r.src.paged && rd.n >= MaxSearchRecords
 				return ok && !capped
 			})
+			budget.pause()
 			a.close()
 			if capped {
 				r.mu.Lock()

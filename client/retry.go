@@ -22,10 +22,14 @@ import (
 // RetryPolicy bounds the retries of one API call. A zero field takes its
 // default.
 type RetryPolicy struct {
-	MaxAttempts int           // attempts in all, first included; default 5
-	MaxElapsed  time.Duration // for all attempts, waits and answers but the rows; default 3m
-	MinDelay    time.Duration // first backoff cap; default 500ms
-	MaxDelay    time.Duration // largest backoff cap; default 20s
+	MaxAttempts int // attempts in all, first included; default 5
+	// MaxElapsed bounds all attempts, waits and answers of a call, but the
+	// rows of a query's answer, which stream for as long as the context
+	// allows; each page of a job or a search is read within it too, not
+	// counting the time the caller holds its rows. Default 3m.
+	MaxElapsed time.Duration
+	MinDelay   time.Duration // first backoff cap; default 500ms
+	MaxDelay   time.Duration // largest backoff cap; default 20s
 	// MaxRetryAfter is the longest server hint worth waiting for: past it
 	// the call gives up at once with *RateLimitError. Default 180s, as the
 	// official SDK.
