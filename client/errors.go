@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,17 +87,21 @@ func (e *RateLimitError) Unwrap() error { return e.APIError }
 // context error, a *DecodeError, or the API error met on the way.
 type ExecutionError struct {
 	ExecutionID string
-	Status      string // the last queryStatus seen, if any
-	Err         error
+	// Kind is what ExecutionID names: "job" for a usage query job (resume
+	// it with Client.Job), "" for an execution (a query, a summary or a
+	// search).
+	Kind   string
+	Status string // the last queryStatus seen, if any
+	Err    error
 	// ErrorBody is what a Failed usage query job said of its failure,
 	// when it said anything.
 	ErrorBody *gen.ErrorBody
 }
 
-// Error names the execution, then what ended the wait, then the job's own
-// words of its failure.
+// Error names the execution or the job, then what ended the wait, then the
+// job's own words of its failure.
 func (e *ExecutionError) Error() string {
-	s := "gcusage: execution " + oneLine(e.ExecutionID, maxQuoted) + ": " + strings.TrimPrefix(e.Err.Error(), "gcusage: ")
+	s := "gcusage: " + cmp.Or(e.Kind, "execution") + " " + oneLine(e.ExecutionID, maxQuoted) + ": " + strings.TrimPrefix(e.Err.Error(), "gcusage: ")
 	if b := e.ErrorBody; b != nil {
 		for _, part := range []*string{b.Code, b.Message} {
 			if deref(part) != "" {

@@ -19,6 +19,9 @@ import (
 	"github.com/gcusage/gcusage/gen"
 )
 
+// jobKind is the ExecutionError.Kind of a usage query job.
+const jobKind = "job"
+
 // Sentinels of the usage query jobs, for errors.Is.
 var (
 	// ErrJobCancelled means the server reported queryStatus Cancelled.
@@ -250,7 +253,7 @@ func (c *Client) RunJob(ctx context.Context, q JobQuery) (*JobResult, error) {
 // wraps ErrJobCancelled; another status wraps ErrUnknownStatus. Every error
 // names the job, so that the caller can resume.
 func (j *Job) Wait(ctx context.Context) (*JobResult, error) {
-	return waitFor(ctx, j.c.poll, j.ID, func(ctx, waitCtx context.Context) (look[*JobResult], error) {
+	return waitFor(ctx, j.c.poll, jobKind, j.ID, func(ctx, waitCtx context.Context) (look[*JobResult], error) {
 		l, err := j.look(waitCtx)
 		if l.res != nil {
 			l.res.ctx = ctx
@@ -287,11 +290,11 @@ func (j *Job) look(ctx context.Context) (look[*JobResult], error) {
 		// Wait reads the job afresh.
 		return look[*JobResult]{state: string(st), done: true, res: &JobResult{job: j, first: p, rd: rd}}, nil
 	case gen.JobStatusFailed:
-		j.err = &ExecutionError{ExecutionID: j.ID, Status: string(st), Err: ErrQueryFailed, ErrorBody: p.errorBody}
+		j.err = &ExecutionError{ExecutionID: j.ID, Kind: jobKind, Status: string(st), Err: ErrQueryFailed, ErrorBody: p.errorBody}
 	case gen.JobStatusCancelled:
-		j.err = &ExecutionError{ExecutionID: j.ID, Status: string(st), Err: ErrJobCancelled}
+		j.err = &ExecutionError{ExecutionID: j.ID, Kind: jobKind, Status: string(st), Err: ErrJobCancelled}
 	default:
-		j.err = &ExecutionError{ExecutionID: j.ID, Status: string(st), Err: fmt.Errorf("%w %q", ErrUnknownStatus, st)}
+		j.err = &ExecutionError{ExecutionID: j.ID, Kind: jobKind, Status: string(st), Err: fmt.Errorf("%w %q", ErrUnknownStatus, st)}
 	}
 	j.done, j.last = true, string(st)
 	return look[*JobResult]{state: j.last}, j.err
@@ -598,7 +601,7 @@ func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 				err = fmt.Errorf("a later page says queryStatus %q, not Succeeded", p.status)
 			}
 			if err != nil {
-				yield(Entity{}, named(r.job.ID, string(gen.JobStatusSucceeded), err))
+				yield(Entity{}, named(jobKind, r.job.ID, string(gen.JobStatusSucceeded), err))
 				return
 			}
 		}

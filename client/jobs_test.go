@@ -389,3 +389,25 @@ func TestJobPageSizeHalvesOnMaxResponseSize(t *testing.T) {
 		})
 	}
 }
+
+// Issue 17, item 5: an error of a usage query job names a job, not an
+// execution, so that a 404 from jobs results reads right.
+func TestJobErrorsNameAJob(t *testing.T) {
+	f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 404, `{"code":"not.found","message":"job not found"}`)
+	}}
+	_, err := newTestClient(t, f).Job("", "j1").Wait(t.Context())
+	var ee *ExecutionError
+	if !errors.As(err, &ee) || ee.ExecutionID != "j1" || ee.Kind != "job" || !strings.HasPrefix(err.Error(), "gcusage: job j1: GET ") {
+		t.Errorf("err = %v, want a job's ExecutionError naming job j1", err)
+	}
+	var qs []string
+	f = &fake{api: jobPages(&qs, `{"queryStatus":"Succeeded","entities":[{"requestCount":1}],"nextUri":"/x?after=2"}`, `{"queryStatus":"Failed"}`)}
+	if _, err := jobEntities(t, f); !strings.HasPrefix(fmt.Sprint(err), "gcusage: job j1: ") {
+		t.Errorf("a later page: err = %v, want it to name job j1", err)
+	}
+	_, err = newTestClient(t, &fake{api: started(`{"queryStatus":"Failed"}`)}).Run(t.Context(), anyQuery)
+	if !errors.As(err, &ee) || ee.Kind != "" || !strings.HasPrefix(err.Error(), "gcusage: execution exec-1: ") {
+		t.Errorf("a query: err = %v, want it to name execution exec-1", err)
+	}
+}

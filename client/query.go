@@ -158,7 +158,7 @@ type source struct {
 // before its status is read through to the status; its rows are not kept.
 func (e *Execution) Poll(ctx context.Context) (gen.QueryStatus, error) {
 	l, err := e.look(ctx, ctx, true)
-	return gen.QueryStatus(l.state), named(e.ID, l.state, err)
+	return gen.QueryStatus(l.state), named("", e.ID, l.state, err)
 }
 
 // Wait polls until the execution is Complete and returns its result, or
@@ -167,7 +167,7 @@ func (e *Execution) Poll(ctx context.Context) (gen.QueryStatus, error) {
 // context error), and around any API error met while polling. The rows
 // stream from the answer that ended the wait: one GET per poll, none more.
 func (e *Execution) Wait(ctx context.Context) (*Result, error) {
-	return waitFor(ctx, e.c.poll, e.ID, func(ctx, waitCtx context.Context) (look[*Result], error) {
+	return waitFor(ctx, e.c.poll, "", e.ID, func(ctx, waitCtx context.Context) (look[*Result], error) {
 		return e.look(ctx, waitCtx, false)
 	})
 }
