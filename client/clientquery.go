@@ -34,9 +34,10 @@ func (q Query) ValidateClient() error {
 
 // StartClient validates q as a query of the OAuth client clientID
 // (ValidateClient), which must not end after today, then starts it on that
-// client's endpoint. The rows are
-// that client's usage only. Resume the returned handle later with
-// Client.ClientExecution or Client.WaitClient, giving both ids.
+// client's endpoint. The rows are that client's usage only. Resume the
+// returned handle later with Client.ClientExecution or Client.WaitClient,
+// giving both ids. The query, its results and Summary need any of the
+// permissions oauth:client:view or usage:client:view.
 func (c *Client) StartClient(ctx context.Context, clientID string, q Query) (*Execution, error) {
 	if err := checkID("clientId", clientID); err != nil {
 		return nil, err
@@ -74,7 +75,8 @@ func (c *Client) RunClient(ctx context.Context, clientID string, q Query) (*Resu
 // Summary starts the summary of the OAuth client clientID over its last
 // days days (the API's default is 7), a query like the others: Wait on the
 // returned handle, whose results come from the client's results path, as
-// those of StartClient.
+// those of StartClient. It needs any of the permissions oauth:client:view
+// or usage:client:view.
 func (c *Client) Summary(ctx context.Context, clientID string, days int) (*Execution, error) {
 	if err := checkID("clientId", clientID); err != nil {
 		return nil, err

@@ -97,7 +97,8 @@ func checkPageSize(n int) error {
 }
 
 // StartSearch validates s, which must not end after today, then starts the
-// search. Resume the returned
+// search. The search and its results need any of the permissions
+// oauth:client:view or usage:simpleSearch:view. Resume the returned
 // handle later with Client.SearchExecution.
 func (c *Client) StartSearch(ctx context.Context, s SimpleSearch) (*Execution, error) {
 	if err := s.Validate(); err != nil {
