@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"iter"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/gcusage/gcusage/gen"
 )
 
 // FuzzWaitRows drives Wait and Rows on arbitrary results answers: any
@@ -124,8 +127,23 @@ func pagesServer(status uint16, first, later []byte, gets *int) http.HandlerFunc
 
 const maxFuzzGETs = 50
 
-// fuzzRows reads seq and checks what every caller relies on: rows, then at
-// most one error, nothing after it, and no more rows than max.
+// fuzzWaited checks what every caller relies on: a wait gives a result
+// (got) or an error naming exec-1 of kind, not both; then rows, at most
+// one error, nothing after it, and no more rows than max.
+func fuzzWaited[T any](t *testing.T, got bool, err error, kind string, rows func() iter.Seq2[T, error], max int) {
+	var ee *ExecutionError
+	switch {
+	case err != nil && got:
+		t.Fatal("both a result and an error")
+	case err != nil && (!errors.As(err, &ee) || ee.ExecutionID != "exec-1" || ee.Kind != kind):
+		t.Fatalf("wait error %v does not name the %s", err, cmp.Or(kind, "execution"))
+	case err == nil:
+		fuzzRows(t, rows(), max)
+	}
+}
+
+// fuzzRows reads seq: rows, then at most one error, nothing after it, and
+// no more rows than max.
 func fuzzRows[T any](t *testing.T, seq iter.Seq2[T, error], max int) {
 	rows, errs := 0, 0
 	for _, err := range seq {
@@ -197,15 +215,7 @@ func FuzzJobPages(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status uint16, first, later []byte) {
 		fuzzPages(t, status, first, later, func(t *testing.T, ctx context.Context, c *Client) {
 			res, err := c.Job("", "exec-1").Wait(ctx)
-			var ee *ExecutionError
-			switch {
-			case err != nil && res != nil:
-				t.Fatal("both a result and an error")
-			case err != nil && (!errors.As(err, &ee) || ee.ExecutionID != "exec-1" || ee.Kind != "job"):
-				t.Fatalf("wait error %v does not name the job", err)
-			case err == nil:
-				fuzzRows(t, res.Rows(), maxFuzzGETs*maxPageSize)
-			}
+			fuzzWaited(t, res != nil, err, "job", func() iter.Seq2[Entity, error] { return res.Rows() }, maxFuzzGETs*maxPageSize)
 		})
 	})
 }
@@ -231,15 +241,7 @@ func FuzzSearchPages(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status uint16, first, later []byte) {
 		fuzzPages(t, status, first, later, func(t *testing.T, ctx context.Context, c *Client) {
 			res, err := c.RunSearch(ctx, SimpleSearch{Interval: anyQuery.Interval})
-			var ee *ExecutionError
-			switch {
-			case err != nil && res != nil:
-				t.Fatal("both a result and an error")
-			case err != nil && (!errors.As(err, &ee) || ee.ExecutionID != "exec-1" || ee.Kind != ""):
-				t.Fatalf("wait error %v does not name the execution", err)
-			case err == nil:
-				fuzzRows(t, res.Rows(), MaxSearchRecords)
-			}
+			fuzzWaited(t, res != nil, err, "", func() iter.Seq2[gen.APIUsageRow, error] { return res.Rows() }, MaxSearchRecords)
 		})
 	})
 }
