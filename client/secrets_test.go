@@ -236,3 +236,18 @@ func TestEchoedBasicIsRedactedInEveryEncoding(t *testing.T) {
 		})
 	}
 }
+
+// A secret under 8 bytes is never redacted, as docs/security.md says:
+// cutting a one-letter test token out of every word would garble the
+// message, and so short a secret guards nothing.
+func TestShortSecretsAreNotRedacted(t *testing.T) {
+	c, err := New(WithBaseURLs(testAPI, ""), WithAccessToken("t"), WithNow(func() time.Time { return testToday }),
+		WithHTTPClient(&http.Client{Transport: &fake{api: func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 400, `{"code":"bad.request","message":"the interval is not valid"}`)
+		}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Start(t.Context(), anyQuery)
+	mustContain(t, fmt.Sprint(err), "bad.request: the interval is not valid")
+}
