@@ -564,8 +564,8 @@ func (r *JobResult) JobID() string { return r.job.ID }
 // one page at a time: the first, then each that nextUri names, read on the
 // context given to the Wait that returned r. A page without entities ends
 // the rows whatever its nextUri, and a nextUri whose cursor (its after) was
-// met before (pages A, B, A) is an error, so that no server can keep Rows paging forever without
-// yielding anything. The first error, an *ExecutionError naming the job, is
+// met before (pages A, B, A) is an error, so that no server can keep Rows
+// paging forever without yielding anything. The first error, an *ExecutionError naming the job, is
 // yielded once, then the sequence stops. Rows can be iterated again: it
 // then starts over from the first page, which it keeps.
 func (r *JobResult) Rows() iter.Seq2[Entity, error] {

@@ -15,9 +15,9 @@ import (
 )
 
 // Start validates q, which must not end after today (see WithNow), then
-// starts its execution. The query and its results need any of the
-// permissions oauth:client:view or usage:organization:view. The returned handle's ID can
-// be stored and resumed later with Client.Execution or Client.Wait.
+// starts its execution. The returned handle's ID can be stored and resumed
+// later with Client.Execution or Client.Wait. The query and its results
+// need any of the permissions oauth:client:view or usage:organization:view.
 func (c *Client) Start(ctx context.Context, q Query) (*Execution, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err

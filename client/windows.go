@@ -131,10 +131,10 @@ func bucketStart(g gen.Granularity, t time.Time) time.Time {
 // ordered by q.SortBy, so that the caller gets one total per group, as one
 // query would give; those are held in memory until the last window ends,
 // at most MaxTotalGroups of them (past that, an error wrapping
-// ErrTooManyGroups), and a sum past the int64 range is an error. The first error, a
-// *SplitError naming the failed window, its job and every unfinished one,
-// is yielded once, then the sequence stops; the other jobs are then no
-// longer waited for.
+// ErrTooManyGroups), and a sum past the int64 range is an error. The first
+// error, a *SplitError naming the failed window, its job and every
+// unfinished one, is yielded once, then the sequence stops; the other jobs
+// are then no longer waited for.
 func (c *Client) RunJobs(ctx context.Context, q JobQuery, o JobOptions) iter.Seq2[Entity, error] {
 	return func(yield func(Entity, error) bool) {
 		now := c.now
