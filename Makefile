@@ -45,11 +45,11 @@ test-go1.27:
 	GOTOOLCHAIN=$(GO127) $(GO) test -race $(MODS)
 
 # What the race detector would distort, so `test` leaves it out: allocation
-# counts, the million-row stream at full size, the CLI's heap under hostile
-# answers, and the report's peak RSS over 300,000 rows and its memory
-# against a million client ids.
+# counts, the million-row stream at full size, the live heap under a
+# hostile server (client/memory_test.go, the CLI's tables), and the report's
+# peak RSS over 300,000 rows and its memory against a million client ids.
 test-norace:
-	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory|TestTableHeapBounded|TestReport300kRowsRSS|TestMillionClientsBounded' -v ./client ./usagetest ./cmd/gcusage ./cmd/internal/report
+	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory|TestJobsTotalsHoldABoundedHeap|TestSearchCapCountsRowsWithinAPage|TestTableHeapBounded|TestReport300kRowsRSS|TestMillionClientsBounded' -v ./client ./usagetest ./cmd/gcusage ./cmd/internal/report
 
 # The report in headless Chromium (Debian: apt-get install -y chromium),
 # which it needs: without it the test fails and says so. REPORT_SCREENSHOT

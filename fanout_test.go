@@ -68,7 +68,7 @@ func newFleet(t *testing.T, orgs []usagetest.Org, opts ...usagetest.Option) *fle
 func (f *fleet) work(ctx context.Context, task *fanout.Task) error {
 	o := f.srv.Org(task.Name)
 	c, err := client.New(client.WithBaseURLs(f.srv.URL, f.srv.LoginURL), client.WithClientCredentials(o.ClientID, o.ClientSecret),
-		client.WithHTTPClient(&http.Client{Transport: f.check}))
+		client.WithHTTPClient(&http.Client{Transport: f.check}), client.WithNow(f.srv.Now))
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func TestFanOutOneOrgFailing(t *testing.T) {
 		}}, func(ctx context.Context, task *fanout.Task) error {
 			if task.Index == 1 { // logs in with a secret the stub does not know
 				c, err := client.New(client.WithBaseURLs(f.srv.URL, f.srv.LoginURL), client.WithClientCredentials(usagetest.DemoTestClientID, "wrong"),
-					client.WithHTTPClient(&http.Client{Transport: f.check}))
+					client.WithHTTPClient(&http.Client{Transport: f.check}), client.WithNow(f.srv.Now))
 				if err != nil {
 					return err
 				}
@@ -193,7 +193,7 @@ func TestFanOutInterrupted(t *testing.T) {
 		for _, o := range outs[:3] {
 			org := f.srv.Org(o.Name)
 			c, err := client.New(client.WithBaseURLs(f.srv.URL, f.srv.LoginURL), client.WithClientCredentials(org.ClientID, org.ClientSecret),
-				client.WithHTTPClient(&http.Client{Transport: f.check}))
+				client.WithHTTPClient(&http.Client{Transport: f.check}), client.WithNow(f.srv.Now))
 			if err != nil {
 				t.Fatal(err)
 			}

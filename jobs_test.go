@@ -65,7 +65,7 @@ func newJobHarness(t *testing.T, stubOpts ...usagetest.Option) *jobHarness {
 	srv := usagetest.NewServer(t, append([]usagetest.Option{usagetest.InMemory(), usagetest.WithNow(todayFn)}, stubOpts...)...)
 	check := newSpecCheck(t, srv.Transport())
 	h := &jobHarness{srv: srv, log: &statusLog{base: check}}
-	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
+	c, err := client.New(client.WithNow(srv.Now), client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
 		client.WithHTTPClient(&http.Client{Transport: h.log}))
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestJobQueuedRunningThen202ThenRows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var states []string
 		h := newJobHarness(t, usagetest.WithRunning(2, 0))
-		c, err := client.New(client.WithBaseURLs(h.srv.URL, h.srv.LoginURL), client.WithClientCredentials(h.srv.ClientID, h.srv.ClientSecret),
+		c, err := client.New(client.WithNow(h.srv.Now), client.WithBaseURLs(h.srv.URL, h.srv.LoginURL), client.WithClientCredentials(h.srv.ClientID, h.srv.ClientSecret),
 			client.WithHTTPClient(&http.Client{Transport: h.log}),
 			client.WithPollPolicy(client.PollPolicy{OnPoll: func(e client.PollEvent) { states = append(states, e.Status) }}))
 		if err != nil {
@@ -358,9 +358,9 @@ func TestJobFailedWithoutBodyAndCancelled(t *testing.T) {
 func TestJobLimitsCheckedBeforeSending(t *testing.T) {
 	h := newJobHarness(t)
 	for _, q := range []client.JobQuery{
-		{Interval: days(time.Now().AddDate(-1, 0, -2), 30)},
-		{Interval: days(time.Now().AddDate(0, 0, -100), 91)},
-		{Interval: days(time.Now().AddDate(0, 0, -10), 5), GroupBy: []gen.JobsGroupBy{"OAuthClientId"}},
+		{Interval: days(jobsToday.AddDate(-1, 0, -2), 30)},
+		{Interval: days(jobsToday.AddDate(0, 0, -100), 91)},
+		{Interval: days(jobsToday.AddDate(0, 0, -10), 5), GroupBy: []gen.JobsGroupBy{"OAuthClientId"}},
 	} {
 		_, err := h.c.StartJob(t.Context(), q)
 		var ve *client.ValidationError
@@ -368,7 +368,7 @@ func TestJobLimitsCheckedBeforeSending(t *testing.T) {
 			t.Errorf("%+v: want a ValidationError, got %v", q, err)
 		}
 	}
-	if err := (client.JobQuery{Interval: days(time.Now().AddDate(-1, 0, -2), 30)}).Validate(time.Now()); err == nil || !strings.Contains(err.Error(), "a year ago") {
+	if err := (client.JobQuery{Interval: days(jobsToday.AddDate(-1, 0, -2), 30)}).Validate(jobsToday); err == nil || !strings.Contains(err.Error(), "a year ago") {
 		t.Errorf("error %v does not name the one-year limit", err)
 	}
 	if n := len(h.srv.Requests()); n != 0 {
@@ -533,7 +533,7 @@ func TestJobsConcurrencyIsBounded(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithNow(todayFn), usagetest.WithRunning(1, 0))
 				g := &gate{next: srv.Transport(), open: make(chan struct{})}
-				c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
+				c, err := client.New(client.WithNow(srv.Now), client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
 					client.WithHTTPClient(&http.Client{Transport: g}))
 				if err != nil {
 					t.Fatal(err)

@@ -83,7 +83,7 @@ func runFanOut(ctx context.Context, srv *usagetest.Server, parallel int, transpo
 	}, func(ctx context.Context, t *fanout.Task) error {
 		o := orgs[t.Index]
 		c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(o.ClientID, o.ClientSecret),
-			client.WithHTTPClient(&http.Client{Transport: transport()}))
+			client.WithHTTPClient(&http.Client{Transport: transport()}), client.WithNow(srv.Now))
 		if err != nil {
 			return err
 		}

@@ -60,7 +60,7 @@ func TestPollingEfficiency(t *testing.T) {
 		var gc, fixed, oracle pollStats
 		synctest.Test(t, func(t *testing.T) {
 			srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, done))
-			c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL),
+			c, err := client.New(client.WithNow(srv.Now), client.WithBaseURLs(srv.URL, srv.LoginURL),
 				client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
 				client.WithHTTPClient(&http.Client{Transport: srv.Transport()}))
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -109,8 +110,14 @@ func (t *tokens) token(ctx context.Context) (string, uint64, error) {
 
 func (t *tokens) fetch(f *tokenFetch) {
 	f.tok, f.err = f.src.Token()
-	if f.err == nil && f.tok == nil {
+	switch {
+	case f.err != nil:
+	case f.tok == nil:
 		f.err = errors.New("the token source returned no token")
+	default:
+		// A token that cannot go into a header would fail every request
+		// in the transport, as if the network did.
+		f.err = checkToken(f.tok.AccessToken)
 	}
 	t.mu.Lock()
 	if t.flight == f {
@@ -140,12 +147,22 @@ func (t *tokens) invalidate(gen uint64) {
 func clientCredentials(id, secret, tokenURL string, base http.RoundTripper, log *slog.Logger, onRetry func(RetryEvent)) func() oauth2.TokenSource {
 	cfg := &clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader}
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: tokenLog{base, log}, CheckRedirect: noRedirect}
-	// oauth2 sends url.QueryEscape(id):url.QueryEscape(secret) in Basic.
-	basic := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
 	fetch := &retryingFetch{cfg: cfg, ctx: context.WithValue(context.Background(), oauth2.HTTPClient, hc), onRetry: onRetry,
-		secrets: redactor{secret, url.QueryEscape(secret), base64.StdEncoding.EncodeToString([]byte(basic)),
-			base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))}}
+		secrets: basicSecrets(id, secret)}
 	return func() oauth2.TokenSource { return fetch }
+}
+
+// basicSecrets are the forms of the client credentials that a token
+// endpoint could echo: the secret as is and URL-escaped, and the Basic
+// value (base64 of id:secret, URL-escaped each as oauth2 sends them, or not) in
+// standard and URL-safe base64, each without its = padding, which also
+// finds the padded form.
+func basicSecrets(id, secret string) redactor {
+	r := redactor{secret, url.QueryEscape(secret)}
+	for _, pair := range []string{url.QueryEscape(id) + ":" + url.QueryEscape(secret), id + ":" + secret} {
+		r = append(r, base64.RawStdEncoding.EncodeToString([]byte(pair)), base64.RawURLEncoding.EncodeToString([]byte(pair)))
+	}
+	return r
 }
 
 // Token requests are tried up to tokenAttempts times, with full-jitter
@@ -228,7 +245,7 @@ func (f *retryingFetch) redact(err error) error {
 		re.ErrorCode = f.secrets.apply(re.ErrorCode)
 		re.ErrorDescription = f.secrets.apply(re.ErrorDescription)
 		re.ErrorURI = f.secrets.apply(re.ErrorURI)
-		re.Body = []byte(f.secrets.apply(string(re.Body)))
+		re.Body = f.secrets.body(re.Body)
 	}
 	return err
 }
@@ -346,6 +363,18 @@ func (a *authTransport) send(req *http.Request, token string) (*http.Response, e
 		resp.Request = r // in-memory transports may omit it; errors need it
 	}
 	return resp, err
+}
+
+// checkToken refuses an access token that is not printable ASCII without
+// spaces (RFC 6750), such as one with a line break: it could not go into a
+// header. The error does not quote the token.
+func checkToken(token string) error {
+	for i := 0; i < len(token); i++ {
+		if b := token[i]; b <= ' ' || b >= 0x7f {
+			return fmt.Errorf("the access token has byte %#02x at offset %d: a token is printable ASCII without spaces or line breaks", b, i)
+		}
+	}
+	return nil
 }
 
 func sameOrigin(u, origin *url.URL) bool {

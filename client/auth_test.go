@@ -47,7 +47,7 @@ func TestUnauthorizedWithFailedRenewalIsAnAuthError(t *testing.T) {
 func TestHungTokenSourceIsAskedOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := &hungSource{release: make(chan struct{})}
-		c, err := New(WithBaseURLs(testAPI, ""), WithTokenSource(src), WithHTTPClient(&http.Client{Transport: &fake{}}))
+		c, err := New(WithBaseURLs(testAPI, ""), WithTokenSource(src), WithNow(func() time.Time { return testToday }), WithHTTPClient(&http.Client{Transport: &fake{}}))
 		if err != nil {
 			t.Fatal(err)
 		}

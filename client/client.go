@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -26,6 +27,8 @@ type Client struct {
 	apiURL string
 	poll   PollPolicy
 	log    *slog.Logger
+	now    func() time.Time
+	budget time.Duration // RetryPolicy.MaxElapsed, which also bounds the read of a page
 }
 
 // Option configures New.
@@ -44,6 +47,7 @@ type config struct {
 	log              *slog.Logger
 	retry            RetryPolicy
 	poll             PollPolicy
+	now              func() time.Time
 	fromEnv          bool // for the hint of a missing setting
 }
 
@@ -131,11 +135,8 @@ func (c *config) accessToken(field, token string) error {
 	if token == "" {
 		return &ConfigError{Field: field, Reason: "empty access token"}
 	}
-	for i := 0; i < len(token); i++ {
-		if b := token[i]; b <= ' ' || b >= 0x7f {
-			return &ConfigError{Field: field, Value: "REDACTED",
-				Reason: fmt.Sprintf("the access token has byte %#02x at offset %d: a token is printable ASCII without spaces or line breaks", b, i)}
-		}
+	if err := checkToken(token); err != nil {
+		return &ConfigError{Field: field, Value: "REDACTED", Reason: err.Error()}
 	}
 	c.static = token
 	c.credentials++
@@ -216,7 +217,8 @@ func WithUserAgent(ua string) Option {
 }
 
 // WithLogger receives a Debug record per HTTP attempt and a Warn record per
-// row whose date cannot be read. Default: nothing is logged.
+// distinct date that cannot be read, at most 10 per Rows, then one that
+// counts the rest. Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l != nil {
@@ -236,10 +238,24 @@ func WithPollPolicy(p PollPolicy) Option {
 	return func(c *config) error { c.poll = p; return nil }
 }
 
+// WithNow sets the clock whose UTC date is today for the checks made
+// before anything is sent: no interval may end after today, and a job's may
+// start at most a year before it. Default time.Now; tests whose clock is
+// not the real one (a testing/synctest bubble starts in 2000) set it.
+func WithNow(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return &ConfigError{Field: "WithNow", Reason: "nil clock"}
+		}
+		c.now = now
+		return nil
+	}
+}
+
 // New builds a Client. It needs a region (or base URLs) and exactly one kind
 // of credentials; it sends nothing.
 func New(opts ...Option) (*Client, error) {
-	cfg := &config{ua: "gcusage/" + Version + " (go)", log: slog.New(slog.DiscardHandler)}
+	cfg := &config{ua: "gcusage/" + Version + " (go)", log: slog.New(slog.DiscardHandler), now: time.Now}
 	for _, o := range opts {
 		if err := o(cfg); err != nil {
 			return nil, err
@@ -272,12 +288,13 @@ func New(opts ...Option) (*Client, error) {
 	}
 	origin, _ := url.Parse(cfg.apiURL)
 	hc := &http.Client{Transport: &authTransport{base: cfg.base, origin: origin, tokens: tk, ua: cfg.ua}, CheckRedirect: noRedirect}
-	doer := &retryDoer{hc: hc, p: cfg.retry.withDefaults(), log: cfg.log}
+	retry := cfg.retry.withDefaults()
+	doer := &retryDoer{hc: hc, p: retry, log: cfg.log}
 	api, err := gen.NewClient(cfg.apiURL, gen.WithHTTPClient(doer))
 	if err != nil {
 		return nil, &ConfigError{Field: "WithBaseURLs apiURL", Value: redactURL(cfg.apiURL), Reason: oneLine(err.Error(), maxMessage)}
 	}
-	return &Client{api: api, apiURL: cfg.apiURL, poll: cfg.poll.withDefaults(), log: cfg.log}, nil
+	return &Client{api: api, apiURL: cfg.apiURL, poll: cfg.poll.withDefaults(), log: cfg.log, now: cfg.now, budget: retry.MaxElapsed}, nil
 }
 
 // noRedirect follows no redirect, of the API or of the token endpoint: Go
@@ -288,13 +305,16 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 
 // checkBaseURL refuses what would leak a token: plain http to another
 // machine, credentials in the URL, or a URL that is not a base. Its errors
-// quote the URL without its userinfo.
+// quote the URL without its userinfo. A base URL has no @: one is refused
+// before parsing, whose errors could quote a part of a password.
 func checkBaseURL(field, s string) error {
 	u, err := url.Parse(s)
 	bad := func(reason string) error {
 		return &ConfigError{Field: field, Value: redactURL(s), Reason: "base URL " + quote(redactURL(s)) + ": " + reason}
 	}
 	switch {
+	case strings.Contains(s, "@"):
+		return bad("want scheme://host[/path], without user, query or fragment")
 	case err != nil:
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -314,22 +334,27 @@ func checkBaseURL(field, s string) error {
 	}
 }
 
-// redactURL cuts the userinfo out of a URL, parsed or not: whatever comes
-// before the last @ of the authority, which may hold a password.
+// redactURL cuts the userinfo out of a URL, parsed or not, however
+// malformed (one slash, no scheme, a ? or # in the password): whatever
+// comes between the scheme and the last @, which may hold a password. Some
+// path or query may go with it, which is no loss in an error.
 func redactURL(s string) string {
-	rest, prefix := s, ""
-	if i := strings.Index(s, "://"); i >= 0 {
-		prefix, rest = s[:i+3], s[i+3:]
+	at := strings.LastIndex(s, "@")
+	if at < 0 {
+		return s
 	}
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		end = i
+	start := 0
+	if i := strings.Index(s[:at], ":"); i > 0 && scheme.MatchString(s[:i]) {
+		start = i + 1
+		for start < at && s[start] == '/' {
+			start++
+		}
 	}
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		return prefix + "REDACTED" + rest[at:]
-	}
-	return s
+	return s[:start] + "REDACTED" + s[at:]
 }
+
+// scheme is a URL scheme (RFC 3986, 3.1).
+var scheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {

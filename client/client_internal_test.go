@@ -106,6 +106,12 @@ func TestRefusedBaseURLHidesUserinfo(t *testing.T) {
 		"https://user:SECRET@api.example.test:port/%zz",
 		"user:SECRET@api.example.test/x@y",
 		"ftp://SECRET@api.example.test",
+		// Issue 16, item 4: one slash, no scheme, or a ? in the password.
+		"https:/user:SECRET@api.example.test",
+		"https:user:SECRET@api.example.test",
+		"admin:SECRET@127.0.0.1:8765",
+		"https://user:x?SECRET@api.example.test",
+		"https://user:x#SECRET@api.example.test",
 	} {
 		_, err := New(WithBaseURLs(u, ""), WithAccessToken("t"))
 		var ce *ConfigError

@@ -33,14 +33,19 @@ func (q Query) ValidateClient() error {
 }
 
 // StartClient validates q as a query of the OAuth client clientID
-// (ValidateClient), then starts it on that client's endpoint. The rows are
-// that client's usage only. Resume the returned handle later with
-// Client.ClientExecution or Client.WaitClient, giving both ids.
+// (ValidateClient), which must not end after today, then starts it on that
+// client's endpoint. The rows are that client's usage only. Resume the
+// returned handle later with Client.ClientExecution or Client.WaitClient,
+// giving both ids. The query, its results and Summary need any of the
+// permissions oauth:client:view or usage:client:view.
 func (c *Client) StartClient(ctx context.Context, clientID string, q Query) (*Execution, error) {
 	if err := checkID("clientId", clientID); err != nil {
 		return nil, err
 	}
 	if err := q.ValidateClient(); err != nil {
+		return nil, err
+	}
+	if err := notAfterToday(q.Interval, c.now()); err != nil {
 		return nil, err
 	}
 	body := gen.APIUsageClientQuery{Interval: q.Interval, Metrics: q.Metrics}
@@ -70,7 +75,8 @@ func (c *Client) RunClient(ctx context.Context, clientID string, q Query) (*Resu
 // Summary starts the summary of the OAuth client clientID over its last
 // days days (the API's default is 7), a query like the others: Wait on the
 // returned handle, whose results come from the client's results path, as
-// those of StartClient.
+// those of StartClient. It needs any of the permissions oauth:client:view
+// or usage:client:view.
 func (c *Client) Summary(ctx context.Context, clientID string, days int) (*Execution, error) {
 	if err := checkID("clientId", clientID); err != nil {
 		return nil, err
@@ -78,7 +84,9 @@ func (c *Client) Summary(ctx context.Context, clientID string, days int) (*Execu
 	if days < 1 {
 		return nil, &ValidationError{Field: "days", Value: strconv.Itoa(days), Reason: "want a positive whole number of days, such as 7"}
 	}
-	id, err := startedID(c.api.GetOauthClientUsageSummary(ctx, clientID, &gen.GetOauthClientUsageSummaryParams{Days: new(strconv.Itoa(days))}))
+	// A GET, but it starts work: it is not sent again once it may have
+	// reached the server, and its answer must end within MaxElapsed.
+	id, err := startedID(c.api.GetOauthClientUsageSummary(withKind(ctx, startsWork|readWhole), clientID, &gen.GetOauthClientUsageSummaryParams{Days: new(strconv.Itoa(days))}))
 	if err != nil {
 		return nil, err
 	}

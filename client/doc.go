@@ -6,7 +6,10 @@
 // *RateLimitError, *ExecutionError (which always carries the execution id,
 // so a wait can be resumed), *ValidationError (a bad query, found before
 // anything is sent), *ConfigError (a bad option of New), *DecodeError (an
-// answer that could not be read) and *AuthError.
+// answer that could not be read) and *AuthError. Starting work is not
+// idempotent: a start that may have reached the server is not sent again,
+// and its error wraps ErrMaybeStarted. No interval may end after today, the
+// date of the client's clock (WithNow).
 //
 //	c, err := client.New(client.WithRegion("eu-west-1"), client.WithClientCredentials(id, secret))
 //	res, err := c.Run(ctx, client.Query{Interval: client.Days(first, last), GroupBy: []gen.GroupBy{gen.GroupByOAuthClientID}})

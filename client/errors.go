@@ -1,11 +1,15 @@
 package client
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,8 +37,12 @@ type APIError struct {
 	Message       string
 	CorrelationID string // ININ-Correlation-Id; quote it to Genesys support
 	Details       []gen.ErrorDetail
-	Body          []byte // the raw body, at most maxErrorBody bytes
-	Method, Path  string
+	// Body is the body as it came, at most 64 KiB, unless it echoed the
+	// bearer token: it is then written anew without it, so that no
+	// escaped form of the token is left (a JSON body from its decoded
+	// values, any other with its HTML entities decoded).
+	Body         []byte
+	Method, Path string
 }
 
 // Error is one line: method, path, status, code, message, correlation id.
@@ -79,17 +87,21 @@ func (e *RateLimitError) Unwrap() error { return e.APIError }
 // context error, a *DecodeError, or the API error met on the way.
 type ExecutionError struct {
 	ExecutionID string
-	Status      string // the last queryStatus seen, if any
-	Err         error
+	// Kind is what ExecutionID names: "job" for a usage query job (resume
+	// it with Client.Job), "" for an execution (a query, a summary or a
+	// search).
+	Kind   string
+	Status string // the last queryStatus seen, if any
+	Err    error
 	// ErrorBody is what a Failed usage query job said of its failure,
 	// when it said anything.
 	ErrorBody *gen.ErrorBody
 }
 
-// Error names the execution, then what ended the wait, then the job's own
-// words of its failure.
+// Error names the execution or the job, then what ended the wait, then the
+// job's own words of its failure.
 func (e *ExecutionError) Error() string {
-	s := "gcusage: execution " + oneLine(e.ExecutionID, maxQuoted) + ": " + strings.TrimPrefix(e.Err.Error(), "gcusage: ")
+	s := "gcusage: " + cmp.Or(e.Kind, "execution") + " " + oneLine(e.ExecutionID, maxQuoted) + ": " + strings.TrimPrefix(e.Err.Error(), "gcusage: ")
 	if b := e.ErrorBody; b != nil {
 		for _, part := range []*string{b.Code, b.Message} {
 			if deref(part) != "" {
@@ -154,6 +166,11 @@ func (e *DecodeError) Error() string {
 	badByte := strings.HasPrefix(rootCause(e.Err).Error(), "unexpected byte")
 	cause := " (" + oneLine(e.Err.Error(), maxQuoted) + ")"
 	switch {
+	case errors.Is(e.Err, errBudget):
+		if in != "" {
+			in = " (cut" + in + ")"
+		}
+		return s + "the answer did not end within RetryPolicy.MaxElapsed" + in
 	case errors.Is(e.Err, errValueTooLarge):
 		if e.Row == 0 {
 			what = "a value in the answer"
@@ -223,15 +240,16 @@ const maxErrorBody = 64 << 10
 // responseError turns a non-2xx answer into *APIError, or *RateLimitError
 // for 429. It consumes and closes the body, whose read the retry layer
 // bounds by the call's time budget. The bearer token the request carried is
-// cut out of what the server sent back, should it echo it.
+// cut out of what the server sent back, should it echo it, in any form
+// (see redactor.body).
 func responseError(resp *http.Response) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	redact := redactor{bearer(resp.Request.Header.Get("Authorization"))}
-	body = []byte(redact.apply(string(body)))
+	secrets := secretsOf(resp.Request)
+	body = secrets.body(body)
 	e := &APIError{
 		StatusCode:    resp.StatusCode,
-		CorrelationID: redact.apply(resp.Header.Get("ININ-Correlation-Id")),
+		CorrelationID: secrets.text(resp.Header.Get("ININ-Correlation-Id")),
 		Body:          body,
 		Method:        resp.Request.Method,
 		Path:          resp.Request.URL.Path,
@@ -239,7 +257,7 @@ func responseError(resp *http.Response) error {
 	var eb gen.ErrorBody
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		e.Message = redirectMessage(resp)
+		e.Message = secrets.text(redirectMessage(resp))
 	case json.Unmarshal(body, &eb) == nil:
 		e.Code, e.Message, e.Details = deref(eb.Code), oneLine(deref(eb.Message), maxMessage), eb.Details
 		if e.CorrelationID == "" {
@@ -344,6 +362,81 @@ func (r redactor) apply(s string) string {
 		}
 	}
 	return s
+}
+
+// text redacts server text that is not JSON, such as an HTML page, also
+// where HTML entities (&#116;ok…) spell a secret: the text is then given
+// with its entities decoded.
+func (r redactor) text(s string) string {
+	s = r.apply(s)
+	if u := html.UnescapeString(s); u != s {
+		if red := r.apply(u); red != u {
+			return red
+		}
+	}
+	return s
+}
+
+// body redacts a body a server sent. A JSON body is redacted in every
+// string and key once decoded, so that an escaped echo (\u0074ok…, tok\/…)
+// is caught too, and is then written anew from the redacted values, in
+// which no escaped form of a secret is left; a JSON body without secrets is
+// kept as it came. Any other body is redacted as text.
+func (r redactor) body(b []byte) []byte {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil || d.Decode(new(any)) != io.EOF {
+		return []byte(r.text(string(b)))
+	}
+	v, changed := r.value(v)
+	if !changed {
+		return b
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) != nil {
+		return []byte("REDACTED") // cannot happen: v was decoded from JSON
+	}
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n"))
+}
+
+// value redacts the strings and keys of a decoded JSON value, and says
+// whether any changed.
+func (r redactor) value(v any) (any, bool) {
+	changed := false
+	switch v := v.(type) {
+	case string:
+		s := r.apply(v)
+		return s, s != v
+	case []any:
+		for i := range v {
+			var c bool
+			v[i], c = r.value(v[i])
+			changed = changed || c
+		}
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			x, c := r.value(x)
+			rk := r.apply(k)
+			out[rk] = x
+			changed = changed || c || rk != k
+		}
+		return out, changed
+	}
+	return v, changed
+}
+
+// secretsOf is what a request carried that no text of its answer may show:
+// its bearer token, as is and URL-escaped.
+func secretsOf(req *http.Request) redactor {
+	if req == nil {
+		return nil
+	}
+	tok := bearer(req.Header.Get("Authorization"))
+	return redactor{tok, url.QueryEscape(tok)}
 }
 
 // bearer is the token of an Authorization header value, or "".

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const (
@@ -85,6 +86,9 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 func newTestClient(t testing.TB, f *fake, opts ...Option) *Client {
 	t.Helper()
 	opts = append([]Option{
+		// Today is after anyQuery's interval, also in a synctest bubble,
+		// whose clock starts in 2000; a test's own WithNow comes after.
+		WithNow(func() time.Time { return testToday }),
 		WithBaseURLs(testAPI, testLogin),
 		WithClientCredentials("id", testSecret),
 		WithHTTPClient(&http.Client{Transport: f}),
@@ -113,6 +117,9 @@ func started(results ...string) http.HandlerFunc {
 		writeJSON(w, 200, body)
 	}
 }
+
+// testToday is the clients' today in these tests: a month after anyQuery.
+var testToday = time.Date(2024, 2, 1, 12, 0, 0, 0, time.UTC)
 
 var anyQuery = Query{Interval: "2024-01-01T00:00:00Z/2024-01-08T00:00:00Z"}
 

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,9 @@ import (
 
 	"github.com/gcusage/gcusage/gen"
 )
+
+// jobKind is the ExecutionError.Kind of a usage query job.
+const jobKind = "job"
 
 // Sentinels of the usage query jobs, for errors.Is.
 var (
@@ -86,13 +90,16 @@ const (
 
 // Validate checks what the API would refuse, except the 90-day limit
 // (RunJobs splits longer intervals; StartJob checks it), against today
-// being now.
+// being now: a start at most a year ago, and no end after today.
 func (q JobQuery) Validate(now time.Time) error {
 	if q.Interval == "" {
 		return &ValidationError{Field: "interval", Reason: "required: start/end, such as 2026-01-01/2026-03-31"}
 	}
 	start, _, err := ParseInterval(q.Interval)
 	if err != nil {
+		return err
+	}
+	if err := notAfterToday(q.Interval, now); err != nil {
 		return err
 	}
 	if earliest := yearAgo(now); start.Before(earliest) {
@@ -163,7 +170,7 @@ type Entity struct {
 // StartJob validates q, which must span at most 90 days, then starts its
 // job. Keep the returned Job's ID (and ClientID) to resume with Client.Job.
 func (c *Client) StartJob(ctx context.Context, q JobQuery) (*Job, error) {
-	return c.startJob(ctx, q, time.Now())
+	return c.startJob(ctx, q, c.now())
 }
 
 // startJob is StartJob with today being now.
@@ -194,8 +201,8 @@ func (c *Client) startJob(ctx context.Context, q JobQuery, now time.Time) (*Job,
 	if err := decodeStarted(resp, err, &started); err != nil {
 		return nil, err
 	}
-	if err := checkID("id", started.ID); err != nil {
-		return nil, &DecodeError{Method: "POST", Path: resp.Request.URL.Path, Err: err}
+	if err := checkStarted(resp, "id", started.ID); err != nil {
+		return nil, err
 	}
 	j := c.Job(q.ClientID, started.ID)
 	j.PageSize = q.PageSize
@@ -246,7 +253,7 @@ func (c *Client) RunJob(ctx context.Context, q JobQuery) (*JobResult, error) {
 // wraps ErrJobCancelled; another status wraps ErrUnknownStatus. Every error
 // names the job, so that the caller can resume.
 func (j *Job) Wait(ctx context.Context) (*JobResult, error) {
-	return waitFor(ctx, j.c.poll, j.ID, func(ctx, waitCtx context.Context) (look[*JobResult], error) {
+	return waitFor(ctx, j.c.poll, jobKind, j.ID, func(ctx, waitCtx context.Context) (look[*JobResult], error) {
 		l, err := j.look(waitCtx)
 		if l.res != nil {
 			l.res.ctx = ctx
@@ -283,11 +290,11 @@ func (j *Job) look(ctx context.Context) (look[*JobResult], error) {
 		// Wait reads the job afresh.
 		return look[*JobResult]{state: string(st), done: true, res: &JobResult{job: j, first: p, rd: rd}}, nil
 	case gen.JobStatusFailed:
-		j.err = &ExecutionError{ExecutionID: j.ID, Status: string(st), Err: ErrQueryFailed, ErrorBody: p.errorBody}
+		j.err = &ExecutionError{ExecutionID: j.ID, Kind: jobKind, Status: string(st), Err: ErrQueryFailed, ErrorBody: p.errorBody}
 	case gen.JobStatusCancelled:
-		j.err = &ExecutionError{ExecutionID: j.ID, Status: string(st), Err: ErrJobCancelled}
+		j.err = &ExecutionError{ExecutionID: j.ID, Kind: jobKind, Status: string(st), Err: ErrJobCancelled}
 	default:
-		j.err = &ExecutionError{ExecutionID: j.ID, Status: string(st), Err: fmt.Errorf("%w %q", ErrUnknownStatus, st)}
+		j.err = &ExecutionError{ExecutionID: j.ID, Kind: jobKind, Status: string(st), Err: fmt.Errorf("%w %q", ErrUnknownStatus, st)}
 	}
 	j.done, j.last = true, string(st)
 	return look[*JobResult]{state: j.last}, j.err
@@ -316,24 +323,30 @@ type page struct {
 }
 
 // page GETs one page, decoding its entities with rd: the first when next
-// is nil, else the one next names. On a 400 max.response.size.reached it
-// halves the page size and asks for the same page again.
+// is nil, else the one next names, at the page size that halve finds.
 func (j *Job) page(ctx context.Context, rd *rowDecoder, next *url.URL, size int) (*page, error) {
-	if size == 0 {
-		size = maxPageSize
-	}
+	return halve(cmp.Or(size, maxPageSize), func(size int) (*page, error) { return j.get(ctx, rd, next, size) })
+}
+
+// halve calls get with the page size, and while the API answers
+// max.response.size.reached, whatever the status (400 for jobs, 500 for a
+// search), asks again with half of it, down to 1.
+func halve[T any](size int, get func(size int) (T, error)) (T, error) {
 	for {
-		p, err := j.get(ctx, rd, next, size)
+		v, err := get(size)
 		var ae *APIError
-		if errors.As(err, &ae) && ae.StatusCode == 400 && ae.Code == "max.response.size.reached" && size > 1 {
+		if size > 1 && errors.As(err, &ae) && ae.Code == "max.response.size.reached" {
 			size /= 2
 			continue
 		}
-		return p, err
+		return v, err
 	}
 }
 
 func (j *Job) get(ctx context.Context, rd *rowDecoder, next *url.URL, size int) (*page, error) {
+	// A page is read whole before its entities are used: within the retry
+	// policy's MaxElapsed, as an answer to a POST is.
+	ctx = withKind(ctx, readWhole)
 	ps := int32(size)
 	// The cursor is whatever nextUri carries: its query goes as it is,
 	// with our page size, on the job's own path.
@@ -364,7 +377,7 @@ func (j *Job) get(ctx context.Context, rd *rowDecoder, next *url.URL, size int) 
 	}
 	body := &io.LimitedReader{R: resp.Body, N: maxPage + 1}
 	a := newAnswer(io.NopCloser(body), resp.ContentLength)
-	a.path = resp.Request.URL.Path
+	a.path, a.secrets = resp.Request.URL.Path, secretsOf(resp.Request)
 	p := &page{size: size}
 	p.hint, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	nextURI, err := p.decode(a, rd)
@@ -376,18 +389,8 @@ func (j *Job) get(ctx context.Context, rd *rowDecoder, next *url.URL, size int) 
 	case p.status == "":
 		return fail(errors.New("no queryStatus"))
 	}
-	if b := p.errorBody; b != nil {
-		// Its words reach errors and terminals: the bearer token is cut
-		// out, should the server echo it.
-		redact := redactor{bearer(resp.Request.Header.Get("Authorization"))}
-		for _, f := range []*string{b.Code, b.Message, b.MessageWithParams} {
-			if f != nil {
-				*f = redact.apply(*f)
-			}
-		}
-	}
 	if nextURI != "" {
-		if p.next, err = j.follow(resp.Request.URL, nextURI); err != nil {
+		if p.next, err = follow(resp.Request.URL, nextURI, a.secrets); err != nil {
 			return nil, err
 		}
 	}
@@ -396,10 +399,10 @@ func (j *Job) get(ctx context.Context, rd *rowDecoder, next *url.URL, size int) 
 
 // follow reads a nextUri: a path on the API origin, or a URL of that
 // origin. Any other host is refused, since the bearer token would follow.
-func (j *Job) follow(base *url.URL, next string) (*url.URL, error) {
+func follow(base *url.URL, next string, secrets redactor) (*url.URL, error) {
 	u, err := base.Parse(next)
 	if err == nil && !sameOrigin(u, base) {
-		err = fmt.Errorf("nextUri %s points to another origin than the API's: not followed", quote(redactURL(next)))
+		err = fmt.Errorf("nextUri %s points to another origin than the API's: not followed", quote(redactURL(secrets.apply(next))))
 	}
 	if err != nil {
 		return nil, &DecodeError{Method: "GET", Path: base.Path, Err: err}
@@ -420,16 +423,21 @@ func (p *page) decode(a *answer, rd *rowDecoder) (next string, err error) {
 		switch string(a.obj.Key()) {
 		case "queryStatus":
 			var s string
-			s, err = a.str()
+			s, err = a.statusStr()
 			p.status = gen.JobStatus(s)
 		case "nextUri":
 			next, err = a.str()
 		case "errorBody":
+			// Its words reach errors and terminals: without the bearer
+			// token, should the server echo it.
 			var raw jx.Raw
 			if raw, err = a.dec.Raw(); err == nil {
-				err = json.Unmarshal(raw, &p.errorBody)
+				err = json.Unmarshal(a.secrets.body(raw), &p.errorBody)
 			}
 		case "entities":
+			if err = a.results("entities"); err != nil {
+				break
+			}
 			if err := p.decodeEntities(a, rd); err != nil {
 				return "", err
 			}
@@ -446,6 +454,7 @@ func (p *page) decode(a *answer, rd *rowDecoder) (next string, err error) {
 // decodeEntities reads the entities array the answer stands at; an error
 // names the entity, 1-based in the page.
 func (p *page) decodeEntities(a *answer, rd *rowDecoder) error {
+	rd.secrets = a.secrets
 	if a.dec.Next() == jx.Null {
 		return a.fail(0, a.dec.Null())
 	}
@@ -554,9 +563,9 @@ func (r *JobResult) JobID() string { return r.job.ID }
 // Rows yields every entity of every page, in the server's order, holding
 // one page at a time: the first, then each that nextUri names, read on the
 // context given to the Wait that returned r. A page without entities ends
-// the rows whatever its nextUri, and a nextUri met before (pages A, B, A)
-// is an error, so that no server can keep Rows paging forever without
-// yielding anything. The first error, an *ExecutionError naming the job, is
+// the rows whatever its nextUri, and a nextUri whose cursor (its after) was
+// met before (pages A, B, A) is an error, so that no server can keep Rows
+// paging forever without yielding anything. The first error, an *ExecutionError naming the job, is
 // yielded once, then the sequence stops. Rows can be iterated again: it
 // then starts over from the first page, which it keeps.
 func (r *JobResult) Rows() iter.Seq2[Entity, error] {
@@ -574,6 +583,7 @@ func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 		if rd == nil {
 			rd = newRowDecoder(r.job.c.log)
 		}
+		defer rd.flush()
 		p, seen := r.first, pageLoop{}
 		for {
 			for _, e := range p.entities {
@@ -585,20 +595,29 @@ func (r *JobResult) Rows() iter.Seq2[Entity, error] {
 				return
 			}
 			var err error
-			if seen.again(p.next.String()) {
+			if seen.again(cursor(p.next)) {
 				err = errors.New("nextUri names a page already read: the pages would never end")
 			} else if p, err = r.job.page(ctx, rd, p.next, p.size); err == nil && p.status != gen.JobStatusSucceeded {
 				err = fmt.Errorf("a later page says queryStatus %q, not Succeeded", p.status)
 			}
 			if err != nil {
-				yield(Entity{}, named(r.job.ID, string(gen.JobStatusSucceeded), err))
+				yield(Entity{}, named(jobKind, r.job.ID, string(gen.JobStatusSucceeded), err))
 				return
 			}
 		}
 	}
 }
 
-// pageLoop tells a nextUri followed before, in constant memory, since a list
+// cursor is what names the page a nextUri points to: its after, which a
+// server cannot disguise with a junk parameter, else the whole URI.
+func cursor(next *url.URL) string {
+	if q := next.Query(); q.Has("after") {
+		return q.Get("after")
+	}
+	return next.String()
+}
+
+// pageLoop tells a cursor followed before, in constant memory, since a list
 // of every one seen would grow with the job: it compares each with the one
 // just followed and with one kept at steps 1, 2, 4, 8... (Brent's cycle
 // detection), which finds a cycle of pages within about twice its length

@@ -265,6 +265,12 @@ func TestJobPagingEnds(t *testing.T) {
 	}{
 		{"empty pages with ever new cursors", true, func(after string) string { return after + "x" }, 2, ""},
 		{"the page just read", false, func(string) string { return "a" }, 2, "never end"},
+		// Issue 16, item 2: the cursor repeats, a junk parameter does not
+		// (once 79,029 GETs in 5 s).
+		{"the same cursor with a new junk parameter", false, func() func(string) string {
+			n := 0
+			return func(string) string { n++; return "a&junk=" + strconv.Itoa(n) }
+		}(), 3, "never end"},
 		{"a cycle of two", false, func(after string) string { return map[string]string{"": "a", "a": "b", "b": "a"}[after] }, 4, "never end"},
 		{"a cycle of five after ten", false, func(after string) string {
 			n, _ := strconv.Atoi(after)
@@ -349,4 +355,59 @@ func TestJobsTotalsOverflowIsAnError(t *testing.T) {
 		t.Fatalf("want a SplitError and no totals, got %d totals and %v", len(got), err)
 	}
 	mustContain(t, err.Error(), `oauthClient.id="c1" oauthClient.name="Big"`, "status200 overflows int64")
+}
+
+// Issue 16, item 2: max.response.size.reached halves the page size
+// whatever the status that comes with it (search gets it with a 500), down
+// to 1; a page of 1 still refused is the error.
+func TestJobPageSizeHalvesOnMaxResponseSize(t *testing.T) {
+	for _, status := range []int{400, 500} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			var sizes []string
+			f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+				sizes = append(sizes, r.URL.Query().Get("pageSize"))
+				if n, _ := strconv.Atoi(r.URL.Query().Get("pageSize")); n > 250 {
+					writeJSON(w, status, `{"code":"max.response.size.reached","message":"The response was too big"}`)
+					return
+				}
+				writeJSON(w, 200, `{"queryStatus":"Succeeded","entities":[{"requestCount":1}]}`)
+			}}
+			got, err := jobEntities(t, f)
+			if err != nil || len(got) != 1 || strings.Join(sizes, " ") != "1000 500 250" {
+				t.Errorf("%d entities, %v, page sizes %v; want 1 entity at 1000 500 250", len(got), err, sizes)
+			}
+			sizes = nil
+			f.api = func(w http.ResponseWriter, r *http.Request) {
+				sizes = append(sizes, r.URL.Query().Get("pageSize"))
+				writeJSON(w, status, `{"code":"max.response.size.reached","message":"The response was too big"}`)
+			}
+			_, err = jobEntities(t, f)
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Code != "max.response.size.reached" || len(sizes) != 10 || sizes[9] != "1" {
+				t.Errorf("err %v after page sizes %v; want the APIError after 1000 down to 1", err, sizes)
+			}
+		})
+	}
+}
+
+// Issue 17, item 5: an error of a usage query job names a job, not an
+// execution, so that a 404 from jobs results reads right.
+func TestJobErrorsNameAJob(t *testing.T) {
+	f := &fake{api: func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 404, `{"code":"not.found","message":"job not found"}`)
+	}}
+	_, err := newTestClient(t, f).Job("", "j1").Wait(t.Context())
+	var ee *ExecutionError
+	if !errors.As(err, &ee) || ee.ExecutionID != "j1" || ee.Kind != "job" || !strings.HasPrefix(err.Error(), "gcusage: job j1: GET ") {
+		t.Errorf("err = %v, want a job's ExecutionError naming job j1", err)
+	}
+	var qs []string
+	f = &fake{api: jobPages(&qs, `{"queryStatus":"Succeeded","entities":[{"requestCount":1}],"nextUri":"/x?after=2"}`, `{"queryStatus":"Failed"}`)}
+	if _, err := jobEntities(t, f); !strings.HasPrefix(fmt.Sprint(err), "gcusage: job j1: ") {
+		t.Errorf("a later page: err = %v, want it to name job j1", err)
+	}
+	_, err = newTestClient(t, &fake{api: started(`{"queryStatus":"Failed"}`)}).Run(t.Context(), anyQuery)
+	if !errors.As(err, &ee) || ee.Kind != "" || !strings.HasPrefix(err.Error(), "gcusage: execution exec-1: ") {
+		t.Errorf("a query: err = %v, want it to name execution exec-1", err)
+	}
 }

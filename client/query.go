@@ -14,10 +14,15 @@ import (
 	"github.com/gcusage/gcusage/gen"
 )
 
-// Start validates q, then starts its execution. The returned handle's ID can
-// be stored and resumed later with Client.Execution or Client.Wait.
+// Start validates q, which must not end after today (see WithNow), then
+// starts its execution. The returned handle's ID can be stored and resumed
+// later with Client.Execution or Client.Wait. The query and its results
+// need any of the permissions oauth:client:view or usage:organization:view.
 func (c *Client) Start(ctx context.Context, q Query) (*Execution, error) {
 	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	if err := notAfterToday(q.Interval, c.now()); err != nil {
 		return nil, err
 	}
 	body := gen.APIUsageQuery{Interval: q.Interval, Metrics: q.Metrics, GroupBy: q.GroupBy}
@@ -40,10 +45,24 @@ func startedID(resp *http.Response, err error) (string, error) {
 	if err := decodeStarted(resp, err, &s); err != nil {
 		return "", err
 	}
-	if deref(s.ExecutionID) == "" {
-		return "", &DecodeError{Method: resp.Request.Method, Path: resp.Request.URL.Path, Err: errors.New("no executionId")}
+	if err := checkStarted(resp, "executionId", deref(s.ExecutionID)); err != nil {
+		return "", err
 	}
 	return *s.ExecutionID, nil
+}
+
+// checkStarted checks the id that the answer to a start gave: one path
+// segment, and not the bearer token echoed, since errors, logs and resume
+// hints print it.
+func checkStarted(resp *http.Response, field, id string) error {
+	err := checkID(field, id)
+	if secrets := secretsOf(resp.Request); secrets.apply(id) != id {
+		err = fmt.Errorf("%s %s holds the bearer token: refused", field, quote(secrets.apply(id)))
+	}
+	if err != nil {
+		return &DecodeError{Method: resp.Request.Method, Path: resp.Request.URL.Path, Err: err}
+	}
+	return nil
 }
 
 // answered is what a results request answered: the 200 answer, or the
@@ -140,7 +159,7 @@ type source struct {
 // before its status is read through to the status; its rows are not kept.
 func (e *Execution) Poll(ctx context.Context) (gen.QueryStatus, error) {
 	l, err := e.look(ctx, ctx, true)
-	return gen.QueryStatus(l.state), named(e.ID, l.state, err)
+	return gen.QueryStatus(l.state), named("", e.ID, l.state, err)
 }
 
 // Wait polls until the execution is Complete and returns its result, or
@@ -149,7 +168,7 @@ func (e *Execution) Poll(ctx context.Context) (gen.QueryStatus, error) {
 // context error), and around any API error met while polling. The rows
 // stream from the answer that ended the wait: one GET per poll, none more.
 func (e *Execution) Wait(ctx context.Context) (*Result, error) {
-	return waitFor(ctx, e.c.poll, e.ID, func(ctx, waitCtx context.Context) (look[*Result], error) {
+	return waitFor(ctx, e.c.poll, "", e.ID, func(ctx, waitCtx context.Context) (look[*Result], error) {
 		return e.look(ctx, waitCtx, false)
 	})
 }
@@ -249,15 +268,16 @@ type Result struct {
 //
 // A simple search's rows go on page after page, each GET with the cursor
 // of the page before, until a page has no cursors.after (or an empty one,
-// or no rows), or until MaxSearchRecords rows, the API's cap: Capped then
-// says so.
+// or no rows), or until MaxSearchRecords rows, the API's cap, even within
+// a page: Capped then says so. A cursor met before is an error.
 func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 	return func(yieldRow func(gen.APIUsageRow, error) bool) {
 		r.mu.Lock()
 		a := r.open
 		r.open = nil
 		r.mu.Unlock()
-		rd := newRowDecoder(r.c.log)
+		rd, seen := newRowDecoder(r.c.log), pageLoop{}
+		defer rd.flush()
 		for {
 			if a == nil {
 				var err error
@@ -266,21 +286,28 @@ func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 					return
 				}
 			}
-			before, ok := rd.n, true
+			before, ok, capped := rd.n, true, false
+			var budget *readBudget
+			if r.src.paged {
+				budget = newReadBudget(r.c.budget, a)
+			}
 			// Every error names the execution, whose rows can be read again.
 			a.stream(rd, true, func(row gen.APIUsageRow, err error) bool {
 				if err != nil {
 					ok = false
 					err = &ExecutionError{ExecutionID: r.ExecutionID, Status: a.status, Err: err}
 				}
+				budget.pause()
 				ok = yieldRow(row, err) && ok
-				return ok
+				budget.resume()
+				// The cap counts rows, so that a page longer than asked
+				// for, or one that never ends, stops there too.
+				capped = ok && r.src.paged && rd.n >= MaxSearchRecords
+				return ok && !capped
 			})
+			budget.pause()
 			a.close()
-			if !ok || !r.src.paged {
-				return
-			}
-			if rd.n >= MaxSearchRecords {
+			if capped {
 				r.mu.Lock()
 				r.capped = true
 				r.mu.Unlock()
@@ -288,13 +315,22 @@ func (r *Result) Rows() iter.Seq2[gen.APIUsageRow, error] {
 					"execution", oneLine(r.ExecutionID, maxQuoted), "records", rd.n)
 				return
 			}
+			if !ok || !r.src.paged {
+				return
+			}
 			// A page without rows ends the search whatever its cursor says,
-			// so that no server can keep it paging forever.
+			// and a cursor met before is an error, so that no server can
+			// keep it paging forever.
 			if a.after == "" || rd.n == before {
 				return
 			}
 			var err error
-			if a, err = r.page(a.after); err != nil {
+			if seen.again(a.after) {
+				err = errors.New("cursors.after names a page already read: the pages would never end")
+			} else {
+				a, err = r.page(a.after)
+			}
+			if err != nil {
 				yieldRow(gen.APIUsageRow{}, &ExecutionError{ExecutionID: r.ExecutionID, Err: err})
 				return
 			}

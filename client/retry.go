@@ -10,8 +10,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -19,10 +22,14 @@ import (
 // RetryPolicy bounds the retries of one API call. A zero field takes its
 // default.
 type RetryPolicy struct {
-	MaxAttempts int           // attempts in all, first included; default 5
-	MaxElapsed  time.Duration // for all attempts, waits and answers but the rows; default 3m
-	MinDelay    time.Duration // first backoff cap; default 500ms
-	MaxDelay    time.Duration // largest backoff cap; default 20s
+	MaxAttempts int // attempts in all, first included; default 5
+	// MaxElapsed bounds all attempts, waits and answers of a call, but the
+	// rows of a query's answer, which stream for as long as the context
+	// allows; each page of a job or a search is read within it too, not
+	// counting the time the caller holds its rows. Default 3m.
+	MaxElapsed time.Duration
+	MinDelay   time.Duration // first backoff cap; default 500ms
+	MaxDelay   time.Duration // largest backoff cap; default 20s
 	// MaxRetryAfter is the longest server hint worth waiting for: past it
 	// the call gives up at once with *RateLimitError. Default 180s, as the
 	// official SDK.
@@ -93,6 +100,49 @@ func jitter(c time.Duration) time.Duration {
 	return rand.N(c)
 }
 
+// ErrMaybeStarted is what errors.Is finds in the error of a call that
+// starts work (Start, StartClient, StartSearch, StartJob, Summary) when the
+// request was sent and then the connection failed: the query, search or job
+// may have started on the server, where each one counts against the
+// organization's rate limit. Such a request is not sent again by the retry
+// policy, which sends one again only when it provably never left (the
+// connection could not be made) or when the server declined it (429, or 503
+// with Retry-After); starting it again is the caller's choice.
+var ErrMaybeStarted = errors.New("the request was sent and its answer lost, so the work may have started; it was not sent again")
+
+// kind says, through a request's context, what the retry layer must know
+// of a request that its method does not tell.
+type kind int
+
+const (
+	// startsWork: the request is not idempotent, as a POST: a summary's
+	// GET starts one too.
+	startsWork kind = 1 << iota
+	// readWhole: the answer is read whole before it is used, as a POST's,
+	// so its body must end within MaxElapsed too: a jobs page.
+	readWhole
+)
+
+type kindKey struct{}
+
+func withKind(ctx context.Context, k kind) context.Context {
+	return context.WithValue(ctx, kindKey{}, k|kindOf(ctx))
+}
+
+func kindOf(ctx context.Context) kind {
+	k, _ := ctx.Value(kindKey{}).(kind)
+	return k
+}
+
+// reqKind is the kind of req: every method but GET starts work.
+func reqKind(req *http.Request) kind {
+	k := kindOf(req.Context())
+	if req.Method != http.MethodGet {
+		k |= startsWork | readWhole
+	}
+	return k
+}
+
 // retryDoer is the HttpRequestDoer given to the generated client. It sits
 // outside the auth transport, so that every attempt gets a valid token.
 type retryDoer struct {
@@ -105,17 +155,20 @@ type retryDoer struct {
 // An answer it gives up on is returned as is, for the caller to turn into
 // a typed error.
 func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
-	ctx, start := req.Context(), time.Now()
+	ctx, start, k := req.Context(), time.Now(), reqKind(req)
 	var last error // the cause of the attempt before, for a context error
 	for attempt := 1; ; attempt++ {
 		t0 := time.Now()
-		resp, err := r.attempt(req, start.Add(r.p.MaxElapsed))
+		resp, err, unsent := r.attempt(req, k, start.Add(r.p.MaxElapsed))
 		logAttempt(r.log, req, resp, err, attempt, time.Since(t0))
-		wait, retry := r.decide(resp, err, attempt)
+		wait, retry := r.decide(resp, err, attempt, k&startsWork != 0 && !unsent)
 		if !retry || ctx.Err() != nil || (req.Body != nil && req.GetBody == nil) ||
 			time.Since(start)+wait > r.p.MaxElapsed {
 			if err != nil && (ctx.Err() != nil || errors.Is(err, errBudget)) && last != nil {
 				err = &lastCause{err, last}
+			}
+			if err != nil && k&startsWork != 0 && !unsent && ctx.Err() == nil {
+				err = fmt.Errorf("gcusage: %s %s: %w: %w", req.Method, req.URL.Path, ErrMaybeStarted, err)
 			}
 			return resp, r.giveUp(err, attempt)
 		}
@@ -164,16 +217,25 @@ func (e *lastCause) Unwrap() error { return e.err }
 // attempt sends req once. Its answer must begin by deadline, the end of the
 // call's budget. The body of a successful GET (the rows) then streams for as
 // long as the caller's context allows, so that a long result is not cut by
-// the budget; every other body (an error page, the answer to a POST) must
-// end by the deadline too, so that a server trickling it cannot hold the
-// caller past MaxElapsed.
-func (r *retryDoer) attempt(req *http.Request, deadline time.Time) (*http.Response, error) {
+// the budget; every other body (an error page, the answer to a POST, a page
+// read whole) must end by the deadline too, so that a server trickling it
+// cannot hold the caller past MaxElapsed. When no answer came, unsent says
+// whether the request provably never left: no connection was made for it.
+func (r *retryDoer) attempt(req *http.Request, k kind, deadline time.Time) (resp *http.Response, err error, unsent bool) {
 	ctx, cancel := context.WithCancelCause(req.Context())
 	timer := time.AfterFunc(time.Until(deadline), func() { cancel(errBudget) })
-	resp, err := r.hc.Do(req.WithContext(ctx))
-	if err == nil && (req.Method != http.MethodGet || resp.StatusCode/100 != 2) {
+	var conn, handshake atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { conn.Store(true) },
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			if err != nil {
+				handshake.Store(true)
+			}
+		}})
+	resp, err = r.hc.Do(req.WithContext(ctx))
+	if err == nil && (k&readWhole != 0 || resp.StatusCode/100 != 2) {
 		resp.Body = cancelOnClose{resp.Body, func(cause error) { timer.Stop(); cancel(cause) }}
-		return resp, nil
+		return resp, nil, false
 	}
 	if !timer.Stop() {
 		if err == nil {
@@ -182,14 +244,24 @@ func (r *retryDoer) attempt(req *http.Request, deadline time.Time) (*http.Respon
 		// The timer has fired, though its cancel may not have run yet:
 		// whatever came back is cut off by now.
 		return nil, fmt.Errorf("gcusage: %s %s: no answer within %s: %w",
-			req.Method, req.URL.Path, r.p.MaxElapsed, errBudget)
+			req.Method, req.URL.Path, r.p.MaxElapsed, errBudget), false
 	}
 	if err != nil {
 		cancel(nil)
-		return nil, err
+		var ae *AuthError // no token, so nothing was sent
+		return nil, err, !conn.Load() && (dialFailed(err) || handshake.Load() || errors.As(err, &ae))
 	}
 	resp.Body = cancelOnClose{resp.Body, cancel}
-	return resp, nil
+	return resp, nil, false
+}
+
+// dialFailed says whether err is the failure to open a connection (to
+// reach the host, or to resolve its name), which comes before any byte of
+// a request is written.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &op) && op.Op == "dial" || errors.As(err, &dns)
 }
 
 // cancelOnClose ends an attempt's context when its body is closed.
@@ -207,22 +279,28 @@ func (b cancelOnClose) Close() error {
 
 // decide says whether an outcome is worth another attempt, and after how
 // long. Only transient faults are: 429, 502, 503, 504 and connection errors.
-func (r *retryDoer) decide(resp *http.Response, err error, attempt int) (time.Duration, bool) {
+// Work that may have started (sent) is retried only when the server
+// declined it: a 429, or a 503 with Retry-After. A 502, 504 or 503 without
+// a hint may come from a proxy that passed the request on.
+func (r *retryDoer) decide(resp *http.Response, err error, attempt int, sent bool) (time.Duration, bool) {
 	if attempt >= r.p.MaxAttempts {
 		return 0, false
 	}
 	backoff := jitter(backoffCap(attempt-1, r.p.MinDelay, r.p.MaxDelay, 2))
 	if err != nil {
 		if hopeless(err) {
-			return jitter(min(backoff, quickDelay)), attempt < quickAttempts && transientError(err)
+			return jitter(min(backoff, quickDelay)), attempt < quickAttempts && transientError(err) && !sent
 		}
-		return backoff, transientError(err)
+		return backoff, transientError(err) && !sent
 	}
 	if !transientStatus(resp.StatusCode) {
 		return 0, false
 	}
 	hint, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	if !ok {
+	switch {
+	case sent && resp.StatusCode != http.StatusTooManyRequests && (resp.StatusCode != http.StatusServiceUnavailable || !ok):
+		return 0, false
+	case !ok:
 		return backoff, true
 	}
 	return hint, hint <= r.p.MaxRetryAfter
@@ -240,11 +318,14 @@ func transientStatus(code int) bool {
 
 // transientError says whether a request that got no answer may get one if
 // sent again: a refused or dropped connection may; a bad certificate, a
-// failed token fetch or the caller's own deadline will not.
+// failed token fetch, an answer that breaks HTTP (a control byte in a
+// header) or the caller's own deadline will not.
 func transientError(err error) bool {
 	var ae *AuthError
 	var ce *tls.CertificateVerificationError
-	return !errors.As(err, &ae) && !errors.As(err, &ce) &&
+	var pe textproto.ProtocolError
+	return !errors.As(err, &ae) && !errors.As(err, &ce) && !errors.As(err, &pe) &&
+		!strings.Contains(err.Error(), "malformed HTTP ") && // net/http's own, untyped
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 

@@ -42,6 +42,9 @@ func (s *seqTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	defer s.mu.Unlock()
 	s.n++
 	o := outcome{status: 202}
+	if req.Method == http.MethodGet {
+		o.status = 200
+	}
 	if s.n <= len(s.outs) {
 		o = s.outs[s.n-1]
 	}
@@ -52,8 +55,8 @@ func (s *seqTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for k, v := range o.header {
 		h.Set(k, v)
 	}
-	body := `{"executionId":"exec-1"}`
-	if o.status != 202 {
+	body := `{"executionId":"exec-1","id":"exec-1","queryStatus":"Complete"}`
+	if o.status/100 != 2 {
 		body = `{"code":"x","message":"no"}`
 	}
 	return &http.Response{StatusCode: o.status, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
@@ -65,8 +68,10 @@ func (s *seqTransport) count() int {
 	return s.n
 }
 
+// The retry rules of a GET; those of a request that starts work are in
+// TestStartIsRetriedOnlyWhenDeclinedOrNotSent.
 func TestRetryMatrix(t *testing.T) {
-	connRefused := errors.New("dial tcp 127.0.0.1:7001: connect: connection refused")
+	connRefused := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: network is unreachable")}
 	httpDate := time.Date(2000, 1, 1, 0, 0, 3, 0, time.UTC).Format(http.TimeFormat) // synctest's epoch + 3s
 	ra := func(v string) map[string]string { return map[string]string{"Retry-After": v} }
 	cases := []struct {
@@ -128,7 +133,7 @@ func TestRetryMatrix(t *testing.T) {
 			name: "connection errors exhaust attempts", outs: []outcome{{err: connRefused}, {err: connRefused}},
 			policy: RetryPolicy{MaxAttempts: 2}, attempts: 2, maxWait: 500 * time.Millisecond,
 			check: func(t *testing.T, err error) {
-				mustContain(t, err.Error(), "gave up after 2 attempts", "connection refused")
+				mustContain(t, err.Error(), "gave up after 2 attempts", "network is unreachable")
 			},
 		},
 	}
@@ -136,18 +141,18 @@ func TestRetryMatrix(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tr := &seqTransport{outs: tc.outs}
-				c, err := New(WithBaseURLs(testAPI, testLogin), WithAccessToken("static"),
+				c, err := New(WithBaseURLs(testAPI, testLogin), WithAccessToken("static"), WithNow(func() time.Time { return testToday }),
 					WithHTTPClient(&http.Client{Transport: tr}), WithRetryPolicy(tc.policy))
 				if err != nil {
 					t.Fatal(err)
 				}
 				start := time.Now()
-				e, err := c.Start(t.Context(), anyQuery)
+				st, err := c.Execution("exec-1").Poll(t.Context())
 				elapsed := time.Since(start)
 				if tc.check != nil {
 					tc.check(t, err)
-				} else if err != nil || e.ID != "exec-1" {
-					t.Fatalf("Start = %v, %v; want success after retries", e, err)
+				} else if err != nil || st != "Complete" {
+					t.Fatalf("Poll = %v, %v; want success after retries", st, err)
 				}
 				if got := tr.count(); got != tc.attempts {
 					t.Errorf("attempts = %d, want %d", got, tc.attempts)
@@ -166,7 +171,7 @@ func TestRetryMatrix(t *testing.T) {
 func TestRetryStopsWhenContextEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := &seqTransport{outs: []outcome{{status: 503, header: map[string]string{"Retry-After": "60"}}}}
-		c, _ := New(WithBaseURLs(testAPI, testLogin), WithAccessToken("static"), WithHTTPClient(&http.Client{Transport: tr}))
+		c, _ := New(WithBaseURLs(testAPI, testLogin), WithAccessToken("static"), WithNow(func() time.Time { return testToday }), WithHTTPClient(&http.Client{Transport: tr}))
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -273,6 +278,10 @@ func TestHopelessFailuresFailFast(t *testing.T) {
 		{"API refused", refused, false, 3, func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }},
 		{"API unknown host", noHost, false, 3, func(err error) bool { var d *net.DNSError; return errors.As(err, &d) }},
 		{"API reset keeps the budget", reset, false, 5, func(err error) bool { return errors.Is(err, syscall.ECONNRESET) }},
+		// A start that may have reached the server is not sent again.
+		{"API reset of a start", reset, false, 1, func(err error) bool {
+			return errors.Is(err, syscall.ECONNRESET) && errors.Is(err, ErrMaybeStarted)
+		}},
 		{"token refused", refused, true, 3, func(err error) bool {
 			var ae *AuthError
 			return errors.As(err, &ae) && errors.Is(err, syscall.ECONNREFUSED)
@@ -293,13 +302,17 @@ func TestHopelessFailuresFailFast(t *testing.T) {
 				if tc.login {
 					creds = WithClientCredentials("id", testSecret)
 				}
-				c, err := New(WithBaseURLs(testAPI, testLogin), creds, WithHTTPClient(&http.Client{Transport: tr}),
+				c, err := New(WithBaseURLs(testAPI, testLogin), creds, WithNow(func() time.Time { return testToday }), WithHTTPClient(&http.Client{Transport: tr}),
 					WithRetryPolicy(RetryPolicy{MaxDelay: time.Second}))
 				if err != nil {
 					t.Fatal(err)
 				}
 				start := time.Now()
-				_, err = c.Start(t.Context(), anyQuery)
+				if tc.name == "API reset keeps the budget" {
+					_, err = c.Execution("exec-1").Poll(t.Context())
+				} else {
+					_, err = c.Start(t.Context(), anyQuery)
+				}
 				if d := time.Since(start); d > 10*time.Second {
 					t.Errorf("failed after %v, want within 10s", d)
 				}
@@ -330,6 +343,7 @@ func TestOnRetryReportsEachRetry(t *testing.T) {
 			first := apiCalls == 1
 			mu.Unlock()
 			if first {
+				w.Header().Set("Retry-After", "1")
 				writeJSON(w, 503, `{}`)
 				return
 			}

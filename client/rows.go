@@ -56,10 +56,12 @@ type answer struct {
 	state answerState
 	// status is the queryStatus read so far; Complete is required of an
 	// answer whose rows came before it.
-	status string
-	after  string // cursors.after, the next page of a simple search
-	stop   func() bool
-	cancel context.CancelFunc
+	status  string
+	rows1   bool     // the array of rows was met: a second is malformed
+	after   string   // cursors.after, the next page of a simple search
+	secrets redactor // what the request carried: cut out of the text read
+	stop    func() bool
+	cancel  context.CancelCauseFunc
 }
 
 type answerState int
@@ -75,16 +77,16 @@ const (
 // cursor is after, and opens the answer's object. The request lives on ctx
 // and also ends with until, unless stop detaches it first.
 func (c *Client) results(ctx, until context.Context, get func(ctx context.Context, id, after string) (*http.Response, error), id, after string) (*answer, time.Duration, error) {
-	rctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(until, cancel)
+	rctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(until, func() { cancel(nil) })
 	resp, err := get(rctx, id, after)
 	if err != nil {
 		stop()
-		cancel()
+		cancel(nil)
 		return nil, 0, err
 	}
 	a := newAnswer(resp.Body, resp.ContentLength)
-	a.path, a.stop, a.cancel = resp.Request.URL.Path, stop, cancel
+	a.path, a.stop, a.cancel, a.secrets = resp.Request.URL.Path, stop, cancel, secretsOf(resp.Request)
 	if err := a.open(); err != nil {
 		a.close()
 		return nil, 0, err
@@ -95,7 +97,7 @@ func (c *Client) results(ctx, until context.Context, get func(ctx context.Contex
 
 // newAnswer reads body, whose length is size when known (-1 when not).
 func newAnswer(body io.ReadCloser, size int64) *answer {
-	a := &answer{body: body, stop: func() bool { return false }, cancel: func() {}}
+	a := &answer{body: body, stop: func() bool { return false }, cancel: func(error) {}}
 	a.m.r = body
 	// A decoder of its own: a reused one carries its offset over (jx's
 	// Reset keeps it) and puts wrong positions in error messages. A small
@@ -133,7 +135,36 @@ func (a *answer) close() {
 	if a.body != nil {
 		drain(a.body)
 	}
-	a.cancel()
+	a.cancel(nil)
+}
+
+// readBudget ends the request of a page once the time spent waiting for
+// it, not counting the time the caller holds its rows, passes the retry
+// policy's MaxElapsed: a page is an answer of bounded size, which a server
+// trickling it must not stretch forever, while a caller may take its time.
+type readBudget struct {
+	t    *time.Timer
+	left time.Duration
+	from time.Time
+}
+
+func newReadBudget(d time.Duration, a *answer) *readBudget {
+	return &readBudget{t: time.AfterFunc(d, func() { a.cancel(errBudget) }), left: d, from: time.Now()}
+}
+
+// pause stops the clock while the caller holds a row; resume starts it
+// again. A nil budget (an answer that is not a page) does nothing.
+func (b *readBudget) pause() {
+	if b != nil && b.t.Stop() {
+		b.left -= time.Since(b.from)
+	}
+}
+
+func (b *readBudget) resume() {
+	if b != nil {
+		b.from = time.Now()
+		b.t.Reset(b.left)
+	}
 }
 
 // head reads the answer until it knows how the execution stands, and
@@ -149,10 +180,13 @@ func (a *answer) head(skip bool) error {
 		var err error
 		switch string(a.obj.Key()) {
 		case "queryStatus":
-			if a.status, err = a.str(); err != nil || a.status != string(gen.QueryStatusComplete) || skip {
+			if a.status, err = a.statusStr(); err != nil || a.status != string(gen.QueryStatusComplete) || skip {
 				return a.fail(0, err)
 			}
 		case "results":
+			if err = a.results("results"); err != nil {
+				break
+			}
 			if a.status == string(gen.QueryStatusComplete) {
 				a.state = atRows
 				return nil
@@ -187,12 +221,30 @@ func (a *answer) head(skip bool) error {
 	return a.end()
 }
 
-// str reads a string or null as a status.
+// results notes the array of rows (results, or a jobs page's entities), of
+// which an answer has one: rows after a second would be taken for more of
+// the same.
+func (a *answer) results(key string) error {
+	if a.rows1 {
+		return fmt.Errorf("a second %s array: the answer is malformed", key)
+	}
+	a.rows1 = true
+	return nil
+}
+
+// str reads a string or null.
 func (a *answer) str() (string, error) {
 	if a.dec.Next() == jx.Null {
 		return "", a.dec.Null()
 	}
 	return a.dec.Str()
+}
+
+// statusStr reads a queryStatus, which an error may quote: without the
+// secrets of the request, should the server echo one there.
+func (a *answer) statusStr() (string, error) {
+	s, err := a.str()
+	return a.secrets.apply(s), err
 }
 
 // maxCursor bounds the cursor of a page, sent back in the next page's URL:
@@ -258,9 +310,9 @@ func (a *answer) stream(rd *rowDecoder, needComplete bool, yield func(gen.APIUsa
 		var err error
 		switch string(a.obj.Key()) {
 		case "queryStatus":
-			a.status, err = a.str()
+			a.status, err = a.statusStr()
 		case "results":
-			if !rd.array(a, false, yield) {
+			if err = a.results("results"); err == nil && !rd.array(a, false, yield) {
 				return
 			}
 		case "cursors":
@@ -317,12 +369,17 @@ func DecodeRows(r io.Reader) iter.Seq2[gen.APIUsageRow, error] {
 // rowDecoder decodes rows with about one allocation each: jx's capture of
 // the row's bytes. Repeated strings and dates are shared.
 type rowDecoder struct {
-	log   *slog.Logger
-	one   jx.Decoder // decodes one captured row, so that keys are not copied
-	strs  map[string]string
-	bytes int                   // of the strings in strs
-	dates map[string]*time.Time // nil value: unreadable date, already logged
-	n     int
+	log     *slog.Logger
+	secrets redactor // of the answer being read, cut out of what is logged
+	// warned counts the odd dates logged, each distinct value once, up
+	// to maxWarnings; unlogged counts the rows with an odd date past
+	// them, which flush logs in one record.
+	warned, unlogged int
+	one              jx.Decoder // decodes one captured row, so that keys are not copied
+	strs             map[string]string
+	bytes            int                   // of the strings in strs
+	dates            map[string]*time.Time // nil value: unreadable date, already logged
+	n                int
 }
 
 // Repeated values are shared up to these bounds, so that a column of
@@ -343,6 +400,7 @@ func newRowDecoder(log *slog.Logger) *rowDecoder {
 // whether to go on: false once it has yielded an error or the consumer
 // stopped.
 func (rd *rowDecoder) array(a *answer, pending bool, yield func(gen.APIUsageRow, error) bool) bool {
+	rd.secrets = a.secrets
 	if !pending {
 		a.m.n = 0
 		if a.dec.Next() == jx.Null {
@@ -451,37 +509,70 @@ func (rd *rowDecoder) count(d *jx.Decoder, field string, dst *int64) error {
 	return err
 }
 
+// maxWarnings bounds the odd dates logged one by one, per Rows: past it,
+// one record counts the rest, so that a million odd rows log a dozen
+// lines, not a million.
+const maxWarnings = 10
+
 // date parses each distinct date once. One rule for every odd date, so that
 // one odd timestamp never loses a whole answer: a date that is not a
 // readable string (a number, an object, garbage) leaves Date zero, with a
-// warning logged once per distinct value.
+// warning logged once per distinct value, at most maxWarnings in all.
 func (rd *rowDecoder) date(d *jx.Decoder, dst *time.Time) error {
 	if d.Next() != jx.String {
+		// Not a string: never a date. Its JSON is its key.
 		raw, err := d.Raw()
-		if err == nil {
-			rd.log.Warn("gcusage: row date is not a string; Date left zero", "date", oneLine(raw.String(), 64), "row", rd.n+1)
+		if err != nil {
+			return err
 		}
-		return err
+		if _, seen := rd.dates[string(raw)]; !seen {
+			rd.warn("gcusage: row date is not a string; Date left zero", string(rd.secrets.body(raw)))
+			rd.remember(string(raw), nil)
+		}
+		return nil
 	}
 	s, err := d.StrBytes()
 	if err != nil {
 		return err
 	}
-	t, ok := rd.dates[string(s)]
-	if !ok {
+	t, seen := rd.dates[string(s)]
+	if !seen {
 		if v, ok := ParseTime(string(s)); ok {
 			t = &v
 		} else {
-			rd.log.Warn("gcusage: row date unreadable; Date left zero", "date", oneLine(string(s), 64), "row", rd.n+1)
+			rd.warn("gcusage: row date unreadable; Date left zero", rd.secrets.apply(string(s)))
 		}
-		if len(rd.dates) < maxInterned && len(s) <= maxInternedLen {
-			rd.dates[string(s)] = t
-		}
+		rd.remember(string(s), t)
 	}
 	if t != nil {
 		*dst = *t
 	}
 	return nil
+}
+
+// remember keeps a date read, nil when odd, within the cache's bounds.
+func (rd *rowDecoder) remember(key string, t *time.Time) {
+	if len(rd.dates) < maxInterned && len(key) <= maxInternedLen {
+		rd.dates[key] = t
+	}
+}
+
+// warn logs an odd date, or counts it once maxWarnings were logged.
+func (rd *rowDecoder) warn(msg, date string) {
+	if rd.warned >= maxWarnings {
+		rd.unlogged++
+		return
+	}
+	rd.warned++
+	rd.log.Warn(msg, "date", oneLine(date, 64), "row", rd.n+1)
+}
+
+// flush logs, in one record, the odd dates not logged one by one.
+func (rd *rowDecoder) flush() {
+	if rd.unlogged > 0 {
+		rd.log.Warn("gcusage: more row dates could not be read, not logged one by one; Date left zero", "rows", rd.unlogged)
+		rd.unlogged = 0
+	}
 }
 
 // ParseTime reads a timestamp leniently: RFC 3339 with any offset and

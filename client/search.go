@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/gcusage/gcusage/gen"
 )
@@ -95,10 +96,15 @@ func checkPageSize(n int) error {
 	return nil
 }
 
-// StartSearch validates s, then starts the search. Resume the returned
+// StartSearch validates s, which must not end after today, then starts the
+// search. The search and its results need any of the permissions
+// oauth:client:view or usage:simpleSearch:view. Resume the returned
 // handle later with Client.SearchExecution.
 func (c *Client) StartSearch(ctx context.Context, s SimpleSearch) (*Execution, error) {
 	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if err := notAfterToday(s.Interval, c.now()); err != nil {
 		return nil, err
 	}
 	id, err := startedID(c.api.PostUsageSimplesearch(ctx, gen.APIUsageSimpleSearch{Interval: s.Interval, Metrics: s.Metrics,
@@ -120,19 +126,26 @@ func (c *Client) RunSearch(ctx context.Context, s SimpleSearch) (*Result, error)
 
 // SearchExecution returns a handle on a simple search started earlier,
 // maybe by another process, whose pages hold pageSize rows (0 for
-// MaxPageSize).
+// MaxPageSize). Results refused as too large (max.response.size.reached)
+// are asked for again with half the page size, which the later pages keep,
+// down to 1: refused still, they are ErrResponseTooLarge.
 func (c *Client) SearchExecution(id string, pageSize int) *Execution {
+	var size atomic.Int32
+	size.Store(int32(cmp.Or(pageSize, MaxPageSize)))
 	return c.handle(id, "", source{paged: true, get: func(ctx context.Context, id, after string) (*http.Response, error) {
 		if err := checkPageSize(pageSize); err != nil {
 			return nil, err
 		}
-		p := &gen.GetUsageSimplesearchExecutionIDResultsParams{PageSize: new(int32(cmp.Or(pageSize, MaxPageSize)))}
-		if after != "" {
-			p.After = &after
-		}
-		resp, err := answered(c.api.GetUsageSimplesearchExecutionIDResults(ctx, id, p))
+		resp, err := halve(int(size.Load()), func(n int) (*http.Response, error) {
+			size.Store(int32(n))
+			p := &gen.GetUsageSimplesearchExecutionIDResultsParams{PageSize: new(int32(n))}
+			if after != "" {
+				p.After = &after
+			}
+			return answered(c.api.GetUsageSimplesearchExecutionIDResults(ctx, id, p))
+		})
 		var api *APIError
-		if errors.As(err, &api) && api.StatusCode == http.StatusInternalServerError && api.Code == "max.response.size.reached" {
+		if errors.As(err, &api) && api.Code == "max.response.size.reached" {
 			err = &tooLarge{api}
 		}
 		return resp, err

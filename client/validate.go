@@ -148,6 +148,25 @@ func (q Query) Validate() error {
 	return checkEnums("groupBy", q.GroupBy, groupBys)
 }
 
+// notAfterToday refuses an interval that ends after today, the UTC date of
+// now: the API has no usage past yesterday, and an end years ahead would
+// make RunJobs start a job per 90 days of it. An end today (a date) or at
+// its end (a date-time) is taken.
+func notAfterToday(interval string, now time.Time) error {
+	_, end, err := ParseInterval(interval)
+	if err != nil {
+		return err
+	}
+	y, m, d := now.UTC().Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	if tomorrow := today.AddDate(0, 0, 1); end.After(tomorrow) {
+		return &ValidationError{Field: "interval", Value: interval,
+			Reason: fmt.Sprintf("ends after today: the latest end allowed is today, %s (%s as a date-time); today's usage is not counted yet",
+				today.Format(time.DateOnly), tomorrow.Format(time.RFC3339))}
+	}
+	return nil
+}
+
 func checkEnums[T interface {
 	~string
 	Valid() bool

@@ -3,6 +3,7 @@ package client
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"math"
@@ -56,7 +57,8 @@ type JobOptions struct {
 	// OnStart, when set, is called as each window's job starts, for
 	// progress displays and resume hints. Its calls are never concurrent.
 	OnStart func(JobWindow)
-	// Now is today for the one-year limit; nil is time.Now.
+	// Now is today for the one-year limit and the end; nil is the
+	// client's clock (WithNow).
 	Now func() time.Time
 }
 
@@ -128,13 +130,14 @@ func bucketStart(g gen.Granularity, t time.Time) time.Time {
 // one, each window's totals are summed per group across windows and
 // ordered by q.SortBy, so that the caller gets one total per group, as one
 // query would give; those are held in memory until the last window ends,
-// and a sum past the int64 range is an error. The first error, a
-// *SplitError naming the failed window, its job and every unfinished one,
-// is yielded once, then the sequence stops; the other jobs are then no
-// longer waited for.
+// at most MaxTotalGroups of them (past that, an error wrapping
+// ErrTooManyGroups), and a sum past the int64 range is an error. The first
+// error, a *SplitError naming the failed window, its job and every
+// unfinished one, is yielded once, then the sequence stops; the other jobs
+// are then no longer waited for.
 func (c *Client) RunJobs(ctx context.Context, q JobQuery, o JobOptions) iter.Seq2[Entity, error] {
 	return func(yield func(Entity, error) bool) {
-		now := time.Now
+		now := c.now
 		if o.Now != nil {
 			now = o.Now
 		}
@@ -286,13 +289,30 @@ func (r *run) stop() {
 	r.wg.Wait()
 }
 
+// ErrTooManyGroups is what errors.Is finds in the error of a RunJobs run
+// without granularity whose totals passed the bound of what it sums in
+// memory: MaxTotalGroups groups, or MaxTotalBytes of their values. A
+// granularity (such as Month) streams the rows window by window instead;
+// fewer dimensions in GroupBy, or more filters, make fewer groups.
+var ErrTooManyGroups = errors.New("too many groups to sum in memory")
+
+// The most a RunJobs run without granularity sums in memory until its last
+// window ends: about 40 MiB at worst, whatever the server sends. A real
+// group's values take a few hundred bytes.
+const (
+	MaxTotalGroups = 50000
+	MaxTotalBytes  = 16 << 20
+)
+
 // totals sums the windows' totals per group, and yields them once every
 // window is read, in the order the query's SortBy asks (else in the order
 // groups first appear): until then a failure leaves every window
-// unfinished.
+// unfinished. It holds at most MaxTotalGroups groups and MaxTotalBytes of
+// their strings.
 func (r *run) totals(yield func(Entity, error) bool) {
 	sums := map[groupKey]int{}
 	var out []Entity
+	size := 0
 	for i := range r.windows {
 		res, err := r.result(i)
 		if err == nil {
@@ -304,6 +324,11 @@ func (r *run) totals(yield func(Entity, error) bool) {
 				k := keyOf(&e)
 				at, ok := sums[k]
 				if !ok {
+					if size += entityBytes(&e); len(out) == MaxTotalGroups || size > MaxTotalBytes {
+						err = fmt.Errorf("%w: the totals of this run pass %d groups or %d MiB of their values, the most RunJobs sums in memory: set a Granularity (such as Month) to have the rows of each window as they come, or group by fewer dimensions, or filter more",
+							ErrTooManyGroups, MaxTotalGroups, MaxTotalBytes>>20)
+						break
+					}
 					sums[k] = len(out)
 					out = append(out, e)
 					continue
@@ -411,6 +436,18 @@ func (k groupKey) String() string {
 		return "{}"
 	}
 	return "{" + b.String()[1:] + "}"
+}
+
+// entityBytes counts the bytes of an entity's strings.
+func entityBytes(e *Entity) int {
+	n := len(e.Platform) + len(e.HTTPMethod) + len(e.TemplateURI) + len(e.OrganizationID)
+	if c := e.OauthClient; c != nil {
+		n += len(c.ID) + len(c.Name) + len(c.SelfURI)
+	}
+	if u := e.User; u != nil {
+		n += len(u.ID) + len(u.SelfURI)
+	}
+	return n
 }
 
 func keyOf(e *Entity) groupKey {

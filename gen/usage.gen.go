@@ -863,7 +863,7 @@ type ClientInterface interface {
 
 	// PostOauthClientUsageQueryWithBody Query the API usage of one OAuth client.
 	//
-	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -872,7 +872,7 @@ type ClientInterface interface {
 
 	// PostOauthClientUsageQuery Query the API usage of one OAuth client.
 	//
-	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -881,14 +881,14 @@ type ClientInterface interface {
 
 	// GetOauthClientUsageQueryResult Get the results of a usage query or summary of one OAuth client.
 	//
-	// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission oauth:client:view.
+	// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs any of the permissions oauth:client:view or usage:client:view.
 	//
 	// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId} (the `GetOauthClientUsageQueryResult` operationId).
 	GetOauthClientUsageQueryResult(ctx context.Context, clientID ClientID, executionID ExecutionID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOauthClientUsageSummary Summarize the API usage of one OAuth client over its last days.
 	//
-	// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 	//
 	// Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/summary (the `GetOauthClientUsageSummary` operationId).
 	GetOauthClientUsageSummary(ctx context.Context, clientID ClientID, params *GetOauthClientUsageSummaryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -970,7 +970,7 @@ type ClientInterface interface {
 
 	// PostUsageSimplesearchWithBody Search the organization's API usage.
 	//
-	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -979,7 +979,7 @@ type ClientInterface interface {
 
 	// PostUsageSimplesearch Search the organization's API usage.
 	//
-	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -988,7 +988,7 @@ type ClientInterface interface {
 
 	// GetUsageSimplesearchExecutionIDResults Get a page of the results of a simple search.
 	//
-	// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:organization:view.
+	// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 	//
 	// Corresponds with GET /api/v2/usage/simplesearch/{executionId}/results (the `GetUsageSimplesearchExecutionIDResults` operationId).
 	GetUsageSimplesearchExecutionIDResults(ctx context.Context, executionID ExecutionID, params *GetUsageSimplesearchExecutionIDResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -996,7 +996,7 @@ type ClientInterface interface {
 
 // PostOauthClientUsageQueryWithBody Query the API usage of one OAuth client.
 //
-// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1015,7 +1015,7 @@ func (c *Client) PostOauthClientUsageQueryWithBody(ctx context.Context, clientID
 
 // PostOauthClientUsageQuery Query the API usage of one OAuth client.
 //
-// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1034,7 +1034,7 @@ func (c *Client) PostOauthClientUsageQuery(ctx context.Context, clientID ClientI
 
 // GetOauthClientUsageQueryResult Get the results of a usage query or summary of one OAuth client.
 //
-// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission oauth:client:view.
+// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs any of the permissions oauth:client:view or usage:client:view.
 //
 // Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId} (the `GetOauthClientUsageQueryResult` operationId).
 func (c *Client) GetOauthClientUsageQueryResult(ctx context.Context, clientID ClientID, executionID ExecutionID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1051,7 +1051,7 @@ func (c *Client) GetOauthClientUsageQueryResult(ctx context.Context, clientID Cl
 
 // GetOauthClientUsageSummary Summarize the API usage of one OAuth client over its last days.
 //
-// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 //
 // Corresponds with GET /api/v2/oauth/clients/{clientId}/usage/summary (the `GetOauthClientUsageSummary` operationId).
 func (c *Client) GetOauthClientUsageSummary(ctx context.Context, clientID ClientID, params *GetOauthClientUsageSummaryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1233,7 +1233,7 @@ func (c *Client) GetUsageQueryExecutionIDResults(ctx context.Context, executionI
 
 // PostUsageSimplesearchWithBody Search the organization's API usage.
 //
-// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1252,7 +1252,7 @@ func (c *Client) PostUsageSimplesearchWithBody(ctx context.Context, contentType 
 
 // PostUsageSimplesearch Search the organization's API usage.
 //
-// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1271,7 +1271,7 @@ func (c *Client) PostUsageSimplesearch(ctx context.Context, body PostUsageSimple
 
 // GetUsageSimplesearchExecutionIDResults Get a page of the results of a simple search.
 //
-// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:organization:view.
+// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 //
 // Corresponds with GET /api/v2/usage/simplesearch/{executionId}/results (the `GetUsageSimplesearchExecutionIDResults` operationId).
 func (c *Client) GetUsageSimplesearchExecutionIDResults(ctx context.Context, executionID ExecutionID, params *GetUsageSimplesearchExecutionIDResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1908,7 +1908,7 @@ type ClientWithResponsesInterface interface {
 
 	// PostOauthClientUsageQueryWithBodyWithResponse Query the API usage of one OAuth client.
 	//
-	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1917,7 +1917,7 @@ type ClientWithResponsesInterface interface {
 
 	// PostOauthClientUsageQueryWithResponse Query the API usage of one OAuth client.
 	//
-	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1926,7 +1926,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetOauthClientUsageQueryResultWithResponse Get the results of a usage query or summary of one OAuth client.
 	//
-	// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission oauth:client:view.
+	// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs any of the permissions oauth:client:view or usage:client:view.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1935,7 +1935,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetOauthClientUsageSummaryWithResponse Summarize the API usage of one OAuth client over its last days.
 	//
-	// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+	// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2025,7 +2025,7 @@ type ClientWithResponsesInterface interface {
 
 	// PostUsageSimplesearchWithBodyWithResponse Search the organization's API usage.
 	//
-	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2034,7 +2034,7 @@ type ClientWithResponsesInterface interface {
 
 	// PostUsageSimplesearchWithResponse Search the organization's API usage.
 	//
-	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2043,7 +2043,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetUsageSimplesearchExecutionIDResultsWithResponse Get a page of the results of a simple search.
 	//
-	// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:organization:view.
+	// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5093,7 +5093,7 @@ func (r GetUsageSimplesearchExecutionIDResultsResponse) ContentType() string {
 
 // PostOauthClientUsageQueryWithBodyWithResponse Query the API usage of one OAuth client.
 //
-// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5108,7 +5108,7 @@ func (c *ClientWithResponses) PostOauthClientUsageQueryWithBodyWithResponse(ctx 
 
 // PostOauthClientUsageQueryWithResponse Query the API usage of one OAuth client.
 //
-// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy values among those of ClientGroupBy (no UserId). Poll GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5123,7 +5123,7 @@ func (c *ClientWithResponses) PostOauthClientUsageQueryWithResponse(ctx context.
 
 // GetOauthClientUsageQueryResultWithResponse Get the results of a usage query or summary of one OAuth client.
 //
-// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission oauth:client:view.
+// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary: 200 whatever the state, progress in queryStatus, rows first once Complete. Needs any of the permissions oauth:client:view or usage:client:view.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5138,7 +5138,7 @@ func (c *ClientWithResponses) GetOauthClientUsageQueryResultWithResponse(ctx con
 
 // GetOauthClientUsageSummaryWithResponse Summarize the API usage of one OAuth client over its last days.
 //
-// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission oauth:client:view.
+// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its results as those of a per-client query, at /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions oauth:client:view or usage:client:view.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5288,7 +5288,7 @@ func (c *ClientWithResponses) GetUsageQueryExecutionIDResultsWithResponse(ctx co
 
 // PostUsageSimplesearchWithBodyWithResponse Search the organization's API usage.
 //
-// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5303,7 +5303,7 @@ func (c *ClientWithResponses) PostUsageSimplesearchWithBodyWithResponse(ctx cont
 
 // PostUsageSimplesearchWithResponse Search the organization's API usage.
 //
-// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:organization:view.
+// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval, filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5318,7 +5318,7 @@ func (c *ClientWithResponses) PostUsageSimplesearchWithResponse(ctx context.Cont
 
 // GetUsageSimplesearchExecutionIDResultsWithResponse Get a page of the results of a simple search.
 //
-// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:organization:view.
+// 200 whatever the state of the execution, progress in queryStatus. Once Complete, the answer holds one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to get that page. The last page has no after, or an empty one. A search yields at most 20,000 records in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the permissions oauth:client:view or usage:simpleSearch:view.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -87,7 +87,9 @@
 // concurrently without timing them.
 //
 // Inside a testing/synctest bubble, start the server with InMemory and send
-// requests through Transport: a real socket would hang the bubble.
+// requests through Transport: a real socket would hang the bubble. Give the
+// client the stub's clock too (client.WithNow(srv.Now)): the bubble's
+// starts in 2000, where every interval would end after today.
 //
 // # A curl session against the standalone stub
 //

@@ -309,7 +309,7 @@ func (s *Server) results(x *exchange, route Route, clientID, id string) {
 	case route == RouteSearchResults:
 		s.searchPage(x, e, status(gen.QueryStatusComplete))
 	default:
-		x.complete(e.q.rows(e.org.Seed, e.org.Population, s.now()), x.envelope(status(gen.QueryStatusComplete), ""))
+		x.complete(e.q.rows(e.org.Seed, e.org.Population, s.Now()), x.envelope(status(gen.QueryStatusComplete), ""))
 	}
 }
 

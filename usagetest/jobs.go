@@ -164,7 +164,7 @@ func (s *Server) postJob(x *exchange, body []byte, jr jobRoute) {
 		return
 	}
 	q.first, q.last = dayOf(start), dayOf(end.Add(-1))
-	now := s.now().UTC()
+	now := s.Now().UTC()
 	earliest := time.Date(now.Year()-1, now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	switch {
 	case start.Before(earliest):
@@ -189,7 +189,7 @@ func (s *Server) postJob(x *exchange, body []byte, jr jobRoute) {
 		}
 	}
 	j := &stubJob{org: x.org, clientID: jr.clientID, created: time.Now()}
-	j.entities, j.orgs = q.entities(x.org.Seed, x.org.Population, s.now())
+	j.entities, j.orgs = q.entities(x.org.Seed, x.org.Population, s.Now())
 	for _, f := range x.faults {
 		switch f.kind {
 		case faultJobFailed, faultJobCancelled:

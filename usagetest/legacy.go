@@ -194,7 +194,7 @@ func (s *Server) summary(x *exchange, clientID string) {
 		x.error(http.StatusBadRequest, "invalid.query.param.value", "days", "Invalid value for days: want a positive number of days")
 		return
 	}
-	today := dayTime(dayOf(s.now()))
+	today := dayTime(dayOf(s.Now()))
 	start := today.AddDate(0, 0, -min(days, int(today.Sub(firstDay)/(24*time.Hour))))
 	pq := query{start: start, end: today, granularity: gen.GranularityDay, groupBy: []gen.GroupBy{gen.GroupByOAuthClientID},
 		keep: func(r *gen.APIUsageRow) bool { return r.ClientID == clientID }}
@@ -284,7 +284,7 @@ func take(rows iter.Seq[gen.APIUsageRow], offset, n int) iter.Seq[gen.APIUsageRo
 // more than WithMaxResponseBytes is refused with 500
 // max.response.size.reached, as the API refuses those over 5 MB.
 func (s *Server) searchPage(x *exchange, e *execution, status string) {
-	rows := e.q.rows(e.org.Seed, e.org.Population, s.now())
+	rows := e.q.rows(e.org.Seed, e.org.Population, s.Now())
 	s.mu.Lock()
 	measured, records, size := e.measured, e.records, e.size
 	s.mu.Unlock()

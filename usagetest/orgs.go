@@ -236,7 +236,7 @@ func (v *OrgServer) Rows(q gen.APIUsageQuery) (iter.Seq[gen.APIUsageRow], error)
 	if err != nil {
 		return nil, fmt.Errorf("usagetest: %w", err)
 	}
-	return pq.rows(v.o.Seed, v.o.Population, v.s.now()), nil
+	return pq.rows(v.o.Seed, v.o.Population, v.s.Now()), nil
 }
 
 // ClientIDs returns the ids of the org's OAuth clients, in order (see
@@ -256,7 +256,7 @@ func (v *OrgServer) ClientRows(clientID string, q gen.APIUsageClientQuery) (iter
 	if err != nil {
 		return nil, fmt.Errorf("usagetest: %w", err)
 	}
-	return pq.rows(v.o.Seed, v.o.Population, v.s.now()), nil
+	return pq.rows(v.o.Seed, v.o.Population, v.s.Now()), nil
 }
 
 // SearchRows returns the records of the org's simple search q once
@@ -266,7 +266,7 @@ func (v *OrgServer) SearchRows(q gen.APIUsageSimpleSearch) (iter.Seq[gen.APIUsag
 	if err != nil {
 		return nil, fmt.Errorf("usagetest: %w", err)
 	}
-	return take(pq.rows(v.o.Seed, v.o.Population, v.s.now()), 0, maxSearchRecords), nil
+	return take(pq.rows(v.o.Seed, v.o.Population, v.s.Now()), 0, maxSearchRecords), nil
 }
 
 // orgRoute counts one org's requests to one route.

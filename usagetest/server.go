@@ -360,8 +360,11 @@ func (s *Server) Rows(q gen.APIUsageQuery) (iter.Seq[gen.APIUsageRow], error) {
 // outside any testing/synctest bubble.
 var wallAtInit = time.Now()
 
-// now is the clock that says which day is today (see WithNow).
-func (s *Server) now() time.Time {
+// Now is the clock that says which day is today (see WithNow). Give it to
+// client.WithNow, so that a client in a testing/synctest bubble, whose own
+// clock starts in 2000, agrees with the stub on today and does not refuse
+// an interval as ending in the future.
+func (s *Server) Now() time.Time {
 	if s.cfg.now != nil {
 		return s.cfg.now()
 	}

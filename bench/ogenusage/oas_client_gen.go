@@ -26,8 +26,8 @@ type Invoker interface {
 	//
 	// As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST
 	// /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary:
-	// 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission
-	// oauth:client:view.
+	// 200 whatever the state, progress in queryStatus, rows first once Complete. Needs any of the
+	// permissions oauth:client:view or usage:client:view.
 	//
 	// GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}
 	GetOauthClientUsageQueryResult(ctx context.Context, params GetOauthClientUsageQueryResultParams) (GetOauthClientUsageQueryResultRes, error)
@@ -35,8 +35,8 @@ type Invoker interface {
 	//
 	// Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its
 	// results as those of a per-client query, at
-	// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission
-	// oauth:client:view.
+	// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions
+	// oauth:client:view or usage:client:view.
 	//
 	// GET /api/v2/oauth/clients/{clientId}/usage/summary
 	GetOauthClientUsageSummary(ctx context.Context, params GetOauthClientUsageSummaryParams) (GetOauthClientUsageSummaryRes, error)
@@ -69,7 +69,7 @@ type Invoker interface {
 	// one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to
 	// get that page. The last page has no after, or an empty one. A search yields at most 20,000 records
 	// in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the
-	// permissions oauth:client:view or usage:organization:view.
+	// permissions oauth:client:view or usage:simpleSearch:view.
 	//
 	// GET /api/v2/usage/simplesearch/{executionId}/results
 	GetUsageSimplesearchExecutionIdResults(ctx context.Context, params GetUsageSimplesearchExecutionIdResultsParams) (GetUsageSimplesearchExecutionIdResultsRes, error)
@@ -77,8 +77,8 @@ type Invoker interface {
 	//
 	// Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy
 	// values among those of ClientGroupBy (no UserId). Poll GET
-	// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission
-	// oauth:client:view.
+	// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions
+	// oauth:client:view or usage:client:view.
 	//
 	// POST /api/v2/oauth/clients/{clientId}/usage/query
 	PostOauthClientUsageQuery(ctx context.Context, request *ApiUsageClientQuery, params PostOauthClientUsageQueryParams) (PostOauthClientUsageQueryRes, error)
@@ -111,7 +111,7 @@ type Invoker interface {
 	// Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval,
 	// filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET
 	// /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any
-	// of the permissions oauth:client:view or usage:organization:view.
+	// of the permissions oauth:client:view or usage:simpleSearch:view.
 	//
 	// POST /api/v2/usage/simplesearch
 	PostUsageSimplesearch(ctx context.Context, request *ApiUsageSimpleSearch) (PostUsageSimplesearchRes, error)
@@ -162,8 +162,8 @@ func (c *Client) requestURL(ctx context.Context) *url.URL {
 //
 // As GET /api/v2/usage/query/{executionId}/results, for an execution started by POST
 // /api/v2/oauth/clients/{clientId}/usage/query or GET /api/v2/oauth/clients/{clientId}/usage/summary:
-// 200 whatever the state, progress in queryStatus, rows first once Complete. Needs the permission
-// oauth:client:view.
+// 200 whatever the state, progress in queryStatus, rows first once Complete. Needs any of the
+// permissions oauth:client:view or usage:client:view.
 //
 // GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}
 func (c *Client) GetOauthClientUsageQueryResult(ctx context.Context, params GetOauthClientUsageQueryResultParams) (GetOauthClientUsageQueryResultRes, error) {
@@ -278,8 +278,8 @@ func (c *Client) sendGetOauthClientUsageQueryResult(ctx context.Context, params 
 //
 // Starts an asynchronous summary of one OAuth client's usage over the last days (default 7); poll its
 // results as those of a per-client query, at
-// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission
-// oauth:client:view.
+// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions
+// oauth:client:view or usage:client:view.
 //
 // GET /api/v2/oauth/clients/{clientId}/usage/summary
 func (c *Client) GetOauthClientUsageSummary(ctx context.Context, params GetOauthClientUsageSummaryParams) (GetOauthClientUsageSummaryRes, error) {
@@ -779,7 +779,7 @@ func (c *Client) sendGetUsageQueryExecutionIdResults(ctx context.Context, params
 // one page of rows and, when another page follows, its cursor in cursors.after: pass it as after to
 // get that page. The last page has no after, or an empty one. A search yields at most 20,000 records
 // in all. Results over 5 MB are refused with 500 max.response.size.reached. Needs any of the
-// permissions oauth:client:view or usage:organization:view.
+// permissions oauth:client:view or usage:simpleSearch:view.
 //
 // GET /api/v2/usage/simplesearch/{executionId}/results
 func (c *Client) GetUsageSimplesearchExecutionIdResults(ctx context.Context, params GetUsageSimplesearchExecutionIdResultsParams) (GetUsageSimplesearchExecutionIdResultsRes, error) {
@@ -913,8 +913,8 @@ func (c *Client) sendGetUsageSimplesearchExecutionIdResults(ctx context.Context,
 //
 // Starts an asynchronous usage query of one OAuth client: the fields of ApiUsageQuery, with groupBy
 // values among those of ClientGroupBy (no UserId). Poll GET
-// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs the permission
-// oauth:client:view.
+// /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}. Needs any of the permissions
+// oauth:client:view or usage:client:view.
 //
 // POST /api/v2/oauth/clients/{clientId}/usage/query
 func (c *Client) PostOauthClientUsageQuery(ctx context.Context, request *ApiUsageClientQuery, params PostOauthClientUsageQueryParams) (PostOauthClientUsageQueryRes, error) {
@@ -1277,7 +1277,7 @@ func (c *Client) sendPostUsageQuery(ctx context.Context, request *ApiUsageQuery)
 // Starts an asynchronous simple search: the fields of the rows named by metrics, over an interval,
 // filtered by OAuth client names, HTTP methods and endpoint templates. Poll GET
 // /api/v2/usage/simplesearch/{executionId}/results, then page through it with cursors.after. Needs any
-// of the permissions oauth:client:view or usage:organization:view.
+// of the permissions oauth:client:view or usage:simpleSearch:view.
 //
 // POST /api/v2/usage/simplesearch
 func (c *Client) PostUsageSimplesearch(ctx context.Context, request *ApiUsageSimpleSearch) (PostUsageSimplesearchRes, error) {

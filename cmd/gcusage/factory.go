@@ -278,6 +278,10 @@ func (f *Factory) newClient(c *ConnOptions, opts []client.Option) (*client.Clien
 	case c.Quiet:
 		level = slog.LevelError
 	}
+	// The SDK refuses an interval that ends after today by its clock,
+	// which must be the command's: tests move it, and the CLI's own
+	// interval rule has cut the interval at today by the same clock.
+	opts = append(opts, client.WithNow(f.Now))
 	opts = append(opts, client.WithLogger(slog.New(withoutCap{slog.NewTextHandler(f.Stderr, &slog.HandlerOptions{Level: level})})))
 	// What failed and which attempt comes next: on the progress line of a
 	// terminal, and on stderr with --verbose, so that a retried failure is

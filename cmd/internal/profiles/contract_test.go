@@ -69,7 +69,7 @@ func TestProfilesAgainstSeveralOrgs(t *testing.T) {
 		clients := make([]*client.Client, len(selected))
 		for i, p := range selected {
 			if clients[i], err = p.Client(profiles.Overrides{APIURL: srv.URL, LoginURL: srv.LoginURL},
-				client.WithHTTPClient(&http.Client{Transport: srv.Transport()}), client.WithLogger(logger)); err != nil {
+				client.WithHTTPClient(&http.Client{Transport: srv.Transport()}), client.WithLogger(logger), client.WithNow(srv.Now)); err != nil {
 				t.Fatal(err)
 			}
 		}
