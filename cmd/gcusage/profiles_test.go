@@ -22,6 +22,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gcusage/gcusage/cmd/internal/profiles"
 	"github.com/gcusage/gcusage/gen"
 	"github.com/gcusage/gcusage/usagetest"
 )
@@ -591,5 +592,27 @@ func TestProfilesComplete(t *testing.T) {
 	}
 	if o := gcusage(t, map[string]string{"HOME": t.TempDir()}, nil, "__complete", "results", "e1", "--profile", ""); strings.TrimSpace(o.stdout) != ":4" {
 		t.Errorf("without a file: %q, want nothing", o.stdout)
+	}
+}
+
+// docs/config.demo.toml is the built-in demo profiles as a file: pointed
+// at a stub of the demo orgs, as at gcusage-stub, it runs every one.
+func TestDemoConfigFile(t *testing.T) {
+	path := filepath.Join("..", "..", "docs", "config.demo.toml")
+	cfg, err := profiles.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := profiles.Demo()
+	for i, p := range cfg.Profiles {
+		if i >= len(demo.Profiles) || p.Name != demo.Profiles[i].Name || p.ClientID != demo.Profiles[i].ClientID ||
+			p.ClientSecret.Reveal() != demo.Profiles[i].ClientSecret.Reveal() || p.Environment != "" {
+			t.Errorf("%s: profile %d is %v, want the demo's %v", path, i, p, demo.Profiles[i])
+		}
+	}
+	srv := usagetest.NewServer(t, usagetest.WithOrgs(usagetest.DemoOrgs()...), usagetest.WithRunning(0, 0))
+	o := gcusage(t, nil, nil, at(srv, "query", "--config", path, "--all-profiles", "--interval", jan, "--format", "csv")...)
+	if o.code != 0 || len(cfg.Profiles) != len(demo.Profiles) || strings.Count(o.stdout, "\n") != 1+3+2+1 {
+		t.Errorf("exit %d, stderr %q, stdout\n%s\nwant the 3, 2 and 1 clients of the demo orgs", o.code, o.stderr, o.stdout)
 	}
 }
