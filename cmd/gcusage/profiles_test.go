@@ -22,6 +22,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gcusage/gcusage/cmd/internal/profiles"
 	"github.com/gcusage/gcusage/gen"
 	"github.com/gcusage/gcusage/usagetest"
@@ -614,5 +616,51 @@ func TestDemoConfigFile(t *testing.T) {
 	o := gcusage(t, nil, nil, at(srv, "query", "--config", path, "--all-profiles", "--interval", jan, "--format", "csv")...)
 	if o.code != 0 || len(cfg.Profiles) != len(demo.Profiles) || strings.Count(o.stdout, "\n") != 1+3+2+1 {
 		t.Errorf("exit %d, stderr %q, stdout\n%s\nwant the 3, 2 and 1 clients of the demo orgs", o.code, o.stderr, o.stdout)
+	}
+}
+
+// The profile flags bind to ProfileOptions, with --parallel 4 by default,
+// on every command that fans out; results takes --profile and --config.
+func TestProfileFlagsBind(t *testing.T) {
+	f := &Factory{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard, Now: clock}
+	parse := func(name string, args ...string) ProfileOptions {
+		t.Helper()
+		var got ProfileOptions
+		cmd := map[string]func() *cobra.Command{
+			"query": func() *cobra.Command {
+				return NewCmdQuery(f, func(o *QueryOptions) error { got = o.Conn.Profiles; return nil })
+			},
+			"search": func() *cobra.Command {
+				return NewCmdSearch(f, func(o *SearchOptions) error { got = o.Conn.Profiles; return nil })
+			},
+			"summary": func() *cobra.Command {
+				return NewCmdSummary(f, func(o *SummaryOptions) error { got = o.Conn.Profiles; return nil })
+			},
+			"jobs query": func() *cobra.Command {
+				return NewCmdJobsQuery(f, func(o *JobsQueryOptions) error { got = o.Conn.Profiles; return nil })
+			},
+		}[name]()
+		if name == "summary" {
+			args = append(args, "c1")
+		}
+		cmd.SetArgs(args)
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, name := range []string{"query", "search", "summary", "jobs query"} {
+		if got, want := parse(name, "--profile", "a,b", "--config", "p.toml", "--parallel", "9"), (ProfileOptions{Names: "a,b", Config: "p.toml", Parallel: 9}); got != want {
+			t.Errorf("%s: %+v, want %+v", name, got, want)
+		}
+		if got := parse(name, "--all-profiles"); !got.All || got.Parallel != 4 || got.Names != "" || got.Config != "" {
+			t.Errorf("%s --all-profiles: %+v, want every profile, 4 at a time", name, got)
+		}
+	}
+	var r *ResultsOptions
+	cmd := NewCmdResults(f, func(o *ResultsOptions) error { r = o; return nil })
+	cmd.SetArgs([]string{"e1", "--profile", "acme", "--config", "p.toml"})
+	if err := cmd.Execute(); err != nil || r.Conn.Profiles.Names != "acme" || r.Conn.Profiles.Config != "p.toml" || cmd.Flags().Lookup("all-profiles") != nil {
+		t.Errorf("results: %v, %+v", err, r.Conn.Profiles)
 	}
 }
