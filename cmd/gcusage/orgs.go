@@ -94,9 +94,9 @@ func (r *rowsRun) fanOut(ctx context.Context, work orgWork, explain func(one *ro
 	return fmt.Errorf("%d of %d profiles did not finish: %s (why, and what picks each one up, above)", len(unfinished), len(outs), strings.Join(unfinished, ", "))
 }
 
-// why says why org o did not end well, after rows of its rows were
-// printed, and what picks it up: explain's hint for a run of that org
-// alone, or the command that runs it again where nothing resumes it.
+// why says why org o did not end well (rows of its rows printed), and what
+// picks it up: explain's hint for a run of that org alone, or else the
+// command that runs it again.
 func (r *rowsRun) why(o fanout.Outcome, rows int, explain func(*rowsRun, fanout.Outcome) error) string {
 	one := *r
 	one.fleet, one.profile = nil, &r.fleet.orgs[o.Index].profile

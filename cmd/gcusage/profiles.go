@@ -158,18 +158,19 @@ func (f *Factory) connectRun(c *ConnOptions, out output.Options, demo func(*usag
 		r.opts, done, err = f.connect(c, demo)
 		return r, done, err
 	}
-	selected, over, opts, done, err := f.connectProfiles(c, demo)
+	sel, err := f.selectProfiles(c, demo)
 	if err != nil {
 		return nil, nil, err
 	}
+	done = sel.done
 	defer func() {
 		if err != nil {
 			done()
 		}
 	}()
 	if !c.Profiles.many() {
-		r.profile = &selected[0]
-		r.cl, err = r.profile.Client(over, append(opts, f.observers(c)...)...)
+		r.profile = &sel.profiles[0]
+		r.cl, err = r.profile.Client(sel.over, append(sel.opts, f.observers(c)...)...)
 		return r, done, profileError(err)
 	}
 	// The orgs write to stderr one line at a time, around the progress
@@ -178,11 +179,11 @@ func (f *Factory) connectRun(c *ConnOptions, out output.Options, demo func(*usag
 	if f.Progress != nil && !c.Quiet {
 		tty = f.Progress
 	}
-	p, stderr, closeStub := newOrgsProgress(tty, len(selected)), f.Stderr, done
-	r.fleet = &fleet{orgs: make([]org, len(selected)), progress: p}
-	f.Stderr, done = p.around(stderr), func() { f.Stderr = stderr; closeStub() }
-	for i, p := range selected {
-		cl, err := p.Client(over, append(opts, f.orgObservers(c, p.Name, r.fleet.progress)...)...)
+	line, stderr := newOrgsProgress(tty, len(sel.profiles)), f.Stderr
+	r.fleet = &fleet{orgs: make([]org, len(sel.profiles)), progress: line}
+	f.Stderr, done = line.around(stderr), func() { f.Stderr = stderr; sel.done() }
+	for i, p := range sel.profiles {
+		cl, err := p.Client(sel.over, append(sel.opts, f.orgObservers(c, p.Name, line)...)...)
 		if err != nil {
 			return nil, done, profileError(err)
 		}
@@ -191,49 +192,62 @@ func (f *Factory) connectRun(c *ConnOptions, out output.Options, demo func(*usag
 	return r, done, nil
 }
 
-// connectProfiles reads and selects the profiles the flags name, with
-// what applies to each: the overrides of the command line, and the
-// client's options. With --demo the profiles are the built-in demo ones,
-// against an in-process stub of the demo organizations, which done closes.
-func (f *Factory) connectProfiles(c *ConnOptions, demo func(*usagetest.Server) string) (_ []profiles.Profile, _ profiles.Overrides, opts []client.Option, done func(), err error) {
+// selection is the profiles a run's flags select, with what applies to
+// each: the overrides of the command line and the client's options; done
+// ends what was started for them.
+type selection struct {
+	profiles []profiles.Profile
+	over     profiles.Overrides
+	opts     []client.Option
+	done     func()
+}
+
+// selectProfiles reads and selects the profiles the flags name. With
+// --demo they are the built-in demo profiles, against an in-process stub
+// of the demo organizations.
+func (f *Factory) selectProfiles(c *ConnOptions, demo func(*usagetest.Server) string) (*selection, error) {
 	p := &c.Profiles
 	cfg := profiles.Demo()
 	if fl := c.flags.Lookup("config"); c.Demo && fl.Changed {
-		return nil, profiles.Overrides{}, nil, nil, usagef("--demo runs the built-in demo profiles (%s): drop --config", strings.Join(cfg.Names(), ", "))
+		return nil, usagef("--demo runs the built-in demo profiles (%s): drop --config", strings.Join(cfg.Names(), ", "))
 	}
 	if !c.Demo {
 		if err := c.check(); err != nil {
-			return nil, profiles.Overrides{}, nil, nil, err
+			return nil, err
 		}
-		path := p.Config
+		path, err := p.Config, error(nil)
 		if path == "" {
-			if path, err = profiles.DefaultPath(f.Getenv); err != nil {
-				return nil, profiles.Overrides{}, nil, nil, profileError(err)
-			}
+			path, err = profiles.DefaultPath(f.Getenv)
 		}
-		if cfg, err = profiles.Load(path); err != nil {
-			return nil, profiles.Overrides{}, nil, nil, profileError(err)
+		if err == nil {
+			cfg, err = profiles.Load(path)
+		}
+		if err != nil {
+			return nil, profileError(err)
 		}
 	}
 	selected, err := cfg.Select(p.Names, p.All)
 	if err != nil {
-		return nil, profiles.Overrides{}, nil, nil, profileError(err)
+		return nil, profileError(err)
 	}
+	sel := &selection{profiles: selected, done: func() {}}
 	if !c.Demo {
 		if set := profiles.IgnoredEnv(f.Getenv); len(set) > 0 {
 			f.note(c, "note: the profiles give the credentials and the region: "+strings.Join(set, ", ")+" ignored")
 		}
 		if f.Transport != nil {
-			opts = append(opts, client.WithHTTPClient(&http.Client{Transport: f.Transport}))
+			sel.opts = append(sel.opts, client.WithHTTPClient(&http.Client{Transport: f.Transport}))
 		}
-		return selected, profiles.Overrides{Region: c.Region, APIURL: c.APIURL, LoginURL: c.LoginURL}, opts, func() {}, nil
+		sel.over = profiles.Overrides{Region: c.Region, APIURL: c.APIURL, LoginURL: c.LoginURL}
+		return sel, nil
 	}
 	srv, err := f.demoStub(c, demo)
 	if err != nil {
-		return nil, profiles.Overrides{}, nil, nil, err
+		return nil, err
 	}
-	opts = append(opts, client.WithHTTPClient(&http.Client{Transport: srv.Transport()}))
-	return selected, profiles.Overrides{APIURL: srv.URL, LoginURL: srv.LoginURL}, opts, srv.Close, nil
+	sel.opts = append(sel.opts, client.WithHTTPClient(&http.Client{Transport: srv.Transport()}))
+	sel.over, sel.done = profiles.Overrides{APIURL: srv.URL, LoginURL: srv.LoginURL}, srv.Close
+	return sel, nil
 }
 
 // profileError makes a *profiles.Error, a bad file or setting found
