@@ -44,6 +44,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	stopChild()
+	if commandDir != "" {
+		os.RemoveAll(commandDir)
+	}
 	os.Exit(code)
 }
 

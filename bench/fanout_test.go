@@ -1,9 +1,18 @@
 package bench
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -16,8 +25,11 @@ import (
 )
 
 // The fan-out over organizations (--all-profiles): fanOrgs emulated orgs
-// of one stub, each of whose queries stays Running for a set time, run
-// through internal/fanout, a client of its own per org, a few at a time.
+// of one stub, each of whose queries stays Running for a set time, a few
+// at a time, a client of its own per org: timed through the gcusage
+// command itself (BenchmarkFanOut), and in virtual time through the
+// internal/fanout and fanout.Query it runs (TestFanOutRounds), which a
+// process of its own cannot share.
 
 const fanOrgs = 20
 
@@ -99,11 +111,18 @@ func runFanOut(ctx context.Context, srv *usagetest.Server, parallel int, transpo
 	return r
 }
 
-// BenchmarkFanOut times a run over 20 orgs whose queries each stay Running
-// for 500 ms (20 ms with -short), 1, 4 and 20 at a time, on loopback, and
-// one org alone: a run takes about as many times one org's time as it has
-// rounds, ceil(orgs/parallel), reported as rounds and ms/round.
+// BenchmarkFanOut times what --all-profiles does over 20 orgs whose
+// queries each stay Running for 500 ms (20 ms with -short), 1, 4 and 20 at
+// a time, on loopback, and one org alone, through the gcusage command
+// itself: the binary built from ../cmd, given a config file of a profile
+// per org, runs `query --all-profiles --parallel N` with its own profiles,
+// clients, fan-out and output, as a user's shell would. A run takes about
+// as many times one org's time as it has rounds, ceil(orgs/parallel),
+// reported as rounds and ms/round; ms/org is an org's own time in the run,
+// from its first request to its last, read from the command's --verbose
+// log.
 func BenchmarkFanOut(b *testing.B) {
+	bin := gcusageCommand(b)
 	running := 500 * time.Millisecond
 	if testing.Short() {
 		running = 20 * time.Millisecond
@@ -111,9 +130,10 @@ func BenchmarkFanOut(b *testing.B) {
 	for _, c := range fanCases {
 		b.Run(fmt.Sprintf("orgs=%d/parallel=%d", c.orgs, c.parallel), func(b *testing.B) {
 			srv := fanStub(b, c.orgs, running)
+			config := fanProfiles(b, srv)
 			var orgTime time.Duration
 			for b.Loop() {
-				r := runFanOut(b.Context(), srv, c.parallel, func() http.RoundTripper { return newTransport() })
+				r := runCommand(b.Context(), bin, srv, config, c.parallel)
 				if r.failures != nil || r.most != c.parallel {
 					b.Fatalf("%d in flight at most, want %d; failures %v", r.most, c.parallel, r.failures)
 				}
@@ -124,6 +144,125 @@ func BenchmarkFanOut(b *testing.B) {
 			b.ReportMetric(float64(orgTime.Milliseconds())/float64(b.N), "ms/org")
 		})
 	}
+}
+
+// gcusageCommand builds the gcusage command from ../cmd, once, outside the
+// workspace as that module's go.mod allows, into a directory that
+// TestMain removes.
+func gcusageCommand(tb testing.TB) string {
+	path, err := buildCommand()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+var (
+	commandDir   string
+	buildCommand = sync.OnceValues(func() (string, error) {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			return "", fmt.Errorf("building the gcusage command: %w", err)
+		}
+		if commandDir, err = os.MkdirTemp("", "gcusage-bench-"); err != nil {
+			return "", err
+		}
+		path := filepath.Join(commandDir, "gcusage")
+		build := exec.Command(goTool, "build", "-o", path, "./gcusage")
+		build.Dir = filepath.Join("..", "cmd")
+		build.Env = append(os.Environ(), "GOWORK=off")
+		if out, err := build.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build ./cmd/gcusage: %v\n%s", err, out)
+		}
+		return path, nil
+	})
+)
+
+// fanProfiles writes the config file of srv's orgs, a profile each, as
+// gc profiles new writes them.
+func fanProfiles(tb testing.TB, srv *usagetest.Server) string {
+	var file strings.Builder
+	for _, o := range srv.Orgs() {
+		fmt.Fprintf(&file, "[%s]\nclient_credentials = %q\nclient_secret = %q\n\n", o.Name, o.ClientID, o.ClientSecret)
+	}
+	path := filepath.Join(tb.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte(file.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// verboseLine is a line of the command's --verbose log: an HTTP attempt,
+// logged as it ends, with its duration and the profile it was made for.
+var verboseLine = regexp.MustCompile(`^time=(\S+) level=DEBUG msg="gcusage: http attempt" profile=(\S+) .* duration=(\S+)`)
+
+// runCommand runs fanQuery in every org of srv through the gcusage
+// command, parallel at a time, and reads what it took from the outside:
+// the run's time, each org's span in its log, and its csv rows.
+func runCommand(ctx context.Context, bin string, srv *usagetest.Server, config string, parallel int) fanRun {
+	cmd := exec.CommandContext(ctx, bin, "query", "--all-profiles", "--config", config, "--parallel", strconv.Itoa(parallel),
+		"--interval", fanQuery.Interval, "--group-by", "OAuthClientId", "--format", "csv", "--verbose",
+		"--api-url", srv.URL, "--login-url", srv.LoginURL)
+	cmd.Env = []string{"HOME=" + filepath.Dir(config)} // no GENESYSCLOUD_* variable
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := fanRun{elapsed: time.Since(start)}
+	if err != nil {
+		return fanRun{failures: []string{fmt.Sprintf("%v: %s", err, stderr.String())}}
+	}
+	type span struct{ first, last time.Time }
+	spans := map[string]*span{}
+	for line := range strings.Lines(stderr.String()) {
+		m := verboseLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		end, err1 := time.Parse(time.RFC3339Nano, m[1])
+		d, err2 := time.ParseDuration(m[3])
+		if err1 != nil || err2 != nil {
+			return fanRun{failures: []string{"unreadable log line: " + line}}
+		}
+		if s := spans[m[2]]; s == nil {
+			spans[m[2]] = &span{end.Add(-d), end}
+		} else {
+			s.last = end
+		}
+	}
+	// The most spans that overlap: the orgs in flight at once. The log's
+	// times are cut to the millisecond, so a span is taken to end a
+	// millisecond early: an org that takes the slot another just freed
+	// may be logged in the same millisecond, never earlier.
+	type edge struct {
+		at time.Time
+		in int
+	}
+	var edges []edge
+	for _, s := range spans {
+		r.orgTime += s.last.Sub(s.first)
+		edges = append(edges, edge{s.first, 1}, edge{s.last.Add(-time.Millisecond), -1})
+	}
+	slices.SortFunc(edges, func(a, b edge) int { return cmp.Or(a.at.Compare(b.at), a.in-b.in) })
+	in := 0
+	for _, e := range edges {
+		in += e.in
+		r.most = max(r.most, in)
+	}
+	rows := map[string]int{}
+	for line := range strings.Lines(stdout.String()) {
+		profile, _, _ := strings.Cut(line, ",")
+		rows[profile]++
+	}
+	for _, o := range srv.Orgs() {
+		if rows[o.Name] == 0 || spans[o.Name] == nil {
+			r.failures = append(r.failures, o.Name+": no rows, or no request logged")
+		}
+	}
+	if len(spans) > 0 {
+		r.orgTime /= time.Duration(len(spans))
+	}
+	return r
 }
 
 // TestFanOutRounds runs the cases of BenchmarkFanOut in virtual time, with

@@ -110,6 +110,21 @@ func jitter(c time.Duration) time.Duration {
 // with Retry-After); starting it again is the caller's choice.
 var ErrMaybeStarted = errors.New("the request was sent and its answer lost, so the work may have started; it was not sent again")
 
+// maybeStarted is the error of a start whose answer was lost. Its text
+// names the request once, though its cause may name it too.
+type maybeStarted struct {
+	method, path string
+	err          error
+}
+
+func (e *maybeStarted) Error() string {
+	cause := strings.TrimPrefix(strings.TrimPrefix(e.err.Error(), "gcusage: "), e.method+" "+e.path+": ")
+	return "gcusage: " + e.method + " " + e.path + ": " + ErrMaybeStarted.Error() + ": " + cause
+}
+
+// Unwrap gives errors.Is ErrMaybeStarted, and errors.As the cause.
+func (e *maybeStarted) Unwrap() []error { return []error{ErrMaybeStarted, e.err} }
+
 // kind says, through a request's context, what the retry layer must know
 // of a request that its method does not tell.
 type kind int
@@ -168,7 +183,7 @@ func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 				err = &lastCause{err, last}
 			}
 			if err != nil && k&startsWork != 0 && !unsent && ctx.Err() == nil {
-				err = fmt.Errorf("gcusage: %s %s: %w: %w", req.Method, req.URL.Path, ErrMaybeStarted, err)
+				err = &maybeStarted{method: req.Method, path: req.URL.Path, err: err}
 			}
 			return resp, r.giveUp(err, attempt)
 		}

@@ -96,8 +96,12 @@ type ConnOptions struct {
 	Timeout                  time.Duration
 	Quiet, Verbose           bool
 	Demo, NoWait             bool
+	Profiles                 ProfileOptions // --profile, --all-profiles, --config, --parallel, where the command has them
 
 	flags *pflag.FlagSet // the command's, for the hints that resume it
+	// again is what runs the command again that its flags do not say: its
+	// words, and the interval it resolved to.
+	again []string
 }
 
 // addConnFlags defines the connection flags on fs.
@@ -162,24 +166,36 @@ func (f *Factory) connect(c *ConnOptions, demo func(*usagetest.Server) string) (
 		opts, err := f.options(c)
 		return opts, func() {}, err
 	}
-	if c.Region != "" || c.APIURL != "" || c.LoginURL != "" || c.NoWait {
-		return nil, nil, usagef("--demo runs against an in-process stub that ends with the run: drop --region, --api-url, --login-url and --no-wait")
-	}
-	if err := c.check(); err != nil {
-		return nil, nil, err
-	}
-	// The sample data is the standalone stub's (gcusage-stub): its
-	// default population, 3 clients, and the same seed.
-	srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithRunning(2, 0), usagetest.WithNow(f.Now)) // the stub's today is the command's
+	srv, err := f.demoStub(c, demo)
 	if err != nil {
 		return nil, nil, err
 	}
-	f.note(c, "demo: "+demo(srv)+", sample data from an in-process stub; no account, nothing sent over the network")
 	return []client.Option{
 		client.WithBaseURLs(srv.URL, srv.LoginURL),
 		client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
 		client.WithHTTPClient(&http.Client{Transport: srv.Transport()}),
 	}, srv.Close, nil
+}
+
+// demoStub starts the in-process stub of --demo and says what it runs.
+// It serves the demo organizations (usagetest.DemoOrgs), the first of
+// which has the standalone stub's data: its default population, 3
+// clients, and the same seed. Its credentials are srv.ClientID and
+// ClientSecret; the built-in demo profiles log in to each.
+func (f *Factory) demoStub(c *ConnOptions, demo func(*usagetest.Server) string) (*usagetest.Server, error) {
+	if c.Region != "" || c.APIURL != "" || c.LoginURL != "" || c.NoWait {
+		return nil, usagef("--demo runs against an in-process stub that ends with the run: drop --region, --api-url, --login-url and --no-wait")
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	srv, err := usagetest.Start(usagetest.InMemory(), usagetest.WithOrgs(usagetest.DemoOrgs()...),
+		usagetest.WithRunning(2, 0), usagetest.WithNow(f.Now)) // the stub's today is the command's
+	if err != nil {
+		return nil, err
+	}
+	f.note(c, "demo: "+demo(srv)+", sample data from an in-process stub; no account, nothing sent over the network")
+	return srv, nil
 }
 
 const (
@@ -271,30 +287,31 @@ func checkURL(flagName, u string) error {
 // newClient adds logging and progress to opts. Its errors are bad settings,
 // found before anything is sent.
 func (f *Factory) newClient(c *ConnOptions, opts []client.Option) (*client.Client, error) {
-	level := slog.LevelWarn
+	cl, err := client.New(append(opts, f.observers(c)...)...)
+	var ce *client.ConfigError
 	switch {
-	case c.Verbose:
-		level = slog.LevelDebug
-	case c.Quiet:
-		level = slog.LevelError
+	case errors.As(err, &ce) && envNames[ce.Field] != "":
+		// The user gave the variable, not the option: name it.
+		return nil, &usageError{"gcusage: " + envNames[ce.Field] + ": " + ce.Reason}
+	case err != nil:
+		return nil, &usageError{err.Error()}
 	}
+	return cl, nil
+}
+
+// observers are the client's options that log and show progress: each
+// attempt on stderr with --verbose, and on a terminal the progress line.
+func (f *Factory) observers(c *ConnOptions) []client.Option {
 	// The SDK refuses an interval that ends after today by its clock,
 	// which must be the command's: tests move it, and the CLI's own
 	// interval rule has cut the interval at today by the same clock.
-	opts = append(opts, client.WithNow(f.Now))
-	opts = append(opts, client.WithLogger(slog.New(withoutCap{slog.NewTextHandler(f.Stderr, &slog.HandlerOptions{Level: level})})))
+	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c))}
 	// What failed and which attempt comes next: on the progress line of a
 	// terminal, and on stderr with --verbose, so that a retried failure is
 	// never silent.
 	if (f.Progress != nil && !c.Quiet) || c.Verbose {
 		opts = append(opts, client.WithRetryPolicy(client.RetryPolicy{OnRetry: func(e client.RetryEvent) {
-			cause := http.StatusText(e.StatusCode)
-			if e.StatusCode == 0 && e.Err != nil {
-				cause = strings.TrimPrefix(e.Err.Error(), "gcusage: ") // the line has its prefix
-			} else if e.StatusCode != 0 {
-				cause = fmt.Sprintf("%d %s", e.StatusCode, cause)
-			}
-			msg := fmt.Sprintf("gcusage: %s %s: %s; attempt %d in %s", e.Method, e.Path, cause, e.Attempt+1, e.Delay.Round(100*time.Millisecond))
+			msg := "gcusage: " + retried(e)
 			if c.Verbose {
 				fmt.Fprintln(f.Stderr, output.Escape(msg))
 			} else {
@@ -308,16 +325,31 @@ func (f *Factory) newClient(c *ConnOptions, opts []client.Option) (*client.Clien
 				output.Escape(e.ID), output.Escape(string(e.Status)), e.Attempt, e.Elapsed.Round(100*time.Millisecond))
 		}}))
 	}
-	cl, err := client.New(opts...)
-	var ce *client.ConfigError
+	return opts
+}
+
+// logger logs the client's records on stderr: warnings, errors only with
+// --quiet, and each attempt with --verbose.
+func (f *Factory) logger(c *ConnOptions) *slog.Logger {
+	level := slog.LevelWarn
 	switch {
-	case errors.As(err, &ce) && envNames[ce.Field] != "":
-		// The user gave the variable, not the option: name it.
-		return nil, &usageError{"gcusage: " + envNames[ce.Field] + ": " + ce.Reason}
-	case err != nil:
-		return nil, &usageError{err.Error()}
+	case c.Verbose:
+		level = slog.LevelDebug
+	case c.Quiet:
+		level = slog.LevelError
 	}
-	return cl, nil
+	return slog.New(withoutCap{slog.NewTextHandler(f.Stderr, &slog.HandlerOptions{Level: level})})
+}
+
+// retried says what failed and which attempt comes next.
+func retried(e client.RetryEvent) string {
+	cause := http.StatusText(e.StatusCode)
+	if e.StatusCode == 0 && e.Err != nil {
+		cause = strings.TrimPrefix(e.Err.Error(), "gcusage: ") // the line has its prefix
+	} else if e.StatusCode != 0 {
+		cause = fmt.Sprintf("%d %s", e.StatusCode, cause)
+	}
+	return fmt.Sprintf("%s %s: %s; attempt %d in %s", e.Method, e.Path, cause, e.Attempt+1, e.Delay.Round(100*time.Millisecond))
 }
 
 // withoutCap drops the SDK's record of a search stopped at the API's cap:

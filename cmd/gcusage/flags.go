@@ -74,12 +74,17 @@ func completeEnum[T ~string](cmd *cobra.Command, flag string, values []T) {
 // last item of the list, with the values not already in it.
 func completeList[T ~string](cmd *cobra.Command, flag string, values []T) {
 	cmd.RegisterFlagCompletionFunc(flag, func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		done, last := "", toComplete
-		if i := strings.LastIndex(toComplete, ","); i >= 0 {
-			done, last = toComplete[:i+1], toComplete[i+1:]
-		}
-		return matching(values, done, last, textList(done)), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		return completeItem(values, toComplete)
 	})
+}
+
+// completeItem completes the last item of the comma list typed so far.
+func completeItem[T ~string](values []T, toComplete string) ([]string, cobra.ShellCompDirective) {
+	done, last := "", toComplete
+	if i := strings.LastIndex(toComplete, ","); i >= 0 {
+		done, last = toComplete[:i+1], toComplete[i+1:]
+	}
+	return matching(values, done, last, textList(done)), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 }
 
 // matching returns prefix+value for each value that starts with typed, in

@@ -12,6 +12,7 @@ import (
 	"github.com/gcusage/gcusage/client"
 	"github.com/gcusage/gcusage/cmd/internal/output"
 	"github.com/gcusage/gcusage/gen"
+	"github.com/gcusage/gcusage/internal/fanout"
 	"github.com/gcusage/gcusage/usagetest"
 )
 
@@ -86,7 +87,7 @@ func NewCmdJobsQuery(f *Factory, runF func(*JobsQueryOptions) error) *cobra.Comm
 	cmd := &cobra.Command{
 		Use:     "query [flags]",
 		Short:   "run a job over an interval, split into windows as needed, and print its entities",
-		Long:    jobsLong + outputHelp,
+		Long:    jobsLong + profilesHelp + outputHelp,
 		Example: jobsExamples,
 	}
 	fs := cmd.Flags()
@@ -106,6 +107,7 @@ func NewCmdJobsQuery(f *Factory, runF func(*JobsQueryOptions) error) *cobra.Comm
 	addOutputFlags(cmd, &o.Out, client.Metrics())
 	addConnFlags(fs, &o.Conn)
 	addDemoFlag(fs, &o.Conn)
+	addProfileFlags(cmd, f, &o.Conn.Profiles, true)
 	fs.BoolVar(&o.Conn.NoWait, "no-wait", false, "start the job (an interval of at most 90 days), print its id on stdout and the command that reads it on stderr")
 	completeEnum(cmd, "granularity", client.Granularities())
 	completeList(cmd, "group-by", append(strs(client.JobsGroupBys()), strs(client.ClientJobsGroupBys())...))
@@ -163,7 +165,8 @@ func jobsQueryRun(ctx context.Context, o *JobsQueryOptions) error {
 	if err != nil {
 		return err
 	}
-	opts, done, err := f.connect(&o.Conn, func(*usagetest.Server) string { return "interval " + q.Interval })
+	o.Conn.again = []string{"gcusage", "jobs", "query", "--interval", shellQuote(q.Interval)}
+	run, done, err := f.connectRun(&o.Conn, wo, func(*usagetest.Server) string { return "interval " + q.Interval })
 	if err != nil {
 		return err
 	}
@@ -171,7 +174,6 @@ func jobsQueryRun(ctx context.Context, o *JobsQueryOptions) error {
 	if note != "" {
 		f.note(&o.Conn, "note: "+note)
 	}
-	run := &rowsRun{f: f, conn: &o.Conn, out: wo, opts: opts}
 	if o.Conn.NoWait {
 		return run.startJob(ctx, q)
 	}
@@ -198,7 +200,7 @@ func jobsQueryRun(ctx context.Context, o *JobsQueryOptions) error {
 	}
 	return run.jobs(ctx, func(ctx context.Context, cl *client.Client) iter.Seq2[client.Entity, error] {
 		return cl.RunJobs(ctx, q, client.JobOptions{Concurrency: o.Concurrency, Now: f.Now, OnStart: func(w client.JobWindow) {
-			f.note(&o.Conn, "job "+w.JobID+" started for "+w.Interval)
+			f.note(&o.Conn, profileLabel(ctx)+"job "+w.JobID+" started for "+w.Interval)
 		}})
 	}, resume)
 }
@@ -206,7 +208,7 @@ func jobsQueryRun(ctx context.Context, o *JobsQueryOptions) error {
 // startJob starts the job of q, of one window, and prints its id alone on
 // stdout, and on stderr the command that reads it: --no-wait.
 func (r *rowsRun) startJob(ctx context.Context, q client.JobQuery) error {
-	cl, err := r.f.newClient(r.conn, r.opts)
+	cl, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -214,7 +216,7 @@ func (r *rowsRun) startJob(ctx context.Context, q client.JobQuery) error {
 	defer cancel()
 	j, err := cl.StartJob(ctx, q)
 	if err != nil {
-		return r.f.hint(err)
+		return r.hint(err)
 	}
 	if _, err := fmt.Fprintln(r.f.Stdout, output.Escape(j.ID)); err != nil {
 		return err
@@ -226,27 +228,42 @@ func (r *rowsRun) startJob(ctx context.Context, q client.JobQuery) error {
 // jobs prints the entities of rows within --timeout. A run cut short
 // names what picks it up again: resume(se) gives those commands.
 func (r *rowsRun) jobs(ctx context.Context, rows func(context.Context, *client.Client) iter.Seq2[client.Entity, error], resume func(*client.SplitError) string) error {
-	cl, err := r.f.newClient(r.conn, r.opts)
+	if r.fleet != nil {
+		return r.fanOut(ctx, func(ctx context.Context, t *fanout.Task, o *org, sink *fanout.Sink[output.Row]) error {
+			return sink.Drain(t.Name, entityRows(rows(ctx, o.client)))
+		}, func(o *rowsRun, out fanout.Outcome) error { return o.explainJobs(out.Err, resume) })
+	}
+	cl, err := r.client()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.conn.bound(ctx)
+	ctx, cancel := r.conn.bound(withProfile(ctx, r.profile))
 	defer cancel()
-	err = r.print(func(yield func(output.Row, error) bool) {
-		for e, err := range rows(ctx, cl) {
+	return r.explainJobs(r.print(entityRows(rows(ctx, cl))), resume)
+}
+
+// entityRows are a job's entities as the output layer takes them.
+func entityRows(entities iter.Seq2[client.Entity, error]) iter.Seq2[output.Row, error] {
+	return func(yield func(output.Row, error) bool) {
+		for e, err := range entities {
 			if !yield(output.FromEntity(e), err) {
 				return
 			}
 		}
-	})
+	}
+}
+
+// explainJobs adds to err, the failure of a run of jobs, what to do next:
+// resume(se) for a run cut short, else what to check.
+func (r *rowsRun) explainJobs(err error, resume func(*client.SplitError) string) error {
 	var se *client.SplitError
 	switch {
 	case err == nil || errors.Is(err, errOutput):
 		return err
 	case r.conn.Demo || !resumable(err) || !errors.As(err, &se):
-		return r.f.hint(err)
+		return r.hint(err)
 	}
-	return fmt.Errorf("%w; %s", err, resume(se))
+	return resumeHint{fmt.Errorf("%w; %s", err, resume(se))}
 }
 
 // jobResults is the command that reads window w's job.
@@ -255,15 +272,15 @@ func jobResults(c *ConnOptions, w client.JobWindow) string {
 	if w.ClientID != "" {
 		cmd = append(cmd, "--client", shellQuote(w.ClientID))
 	}
-	return rerun(cmd, c.flags, oneOf("format", "region", "api-url", "login-url", "page-size", "sort", "top", "csv-raw"))
+	return rerun(cmd, c, oneOf("format", "region", "api-url", "login-url", "page-size", "sort", "top", "csv-raw", "config"))
 }
 
 // rerun is this jobs query over interval, with every flag it was given but
 // those of the interval and --timeout.
 func (o *JobsQueryOptions) rerun(interval string) string {
-	return rerun([]string{"gcusage", "jobs", "query", "--interval", shellQuote(interval)}, o.Conn.flags, func(name string) bool {
-		return !oneOf("interval", "since", "until", "timeout")(name)
-	})
+	c := o.Conn
+	c.again = []string{"gcusage", "jobs", "query", "--interval", shellQuote(interval)}
+	return again(&c)
 }
 
 // entityColumns are the columns q's entities fill: the dimensions grouped
@@ -334,6 +351,7 @@ func NewCmdJobsResults(f *Factory, runF func(*JobsResultsOptions) error) *cobra.
 	fs.IntVar(&o.PageSize, "page-size", 1000, "entities per page, 1 to 1000")
 	addOutputFlags(cmd, &o.Out, client.Metrics())
 	addConnFlags(fs, &o.Conn)
+	addProfileFlags(cmd, f, &o.Conn.Profiles, false)
 	leaf(cmd, func(a []string) error {
 		if len(a) != 1 || strings.TrimSpace(a[0]) == "" {
 			return usagef("jobs results takes one job id, got %d arguments (see gcusage jobs results --help)", len(a))
@@ -354,11 +372,11 @@ func jobsResultsRun(ctx context.Context, o *JobsResultsOptions) error {
 	if err != nil {
 		return err
 	}
-	opts, err := o.f.options(&o.Conn)
+	run, done, err := o.f.connectRun(&o.Conn, wo, nil)
 	if err != nil {
 		return err
 	}
-	run := &rowsRun{f: o.f, conn: &o.Conn, out: wo, opts: opts}
+	defer done()
 	w := client.JobWindow{JobID: o.JobID, ClientID: o.ClientID}
 	split := func(err error) error {
 		return &client.SplitError{Window: w, Unfinished: []client.JobWindow{w}, Err: err}

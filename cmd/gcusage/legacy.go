@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -18,7 +19,7 @@ client's endpoint, a row per day. A timed-out wait prints the 'gcusage
 results --client' command that resumes it. With --demo the client id may
 be left out: the first client of the sample data is used.
 
-The credentials need the permission ` + permClient + `.` + outputHelp
+The credentials need the permission ` + permClient + `.` + profilesHelp + outputHelp
 
 const summaryExamples = `  gcusage summary --demo
   gcusage summary 2b9c8f4e-1d3a-4c5b-8e7f-0a1b2c3d4e5f --days 30
@@ -48,6 +49,7 @@ func NewCmdSummary(f *Factory, runF func(*SummaryOptions) error) *cobra.Command 
 	addOutputFlags(cmd, &o.Out, client.Metrics())
 	addConnFlags(fs, &o.Conn)
 	addDemoFlag(fs, &o.Conn)
+	addProfileFlags(cmd, f, &o.Conn.Profiles, true)
 	fs.BoolVar(&o.Conn.NoWait, "no-wait", false, "start the summary, print its execution id on stdout and the command that waits for it on stderr")
 	leaf(cmd, func(a []string) error {
 		if len(a) > 1 || len(a) == 0 && !o.Conn.Demo {
@@ -70,14 +72,28 @@ func summaryRun(ctx context.Context, o *SummaryOptions) error {
 	if o.Days < 1 {
 		return usagef("--days %d: want a positive number of days, such as 7", o.Days)
 	}
+	// With --demo the client may be left out: each org's first client is
+	// summarized (the first org's without profiles).
+	var firsts map[string]string
 	demo := func(srv *usagetest.Server) string {
-		if o.ClientID == "" {
-			o.ClientID = srv.ClientIDs()[0]
+		if o.ClientID != "" {
+			return fmt.Sprintf("client %s, last %d days", o.ClientID, o.Days)
 		}
-		return fmt.Sprintf("client %s, last %d days", o.ClientID, o.Days)
+		o.ClientID = srv.ClientIDs()[0]
+		if !o.Conn.Profiles.used() {
+			return fmt.Sprintf("client %s, last %d days", o.ClientID, o.Days)
+		}
+		firsts = map[string]string{}
+		for _, org := range srv.Orgs() {
+			firsts[org.Name] = org.ClientIDs()[0]
+		}
+		return fmt.Sprintf("the first client of each org, last %d days", o.Days)
 	}
 	start := func(ctx context.Context, cl *client.Client) (*client.Execution, error) {
-		return cl.Summary(ctx, o.ClientID, o.Days)
+		return cl.Summary(ctx, cmp.Or(firsts[profileOf(ctx)], o.ClientID), o.Days)
+	}
+	if o.Conn.again = []string{"gcusage", "summary"}; o.ClientID != "" {
+		o.Conn.again = append(o.Conn.again, shellQuote(o.ClientID))
 	}
 	// The resume hint reads the client id once the demo has chosen it.
 	resume := func(id string) string { return resumeLegacy(&o.Conn, o.ClientID, false)(id) }
@@ -99,7 +115,7 @@ the API's 5 MB limit are refused: narrow the interval or add filters.
 Records have no client id and no requests count, which no search metric
 names: the table and csv leave them out.
 
-The credentials need the permission ` + permSearch + `.` + outputHelp
+The credentials need the permission ` + permSearch + `.` + profilesHelp + outputHelp
 
 const searchExamples = `  gcusage search --demo --since 3d --client-name 'Nightly export'
   gcusage search --since 7d --client-name 'CRM sync' --template-uri 'api/v2/users/{userId}' --format csv
@@ -136,6 +152,7 @@ func NewCmdSearch(f *Factory, runF func(*SearchOptions) error) *cobra.Command {
 	addOutputFlags(cmd, &o.Out, searchCounts(nil))
 	addConnFlags(fs, &o.Conn)
 	addDemoFlag(fs, &o.Conn)
+	addProfileFlags(cmd, f, &o.Conn.Profiles, true)
 	fs.BoolVar(&o.Conn.NoWait, "no-wait", false, "start the search, print its execution id on stdout and the command that waits for it on stderr")
 	completeList(cmd, "metrics", client.SearchMetrics())
 	completeList(cmd, "http-method", client.HTTPMethods())
@@ -166,6 +183,7 @@ func searchRun(ctx context.Context, o *SearchOptions) error {
 		return err
 	}
 	start := func(ctx context.Context, cl *client.Client) (*client.Execution, error) { return cl.StartSearch(ctx, s) }
+	o.Conn.again = []string{"gcusage", "search", "--interval", shellQuote(s.Interval)}
 	return runLegacy(ctx, o.f, &o.Conn, &o.Out, searchColumns(s.Metrics), note,
 		func(*usagetest.Server) string { return "interval " + s.Interval }, start, resumeLegacy(&o.Conn, "", true))
 }

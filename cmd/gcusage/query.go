@@ -55,11 +55,12 @@ endpoint; --group-by may then not hold UserId. 'gcusage results <id>
 <id>' waits for it later. Ctrl-C, or --timeout, stops the wait and prints
 that command (Ctrl-C exits 130).
 
-Credentials come from the environment: GENESYSCLOUD_OAUTHCLIENT_ID and
-GENESYSCLOUD_OAUTHCLIENT_SECRET, or GENESYSCLOUD_ACCESS_TOKEN; the region
-from --region or GENESYSCLOUD_REGION. --demo needs none of them. The
-credentials need the permission ` + permOrg + `
-(with --client, ` + permClient + `).` + outputHelp
+Credentials come from the environment (or from profiles, below):
+GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET, or
+GENESYSCLOUD_ACCESS_TOKEN; the region from --region or
+GENESYSCLOUD_REGION. --demo needs none of them. The credentials need the
+permission ` + permOrg + `
+(with --client, ` + permClient + `).` + profilesHelp + outputHelp
 
 const queryExamples = `  gcusage query --demo
   id=$(gcusage query --since 30d --no-wait) && gcusage results "$id" --format csv
@@ -68,7 +69,10 @@ const queryExamples = `  gcusage query --demo
   gcusage query --since 2024-03-01 --until 36h --group-by TemplateUri --format ndjson
   gcusage query --client 2b9c8f4e-1d3a-4c5b-8e7f-0a1b2c3d4e5f --group-by templateuri,httpmethod
   gcusage query --api-url http://127.0.0.1:8765 --login-url http://127.0.0.1:8765 --format json
-      (against 'go run ./cmd/gcusage-stub', with its demo credentials in the env)`
+      (against 'go run ./cmd/gcusage-stub', with its demo credentials in the env)
+  gcusage query --demo --all-profiles --group-by OrganizationId,OAuthClientId
+  gcusage query --profile acme-prod,acme-test --since 30d --format csv > two-orgs.csv
+  gcusage query --all-profiles --config partner.toml --parallel 8 --format ndjson`
 
 const ivUsage = "ISO-8601 interval `START/END`, such as 2024-01-01/2024-01-07 or 2024-01-01T00:00:00Z/2024-01-08T00:00:00Z"
 
@@ -102,6 +106,7 @@ func NewCmdQuery(f *Factory, runF func(*QueryOptions) error) *cobra.Command {
 	addOutputFlags(cmd, &o.Out, client.Metrics())
 	addConnFlags(fs, &o.Conn)
 	addDemoFlag(fs, &o.Conn)
+	addProfileFlags(cmd, f, &o.Conn.Profiles, true)
 	fs.BoolVar(&o.Conn.NoWait, "no-wait", false, "start the query, print its execution id on stdout and the command that waits for it on stderr")
 	completeEnum(cmd, "granularity", client.Granularities())
 	completeList(cmd, "group-by", client.GroupBys())
@@ -146,6 +151,7 @@ func queryRun(ctx context.Context, o *QueryOptions) error {
 	if err != nil {
 		return err
 	}
+	o.Conn.again = []string{"gcusage", "query", "--interval", shellQuote(q.Interval)}
 	return runLegacy(ctx, o.f, &o.Conn, &o.Out, queryColumns(q.Granularity, q.GroupBy, q.Metrics), note,
 		func(*usagetest.Server) string { return "interval " + q.Interval }, start, resumeLegacy(&o.Conn, o.ClientID, false))
 }
@@ -158,7 +164,7 @@ func runLegacy(ctx context.Context, f *Factory, conn *ConnOptions, out *OutputOp
 	if err != nil {
 		return err
 	}
-	opts, done, err := f.connect(conn, demo)
+	run, done, err := f.connectRun(conn, wo, demo)
 	if err != nil {
 		return err
 	}
@@ -166,7 +172,6 @@ func runLegacy(ctx context.Context, f *Factory, conn *ConnOptions, out *OutputOp
 	if note != "" {
 		f.note(conn, "note: "+note)
 	}
-	run := &rowsRun{f: f, conn: conn, out: wo, opts: opts}
 	return run.execute(ctx, start, resume)
 }
 
@@ -182,7 +187,7 @@ func resumeLegacy(c *ConnOptions, clientID string, search bool) func(id string) 
 		if search {
 			cmd = append(cmd, "--search")
 		}
-		return rerun(cmd, c.flags, oneOf("format", "region", "api-url", "login-url", "sort", "top", "page-size", "csv-raw"))
+		return rerun(cmd, c, oneOf("format", "region", "api-url", "login-url", "sort", "top", "page-size", "csv-raw", "config"))
 	}
 }
 
@@ -267,6 +272,7 @@ func NewCmdResults(f *Factory, runF func(*ResultsOptions) error) *cobra.Command 
 	fs.IntVar(&o.PageSize, "page-size", client.MaxPageSize, "rows per page of a search, 1 to 1000")
 	addOutputFlags(cmd, &o.Out, client.Metrics())
 	addConnFlags(fs, &o.Conn)
+	addProfileFlags(cmd, f, &o.Conn.Profiles, false)
 	leaf(cmd, func(a []string) error {
 		switch {
 		case len(a) != 1:
@@ -308,10 +314,10 @@ func resultsRun(ctx context.Context, o *ResultsOptions) error {
 	if err != nil {
 		return err
 	}
-	opts, err := o.f.options(&o.Conn)
+	run, done, err := o.f.connectRun(&o.Conn, wo, nil)
 	if err != nil {
 		return err
 	}
-	run := &rowsRun{f: o.f, conn: &o.Conn, out: wo, opts: opts}
+	defer done()
 	return run.execute(ctx, start, resumeLegacy(&o.Conn, o.ClientID, o.Search))
 }

@@ -21,9 +21,11 @@ func init() {
 const rootLong = `gcusage runs Genesys Cloud API usage queries: which OAuth clients, users and
 endpoints call your organization's API, and how many calls failed.
 
-Credentials come from the environment only:
+Credentials come from the environment:
   GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET, or GENESYSCLOUD_ACCESS_TOKEN,
-  and GENESYSCLOUD_REGION (a key such as eu-west-1, or a domain such as mypurecloud.ie).`
+  and GENESYSCLOUD_REGION (a key such as eu-west-1, or a domain such as mypurecloud.ie);
+or from the profiles of the Genesys Cloud CLI (~/.gc/config.toml): --profile NAME for one
+organization, --profile a,b or --all-profiles for several at once, into one output.`
 
 const rootExamples = `  gcusage query --demo                      # sample data from an in-process stub, no account
   gcusage query --since 30d --group-by OAuthClientId,HttpMethod
@@ -32,6 +34,7 @@ const rootExamples = `  gcusage query --demo                      # sample data 
   gcusage search --since 3d --client-name 'Nightly export' --http-method get --format csv
   gcusage jobs query --demo --since 30d --group-by OauthClientId --granularity week
   gcusage report --demo --open              # the last 30 days as one HTML file of charts
+  gcusage query --all-profiles --parallel 8 --format csv   # every org of ~/.gc/config.toml
   gcusage completion bash > /etc/bash_completion.d/gcusage
   go run ./cmd/gcusage-stub                 # a standalone stub on 127.0.0.1:8765 to point --api-url at
 

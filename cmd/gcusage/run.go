@@ -7,12 +7,15 @@ import (
 	"iter"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/gcusage/gcusage/client"
 	"github.com/gcusage/gcusage/cmd/internal/output"
+	"github.com/gcusage/gcusage/cmd/internal/profiles"
+	"github.com/gcusage/gcusage/internal/fanout"
 )
 
 // rowsRun is what every command that prints rows does, whichever service
@@ -23,21 +26,40 @@ type rowsRun struct {
 	conn *ConnOptions
 	out  output.Options
 	opts []client.Option
+
+	// With profiles (profiles.go): the one profile named and its client,
+	// built already; or the orgs of a run over several (orgs.go).
+	cl      *client.Client
+	profile *profiles.Profile
+	fleet   *fleet
+}
+
+// client returns the client the run was given, or builds it from opts.
+func (r *rowsRun) client() (*client.Client, error) {
+	if r.cl != nil {
+		return r.cl, nil
+	}
+	return r.f.newClient(r.conn, r.opts)
 }
 
 // execute builds the client, gets the execution from start, waits for it
 // and prints its rows, all within --timeout. A wait cut short names the
 // command that resumes it.
 func (r *rowsRun) execute(ctx context.Context, start func(context.Context, *client.Client) (*client.Execution, error), resume func(id string) string) error {
-	cl, err := r.f.newClient(r.conn, r.opts)
+	if r.fleet != nil {
+		return r.fanOut(ctx, r.legacyWork(start), func(o *rowsRun, out fanout.Outcome) error {
+			return o.explain(out.Err, out.Resume, resume)
+		})
+	}
+	cl, err := r.client()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.conn.bound(ctx)
+	ctx, cancel := r.conn.bound(withProfile(ctx, r.profile))
 	defer cancel()
 	exec, err := start(ctx, cl)
 	if err != nil {
-		return r.f.hint(err)
+		return r.hint(err)
 	}
 	if r.conn.NoWait {
 		if _, err := fmt.Fprintln(r.f.Stdout, output.Escape(exec.ID)); err != nil {
@@ -51,20 +73,40 @@ func (r *rowsRun) execute(ctx context.Context, start func(context.Context, *clie
 	if err == nil {
 		err = r.print(legacyRows(res))
 	}
-	if err == nil && res.Capped() { // a part only, however --quiet
-		fmt.Fprintf(r.f.Stderr, "gcusage: warning: the search stopped at the API's cap of %d records, so the rows may be a part only: narrow the interval or add filters\n", client.MaxSearchRecords)
+	if err == nil && res.Capped() {
+		r.capped("")
 	}
+	return r.explain(err, exec.ID, resume)
+}
+
+// capped warns, however --quiet, that a search's rows may be a part only;
+// label names the profile of a run over several.
+func (r *rowsRun) capped(label string) {
+	fmt.Fprintf(r.f.Stderr, "gcusage: %swarning: the search stopped at the API's cap of %d records, so the rows may be a part only: narrow the interval or add filters\n", label, client.MaxSearchRecords)
+}
+
+// explain adds to err, the failure of execution id (of its start when id
+// is ""), what to do next: the command that resumes it, or what to check.
+func (r *rowsRun) explain(err error, id string, resume func(id string) string) error {
 	switch {
-	case err == nil || r.conn.Demo || errors.Is(err, errOutput):
+	case err == nil || errors.Is(err, errOutput):
+		return err
+	case id == "" || r.conn.Demo:
 	case resumable(err) && errors.As(err, new(*client.DecodeError)):
-		return fmt.Errorf("%w; read it again with: %s", err, resume(exec.ID))
+		return resumeHint{fmt.Errorf("%w; read it again with: %s", err, resume(id))}
 	case resumable(err):
-		return fmt.Errorf("%w; resume with: %s", err, resume(exec.ID))
+		return resumeHint{fmt.Errorf("%w; resume with: %s", err, resume(id))}
 	case errors.Is(err, client.ErrQueryFailed):
 		return fmt.Errorf("%w; start a new query: this one would fail again", err)
 	}
-	return r.f.hint(err)
+	return r.hint(err)
 }
+
+// resumeHint is an error whose text names the commands that pick the run
+// up where it stopped.
+type resumeHint struct{ error }
+
+func (h resumeHint) Unwrap() error { return h.error }
 
 // legacyRows are the rows of a legacy query, a summary or a search, as the
 // output layer takes them; the Result is closed when they end.
@@ -174,11 +216,13 @@ func permission(path string) string {
 }
 
 // rerun is the command cmd (such as "gcusage results ID") with the flags of
-// fs that keep is true for, as given: what picks a run up again.
-func rerun(cmd []string, fs *pflag.FlagSet, keep func(name string) bool) string {
-	args := cmd
-	visitSet(fs, func(f *pflag.Flag) {
-		if !keep(f.Name) {
+// c that keep is true for, as given, and the profile: what picks a run up
+// again. A run over several profiles is picked up one profile at a time:
+// --profile NAME, never the list, --all-profiles or --parallel.
+func rerun(cmd []string, c *ConnOptions, keep func(name string) bool) string {
+	args := slices.Clone(cmd)
+	visitSet(c.flags, func(f *pflag.Flag) {
+		if !keep(f.Name) || slices.Contains(profileFlags, f.Name) {
 			return
 		}
 		if f.Value.Type() == "bool" {
@@ -187,7 +231,17 @@ func rerun(cmd []string, fs *pflag.FlagSet, keep func(name string) bool) string 
 		}
 		args = append(args, "--"+f.Name, shellQuote(f.Value.String()))
 	})
+	if name := c.Profiles.one(); name != "" {
+		args = append(args, "--profile", shellQuote(name))
+	}
 	return strings.Join(args, " ")
+}
+
+// again is the command that runs c's command again as it was given, over
+// the same interval, but without --timeout: what runs again what nothing
+// resumes.
+func again(c *ConnOptions) string {
+	return rerun(c.again, c, func(name string) bool { return !oneOf("interval", "since", "until", "timeout")(name) })
 }
 
 // shellQuote leaves plain words alone and single-quotes anything else, so
