@@ -125,6 +125,14 @@ func (c *Counts) add(o Counts) {
 	}
 }
 
+// sub takes o, a part of c, away from c.
+func (c *Counts) sub(o Counts) {
+	f, g := c.fields(), o.fields()
+	for i := range f {
+		*f[i] -= *g[i]
+	}
+}
+
 // fits reports which counter of c would pass the largest int64 if o were
 // added, o's counters being known not negative.
 func (c Counts) fits(o Counts) error {
