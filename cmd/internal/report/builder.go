@@ -41,7 +41,7 @@ type Builder struct {
 // NewBuilder starts a report of the interval and service that m names.
 // Its error says what is wrong with m.
 func NewBuilder(m Meta, l Limits) (*Builder, error) {
-	if err := m.check(); err != nil {
+	if err := m.Check(); err != nil {
 		return nil, err
 	}
 	if l.Clients < 0 || l.Endpoints < 0 {
