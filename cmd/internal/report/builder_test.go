@@ -384,7 +384,7 @@ func TestFailedSection(t *testing.T) {
 	page := render(t, r)
 	for _, want := range []string{`<section id="s2" data-section="test" class="org" data-failed="true">`,
 		`<span class="why">token request failed: &lt;b&gt;401&lt;/b&gt;</span>`, `<td class="l failed" colspan="9">did not finish`,
-		`<dd id="orgs">3: 2 counted, 1 did not finish, `} {
+		`<dd id="orgs">3, each in a section below the one across all; 1 did not finish</dd>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %s", want)
 		}
