@@ -180,15 +180,7 @@ func TestBrowser(t *testing.T) {
 	seen := watch(ctx)
 
 	t.Run("orgs", func(t *testing.T) {
-		u := (&url.URL{Scheme: "file", Path: filepath.Join(dir, "orgs.html")}).String()
-		if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := chromedp.Run(ctx, chromedp.Evaluate[inspected](inspectJS))
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkOrgsPage(t, got, orgs, orgsReport)
+		checkOrgsPage(t, load(t, ctx, filepath.Join(dir, "orgs.html")), orgs, orgsReport)
 	})
 	for _, name := range []string{"hostile.html", "clean.html"} {
 		t.Run(strings.TrimSuffix(name, ".html"), func(t *testing.T) {
@@ -198,14 +190,7 @@ func TestBrowser(t *testing.T) {
 				ren = nil
 			}
 			want := stubExpected(t, srv, r.Meta, ren)
-			u := (&url.URL{Scheme: "file", Path: filepath.Join(dir, name)}).String()
-			if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
-				t.Fatal(err)
-			}
-			got, err := chromedp.Run(ctx, chromedp.Evaluate[inspected](inspectJS))
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := load(t, ctx, filepath.Join(dir, name))
 			checkPage(t, got, want, r)
 			if name == "hostile.html" {
 				checkHostile(t, ctx, got)
@@ -242,6 +227,19 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("console %s", m)
 	}
 	t.Logf("the browser test took %v", time.Since(started).Round(time.Millisecond))
+}
+
+// load opens the file at path and says what it shows.
+func load(t *testing.T, ctx context.Context, path string) inspected {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate((&url.URL{Scheme: "file", Path: path}).String())); err != nil {
+		t.Fatal(err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[inspected](inspectJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // watch records every request the pages send and every console message of
