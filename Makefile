@@ -47,9 +47,10 @@ test-go1.27:
 # What the race detector would distort, so `test` leaves it out: allocation
 # counts, the million-row stream at full size, the live heap under a
 # hostile server (client/memory_test.go, the CLI's tables), and the report's
-# peak RSS over 300,000 rows and its memory against a million client ids.
+# peak RSS over 300,000 rows and its memory against a million client ids,
+# and against 20 orgs of 100,000 each.
 test-norace:
-	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory|TestJobsTotalsHoldABoundedHeap|TestSearchCapCountsRowsWithinAPage|TestTableHeapBounded|TestReport300kRowsRSS|TestMillionClientsBounded' -v ./client ./usagetest ./cmd/gcusage ./cmd/internal/report
+	$(GO) test -count=1 -run 'TestDecodeRowsAllocations|TestMillionRowsFlatMemory|TestJobsTotalsHoldABoundedHeap|TestSearchCapCountsRowsWithinAPage|TestTableHeapBounded|TestReport300kRowsRSS|TestMillionClientsBounded|TestOrgsBounded' -v ./client ./usagetest ./cmd/gcusage ./cmd/internal/report
 
 # The report in headless Chromium (Debian: apt-get install -y chromium),
 # which it needs: without it the test fails and says so. REPORT_SCREENSHOT

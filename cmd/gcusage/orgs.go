@@ -23,13 +23,11 @@ import (
 // resumes it.
 type orgWork func(ctx context.Context, t *fanout.Task, o *org, sink *fanout.Sink[output.Row]) error
 
-// fanOut runs work in every org of the fleet, --parallel at a time, all
-// within --timeout, and prints their rows as they come, one whole row at a
-// time, into one output whose first column is the profile (see
-// orgColumns). One org failing stops no other. Once all have ended, stderr
-// says of each org that did not end well why, as a run of that org alone
-// would say it (explain), and what picks it up: the command that resumes
-// it, or that runs it again. The error then counts them.
+// fanOut runs work in every org of the fleet (see runOrgs) and prints
+// their rows as they come, one whole row at a time, into one output whose
+// first column is the profile (see orgColumns). Once all have ended,
+// stderr says of each org that did not end well why and what picks it up
+// (see unfinished).
 func (r *rowsRun) fanOut(ctx context.Context, work orgWork, explain func(one *rowsRun, o fanout.Outcome) error) error {
 	fl := r.fleet
 	opts, orgCol := orgColumns(r.out)
@@ -48,17 +46,7 @@ func (r *rowsRun) fanOut(ctx context.Context, work orgWork, explain func(one *ro
 		}
 		return nil
 	})
-	names := make([]string, len(fl.orgs))
-	for i, o := range fl.orgs {
-		names[i] = o.profile.Name
-	}
-	run := fanout.Options{Limit: r.conn.Profiles.Parallel, OnStart: fl.progress.start, OnDone: fl.progress.end}
-	ctx, cancel := r.conn.bound(ctx)
-	defer cancel()
-	outs := fanout.Run(ctx, names, run, func(ctx context.Context, t *fanout.Task) error {
-		o := &fl.orgs[t.Index]
-		return work(withProfile(ctx, &o.profile), t, o, sink)
-	})
+	outs := r.runOrgs(ctx, func(ctx context.Context, t *fanout.Task, o *org) error { return work(ctx, t, o, sink) })
 
 	// An org cut short after some of its rows leaves the output as a
 	// single org's rows breaking off do: without the end that would pass
@@ -79,19 +67,59 @@ func (r *rowsRun) fanOut(ctx context.Context, work orgWork, explain func(one *ro
 	if err != nil {
 		return err
 	}
+	return r.summary(r.unfinished(outs, sink.Rows, explain))
+}
 
-	var unfinished []string
-	for _, o := range outs {
-		if o.State == fanout.Done {
-			continue
-		}
-		unfinished = append(unfinished, o.Name)
-		fmt.Fprintln(r.f.Stderr, output.Escape(oneLine("gcusage: profile "+o.Name+": "+r.why(o, sink.Rows(o.Name), explain))))
+// runOrgs runs work in every org of the fleet, --parallel at a time, all
+// within --timeout, and returns how each ended. One org failing stops no
+// other.
+func (r *rowsRun) runOrgs(ctx context.Context, work func(context.Context, *fanout.Task, *org) error) []fanout.Outcome {
+	fl := r.fleet
+	names := make([]string, len(fl.orgs))
+	for i, o := range fl.orgs {
+		names[i] = o.profile.Name
 	}
-	if len(unfinished) == 0 {
+	run := fanout.Options{Limit: r.conn.Profiles.Parallel, OnStart: fl.progress.start, OnDone: fl.progress.end}
+	ctx, cancel := r.conn.bound(ctx)
+	defer cancel()
+	return fanout.Run(ctx, names, run, func(ctx context.Context, t *fanout.Task) error {
+		o := &fl.orgs[t.Index]
+		return work(withProfile(ctx, &o.profile), t, o)
+	})
+}
+
+// orgFailure is an org that did not end well, and why: what stderr says
+// of it after its name.
+type orgFailure struct {
+	name, why string
+}
+
+// unfinished says of each org of outs that did not end well why, as a run
+// of that org alone would say it (explain), and what picks it up: the
+// command that resumes it, or that runs it again. rows counts the rows of
+// an org printed.
+func (r *rowsRun) unfinished(outs []fanout.Outcome, rows func(name string) int, explain func(*rowsRun, fanout.Outcome) error) []orgFailure {
+	var fails []orgFailure
+	for _, o := range outs {
+		if o.State != fanout.Done {
+			fails = append(fails, orgFailure{o.Name, r.why(o, rows(o.Name), explain)})
+		}
+	}
+	return fails
+}
+
+// summary prints a line per org that did not end well, and returns the
+// error that counts them, or nil when every org ended well.
+func (r *rowsRun) summary(fails []orgFailure) error {
+	if len(fails) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%d of %d profiles did not finish: %s (why, and what picks each one up, above)", len(unfinished), len(outs), strings.Join(unfinished, ", "))
+	names := make([]string, len(fails))
+	for i, fl := range fails {
+		names[i] = fl.name
+		fmt.Fprintln(r.f.Stderr, output.Escape(oneLine("gcusage: profile "+fl.name+": "+fl.why)))
+	}
+	return fmt.Errorf("%d of %d profiles did not finish: %s (why, and what picks each one up, above)", len(fails), len(r.fleet.orgs), strings.Join(names, ", "))
 }
 
 // why says why org o did not end well (rows of its rows printed), and what
@@ -103,7 +131,9 @@ func (r *rowsRun) why(o fanout.Outcome, rows int, explain func(*rowsRun, fanout.
 	r.conn.Profiles.as = o.Name // the hints name this profile alone
 	defer func() { r.conn.Profiles.as = "" }()
 	err := explain(&one, o)
-	msg := strings.TrimPrefix(err.Error(), "gcusage: ")
+	// As run says it: one "gcusage: " is enough, even where a command
+	// wraps the SDK's error ("the query by endpoint: gcusage: ...").
+	msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "gcusage: "), ": gcusage: ", ": ")
 	switch {
 	case o.State == fanout.NotStarted:
 		msg = "not started: " + msg

@@ -620,7 +620,8 @@ func TestDemoConfigFile(t *testing.T) {
 }
 
 // The profile flags bind to ProfileOptions, with --parallel 4 by default,
-// on every command that fans out; results takes --profile and --config.
+// on every command that fans out, the report included; results takes
+// --profile and --config.
 func TestProfileFlagsBind(t *testing.T) {
 	f := &Factory{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard, Now: clock}
 	parse := func(name string, args ...string) ProfileOptions {
@@ -639,6 +640,9 @@ func TestProfileFlagsBind(t *testing.T) {
 			"jobs query": func() *cobra.Command {
 				return NewCmdJobsQuery(f, func(o *JobsQueryOptions) error { got = o.Conn.Profiles; return nil })
 			},
+			"report": func() *cobra.Command {
+				return NewCmdReport(f, func(o *ReportOptions) error { got = o.Conn.Profiles; return nil })
+			},
 		}[name]()
 		if name == "summary" {
 			args = append(args, "c1")
@@ -649,7 +653,7 @@ func TestProfileFlagsBind(t *testing.T) {
 		}
 		return got
 	}
-	for _, name := range []string{"query", "search", "summary", "jobs query"} {
+	for _, name := range []string{"query", "search", "summary", "jobs query", "report"} {
 		if got, want := parse(name, "--profile", "a,b", "--config", "p.toml", "--parallel", "9"), (ProfileOptions{Names: "a,b", Config: "p.toml", Parallel: 9}); got != want {
 			t.Errorf("%s: %+v, want %+v", name, got, want)
 		}

@@ -9,13 +9,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gcusage/gcusage/client"
 	"github.com/gcusage/gcusage/cmd/internal/output"
+	"github.com/gcusage/gcusage/cmd/internal/profiles"
 	"github.com/gcusage/gcusage/cmd/internal/report"
+	"github.com/gcusage/gcusage/internal/fanout"
 	"github.com/gcusage/gcusage/usagetest"
 )
 
@@ -47,12 +52,31 @@ every request and show Genesys' own OAuth clients. The two do not count
 the same requests: the page says which one counted them. --demo runs
 against an in-process stub with sample data, no account needed.
 
-Credentials come from the environment, as for 'gcusage query'. They need
-the permission ` + permOrg + ` (--jobs: ` + permJobs + `).`
+Credentials come from the environment, as for 'gcusage query', or from
+profiles. They need the permission ` + permOrg + `
+(--jobs: ` + permJobs + `).
+
+--profile NAME takes the credentials and the environment from that
+profile of --config (default ~/.gc/config.toml, which 'gc profiles new'
+writes) and makes the same report of that organization. --profile a,b,c
+or --all-profiles makes one report of several, --parallel (4) at a time,
+each with its own client: first a section across all of them, in which
+each organization's OAuth clients stay apart, labelled "profile / client
+name", then a section per organization, with its API host. One org
+failing stops no other: its section says why and counts nowhere, the file
+is written with the orgs that finished (interrupted too), and stderr ends
+with each org that did not, why, and the command that makes its report
+alone, into a file of its own (FILE-PROFILE.html); the run exits 1 (130
+when interrupted). --region, --api-url and --login-url apply to every
+profile; the GENESYSCLOUD_* variables are ignored. With --demo the
+built-in demo profiles (demo-prod, demo-test, demo-sandbox) need no file.
+See docs/report.md and docs/profiles.md.`
 
 const reportExamples = `  gcusage report --demo --open
   gcusage report --since 90d --out usage-q1.html
-  gcusage report --interval 2024-01-01/2024-03-31 --jobs`
+  gcusage report --interval 2024-01-01/2024-03-31 --jobs
+  gcusage report --demo --all-profiles --open
+  gcusage report --all-profiles --config partner.toml --since 90d --out partner.html`
 
 // reportDays is the report's interval when no flag names one.
 const reportDays = 30
@@ -89,6 +113,9 @@ func NewCmdReport(f *Factory, runF func(*ReportOptions) error) *cobra.Command {
 	addConnFlags(fs, &o.Conn)
 	fs.Lookup("timeout").Usage = "give up after this long, with no file written; 0 waits until interrupted"
 	addDemoFlag(fs, &o.Conn)
+	addProfileFlags(cmd, f, &o.Conn.Profiles, true)
+	fs.Lookup("profile").Usage = "make the report with the credentials and environment of profile `NAME` of --config; a comma list makes one report of several, a section each, --parallel at a time"
+	fs.Lookup("all-profiles").Usage = "make one report of every profile of --config, a section each, --parallel at a time"
 	cmd.MarkFlagFilename("out", "html")
 	leaf(cmd, noArgs("report"), func(c *cobra.Command, _ []string) error {
 		if runF != nil {
@@ -100,9 +127,8 @@ func NewCmdReport(f *Factory, runF func(*ReportOptions) error) *cobra.Command {
 }
 
 // reportRun checks every flag and the file's name before anything is sent,
-// collects the rows into a builder and writes the file. A report of
-// several organizations would collect each into a section of the same
-// builder (Builder.Section), through collect.
+// collects the rows into a builder and writes the file; over several
+// profiles, each org's rows into its section (reportOrgs).
 func reportRun(ctx context.Context, o *ReportOptions) error {
 	f := o.f
 	now := f.Now()
@@ -118,9 +144,8 @@ func reportRun(ctx context.Context, o *ReportOptions) error {
 			return err
 		}
 	}
-	m := report.Meta{First: first, Last: last, Host: f.apiHost(&o.Conn), Service: svc, Made: now, Version: client.Version}
-	b, err := report.NewBuilder(m, report.Limits{})
-	if err != nil { // an interval longer than a report covers
+	m := report.Meta{First: first, Last: last, Service: svc, Made: now, Version: client.Version}
+	if err := m.Check(); err != nil { // an interval longer than a report covers
 		return &usageError{err.Error()}
 	}
 	path := cmp.Or(o.Out, report.DefaultName(m))
@@ -130,7 +155,8 @@ func reportRun(ctx context.Context, o *ReportOptions) error {
 		}
 		return &usageError{err.Error()}
 	}
-	opts, done, err := f.connect(&o.Conn, func(*usagetest.Server) string { return "report of " + client.Days(first, last) })
+	o.Conn.again = []string{"gcusage", "report", "--interval", client.Days(first, last)}
+	r, done, err := f.connectRun(&o.Conn, output.Options{}, func(*usagetest.Server) string { return "report of " + client.Days(first, last) })
 	if err != nil {
 		return err
 	}
@@ -138,35 +164,121 @@ func reportRun(ctx context.Context, o *ReportOptions) error {
 	if note != "" {
 		f.note(&o.Conn, "note: "+note)
 	}
-	if err := o.collect(ctx, opts, b); err != nil {
+	if r.fleet != nil {
+		return o.reportOrgs(ctx, r, m, path)
+	}
+	m.Host = f.apiHost(&o.Conn)
+	if r.profile != nil {
+		m.Host = f.profileHost(&o.Conn, r.profile)
+	}
+	b, err := report.NewBuilder(m, report.Limits{})
+	if err != nil {
 		return err
 	}
-	r := b.Report()
+	cl, err := r.client()
+	if err != nil {
+		return err
+	}
+	if err := o.collect(ctx, r, cl, b); err != nil {
+		return err
+	}
+	return o.write(path, b.Report(), "")
+}
+
+// reportOrgs makes the report of the orgs of a run over several profiles:
+// a section per org, with its host, into which its rows stream from its
+// own client, --parallel orgs at a time, and the section across all. One
+// org failing stops no other: its section says why, and counts nowhere.
+// The file is written with the orgs that finished, if any did, even when
+// the run was interrupted, so that what finished is kept and the commands
+// on stderr, one per org that did not, make the rest: each makes that
+// org's report alone, in a file of its own beside this one.
+func (o *ReportOptions) reportOrgs(ctx context.Context, r *rowsRun, m report.Meta, path string) error {
+	f := o.f
+	if o.Conn.Demo || o.Conn.APIURL != "" {
+		m.Host = f.apiHost(&o.Conn) // every org's
+	}
+	b, err := report.NewBuilder(m, report.Limits{})
+	if err != nil {
+		return err
+	}
+	for i := range r.fleet.orgs {
+		p := &r.fleet.orgs[i].profile
+		b.Section(p.Name).SetHost(f.profileHost(&o.Conn, p))
+	}
+	outs := r.runOrgs(ctx, func(ctx context.Context, t *fanout.Task, org *org) error {
+		return report.Collect(ctx, org.client, b.Section(t.Name), &client.JobOptions{Now: f.Now})
+	})
+	r.fleet.progress.stop()
+	fails := r.unfinished(outs, func(string) int { return 0 }, func(one *rowsRun, out fanout.Outcome) error {
+		return resumeHint{fmt.Errorf("%w; run it again with: %s", one.hint(out.Err), o.again(path))}
+	})
+	for _, fl := range fails {
+		b.Section(fl.name).Fail(fl.why)
+	}
+	var werr error
+	if len(fails) < len(outs) {
+		in := fmt.Sprintf(" in %d organizations", len(outs))
+		if len(fails) > 0 {
+			in = fmt.Sprintf(" in %d of %d organizations", len(outs)-len(fails), len(outs))
+		}
+		werr = o.write(path, b.Report(), in)
+	}
+	// Stderr ends with the orgs that did not finish, as every command's
+	// run over several profiles does; a file that could not be written
+	// is the error, said last.
+	if err := r.summary(fails); werr == nil {
+		return err
+	}
+	return werr
+}
+
+// write writes the report to path, says so (in, " in 3 organizations",
+// after the count of OAuth clients), and opens it with --open.
+func (o *ReportOptions) write(path string, r *report.Report, in string) error {
 	if err := report.WriteFile(path, r); err != nil {
 		return err
 	}
-	all := r.Sections[0]
-	f.note(&o.Conn, fmt.Sprintf("wrote %s: %d UTC days, %s to %s, %d requests of %d OAuth clients, counted by %s",
-		path, m.Days(), first.Format(time.DateOnly), last.Format(time.DateOnly), all.Totals.Requests, len(all.Clients), svc.Describe()))
+	m, all := r.Meta, r.Sections[0]
+	o.f.note(&o.Conn, fmt.Sprintf("wrote %s: %d UTC days, %s to %s, %d requests of %d OAuth clients%s, counted by %s",
+		path, m.Days(), m.First.Format(time.DateOnly), m.Last.Format(time.DateOnly), all.Totals.Requests, len(all.Clients), in, m.Service.Describe()))
 	if o.Open {
-		f.open(path)
+		o.f.open(path)
 	}
 	return nil
 }
 
-// collect runs the report's two queries through the client of opts within
-// --timeout and adds their rows to to: the builder, or one of its
-// sections. A failure would fail the same way when run again, or needs a
-// longer --timeout: no resume applies to two queries.
-func (o *ReportOptions) collect(ctx context.Context, opts []client.Option, to report.Adder) error {
+// again is the command that makes the report of the profile being
+// explained (ProfileOptions.as) alone, over the same interval, in a file
+// of its own beside path, which is taken: see orgPath.
+func (o *ReportOptions) again(path string) string {
+	c := o.Conn
+	c.again = append(slices.Clone(c.again), "--out", shellQuote(orgPath(path, c.Profiles.one())))
+	return rerun(c.again, &c, func(name string) bool { return !oneOf("interval", "since", "until", "timeout", "out")(name) })
+}
+
+// orgPath is the file of profile's report alone, beside path, the report
+// of several: path with the profile's name before its extension, in
+// letters, digits, '-', '_' and '.' only (gcusage-report-…-acme-prod.html).
+func orgPath(path, profile string) string {
+	ext := filepath.Ext(path)
+	name := strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_.", r) {
+			return r
+		}
+		return '_'
+	}, profile)
+	return strings.TrimSuffix(path, ext) + "-" + name + ext
+}
+
+// collect runs the report's two queries through cl within --timeout and
+// adds their rows to to. A failure would fail the same way when run
+// again, or needs a longer --timeout: no resume applies to two queries.
+func (o *ReportOptions) collect(ctx context.Context, r *rowsRun, cl *client.Client, to report.Adder) error {
 	f := o.f
-	cl, err := f.newClient(&o.Conn, opts)
-	if err != nil {
-		return err
-	}
-	bounded, cancel := o.Conn.bound(ctx)
+	bounded, cancel := o.Conn.bound(withProfile(ctx, r.profile))
 	defer cancel()
-	err = report.Collect(bounded, cl, to, &client.JobOptions{Now: f.Now})
+	err := report.Collect(bounded, cl, to, &client.JobOptions{Now: f.Now})
 	f.clearProgress(&o.Conn)
 	switch {
 	case err == nil:
@@ -174,7 +286,26 @@ func (o *ReportOptions) collect(ctx context.Context, opts []client.Option, to re
 	case ctx.Err() == nil && errors.Is(bounded.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("%w; run it again with a --timeout longer than %s", err, o.Conn.Timeout)
 	}
-	return f.hint(err)
+	return r.hint(err)
+}
+
+// profileHost names, for the report's header, where the numbers of
+// profile p's org come from: the host of --api-url (the stub for --demo),
+// else the region key of --region or of p's environment, or the API host
+// of a domain that is no region's.
+func (f *Factory) profileHost(c *ConnOptions, p *profiles.Profile) string {
+	if c.Demo || c.APIURL != "" {
+		return f.apiHost(c)
+	}
+	api, _, err := p.Endpoints(profiles.Overrides{Region: c.Region})
+	if err != nil { // checked when its client was built
+		return ""
+	}
+	host := strings.TrimPrefix(api, "https://")
+	if r, ok := client.LookupRegion(strings.TrimPrefix(host, "api.")); ok {
+		return r.Key
+	}
+	return host
 }
 
 // apiHost names where the numbers come from, for the report's header:

@@ -78,13 +78,25 @@ func rename(name string) string {
 
 // What the page says of itself, read by inspectJS.
 type inspected struct {
-	Ready  string           `json:"ready"`
-	Pwned  *string          `json:"pwned"`
-	Images int              `json:"images"`
-	Script int              `json:"scripts"`
+	Ready    string           `json:"ready"`
+	Pwned    *string          `json:"pwned"`
+	Images   int              `json:"images"`
+	Script   int              `json:"scripts"`
+	Totals   map[string]total `json:"totals"`
+	Labels   []string         `json:"labels"`
+	Charts   []drawn          `json:"charts"`
+	Sections []shownSection   `json:"sections"`
+}
+
+// shownSection is a section of the page as it shows.
+type shownSection struct {
+	ID     string           `json:"id"`
+	Name   string           `json:"name"`
+	Height float64          `json:"height"`
+	Host   string           `json:"host"`
+	Why    string           `json:"why"`
 	Totals map[string]total `json:"totals"`
 	Labels []string         `json:"labels"`
-	Charts []drawn          `json:"charts"`
 }
 
 type total struct {
@@ -108,9 +120,16 @@ type drawn struct {
 // page for its header totals and table labels.
 const inspectJS = `(() => {
 	const q = (s) => [...document.querySelectorAll(s)];
-	const totals = {};
-	for (const el of q('header [data-total]')) totals[el.dataset.total] = {value: el.dataset.value, text: el.textContent};
+	const totalsOf = (els) => Object.fromEntries(els.map((el) => [el.dataset.total, {value: el.dataset.value, text: el.textContent}]));
+	const totals = totalsOf(q('header [data-total]'));
+	const text = (el) => (el ? el.textContent : '');
 	return {
+		sections: q('section[data-section]').map((s) => ({
+			id: s.id, name: s.dataset.section, height: s.getBoundingClientRect().height,
+			host: text(s.querySelector('.host')), why: text(s.querySelector('.why')),
+			totals: totalsOf([...s.querySelectorAll('.totals [data-total]')]),
+			labels: [...s.querySelectorAll('tr[data-row=client] .label')].map((e) => e.textContent),
+		})),
 		ready: document.documentElement.dataset.ready || '',
 		pwned: window.__pwned === undefined ? null : String(window.__pwned),
 		images: q('img, image, iframe, object, embed').length,
@@ -133,10 +152,12 @@ func TestBrowser(t *testing.T) {
 	started := time.Now()
 	exe := chromium(t)
 	srv, clean := stubClient(t, usagetest.Population{Clients: 12}, nil)
+	orgs, orgsReport := stubOrgsReport(t, evil)
 	dir := t.TempDir()
 	pages := map[string]*Report{
 		"clean.html":   stubReport(t, clean, Legacy, 30, 1),
 		"hostile.html": stubReport(t, stubClientOf(t, srv, func(rt http.RoundTripper) http.RoundTripper { return renameWallboard{rt} }), Legacy, 30, 1),
+		"orgs.html":    orgsReport,
 	}
 	for name, r := range pages {
 		if err := WriteFile(filepath.Join(dir, name), r); err != nil {
@@ -158,6 +179,9 @@ func TestBrowser(t *testing.T) {
 	}
 	seen := watch(ctx)
 
+	t.Run("orgs", func(t *testing.T) {
+		checkOrgsPage(t, load(t, ctx, filepath.Join(dir, "orgs.html")), orgs, orgsReport)
+	})
 	for _, name := range []string{"hostile.html", "clean.html"} {
 		t.Run(strings.TrimSuffix(name, ".html"), func(t *testing.T) {
 			r := pages[name]
@@ -166,14 +190,7 @@ func TestBrowser(t *testing.T) {
 				ren = nil
 			}
 			want := stubExpected(t, srv, r.Meta, ren)
-			u := (&url.URL{Scheme: "file", Path: filepath.Join(dir, name)}).String()
-			if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
-				t.Fatal(err)
-			}
-			got, err := chromedp.Run(ctx, chromedp.Evaluate[inspected](inspectJS))
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := load(t, ctx, filepath.Join(dir, name))
 			checkPage(t, got, want, r)
 			if name == "hostile.html" {
 				checkHostile(t, ctx, got)
@@ -195,7 +212,7 @@ func TestBrowser(t *testing.T) {
 		})
 	}
 
-	// Nothing but the two files was asked for, and the console stayed
+	// Nothing but the files was asked for, and the console stayed
 	// quiet: no error, no warning (a refusal of the page's policy is one).
 	requests, messages := seen()
 	for _, u := range requests {
@@ -203,13 +220,26 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the page asked for %s", u)
 		}
 	}
-	if len(requests) != 2 {
-		t.Errorf("requests %q: want the two files only", requests)
+	if len(requests) != len(pages) {
+		t.Errorf("requests %q: want the %d files only", requests, len(pages))
 	}
 	for _, m := range messages {
 		t.Errorf("console %s", m)
 	}
 	t.Logf("the browser test took %v", time.Since(started).Round(time.Millisecond))
+}
+
+// load opens the file at path and says what it shows.
+func load(t *testing.T, ctx context.Context, path string) inspected {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate((&url.URL{Scheme: "file", Path: path}).String())); err != nil {
+		t.Fatal(err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[inspected](inspectJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // watch records every request the pages send and every console message of
@@ -402,4 +432,94 @@ func checkHostile(t *testing.T, ctx context.Context, got inspected) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// checkOrgsPage: a report of several orgs shows the section across all,
+// then one per org, each with its name and host, and a chart set per
+// section that finished, each chart drawn with a non-zero size, whose
+// stacks are its org's stub rows, or their sum across all, as are the
+// totals; the failed section shows why, as text, and no chart.
+func checkOrgsPage(t *testing.T, got inspected, srv *usagetest.Server, r *Report) {
+	t.Helper()
+	if got.Ready != "true" || got.Pwned != nil || got.Images != 0 || got.Script != 3 {
+		t.Fatalf("ready %q, pwned %v, %d images, %d scripts: want the code done, the hostile reason inert", got.Ready, got.Pwned, got.Images, got.Script)
+	}
+	names := []string{"All organizations", "demo-prod", "demo-test", "demo-sandbox", "globex"}
+	if len(got.Sections) != len(names) {
+		t.Fatalf("%d sections, want %d", len(got.Sections), len(names))
+	}
+	charts := map[string]drawn{}
+	for _, c := range got.Charts {
+		if c.Width <= 0 || c.Height <= 0 || c.Shapes == 0 || c.Series == nil {
+			t.Errorf("chart %s drawn %vx%v with %d shapes", c.ID, c.Width, c.Height, c.Shapes)
+		}
+		charts[c.ID] = c
+	}
+	wants := map[string]expected{}
+	sum := expected{days: make([]Counts, r.Meta.Days())}
+	for _, org := range srv.Orgs() {
+		w := stubExpected(t, org, r.Meta, nil)
+		wants[org.Name] = w
+		sum.totals.add(w.totals)
+		for d := range w.days {
+			sum.days[d].add(w.days[d])
+		}
+	}
+	wants[""] = sum
+	var spark int
+	for i, sec := range got.Sections {
+		id := fmt.Sprintf("s%d", i)
+		if sec.ID != id || sec.Name != names[i] || sec.Height <= 0 {
+			t.Errorf("section %d: %s %q, %v high; want %s %q", i, sec.ID, sec.Name, sec.Height, id, names[i])
+		}
+		if sec.Name == "globex" {
+			if sec.Why != evil || sec.Host != "api.globex.example" || len(sec.Totals) != 0 || charts[id+"-requests"].ID != "" {
+				t.Errorf("the failed section: why %q, host %q, %d totals, charts %v: want the reason as text, no total, no chart", sec.Why, sec.Host, len(sec.Totals), charts[id+"-requests"].ID)
+			}
+			continue
+		}
+		org := ""
+		if i > 0 {
+			org = sec.Name
+		}
+		want := wants[org]
+		totals := sec.Totals
+		if i == 0 {
+			totals = got.Totals // the header's
+		} else if sec.Host != "api."+org+".example" {
+			t.Errorf("%s: host %q", org, sec.Host)
+		}
+		w := want.totals
+		for name, v := range map[string]int64{"requests": w.Requests, "status200": w.Status200, "status300": w.Status300,
+			"status400": w.Status400, "status429": w.Status429, "status500": w.Status500} {
+			if g := totals[name]; g.Value != fmt.Sprint(v) || !strings.HasPrefix(g.Text, num(v)) {
+				t.Errorf("%s: total %s on the page %q, %q; the stub's %d", sec.Name, name, g.Value, g.Text, v)
+			}
+		}
+		for _, kind := range []string{"requests", "throttled", "errors"} {
+			if _, ok := charts[id+"-"+kind]; !ok {
+				t.Errorf("%s: no %s chart", sec.Name, kind)
+			}
+		}
+		for d, day := range want.days {
+			var req float64
+			for _, se := range charts[id+"-requests"].Series {
+				req += se.Data[d]
+			}
+			if int64(req) != day.Requests {
+				t.Errorf("%s, day %d: the stack sums to %v, the stub's %d", sec.Name, d, req, day.Requests)
+			}
+		}
+		if i == 0 {
+			for _, l := range sec.Labels {
+				if o, _, ok := strings.Cut(l, " / "); !ok || !slices.Contains(names[1:4], o) {
+					t.Errorf("client %q across all: want its org, then its name", l)
+				}
+			}
+		}
+		spark += len(sec.Labels)
+	}
+	if len(got.Charts) != 3*4+spark {
+		t.Errorf("%d charts, want 3 for each of the 4 sections drawn and %d sparklines", len(got.Charts), spark)
+	}
 }

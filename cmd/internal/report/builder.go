@@ -1,7 +1,10 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,15 +29,19 @@ type Builder struct {
 	limits Limits
 
 	mu       sync.Mutex
-	all      *agg
+	all      *agg // the rows added to the builder itself
 	sections []*Section
 	byName   map[string]*Section
+	// sum and endpointSum are the sums of every row counted anywhere:
+	// no total of any section, that across all included, is larger, so
+	// that a row that would make one pass the largest int64 is refused.
+	sum, endpointSum Counts
 }
 
 // NewBuilder starts a report of the interval and service that m names.
 // Its error says what is wrong with m.
 func NewBuilder(m Meta, l Limits) (*Builder, error) {
-	if err := m.check(); err != nil {
+	if err := m.Check(); err != nil {
 		return nil, err
 	}
 	if l.Clients < 0 || l.Endpoints < 0 {
@@ -60,8 +67,12 @@ func (b *Builder) Add(k Kind, r Row) error {
 }
 
 // Section returns the section of that name, such as an organization's,
-// made on first use. A row added to it is counted in the section across
-// all as well, which the report shows first when it has sections.
+// made on first use: make them in the order the page should show them.
+// The report shows first the section across all, whose sums are those of
+// the rows added to the builder itself and of every section that did not
+// fail (see Section.Fail). In it each section's clients stay apart, even
+// those of the same client id, and are labelled by the section's name;
+// endpoints, which are the API's, are summed across sections.
 func (b *Builder) Section(name string) *Section {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -74,38 +85,71 @@ func (b *Builder) Section(name string) *Section {
 	return s
 }
 
-// Section is a named part of a report; see Builder.Section.
+// Section is a named part of a report; see Builder.Section. Its memory is
+// bounded by the builder's Limits, as the builder's own is: a report of N
+// sections holds N such bounded sums.
 type Section struct {
 	name string
 	b    *Builder
-	agg  *agg
+	// The fields below are guarded by b.mu.
+	agg    *agg // nil once failed
+	host   string
+	failed string
 }
 
-// Add counts r in the section and in the section across all. A ClientDay
-// row must be dated within the interval; no counter may be negative, and
-// no sum may pass the largest int64. A row refused with an error is
-// counted nowhere.
+// SetHost names the region or API host the section's numbers come from,
+// which the page shows under its name: an organization's own, when the
+// Meta's Host is not every section's.
+func (s *Section) SetHost(host string) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	s.host = host
+}
+
+// Add counts r in the section. A ClientDay row must be dated within the
+// interval; no counter may be negative, and no sum, of the section or
+// across all, may pass the largest int64. A row refused with an error is
+// counted nowhere; so is every row of a failed section.
 func (s *Section) Add(k Kind, r Row) error {
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
-	return s.b.add(k, r, s.agg, s.b.all)
+	if s.failed != "" {
+		return fmt.Errorf("report: section %q failed: it takes no more rows", s.name)
+	}
+	return s.b.add(k, r, s.agg)
 }
 
-func (b *Builder) add(k Kind, r Row, to ...*agg) error {
+// Fail marks the section as not finished, for reason (such as an
+// organization whose queries failed, with the error): the page shows the
+// section's name and reason in place of its charts and tables. Its rows,
+// those added before included, count nowhere, so that no total shows a
+// part of them as if it were all, and the section across all stays the
+// sum of the sections shown. Their memory is released.
+func (s *Section) Fail(reason string) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	if s.failed == "" {
+		s.b.sum.sub(s.agg.total)
+		s.b.endpointSum.sub(s.agg.endpointSum)
+		s.agg = nil
+	}
+	s.failed = cmp.Or(reason, "failed")
+}
+
+func (b *Builder) add(k Kind, r Row, to *agg) error {
 	i, err := b.check(k, r)
+	sum := &b.sum
+	if k == Endpoint {
+		sum = &b.endpointSum
+	}
 	if err == nil {
-		for _, a := range to {
-			if err = a.fits(k, r.Counts); err != nil {
-				break
-			}
-		}
+		err = sum.fits(r.Counts)
 	}
 	if err != nil {
 		return fmt.Errorf("report: %s row %s: %w", k, describe(k, r), err)
 	}
-	for _, a := range to {
-		a.add(k, r, i)
-	}
+	sum.add(r.Counts)
+	to.add(k, r, i)
 	return nil
 }
 
@@ -162,8 +206,10 @@ type agg struct {
 
 type clientAgg struct {
 	key, id, name string
+	org           string    // the section's name, in the section across several
 	named         time.Time // the date of the row name came from
 	total         Counts
+	rows          int64
 	// series holds the requests of each day, then the 429s of each day.
 	series []int64
 }
@@ -173,6 +219,7 @@ type endpointKey struct{ template, method string }
 type endpointAgg struct {
 	endpointKey
 	total Counts
+	rows  int64
 }
 
 func (b *Builder) newAgg() *agg {
@@ -183,16 +230,6 @@ func (b *Builder) newAgg() *agg {
 		byEndpoint:   map[endpointKey]int32{},
 		maxEndpoints: b.limits.Endpoints,
 	}
-}
-
-// fits says whether c can be added without a sum passing the largest
-// int64. Every sum of a kind is part of its total (counts are not
-// negative), so the total is the one to check.
-func (a *agg) fits(k Kind, c Counts) error {
-	if k == Endpoint {
-		return a.endpointSum.fits(c)
-	}
-	return a.total.fits(c)
 }
 
 func (a *agg) add(k Kind, r Row, i int) {
@@ -218,6 +255,7 @@ func (a *agg) add(k Kind, r Row, i int) {
 	}
 	c := a.clients[n]
 	c.total.add(r.Counts)
+	c.rows++
 	c.series[i] += r.Requests
 	c.series[len(a.days)+i] += r.Status429
 	// The latest name wins: rows come unsorted, so the date decides, and
@@ -248,4 +286,97 @@ func (a *agg) addEndpoint(r Row) {
 			endpointKey: endpointKey{clip(r.TemplateURI, maxTemplate), clip(r.HTTPMethod, maxMethod)}})
 	}
 	a.endpoints[n].total.add(r.Counts)
+	a.endpoints[n].rows++
+}
+
+// across is the section across all: the sums of the rows added to the
+// builder itself and of the sections that did not fail, within the same
+// Limits. Each section's clients stay its own, keyed and labelled by the
+// section's name too (a client id names a client of one organization);
+// where more than Limits.Clients come, those with the most requests are
+// kept apart, and the others counted under "other". Endpoints with the
+// same template and method are summed across sections. The clients'
+// per-day series are the sections' own, not copies: the caller holds b.mu.
+func (b *Builder) across() *agg {
+	if len(b.sections) == 0 {
+		return b.all
+	}
+	a := b.newAgg()
+	type client struct {
+		org string
+		c   *clientAgg
+	}
+	var clients []client
+	endpoints := map[endpointKey]*endpointAgg{}
+	for _, p := range b.parts() {
+		a.rows += p.agg.rows
+		a.total.add(p.agg.total)
+		for i := range a.days {
+			a.days[i].add(p.agg.days[i])
+		}
+		a.lumped.add(p.agg.lumped)
+		a.lumpedRows += p.agg.lumpedRows
+		for _, c := range p.agg.clients {
+			clients = append(clients, client{p.name, c})
+		}
+		a.endpointRows += p.agg.endpointRows
+		a.endpointSum.add(p.agg.endpointSum)
+		a.lumpedEP.add(p.agg.lumpedEP)
+		a.lumpedEPRows += p.agg.lumpedEPRows
+		for _, e := range p.agg.endpoints {
+			m, ok := endpoints[e.endpointKey]
+			if !ok {
+				m = &endpointAgg{endpointKey: e.endpointKey}
+				endpoints[e.endpointKey] = m
+			}
+			m.total.add(e.total)
+			m.rows += e.rows
+		}
+	}
+	slices.SortFunc(clients, func(x, y client) int {
+		return cmp.Or(cmp.Compare(y.c.total.Requests, x.c.total.Requests), cmp.Compare(x.org, y.org), cmp.Compare(x.c.key, y.c.key))
+	})
+	for _, x := range clients {
+		if len(a.clients) >= a.maxClients {
+			a.lumped.add(x.c.total)
+			a.lumpedRows += x.c.rows
+			continue
+		}
+		c := *x.c
+		c.key, c.org = x.org+"\x00"+c.key, x.org
+		a.byKey[c.key] = int32(len(a.clients))
+		a.clients = append(a.clients, &c)
+	}
+	eps := slices.Collect(maps.Values(endpoints))
+	slices.SortFunc(eps, func(x, y *endpointAgg) int {
+		return cmp.Or(cmp.Compare(y.total.Requests, x.total.Requests), cmp.Compare(x.template, y.template), cmp.Compare(x.method, y.method))
+	})
+	for _, e := range eps {
+		if len(a.endpoints) >= a.maxEndpoints {
+			a.lumpedEP.add(e.total)
+			a.lumpedEPRows += e.rows
+			continue
+		}
+		a.byEndpoint[e.endpointKey] = int32(len(a.endpoints))
+		a.endpoints = append(a.endpoints, e)
+	}
+	return a
+}
+
+// part is a named part of the section across all.
+type part struct {
+	name string
+	agg  *agg
+}
+
+// parts are what the section across all sums: the builder's own rows and
+// the sections that did not fail.
+func (b *Builder) parts() []part {
+	ps := []part{{"", b.all}}
+	for _, s := range b.sections {
+		if s.failed == "" {
+			ps = append(ps, part{s.name, s.agg})
+		}
+	}
+	return ps
 }

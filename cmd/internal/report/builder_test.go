@@ -276,6 +276,8 @@ func TestSections(t *testing.T) {
 	if b.Section("acme") != orgA {
 		t.Fatal("Section made a second section of one name")
 	}
+	orgA.SetHost("eu-west-1")
+	orgB.SetHost("api.globex.example")
 	var wg sync.WaitGroup
 	for i, s := range []*Section{orgA, orgB, orgA} {
 		wg.Go(func() {
@@ -298,18 +300,125 @@ func TestSections(t *testing.T) {
 	if all.Totals.Requests != 3+23+43 || a.Totals.Requests != 3+43 || g.Totals.Requests != 23 || len(all.Clients) != 3 || len(a.Clients) != 2 {
 		t.Errorf("requests all %d, acme %d, globex %d; clients %d and %d", all.Totals.Requests, a.Totals.Requests, g.Totals.Requests, len(all.Clients), len(a.Clients))
 	}
-	if all.EndpointTotals.Requests != 6 || len(all.Endpoints) != 1 {
-		t.Errorf("endpoints across all %+v", all.Endpoints)
+	if all.EndpointTotals.Requests != 6 || len(all.Endpoints) != 1 || all.Endpoints[0].Requests != 6 {
+		t.Errorf("endpoints across all %+v: want the one endpoint of both sections, summed", all.Endpoints)
+	}
+	if a.Host != "eu-west-1" || g.Host != "api.globex.example" || all.Host != "" {
+		t.Errorf("hosts %q, %q, %q", all.Host, a.Host, g.Host)
 	}
 	v := r.page()
 	if !v.Multi || v.Sections[0].Title != "All organizations" || v.Sections[1].Title != "acme" || len(v.Data.Sections) != 3 {
 		t.Errorf("page of sections: multi %v, titles %q, %q", v.Multi, v.Sections[0].Title, v.Sections[1].Title)
 	}
+	if v.Host != "eu-west-1, api.globex.example" || v.Hosts != 2 || len(v.Orgs) != 2 || v.Orgs[0].Counts != a.Totals || v.Orgs[1].Share != "33.3 %" {
+		t.Errorf("header hosts %q (%d); organizations %+v", v.Host, v.Hosts, v.Orgs)
+	}
 	page := render(t, r)
-	for _, want := range []string{"<h2>All organizations</h2>", "<h2>acme</h2>", `id="s2-requests"`, `data-total="requests" data-value="23">23<`} {
+	for _, want := range []string{"<h2>All organizations</h2>", "<h2>acme</h2>", `id="s2-requests"`, `data-total="requests" data-value="23">23<`,
+		`<dt>API hosts</dt><dd id="host">eu-west-1, api.globex.example</dd>`, `<span class="host">api.globex.example</span>`,
+		`<a href="#s2">globex</a></td><td class="l">api.globex.example</td><td>1</td><td>23</td>`,
+		`<td class="l">All organizations</td><td></td><td>3</td><td>69</td>`, `<span class="label">acme / C · c2</span>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page of sections lacks %s", want)
 		}
+	}
+}
+
+// In the section across all, each section's clients are its own: the
+// same client id in two organizations is two clients, labelled by the
+// section's name, so that no total merges two organizations' clients.
+func TestSectionsKeepTheirClientsApart(t *testing.T) {
+	b := newTestBuilder(t, 1, Limits{})
+	add(t, b.Section("acme-prod"), ClientDay, day1("same-id", "CRM sync", 1, Counts{Requests: 5}))
+	add(t, b.Section("acme-test"), ClientDay, day1("same-id", "CRM sync", 1, Counts{Requests: 7}))
+	add(t, b.Section("acme-test"), ClientDay, day1("other", "", 1, Counts{Requests: 1}))
+	all := b.Report().Sections[0]
+	var got []string
+	for _, c := range all.Clients {
+		got = append(got, fmt.Sprintf("%s %s %d", c.Org, c.ID, c.Requests))
+	}
+	if strings.Join(got, ", ") != "acme-test same-id 7, acme-prod same-id 5, acme-test other 1" {
+		t.Errorf("clients across all: %q", got)
+	}
+	if strings.Join(all.labels, ", ") != "acme-test / CRM sync, acme-prod / CRM sync, acme-test / other" {
+		t.Errorf("labels %q: want the organization, then the client's name (or id)", all.labels)
+	}
+}
+
+// A failed section counts nowhere, the rows it took before included: the
+// section across all is the sum of the others, the page shows why it
+// failed (escaped) and draws no chart of it, and the sums of the
+// sections that finished may take what its rows took.
+func TestFailedSection(t *testing.T) {
+	b := newTestBuilder(t, 2, Limits{})
+	prod, test, sandbox := b.Section("prod"), b.Section("test"), b.Section("sandbox")
+	add(t, prod, ClientDay, day1("p", "P", 1, Counts{Requests: 10, Status200: 10}))
+	add(t, prod, Endpoint, Row{TemplateURI: "api/v2/x", HTTPMethod: "GET", Counts: Counts{Requests: 10}})
+	add(t, test, ClientDay, day1("t", "T", 2, Counts{Requests: math.MaxInt64 - 20}))
+	add(t, sandbox, ClientDay, day1("s", "S", 2, Counts{Requests: 5}))
+	if err := sandbox.Add(ClientDay, day1("s", "S", 2, Counts{Requests: 6})); err == nil {
+		t.Fatal("a sum past the largest int64 across all was taken")
+	}
+	test.Fail(`token request failed: <b>401</b>`)
+	if err := test.Add(ClientDay, day1("t", "T", 1, Counts{Requests: 1})); err == nil || !strings.Contains(err.Error(), `section "test" failed`) {
+		t.Errorf("a failed section took a row: %v", err)
+	}
+	add(t, sandbox, ClientDay, day1("s", "S", 2, Counts{Requests: 6})) // fits, now that test's rows count nowhere
+	r := b.Report()
+	all, p, f, s := r.Sections[0], r.Sections[1], r.Sections[2], r.Sections[3]
+	if f.Failed != `token request failed: <b>401</b>` || f.Totals != (Counts{}) || len(f.Clients) != 0 || test.agg != nil {
+		t.Errorf("the failed section: %+v", f)
+	}
+	want := p.Totals
+	want.add(s.Totals)
+	if all.Totals != want || all.Totals.Requests != 21 || len(all.Clients) != 2 || all.EndpointTotals.Requests != 10 {
+		t.Errorf("across all %+v, %d clients; want the sum of prod and sandbox, %+v", all.Totals, len(all.Clients), want)
+	}
+	if len(all.Notes) == 0 || !strings.Contains(all.Notes[len(all.Notes)-1], "1 of 3 organizations did not finish, and count nowhere in this report: test (see its section below)") {
+		t.Errorf("notes across all %q", all.Notes)
+	}
+	v := r.page()
+	if len(v.Data.Sections) != 3 || v.Data.Sections[2].ID != "s3" || v.Done != 2 || v.Orgs[1].Failed == "" {
+		t.Errorf("the page draws sections %+v, %d done: want every one but the failed s2", v.Data.Sections, v.Done)
+	}
+	page := render(t, r)
+	for _, want := range []string{`<section id="s2" data-section="test" class="org" data-failed="true">`,
+		`<span class="why">token request failed: &lt;b&gt;401&lt;/b&gt;</span>`, `<td class="l failed" colspan="9">did not finish`,
+		`<dd id="orgs">3, each in a section below the one across all; 1 did not finish</dd>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	if strings.Contains(page, `id="s2-requests"`) || strings.Contains(page, "<b>401") {
+		t.Error("the failed section has charts, or its reason is not escaped")
+	}
+}
+
+// The section across all keeps apart, within the builder's Limits, the
+// clients and endpoints with the most requests of every section, and
+// counts the others under "other": its memory is bounded as a section's.
+func TestAcrossAllBounded(t *testing.T) {
+	b := newTestBuilder(t, 1, Limits{Clients: 3, Endpoints: 2})
+	for i, org := range []string{"a", "b"} {
+		s := b.Section(org)
+		for j := range 3 {
+			add(t, s, ClientDay, day1(fmt.Sprint("c", j), "", 1, Counts{Requests: int64(1 + j + 10*i)}))
+			if j < 2 { // two endpoints each, four in all
+				add(t, s, Endpoint, Row{TemplateURI: fmt.Sprint("t", j+2*i), HTTPMethod: "GET", Counts: Counts{Requests: int64(1 + j + 10*i)}})
+			}
+		}
+	}
+	all := b.Report().Sections[0]
+	var got []string
+	for _, c := range all.Clients {
+		got = append(got, fmt.Sprint(c.Org, c.ID, c.Requests))
+	}
+	if strings.Join(got, " ") != "bc213 bc112 bc011" || all.LumpedRows != 3 || all.Lumped.Requests != 1+2+3 || all.Totals.Requests != 6+36 {
+		t.Errorf("clients %q, %d rows of %d requests lumped; totals %+v", got, all.LumpedRows, all.Lumped.Requests, all.Totals)
+	}
+	if len(all.Endpoints) != 2 || all.Endpoints[0].TemplateURI != "t3" || all.Endpoints[1].TemplateURI != "t2" ||
+		all.lumpedEPRows != 2 || all.lumpedEP.Requests != 1+2 || all.EndpointTotals.Requests != 26 {
+		t.Errorf("endpoints %+v, %d lumped", all.Endpoints, all.lumpedEPRows)
 	}
 }
 

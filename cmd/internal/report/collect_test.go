@@ -2,7 +2,10 @@ package report
 
 import (
 	"context"
+	"iter"
 	"net/http"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,7 +64,12 @@ type expected struct {
 	names             map[string]string
 }
 
-func stubExpected(t testing.TB, srv *usagetest.Server, m Meta, rename func(string) string) expected {
+// rowser is a stub's organization: a Server's first, or an OrgServer.
+type rowser interface {
+	Rows(gen.APIUsageQuery) (iter.Seq[gen.APIUsageRow], error)
+}
+
+func stubExpected(t testing.TB, srv rowser, m Meta, rename func(string) string) expected {
 	t.Helper()
 	byDay, byEndpoint := Queries(m.First, m.Last)
 	e := expected{days: make([]Counts, m.Days()), clients: map[string]Counts{}, names: map[string]string{}}
@@ -128,6 +136,68 @@ func TestCollectFromTheStub(t *testing.T) {
 		if len(s.Notes) != 0 {
 			t.Errorf("%s: notes %q", r.Meta.Service, s.Notes)
 		}
+	}
+}
+
+// stubOrgsReport is a report of the demo orgs of a stub, each collected
+// through its own client into its section, all at once, and of a fourth
+// section, failed (why names a hostile reason), as gcusage report
+// --all-profiles makes it.
+func stubOrgsReport(t testing.TB, why string) (*usagetest.Server, *Report) {
+	t.Helper()
+	srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, 0), usagetest.WithOrgs(usagetest.DemoOrgs()...),
+		usagetest.WithNow(func() time.Time { return stubNow }))
+	today := day(stubNow)
+	b, err := NewBuilder(Meta{First: today.AddDate(0, 0, -30), Last: today.AddDate(0, 0, -1), Service: Legacy, Made: stubNow, Version: client.Version}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, org := range srv.Orgs() {
+		s := b.Section(org.Name)
+		s.SetHost("api." + org.Name + ".example")
+		c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(org.ClientID, org.ClientSecret),
+			client.WithHTTPClient(&http.Client{Transport: srv.Transport()}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			if err := Collect(context.Background(), c, s, nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	g := b.Section("globex")
+	g.SetHost("api.globex.example")
+	g.Fail(why)
+	wg.Wait()
+	return srv, b.Report()
+}
+
+// TestCollectOrgs: each section of the demo orgs holds what its org's
+// stub rows say, and the section across all their sum; the failed one
+// counts nowhere.
+func TestCollectOrgs(t *testing.T) {
+	srv, r := stubOrgsReport(t, "token request failed")
+	if len(r.Sections) != 5 || r.Sections[4].Failed != "token request failed" {
+		t.Fatalf("%d sections, the last failed %q", len(r.Sections), r.Sections[4].Failed)
+	}
+	var sum expected
+	sum.days = make([]Counts, r.Meta.Days())
+	for i, org := range srv.Orgs() {
+		want, s := stubExpected(t, org, r.Meta, nil), r.Sections[i+1]
+		if s.Name != org.Name || s.Totals != want.totals || s.EndpointTotals != want.endpoints || len(s.Clients) != len(want.clients) {
+			t.Errorf("%s: totals %+v, %d clients; the stub's %+v, %d", s.Name, s.Totals, len(s.Clients), want.totals, len(want.clients))
+		}
+		sum.totals.add(want.totals)
+		sum.endpoints.add(want.endpoints)
+		for d := range want.days {
+			sum.days[d].add(want.days[d])
+		}
+	}
+	all := r.Sections[0]
+	if all.Totals != sum.totals || all.EndpointTotals != sum.endpoints || !slices.Equal(all.Days, sum.days) || len(all.Clients) != 3+2+1 {
+		t.Errorf("across all %+v, %d clients; the stub's orgs' sum %+v", all.Totals, len(all.Clients), sum.totals)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,5 +112,50 @@ func TestMillionClientsBounded(t *testing.T) {
 	}
 	if grew > 16<<20 {
 		t.Errorf("the live heap grew by %d MiB, want under 16", grew>>20)
+	}
+}
+
+// TestOrgsBounded: a report of 20 organizations, each sent 100,000 unique
+// client ids with long names by a hostile server, 4 at a time, costs 20
+// sections each bounded as one report is, and the section across all
+// keeps no more clients apart than one section does; the totals stay
+// exact.
+func TestOrgsBounded(t *testing.T) {
+	const orgs, clients = 20, 100_000
+	peak := peakRSS(t)
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b := newTestBuilder(t, 30, Limits{})
+	name := strings.Repeat("x", 1000)
+	row := Counts{Requests: 3, Status400: 1, Status429: 1}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, 4)
+	for o := range orgs {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			s := b.Section(fmt.Sprint("org-", o))
+			for i := range clients {
+				if err := s.Add(ClientDay, Row{ClientID: fmt.Sprintf("%036d", i), ClientName: name, Date: jan(1 + i%30), Counts: row}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r := b.Report()
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	all := r.Sections[0]
+	t.Logf("%d orgs of %d clients: %d kept apart in each, %d across all; live heap +%.1f MiB (%.1f MiB an org), peak RSS %.1f MiB",
+		orgs, clients, len(r.Sections[1].Clients), len(all.Clients), float64(grew)/(1<<20), float64(grew)/(1<<20)/orgs, float64(peak())/(1<<20))
+	if all.Totals.Requests != orgs*clients*row.Requests || len(all.Clients) != DefaultClients(30) || len(r.Sections) != orgs+1 {
+		t.Errorf("across all: %d requests, %d clients apart, %d sections", all.Totals.Requests, len(all.Clients), len(r.Sections))
+	}
+	if grew > orgs*16<<20 {
+		t.Errorf("the live heap grew by %d MiB, want under %d: 16 an org, as one report's", grew>>20, orgs*16)
 	}
 }

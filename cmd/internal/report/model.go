@@ -56,7 +56,9 @@ const MaxDays = 3660
 // Days is the number of UTC days from First to Last, both included.
 func (m Meta) Days() int { return int(day(m.Last).Sub(day(m.First))/(24*time.Hour)) + 1 }
 
-func (m Meta) check() error {
+// Check says what is wrong with m, as NewBuilder would: a caller may
+// refuse bad input with it before anything else is done.
+func (m Meta) Check() error {
 	switch {
 	case m.First.IsZero() || m.Last.IsZero():
 		return errors.New("report: the interval needs its first and last day")
@@ -122,6 +124,14 @@ func (c *Counts) add(o Counts) {
 	f, g := c.fields(), o.fields()
 	for i := range f {
 		*f[i] += *g[i]
+	}
+}
+
+// sub takes o, a part of c, away from c.
+func (c *Counts) sub(o Counts) {
+	f, g := c.fields(), o.fields()
+	for i := range f {
+		*f[i] -= *g[i]
 	}
 }
 

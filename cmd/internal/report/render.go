@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +32,7 @@ var (
 	pageTemplate string
 
 	page = template.Must(template.New("report").Funcs(template.FuncMap{
-		"num": num, "pct": pct, "date": date,
+		"num": num, "pct": pct, "date": date, "minus": func(a, b int) int { return a - b },
 		"utc": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	}).Parse(pageTemplate))
 )
@@ -138,10 +140,15 @@ type pageView struct {
 	Meta     Meta
 	Days     int
 	Service  string
+	Host     string // Meta.Host, or the sections' hosts
+	Hosts    int    // how many Host names
 	Totals   Counts
 	Notes    []string
 	Sections []sectionView
 	Multi    bool
+	Orgs     []orgRow // the sections but the first, with their totals: a page of several
+	Clients  int      // of the section across all
+	Done     int      // the sections that did not fail
 	Data     pageData
 	CSP      string
 	Lib      template.JS
@@ -157,6 +164,14 @@ type sectionView struct {
 	More      *tableRow // the clients past the table's, when any
 	ByRequest []EndpointTotal
 	By429     []EndpointTotal
+}
+
+// orgRow is a section's line in the table of sections.
+type orgRow struct {
+	ID, Name, Host, Failed string
+	Clients                int
+	Counts                 Counts
+	Share                  string // of all requests
 }
 
 type tableRow struct {
@@ -200,13 +215,31 @@ func (r *Report) page() pageView {
 	for i := range v.Days {
 		v.Data.Days = append(v.Data.Days, date(m.First.AddDate(0, 0, i)))
 	}
+	var hosts []string
 	for i, s := range r.Sections {
 		sv := s.view(fmt.Sprintf("s%d", i), v.Multi)
 		v.Sections = append(v.Sections, sv)
-		v.Data.Sections = append(v.Data.Sections, s.data(sv.ID))
 		for _, n := range s.Notes {
 			v.Notes = append(v.Notes, prefix(sv.Title, v.Multi)+n)
 		}
+		if s.Host != "" && !slices.Contains(hosts, s.Host) {
+			hosts = append(hosts, s.Host)
+		}
+		if i > 0 {
+			v.Orgs = append(v.Orgs, orgRow{ID: sv.ID, Name: s.Name, Host: cmp.Or(s.Host, m.Host), Failed: s.Failed,
+				Clients: len(s.Clients), Counts: s.Totals, Share: pct(s.Totals.Requests, v.Totals.Requests)})
+		}
+		if s.Failed != "" { // no chart: its sums count nowhere
+			continue
+		}
+		v.Done++
+		v.Data.Sections = append(v.Data.Sections, s.data(sv.ID))
+	}
+	v.Done-- // the section across all
+	v.Clients = len(r.Sections[0].Clients)
+	v.Host, v.Hosts = m.Host, 1
+	if len(hosts) > 0 {
+		v.Host, v.Hosts = strings.Join(hosts, ", "), len(hosts)
 	}
 	v.CSP = "default-src 'none'; script-src " + hash(echartsJS) + " " + hash(appJS) +
 		"; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -248,21 +281,15 @@ func (s *SectionReport) view(id string, multi bool) sectionView {
 		if s.LumpedRows > 0 {
 			count = "more than " + count
 		}
-		more := tableRow{Label: OtherClients, Color: colorOther, Counts: minus(s.Totals, shown), Count: count}
+		others := s.Totals
+		others.sub(shown)
+		more := tableRow{Label: OtherClients, Color: colorOther, Counts: others, Count: count}
 		more.Share = pct(more.Counts.Requests, s.Totals.Requests)
 		v.More = &more
 	}
 	v.ByRequest = s.Endpoints[:min(TableEndpoints, len(s.Endpoints))]
 	v.By429 = s.endpointsBy429[:min(TableEndpoints, len(s.endpointsBy429))]
 	return v
-}
-
-func minus(a, b Counts) Counts {
-	f, g := a.fields(), b.fields()
-	for i := range f {
-		*f[i] -= *g[i]
-	}
-	return a
 }
 
 func (s *SectionReport) data(id string) sectionData {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // What the page shows of each section.
@@ -33,6 +34,12 @@ type Report struct {
 type SectionReport struct {
 	// Name is the section's, "" for the one across all.
 	Name string
+	// Host is the region or API host of the section's numbers, as
+	// Section.SetHost named it; "" when Meta.Host is every section's.
+	Host string
+	// Failed is why the section did not finish (Section.Fail), or "". A
+	// failed section has no sums: they count nowhere.
+	Failed string
 	// Totals are the sums of the section's ClientDay rows over the
 	// interval, and Days the same per UTC day, from Meta.First.
 	Totals Counts
@@ -63,6 +70,9 @@ type SectionReport struct {
 // ClientTotal is one OAuth client's sums over the interval.
 type ClientTotal struct {
 	ID, Name string // Name is the latest the rows gave
+	// Org is the name of the section the client belongs to, in the
+	// section across several; "" otherwise.
+	Org string
 	Counts
 }
 
@@ -76,9 +86,22 @@ type EndpointTotal struct {
 func (b *Builder) Report() *Report {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r := &Report{Meta: b.m, Sections: []*SectionReport{b.all.report("")}}
+	all := b.across().report("")
+	r := &Report{Meta: b.m, Sections: []*SectionReport{all}}
+	var failed []string
 	for _, s := range b.sections {
-		r.Sections = append(r.Sections, s.agg.report(s.name))
+		if s.failed != "" {
+			r.Sections = append(r.Sections, &SectionReport{Name: s.name, Host: s.host, Failed: s.failed})
+			failed = append(failed, s.name)
+			continue
+		}
+		sr := s.agg.report(s.name)
+		sr.Host = s.host
+		r.Sections = append(r.Sections, sr)
+	}
+	if len(failed) > 0 {
+		all.Notes = append(all.Notes, fmt.Sprintf("%d of %d organizations did not finish, and count nowhere in this report: %s (see %s below).",
+			len(failed), len(b.sections), strings.Join(failed, ", "), plural(len(failed), "its section", "their sections")))
 	}
 	return r
 }
@@ -106,7 +129,7 @@ func (a *agg) report(name string) *SectionReport {
 		return cmp.Or(cmp.Compare(y.total.Requests, x.total.Requests), cmp.Compare(x.key, y.key))
 	})
 	for _, c := range cs {
-		s.Clients = append(s.Clients, ClientTotal{ID: c.id, Name: c.name, Counts: c.total})
+		s.Clients = append(s.Clients, ClientTotal{ID: c.id, Name: c.name, Org: c.org, Counts: c.total})
 		s.series = append(s.series, c.series)
 	}
 	s.byRequests = s.top(func(c ClientTotal) int64 { return c.Requests }, ChartClients)
@@ -131,6 +154,13 @@ func (a *agg) report(name string) *SectionReport {
 	return s
 }
 
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // top returns the indexes of the n clients with the most of by, of those
 // with any, most first (then as Clients orders them).
 func (s *SectionReport) top(by func(ClientTotal) int64, n int) []int {
@@ -145,10 +175,12 @@ func (s *SectionReport) top(by func(ClientTotal) int64, n int) []int {
 }
 
 // label names each client for the page: by its latest name, or its id
-// when it has none, with the start of its id added where names repeat
-// (or take the name of the other clients' series), so that every legend
-// entry and table row names one client. Colors follow the clients across
-// the charts: the requests chart's first, then the 429 chart's others.
+// when it has none, after its section's name in the section across
+// several ("acme-prod / CRM sync"), with the start of its id added where
+// labels repeat (or take the name of the other clients' series), so that
+// every legend entry and table row names one client. Colors follow the
+// clients across the charts: the requests chart's first, then the 429
+// chart's others.
 func (s *SectionReport) label() {
 	s.labels = make([]string, len(s.Clients))
 	seen := map[string]int{OtherClients: 1}
@@ -160,11 +192,14 @@ func (s *SectionReport) label() {
 		case l == "":
 			l = c.ID
 		}
+		if c.Org != "" {
+			l = c.Org + " / " + l
+		}
 		s.labels[i] = l
 		seen[l]++
 	}
 	for i, c := range s.Clients {
-		if seen[s.labels[i]] > 1 && c.ID != "" && c.ID != s.labels[i] {
+		if seen[s.labels[i]] > 1 && c.ID != "" && c.Name != "" && c.Name != c.ID {
 			s.labels[i] += " · " + clip(c.ID, 12)
 		}
 	}
