@@ -666,7 +666,7 @@ func TestHelp(t *testing.T) {
 		t.Errorf("help stats: exit %d, stderr %q; want 2 and the unknown command", o.code, o.stderr)
 	}
 	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") ||
-		!strings.Contains(o.stdout, "cuts a later cell that does not fit") {
+		!strings.Contains(o.stdout, "cuts a later text cell that does not fit") {
 		t.Errorf("query help lacks its flags or examples:\n%s", o.stdout)
 	}
 	// Every command that prints rows says what a cut-short run leaves.

@@ -17,9 +17,10 @@ import (
 const outputHelp = `
 
 The table escapes control characters in the API's text (\x1b), sizes its
-columns from the first rows and cuts a later cell that does not fit with
-an ellipsis; it ends with a TOTAL line (with --top N, one for the N rows
-shown and one for all rows). csv and table show the same columns, in one
+columns from the first rows and cuts a later text cell that does not fit
+with an ellipsis; a count is never cut, but widens its column. It ends
+with a TOTAL line (with --top N, one for the N rows shown and one for all
+rows). csv and table show the same columns, in one
 order: dimensions, then the date, then the counts; an empty cell is "" in
 csv and - in the table, a date is 2024-01-31. csv is never cut, and a
 text cell that starts with = + - @ tab or CR gets a leading ' (--csv-raw
