@@ -230,17 +230,33 @@ func testJobsNoWait(t *testing.T) {
 	}
 }
 
-// A URL with a password in it is refused without printing the password,
-// with or without its scheme.
+// A URL with an @ anywhere is refused without printing the password,
+// however malformed the rest (no scheme, one slash, the @ in the path);
+// so is a query or a fragment, which may hold a key.
 func TestNoSecretFromURLs(t *testing.T) {
 	for _, flag := range []string{"--api-url", "--login-url"} {
-		for _, u := range []string{"admin:PW-3f9a@127.0.0.1:8765", "http://admin:PW-3f9a@127.0.0.1:8765", "https://admin:PW-3f9a@api.example.com/x"} {
+		for _, tc := range []struct{ url, want string }{
+			{"admin:PW-3f9a@127.0.0.1:8765", "the URL holds an @"},
+			{"http://admin:PW-3f9a@127.0.0.1:8765", "the URL holds an @"},
+			{"https://admin:PW-3f9a@api.example.com/x", "the URL holds an @"},
+			{"https:/admin:PW-3f9a@host", "the URL holds an @"},
+			{"https:admin:PW-3f9a@host", "the URL holds an @"},
+			{"http://h/PW-3f9a@y", "the URL holds an @"},
+			{"https://admin:PW-3f9a@", "the URL holds an @"},
+			{"@PW-3f9a", "the URL holds an @"},
+			{"https://api.example.com/?key=PW-3f9a", "the URL holds a query or a fragment"},
+			{"https://api.example.com#PW-3f9a", "the URL holds a query or a fragment"},
+		} {
 			var tr refusing
-			o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "t"}, &tr, "query", "--api-url", "http://127.0.0.1:1", "--login-url", "http://127.0.0.1:1", flag, u)
-			if o.code != 2 || strings.Contains(o.stdout+o.stderr, "PW-3f9a") || !strings.Contains(o.stderr, flag+": the URL holds user information") || tr.n.Load() != 0 {
-				t.Errorf("%s %s: exit %d, stderr %q; want 2, no password and nothing sent", flag, u, o.code, o.stderr)
+			o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "t"}, &tr, "query", "--api-url", "http://127.0.0.1:1", "--login-url", "http://127.0.0.1:1", flag, tc.url)
+			if o.code != 2 || strings.Contains(o.stdout+o.stderr, "PW-3f9a") || !strings.Contains(o.stderr, flag+": "+tc.want) || tr.n.Load() != 0 {
+				t.Errorf("%s %s: exit %d, stderr %q; want 2, %q, no password and nothing sent", flag, tc.url, o.code, o.stderr, tc.want)
 			}
 		}
+	}
+	o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "t"}, nil, "query", "--api-url", "https:/api.example.com")
+	if o.code != 2 || !strings.Contains(o.stderr, `--api-url "https:/api.example.com": want two slashes after the scheme, as in https://api.example.com`) {
+		t.Errorf("one slash: exit %d, stderr %q; want 2 and the URL with two", o.code, o.stderr)
 	}
 }
 

@@ -254,25 +254,28 @@ func regionKeys() []string {
 	return keys
 }
 
-// checkURL refuses a base URL with credentials in it, which every hint
-// would print, without printing them; and one without its scheme, such as
-// 127.0.0.1:8765, with the URL it was most likely meant to be.
+// checkURL refuses a base URL with an @ anywhere (user:password@, however
+// malformed the rest), which every hint would print, or a query or a
+// fragment, which may hold a key, without printing any of it; and one
+// without its scheme, such as 127.0.0.1:8765, or with one slash after it,
+// with the URL it was most likely meant to be.
 func checkURL(flagName, u string) error {
-	if u == "" {
+	switch {
+	case u == "":
+		return nil
+	case strings.Contains(u, "@"):
+		return usagef("--%s: the URL holds an @, as user information (user:password@) does; it is not shown here and never sent: "+
+			"give the base URL alone, such as https://api.mypurecloud.com, and the credentials in %s and %s or %s", flagName, idVar, secretVar, tokenVar)
+	case strings.ContainsAny(u, "?#"):
+		return usagef("--%s: the URL holds a query or a fragment (? or #), which is not shown here and never sent: "+
+			"give the base URL alone, such as https://api.mypurecloud.com", flagName)
+	case strings.Contains(u, "://"):
 		return nil
 	}
-	rest := u
-	if _, after, ok := strings.Cut(u, "://"); ok {
-		rest = after
+	if s, rest, ok := strings.Cut(u, ":"); ok && (strings.EqualFold(s, "http") || strings.EqualFold(s, "https")) {
+		return usagef("--%s %q: want two slashes after the scheme, as in %s", flagName, u, s+"://"+strings.TrimLeft(rest, "/"))
 	}
-	hostPart, _, _ := strings.Cut(rest, "/")
-	if at := strings.LastIndex(hostPart, "@"); at >= 0 {
-		return usagef("--%s: the URL holds user information (user:password@), which is not shown here and never sent: "+
-			"give the host alone, and the credentials in %s and %s or %s", flagName, idVar, secretVar, tokenVar)
-	}
-	if strings.Contains(u, "://") {
-		return nil
-	}
+	hostPart, _, _ := strings.Cut(u, "/")
 	scheme := "https://"
 	host, _, err := net.SplitHostPort(hostPart)
 	if err != nil {
