@@ -24,6 +24,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gcusage/gcusage/cmd/internal/output"
 	"github.com/gcusage/gcusage/cmd/internal/profiles"
 	"github.com/gcusage/gcusage/gen"
 	"github.com/gcusage/gcusage/usagetest"
@@ -237,7 +238,7 @@ func TestAllProfilesRunConcurrently(t *testing.T) {
 
 		o = gcusageIn(t, t.Context(), nil, srv, nil, append(args, "--profile", "demo-prod,demo-test,demo-sandbox,globex", "--parallel", "3")...)
 		lines := strings.Split(strings.TrimSpace(o.stderr), "\n")
-		if o.code != 1 || o.stdout != "profile,org,clientId,clientName,status200,status300,status400,status500,status429,requests\n" || len(lines) != 5 {
+		if o.code != 1 || o.stdout != "" || len(lines) != 5 {
 			t.Fatalf("3 at a time: exit %d, stdout %q, stderr\n%s\nwant 1, no row, and a line for each org and the count", o.code, o.stdout, o.stderr)
 		}
 		for i, org := range []string{"demo-prod", "demo-test", "demo-sandbox", "globex"} {
@@ -299,6 +300,32 @@ func TestProfilesInterrupted(t *testing.T) {
 			slices.Sort(got)
 			if want := orgRows(t, srv, org, q); o.code != 0 || !slices.Equal(got, want) {
 				t.Errorf("%s: exit %d, stderr %q, rows %v; want %s's %v", cmds[i], o.code, o.stderr, got, org, want)
+			}
+		}
+	})
+}
+
+// When every org fails, or is interrupted, before any row, stdout stays
+// empty, as a single org's failure leaves it: no header, no TOTAL 0.
+func TestProfilesAllFailingPrintNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, time.Hour), usagetest.WithOrgs(usagetest.DemoOrgs()...), usagetest.WithNow(clock))
+		refused := profilesFile(t, srv, map[string]string{"demo-prod": "stale-1", "demo-test": "stale-2", "demo-sandbox": "stale-3"})
+		for _, cmd := range [][]string{{"query"}, {"jobs", "query"}} {
+			for _, format := range output.Formats {
+				o := gcusageIn(t, t.Context(), nil, srv, nil, at(srv, append(cmd, "--all-profiles", "--config", refused, "--since", "3d", "--format", format)...)...)
+				if o.code != 1 || o.stdout != "" || !strings.Contains(o.stderr, "gcusage: 3 of 3 profiles did not finish") {
+					t.Errorf("%v %s, every org refused: exit %d, stdout %q, stderr %q; want 1 and nothing on stdout", cmd, format, o.code, o.stdout, o.stderr)
+				}
+			}
+		}
+		path := profilesFile(t, srv, nil)
+		for _, cmd := range [][]string{{"query"}, {"jobs", "query"}} {
+			ctx, cancel := context.WithCancelCause(t.Context())
+			time.AfterFunc(time.Minute, func() { cancel(interrupted{os.Interrupt}) })
+			o := gcusageIn(t, ctx, nil, srv, nil, at(srv, append(cmd, "--profile", "demo-prod,demo-test", "--config", path, "--since", "3d", "--timeout", "0")...)...)
+			if o.code != 130 || o.stdout != "" || !strings.Contains(o.stderr, "gcusage: 2 of 2 profiles did not finish") {
+				t.Errorf("%v interrupted: exit %d, stdout %q, stderr %q; want 130 and nothing on stdout", cmd, o.code, o.stdout, o.stderr)
 			}
 		}
 	})
