@@ -308,7 +308,7 @@ func (f *Factory) observers(c *ConnOptions) []client.Option {
 	// The SDK refuses an interval that ends after today by its clock,
 	// which must be the command's: tests move it, and the CLI's own
 	// interval rule has cut the interval at today by the same clock.
-	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c))}
+	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c, ""))}
 	// What failed and which attempt comes next: on the progress line of a
 	// terminal, and on stderr with --verbose, so that a retried failure is
 	// never silent.
@@ -331,9 +331,10 @@ func (f *Factory) observers(c *ConnOptions) []client.Option {
 	return opts
 }
 
-// logger logs the client's records on stderr: warnings, errors only with
-// --quiet, and each attempt with --verbose.
-func (f *Factory) logger(c *ConnOptions) *slog.Logger {
+// logger logs the client's records on stderr as the CLI's other lines
+// read (lineHandler): warnings, errors only with --quiet, and each attempt
+// with --verbose. label names the org of a run over several.
+func (f *Factory) logger(c *ConnOptions, label string) *slog.Logger {
 	level := slog.LevelWarn
 	switch {
 	case c.Verbose:
@@ -341,7 +342,7 @@ func (f *Factory) logger(c *ConnOptions) *slog.Logger {
 	case c.Quiet:
 		level = slog.LevelError
 	}
-	return slog.New(withoutCap{slog.NewTextHandler(f.Stderr, &slog.HandlerOptions{Level: level})})
+	return slog.New(newLineHandler(f.Stderr, level, label))
 }
 
 // retried says what failed and which attempt comes next.
@@ -354,24 +355,6 @@ func retried(e client.RetryEvent) string {
 	}
 	return fmt.Sprintf("%s %s: %s; attempt %d in %s", e.Method, e.Path, cause, e.Attempt+1, e.Delay.Round(100*time.Millisecond))
 }
-
-// withoutCap drops the SDK's record of a search stopped at the API's cap:
-// the command prints its own warning, with the cap and what to do, even
-// with --quiet, and once is enough.
-type withoutCap struct{ slog.Handler }
-
-func (h withoutCap) Handle(ctx context.Context, r slog.Record) error {
-	if strings.Contains(r.Message, "the search stopped at the API's cap") {
-		return nil
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h withoutCap) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return withoutCap{h.Handler.WithAttrs(attrs)}
-}
-
-func (h withoutCap) WithGroup(name string) slog.Handler { return withoutCap{h.Handler.WithGroup(name)} }
 
 // envNames are the variables the CLI reads the credential options from.
 var envNames = map[string]string{

@@ -539,7 +539,7 @@ func TestCredentialsFromEnv(t *testing.T) {
 			if fetched != tc.tokenFetch {
 				t.Errorf("token fetched: %v, want %v", fetched, tc.tokenFetch)
 			}
-			if !strings.Contains(o.stderr, "level=DEBUG") {
+			if !strings.Contains(o.stderr, "gcusage: http attempt method=POST path=/api/v2/usage/query attempt=1 duration=") {
 				t.Errorf("--verbose logged nothing: %q", o.stderr)
 			}
 			for _, secret := range []string{srv.ClientSecret, token} {
@@ -760,6 +760,37 @@ func hostile(t *testing.T, postStatus int, postBody, rows string) *httptest.Serv
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// The SDK's warnings and --verbose records read as the CLI's other lines:
+// "gcusage: warning: MESSAGE key=value", one escaped line each, without
+// slog's time= and level= fields.
+func TestLogLinesReadLikeTheCLIs(t *testing.T) {
+	row := func(date string) string {
+		d, _ := json.Marshal(date)
+		return `{"clientId":"c1","clientName":"n","organizationId":"","userId":"","templateUri":"","httpMethod":"","status200":1,"status300":0,"status400":0,"status500":0,"status429":0,"requests":1,"date":` + string(d) + `}`
+	}
+	srv := hostile(t, http.StatusAccepted, started, row("2024-01-01T00:00:00Z")+","+row("soon\n\x1b[31mforged line"))
+	env := map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "t"}
+	o := gcusage(t, env, nil, "query", "--interval", jan, "--granularity", "day", "--api-url", srv.URL, "--format", "csv")
+	if o.code != 0 || strings.Count(o.stderr, "\n") != 1 || strings.ContainsFunc(o.stderr[:len(o.stderr)-1], output.IsControl) ||
+		!strings.HasPrefix(o.stderr, `gcusage: warning: row date unreadable; Date left zero date="soon`) || !strings.HasSuffix(o.stderr, `forged line" row=2`+"\n") {
+		t.Errorf("exit %d, stderr %q; want one escaped line: gcusage: warning: MESSAGE date=\"…\" row=2", o.code, o.stderr)
+	}
+	o = gcusage(t, env, nil, "query", "--interval", jan, "--api-url", srv.URL, "--format", "csv", "--verbose")
+	attempt := regexp.MustCompile(`^gcusage: http attempt method=(POST|GET) path=/api/v2/usage/query(/e1/results)? attempt=1 duration=\S+ status=20[02] correlation_id=""$`)
+	lines := strings.Split(strings.TrimSuffix(o.stderr, "\n"), "\n")
+	for _, l := range lines {
+		if !attempt.MatchString(l) && !strings.HasPrefix(l, "gcusage: warning: row date unreadable;") {
+			t.Errorf("--verbose line %q: want gcusage: http attempt key=value...", l)
+		}
+	}
+	if o.code != 0 || len(lines) != 3 {
+		t.Errorf("--verbose: exit %d, stderr\n%s\nwant the POST, the GET and the warning", o.code, o.stderr)
+	}
+	if o := gcusage(t, env, nil, "query", "--interval", jan, "--granularity", "day", "--api-url", srv.URL, "--format", "csv", "--quiet"); o.stderr != "" {
+		t.Errorf("--quiet: stderr %q, want no warning", o.stderr)
+	}
 }
 
 const started = `{"executionId":"e1","resultsUri":"/api/v2/usage/query/e1/results"}`

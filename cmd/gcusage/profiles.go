@@ -261,11 +261,11 @@ func profileError(err error) error {
 }
 
 // orgObservers are the client's options for one org of several: its log
-// records carry its profile, and so do its retries, said on stderr with
+// records name its profile, and so do its retries, said on stderr with
 // --verbose, else on the progress line. No poll shows: with several orgs
 // the line counts them instead.
 func (f *Factory) orgObservers(c *ConnOptions, name string, line *orgsProgress) []client.Option {
-	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c).With("profile", name))} // the clock: see observers
+	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c, "profile "+name+": "))} // the clock: see observers
 	if c.Verbose || line != nil {
 		opts = append(opts, client.WithRetryPolicy(client.RetryPolicy{OnRetry: func(e client.RetryEvent) {
 			msg := "profile " + name + ": " + retried(e)

@@ -360,7 +360,7 @@ func TestProfilesPrintNoSecret(t *testing.T) {
 				t.Errorf("a secret, %q, is printed:\n%s", s, all.String())
 			}
 		}
-		for _, want := range []string{"profile=demo-sandbox", "gcusage: profile demo-sandbox: GET /api/v2/usage/query/", ": 429 Too Many Requests; attempt 2 in ",
+		for _, want := range []string{"gcusage: profile demo-sandbox: http attempt method=", "gcusage: profile demo-sandbox: GET /api/v2/usage/query/", ": 429 Too Many Requests; attempt 2 in ",
 			"gcusage: profile globex: token request failed: 401", "the access_token of profile \"issued\" (" + token + ":1) was used"} {
 			if !strings.Contains(all.String(), want) {
 				t.Errorf("the output lacks %q:\n%s", want, all.String())
