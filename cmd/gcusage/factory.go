@@ -52,7 +52,7 @@ func newFactory(getenv func(string) string, stdout, stderr io.Writer) *Factory {
 func (f *Factory) run(ctx context.Context, args []string) int {
 	root := newRootCmd(f)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	switch {
 	case err == nil:
 		return 0
@@ -61,7 +61,7 @@ func (f *Factory) run(ctx context.Context, args []string) int {
 		// was printed, as far as it read.
 		return 0
 	}
-	msg := strings.Join(strings.Fields(err.Error()), " ")
+	msg := strings.Join(strings.Fields(errorText(err, cmd.Flags())), " ")
 	// An SDK error that a command wraps, such as the report's "the query
 	// by endpoint: gcusage: ...", keeps its prefix inside: one is enough.
 	msg = strings.ReplaceAll(msg, ": gcusage: ", ": ")

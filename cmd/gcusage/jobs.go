@@ -104,7 +104,7 @@ func NewCmdJobsQuery(f *Factory, runF func(*JobsQueryOptions) error) *cobra.Comm
 	fs.StringVar(&o.ClientID, "client", "", "query one OAuth client's job (`CLIENT_ID`) instead of the organization's")
 	fs.IntVar(&o.PageSize, "page-size", 1000, "entities per page, 1 to 1000")
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "windows run at once")
-	addOutputFlags(cmd, &o.Out, client.Metrics())
+	addOutputFlags(cmd, &o.Out, client.Metrics(), rankedByMetrics)
 	addConnFlags(fs, &o.Conn)
 	addDemoFlag(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, true)
@@ -127,7 +127,10 @@ func jobsQueryRun(ctx context.Context, o *JobsQueryOptions) error {
 	q := client.JobQuery{ClientID: o.ClientID, PageSize: o.PageSize, TemplateURIs: textList(o.TemplateURIs), Platforms: textList(o.Platforms),
 		UserIDs: textList(o.UserIDs), OAuthClientIDs: textList(o.OAuthClientIDs), OrganizationIDs: textList(o.OrganizationIDs)}
 	var note string
-	var err error
+	err := checkPageSize(o.PageSize)
+	if err != nil {
+		return err
+	}
 	if q.Interval, note, err = o.Span.interval(f.Now()); err != nil {
 		return err
 	}
@@ -349,7 +352,7 @@ func NewCmdJobsResults(f *Factory, runF func(*JobsResultsOptions) error) *cobra.
 	fs := cmd.Flags()
 	fs.StringVar(&o.ClientID, "client", "", "the OAuth client (`CLIENT_ID`) of a client's job")
 	fs.IntVar(&o.PageSize, "page-size", 1000, "entities per page, 1 to 1000")
-	addOutputFlags(cmd, &o.Out, client.Metrics())
+	addOutputFlags(cmd, &o.Out, client.Metrics(), "Requests")
 	addConnFlags(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, false)
 	leaf(cmd, func(a []string) error {
@@ -368,6 +371,9 @@ func NewCmdJobsResults(f *Factory, runF func(*JobsResultsOptions) error) *cobra.
 }
 
 func jobsResultsRun(ctx context.Context, o *JobsResultsOptions) error {
+	if err := checkPageSize(o.PageSize); err != nil {
+		return err
+	}
 	wo, err := o.Out.writerOptions(allEntityColumns())
 	if err != nil {
 		return err

@@ -209,7 +209,17 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"metrics", env, at(srv, "query", "--metrics", "requests,status201"), `--metrics "status201": allowed Status200`},
 		{"granularity", env, at(srv, "query", "--granularity", "hour"), `--granularity "hour": allowed Day, Week, Month`},
 		{"two granularities", env, at(srv, "query", "--granularity", "day,week"), "give one of"},
-		{"duplicate", env, at(srv, "query", "--metrics", "requests,Requests"), `metrics[1] "Requests": duplicate`},
+		{"duplicate", env, at(srv, "query", "--metrics", "requests,Requests"), `gcusage: --metrics "Requests": given twice` + "\n"},
+		{"group-by of one client", env, at(srv, "query", "--client", "c1", "--group-by", "UserId"),
+			`gcusage: --group-by "UserId": a query of one OAuth client cannot group by it; allowed OAuthClientId, OrganizationId, TemplateUri, HttpMethod` + "\n"},
+		{"a jobs method twice", env, at(srv, "jobs", "query", "--http-method", "get,GET"), `gcusage: --http-method "GET": given twice` + "\n"},
+		{"organization-id without --client", env, at(srv, "jobs", "query", "--organization-id", "o1"), `gcusage: --organization-id "o1": filters a client's job only: give --client` + "\n"},
+		{"jobs page size too large", env, at(srv, "jobs", "query", "--page-size", "5000"), "gcusage: --page-size 5000: want 1 to 1000\n"},
+		{"jobs page size 0", env, at(srv, "jobs", "query", "--page-size", "0"), "gcusage: --page-size 0: want 1 to 1000\n"},
+		{"jobs results page size 0", env, at(srv, "jobs", "results", "j1", "--page-size", "0"), "gcusage: --page-size 0: want 1 to 1000\n"},
+		{"search page size 0", env, at(srv, "search", "--page-size", "0"), "gcusage: --page-size 0: want 1 to 1000\n"},
+		{"results page size 0", env, at(srv, "results", "e1", "--search", "--page-size", "0"), "gcusage: --page-size 0: want 1 to 1000\n"},
+		{"a job id with a slash", env, at(srv, "jobs", "results", "j/1"), `gcusage: the job id "j/1": must not contain /`},
 		{"format", env, at(srv, "query", "--format", "xml"), `--format "xml": allowed table, csv, json, ndjson`},
 		{"inverted interval", env, at(srv, "query", "--interval", "2024-02-01/2024-01-01"), `gcusage: --interval "2024-02-01/2024-01-01": end is before start` + "\n"},
 		{"empty interval", env, at(srv, "query", "--interval", "2024-02-01T00:00:00Z/2024-02-01T00:00:00Z"), `gcusage: --interval "2024-02-01T00:00:00Z/2024-02-01T00:00:00Z": end equals start`},
@@ -238,8 +248,8 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"no-wait on results", env, at(srv, "results", "id", "--no-wait"), "results: unknown flag --no-wait (see gcusage results --help)"},
 		{"results without id", env, at(srv, "results"), "results takes one execution id, got 0 arguments"},
 		{"results with an empty id", env, at(srv, "results", " "), "results: the execution id is empty"},
-		{"results of ..", env, at(srv, "results", ".."), `executionId "..": not an id`},
-		{"results of a path", env, at(srv, "results", "../../users"), `executionId "../../users": must not contain`},
+		{"results of ..", env, at(srv, "results", ".."), `gcusage: the execution id "..": not an id` + "\n"},
+		{"results of a path", env, at(srv, "results", "../../users"), `gcusage: the execution id "../../users": must not contain`},
 		{"token with a line break", map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "tok\r\nX-Evil: 1"}, at(srv, "query"), "GENESYSCLOUD_ACCESS_TOKEN"},
 		{"sort by a dimension", env, at(srv, "query", "--sort", "clientName"), `--sort "clientName": allowed Status200`},
 		{"negative top", env, at(srv, "query", "--top", "-1"), "--top -1"},
@@ -257,8 +267,8 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 				t.Errorf("exit %d, stdout %q; want 2 and nothing", o.code, o.stdout)
 			}
 			if !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 || !strings.HasPrefix(o.stderr, "gcusage: ") ||
-				strings.Count(o.stderr, "gcusage:") != 1 {
-				t.Errorf("stderr %q, want one gcusage line with %q, and one gcusage: prefix", o.stderr, tc.want)
+				strings.Count(o.stderr, "gcusage:") != 1 || strings.Contains(o.stderr, "invalid query") {
+				t.Errorf("stderr %q, want one gcusage line with %q, and one gcusage: prefix, naming what was typed", o.stderr, tc.want)
 			}
 			if n := len(srv.Requests()) + int(tr.n.Load()); n != 0 {
 				t.Errorf("%d requests sent, want none", n)
@@ -668,6 +678,30 @@ func TestHelp(t *testing.T) {
 	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") ||
 		!strings.Contains(o.stdout, "cuts a later text cell that does not fit") {
 		t.Errorf("query help lacks its flags or examples:\n%s", o.stdout)
+	}
+	// --top names the count it ranks by, as rankBy picks it: --metrics
+	// only where the command has it.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"results"}, "(default: by Requests; with --search, by Status200)"},
+		{[]string{"jobs", "results"}, "(default: by Requests)"},
+		{[]string{"summary"}, "(default: by Requests)"},
+		{[]string{"query"}, "(default: by Requests when --metrics has it, else by the first metric --metrics names)"},
+		{[]string{"jobs", "query"}, "(default: by Requests when --metrics has it, else by the first metric --metrics names)"},
+		{[]string{"search"}, "(default: by the first count --metrics names, Status200 by default)"},
+	} {
+		o := gcusage(t, nil, nil, append(tc.args, "--help")...)
+		var top string
+		for l := range strings.Lines(o.stdout) {
+			if strings.Contains(l, "--top N") {
+				top = l
+			}
+		}
+		if !strings.Contains(top, tc.want) {
+			t.Errorf("%v --help: --top reads %q, want %q", tc.args, top, tc.want)
+		}
 	}
 	// Every command that prints rows says what a cut-short run leaves.
 	for _, args := range [][]string{{"query"}, {"results"}, {"summary"}, {"search"}, {"jobs", "query"}, {"jobs", "results"}} {

@@ -137,7 +137,7 @@ func (r *rowsRun) why(o fanout.Outcome, rows int, explain func(*rowsRun, fanout.
 	err := explain(&one, o)
 	// As run says it: one "gcusage: " is enough, even where a command
 	// wraps the SDK's error ("the query by endpoint: gcusage: ...").
-	msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "gcusage: "), ": gcusage: ", ": ")
+	msg := strings.ReplaceAll(strings.TrimPrefix(errorText(err, r.conn.flags), "gcusage: "), ": gcusage: ", ": ")
 	switch {
 	case o.State == fanout.NotStarted:
 		msg = "not started: " + msg
