@@ -377,6 +377,13 @@ func TestVerboseRetryHasOnePrefix(t *testing.T) {
 	})
 }
 
+// failingWriter is a stdout on a full disk.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.ENOSPC}
+}
+
 // epipe is a stdout whose reader went away.
 type epipe struct{}
 
@@ -385,9 +392,17 @@ func (epipe) Write([]byte) (int, error) {
 }
 
 // gcusage ... | head -1: a reader that goes away ends the run quietly,
-// with exit code 0, in every format; in a process too, where SIGPIPE
-// would otherwise kill it (exit code 141).
+// with exit code 0, in every format and the help; in a process too, where
+// SIGPIPE would otherwise kill it (exit code 141).
 func TestClosedPipeIsQuiet(t *testing.T) {
+	helps := [][]string{{"summary", "--help"}, {"-h", "jobs", "query"}, {"help", "query"}, {"jobs", "help", "results"}, {"query", "help"}, {"--help"}}
+	for _, args := range helps {
+		var stderr bytes.Buffer
+		f := &Factory{Getenv: func(string) string { return "" }, Stdout: epipe{}, Stderr: &stderr, Now: clock}
+		if code := f.run(t.Context(), args); code != 0 || stderr.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 0 and nothing", args, code, stderr.String())
+		}
+	}
 	synctest.Test(t, func(t *testing.T) {
 		for _, format := range []string{"table", "csv", "json", "ndjson"} {
 			var stderr bytes.Buffer
@@ -401,7 +416,11 @@ func TestClosedPipeIsQuiet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runs := []string{"summary --help", "-h jobs query"}
 	for _, format := range []string{"table", "csv", "json", "ndjson"} {
+		runs = append(runs, "query --demo --quiet --format "+format)
+	}
+	for _, args := range runs {
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -409,13 +428,19 @@ func TestClosedPipeIsQuiet(t *testing.T) {
 		r.Close() // the reader is gone before the first row
 		var stderr bytes.Buffer
 		cmd := exec.Command(self)
-		cmd.Env = append(os.Environ(), "GCUSAGE_TEST_MAIN=query --demo --quiet --format "+format)
+		cmd.Env = append(os.Environ(), "GCUSAGE_TEST_MAIN="+args)
 		cmd.Stdout, cmd.Stderr = w, &stderr
 		err = cmd.Run()
 		w.Close()
 		if err != nil || stderr.Len() != 0 {
-			t.Errorf("%s: %v, stderr %q; want exit code 0 and nothing on stderr", format, err, stderr.String())
+			t.Errorf("%s: %v, stderr %q; want exit code 0 and nothing on stderr", args, err, stderr.String())
 		}
+	}
+	// Any other failure to write the help is an error, said once.
+	var stderr bytes.Buffer
+	f := &Factory{Getenv: func(string) string { return "" }, Stdout: failingWriter{}, Stderr: &stderr, Now: clock}
+	if code := f.run(t.Context(), []string{"query", "--help"}); code != 1 || stderr.String() != "gcusage: write /dev/stdout: no space left on device\n" {
+		t.Errorf("help on a full disk: exit %d, stderr %q; want 1 and the error", code, stderr.String())
 	}
 }
 

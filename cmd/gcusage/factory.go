@@ -35,6 +35,10 @@ type Factory struct {
 	// OpenInBrowser opens a file, by its absolute path, in the default
 	// browser (report --open); tests give one that records the path.
 	OpenInBrowser func(path string) error
+
+	// helpErr is the failure to write the help, which cobra's help
+	// function cannot return: run maps it as any other error.
+	helpErr error
 }
 
 func newFactory(getenv func(string) string, stdout, stderr io.Writer) *Factory {
@@ -53,6 +57,9 @@ func (f *Factory) run(ctx context.Context, args []string) int {
 	root := newRootCmd(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		err = f.helpErr
+	}
 	switch {
 	case err == nil:
 		return 0

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"strings"
@@ -81,6 +82,18 @@ func newRootCmd(f *Factory) *cobra.Command {
 	root.SetOut(f.Stdout)
 	root.SetErr(f.Stderr)
 	root.SetHelpTemplate(helpTemplate)
+	// Cobra's help function prints its own write error on stderr, and
+	// returns none: the help is rendered into a buffer instead, and its
+	// write's error goes to run, which ends a closed pipe quietly.
+	render := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		var b bytes.Buffer
+		out := c.OutOrStdout()
+		c.SetOut(&b)
+		render(c, args)
+		c.SetOut(out)
+		_, f.helpErr = out.Write(b.Bytes())
+	})
 	root.SetVersionTemplate(versionLine())
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
