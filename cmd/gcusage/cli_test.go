@@ -162,6 +162,39 @@ printf '%s\n' "${COMPREPLY[@]}"`
 	}
 }
 
+// No completion lists a value twice: jobs query --group-by offers the
+// values of both kinds of job, each once, and a client's alone once
+// --client is given.
+func TestCompletionValuesOnce(t *testing.T) {
+	values := func(args ...string) []string {
+		t.Helper()
+		o := gcusage(t, nil, nil, append([]string{"__complete"}, args...)...)
+		got := strings.Fields(o.stdout)
+		if len(got) == 0 || !strings.HasPrefix(got[len(got)-1], ":") {
+			t.Fatalf("%v: %q, want values and a directive", args, o.stdout)
+		}
+		return got[:len(got)-1]
+	}
+	for _, args := range [][]string{
+		{"jobs", "query", "--group-by", ""}, {"jobs", "query", "--group-by", "UserId,"}, {"jobs", "query", "--metrics", ""},
+		{"jobs", "query", "--http-method", ""}, {"jobs", "query", "--granularity", ""}, {"jobs", "query", "--sort", ""},
+		{"query", "--group-by", ""}, {"query", "--metrics", ""}, {"search", "--metrics", ""}, {"search", "--http-method", ""},
+		{"results", "e1", "--format", ""}, {"report", "--format", ""},
+	} {
+		got := values(args...)
+		if c := slices.Compact(slices.Sorted(slices.Values(got))); len(c) != len(got) {
+			t.Errorf("%v completes to %q: a value twice", args, got)
+		}
+	}
+	want := []string{"OauthClientName", "OauthClientId", "UserId", "HttpMethod", "TemplateUri", "Platform", "OrganizationId"}
+	if got := values("jobs", "query", "--group-by", ""); !slices.Equal(got, want) {
+		t.Errorf("jobs query --group-by completes to %q, want %q", got, want)
+	}
+	if got := values("jobs", "query", "--client", "c1", "--group-by", ""); !slices.Equal(got, []string{"OrganizationId", "HttpMethod", "TemplateUri", "Platform"}) {
+		t.Errorf("jobs query --client c1 --group-by completes to %q, want a client's job's values", got)
+	}
+}
+
 // query and jobs query print the same csv header for the same grouping;
 // a jobs table ends with a TOTAL line; --sort takes the names of query's
 // and is checked before anything is sent; --top works.

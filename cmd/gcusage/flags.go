@@ -91,12 +91,12 @@ func completeItem[T ~string](values []T, toComplete string) ([]string, cobra.She
 }
 
 // matching returns prefix+value for each value that starts with typed, in
-// any case, and is not in taken.
+// any case, and is not in taken, each once.
 func matching[T ~string](values []T, prefix, typed string, taken []string) []string {
 	var out []string
 	for _, v := range values {
 		s := string(v)
-		if strings.HasPrefix(strings.ToLower(s), strings.ToLower(typed)) && indexFold(taken, s) < 0 {
+		if strings.HasPrefix(strings.ToLower(s), strings.ToLower(typed)) && indexFold(taken, s) < 0 && !slices.Contains(out, prefix+s) {
 			out = append(out, prefix+s)
 		}
 	}

@@ -110,7 +110,14 @@ func NewCmdJobsQuery(f *Factory, runF func(*JobsQueryOptions) error) *cobra.Comm
 	addProfileFlags(cmd, f, &o.Conn.Profiles, true)
 	fs.BoolVar(&o.Conn.NoWait, "no-wait", false, "start the job (an interval of at most 90 days), print its id on stdout and the command that reads it on stderr")
 	completeEnum(cmd, "granularity", client.Granularities())
-	completeList(cmd, "group-by", append(strs(client.JobsGroupBys()), strs(client.ClientJobsGroupBys())...))
+	// --group-by completes the values of a client's job once --client is
+	// given, else of either kind, each once.
+	cmd.RegisterFlagCompletionFunc("group-by", func(c *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if c.Flags().Changed("client") {
+			return completeItem(client.ClientJobsGroupBys(), toComplete)
+		}
+		return completeItem(append(strs(client.JobsGroupBys()), strs(client.ClientJobsGroupBys())...), toComplete)
+	})
 	completeList(cmd, "metrics", client.Metrics())
 	completeList(cmd, "http-method", client.JobsHTTPMethods())
 	leaf(cmd, noArgs("jobs query"), func(c *cobra.Command, _ []string) error {
