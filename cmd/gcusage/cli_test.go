@@ -92,6 +92,24 @@ func TestHelpFromTheTree(t *testing.T) {
 	if o.code != 2 || !strings.Contains(o.stderr, "(flags start with --)") {
 		t.Errorf("-bogus: exit %d, stderr %q; want 2 and flags start with --", o.code, o.stderr)
 	}
+	// A long flag with one dash, as Go's flag package takes it, gets its
+	// two-dash form, not pflag's reading of it as shorthands.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-help"}, "gcusage: -help: long flags take two dashes: --help (see gcusage --help)\n"},
+		{[]string{"query", "-help"}, "gcusage: query: -help: long flags take two dashes: --help (see gcusage query --help)\n"},
+		{[]string{"query", "-format", "csv"}, "gcusage: query: -format: long flags take two dashes: --format (see gcusage query --help)\n"},
+		{[]string{"query", "--demo", "-since=7d"}, "gcusage: query: -since: long flags take two dashes: --since (see gcusage query --help)\n"},
+		{[]string{"jobs", "query", "-verbose"}, "gcusage: jobs query: -verbose: long flags take two dashes: --verbose (see gcusage jobs query --help)\n"},
+		{[]string{"-version"}, "gcusage: -version: long flags take two dashes: --version (see gcusage --help)\n"},
+		{[]string{"-format", "csv"}, "gcusage: -format: long flags take two dashes, after their command: gcusage query --format (see gcusage --help)\n"},
+	} {
+		if o := gcusage(t, nil, nil, tc.args...); o.code != 2 || o.stdout != "" || o.stderr != tc.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", tc.args, o.code, o.stdout, o.stderr, tc.want)
+		}
+	}
 	if o := gcusage(t, nil, nil, "jobs"); o.code != 2 || o.stderr != "gcusage: jobs needs a subcommand: query, results or help (see gcusage jobs --help)\n" {
 		t.Errorf("jobs: exit %d, stderr %q", o.code, o.stderr)
 	}

@@ -54,8 +54,7 @@ func newFactory(getenv func(string) string, stdout, stderr io.Writer) *Factory {
 // for SIGTERM), 1 for any other failure. Every error comes up to here and
 // is said in one line on stderr.
 func (f *Factory) run(ctx context.Context, args []string) int {
-	root := newRootCmd(f)
-	root.SetArgs(args)
+	root := newRootCmd(f, args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		err = f.helpErr
