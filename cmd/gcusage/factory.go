@@ -225,7 +225,10 @@ func (f *Factory) options(c *ConnOptions) ([]client.Option, error) {
 		source, name = regionVar, f.Getenv(regionVar)
 	}
 	r, ok := client.LookupRegion(name)
-	if name != "" && !ok {
+	switch {
+	case strings.Contains(name, "@"): // user:password@host: never printed
+		return nil, usagef("%s: it holds an @, as user information (user:password@) does, which is not shown here: give a region key such as eu-west-1, or a domain such as mypurecloud.ie (see gcusage regions)", source)
+	case name != "" && !ok:
 		return nil, usagef("%s %q: unknown region: allowed %s, or their domains (see gcusage regions)", source, name, strings.Join(regionKeys(), ", "))
 	}
 	if apiURL == "" || loginURL == "" && token == "" { // a token needs no login

@@ -241,6 +241,9 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"negative timeout", env, at(srv, "query", "--timeout", "-1m"), "--timeout -1m0s: want a positive duration such as 30m, or 0"},
 		{"negative timeout of results", env, at(srv, "results", "some-id", "--timeout", "-5s"), "--timeout -5s: want a positive duration"},
 		{"unknown region", env, []string{"query", "--region", "mars-1"}, `--region "mars-1": unknown region: allowed us-east-1`},
+		{"a region with user information", env, []string{"query", "--region", "admin:PW-3f9a@mypurecloud.ie"}, "gcusage: --region: it holds an @, as user information (user:password@) does, which is not shown here"},
+		{"a region variable with user information", map[string]string{"GENESYSCLOUD_REGION": "https://admin:PW-3f9a@mypurecloud.ie", "GENESYSCLOUD_ACCESS_TOKEN": "t"},
+			[]string{"query"}, "gcusage: GENESYSCLOUD_REGION: it holds an @"},
 		{"unknown region in the env, with both URLs", map[string]string{"GENESYSCLOUD_REGION": "eu-wets-1", "GENESYSCLOUD_ACCESS_TOKEN": "t"},
 			at(srv, "query"), `GENESYSCLOUD_REGION "eu-wets-1": unknown region: allowed us-east-1`},
 		{"demo with url", env, at(srv, "query", "--demo"), "--demo runs against an in-process stub"},
@@ -266,7 +269,7 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 			if o.code != 2 || o.stdout != "" {
 				t.Errorf("exit %d, stdout %q; want 2 and nothing", o.code, o.stdout)
 			}
-			if !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 || !strings.HasPrefix(o.stderr, "gcusage: ") ||
+			if !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 || !strings.HasPrefix(o.stderr, "gcusage: ") || strings.Contains(o.stderr, "PW-3f9a") ||
 				strings.Count(o.stderr, "gcusage:") != 1 || strings.Contains(o.stderr, "invalid query") {
 				t.Errorf("stderr %q, want one gcusage line with %q, and one gcusage: prefix, naming what was typed", o.stderr, tc.want)
 			}
