@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -80,7 +81,7 @@ func addProfileFlags(cmd *cobra.Command, f *Factory, p *ProfileOptions, many boo
 		if err != nil || lerr != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		return completeItem(cfg.Names(), toComplete)
+		return completeItem(slices.DeleteFunc(cfg.Names(), func(n string) bool { return !profiles.Typable(n) }), toComplete)
 	})
 }
 

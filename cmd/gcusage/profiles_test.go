@@ -395,6 +395,12 @@ func TestProfilesUsageErrorsSendNothing(t *testing.T) {
 			`:1: profile "demo-prod": no credentials: want client_credentials (the OAuth client id) and client_secret, or access_token`},
 		{"unknown environment", []string{"query", "--profile", "demo-prod,acme-prod", "--config", bad}, `:30: profile "acme-prod": environment "eu-west-9": unknown region`},
 		{"unknown region for all", []string{"query", "--all-profiles", "--config", good, "--region", "mars-1"}, `--region "mars-1": unknown region`},
+		{"a region with user information", []string{"query", "--all-profiles", "--config", good, "--region", "admin:s3cr3t-value@mypurecloud.ie"}, `--region (not shown: it holds an @`},
+		{"an environment with user information", []string{"query", "--profile", "acme", "--config", writeFile(t, "[acme]\naccess_token = \"t\"\nenvironment = \"user:S3CR3T-VALUE@MyPureCloud.ie\"\n")},
+			`:1: profile "acme": environment (not shown: it holds an @, as user information does)`},
+		{"a name with a comma", []string{"jobs", "query", "--all-profiles", "--config", writeFile(t, mustRead(t, good)+"[\"acme, inc\"]\naccess_token = \"t\"\n")},
+			`:26: profile "acme, inc": the name holds a comma, which splits --profile's list: rename the table, such as [acme-prod], to run it`},
+		{"a directory for --config", []string{"query", "--profile", "acme", "--config", env["HOME"]}, env["HOME"] + ": not a regular file (a directory)"},
 		{"profile and all", []string{"query", "--profile", "globex", "--all-profiles", "--config", good}, "--profile and --all-profiles: give one of them"},
 		{"empty profile", []string{"query", "--profile", "", "--config", good}, `--profile "": give a profile name`},
 		{"parallel 0", []string{"query", "--all-profiles", "--config", good, "--parallel", "0"}, "--parallel 0: want at least 1 profile at a time (default 4)"},
@@ -414,7 +420,7 @@ func TestProfilesUsageErrorsSendNothing(t *testing.T) {
 			if o.code != 2 || o.stdout != "" || !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and one line with %q", o.code, o.stdout, o.stderr, tc.want)
 			}
-			if strings.Contains(o.stderr, "s3cr3t-value") {
+			if strings.Contains(strings.ToLower(o.stderr), "s3cr3t-value") {
 				t.Errorf("stderr %q quotes the file's value", o.stderr)
 			}
 			if n := len(srv.Requests()) + int(tr.n.Load()); n != 0 {
