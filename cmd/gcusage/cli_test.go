@@ -92,6 +92,24 @@ func TestHelpFromTheTree(t *testing.T) {
 	if o.code != 2 || !strings.Contains(o.stderr, "(flags start with --)") {
 		t.Errorf("-bogus: exit %d, stderr %q; want 2 and flags start with --", o.code, o.stderr)
 	}
+	// A long flag with one dash, as Go's flag package takes it, gets its
+	// two-dash form, not pflag's reading of it as shorthands.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-help"}, "gcusage: -help: long flags take two dashes: --help (see gcusage --help)\n"},
+		{[]string{"query", "-help"}, "gcusage: query: -help: long flags take two dashes: --help (see gcusage query --help)\n"},
+		{[]string{"query", "-format", "csv"}, "gcusage: query: -format: long flags take two dashes: --format (see gcusage query --help)\n"},
+		{[]string{"query", "--demo", "-since=7d"}, "gcusage: query: -since: long flags take two dashes: --since (see gcusage query --help)\n"},
+		{[]string{"jobs", "query", "-verbose"}, "gcusage: jobs query: -verbose: long flags take two dashes: --verbose (see gcusage jobs query --help)\n"},
+		{[]string{"-version"}, "gcusage: -version: long flags take two dashes: --version (see gcusage --help)\n"},
+		{[]string{"-format", "csv"}, "gcusage: -format: long flags take two dashes, after their command: gcusage query --format (see gcusage --help)\n"},
+	} {
+		if o := gcusage(t, nil, nil, tc.args...); o.code != 2 || o.stdout != "" || o.stderr != tc.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", tc.args, o.code, o.stdout, o.stderr, tc.want)
+		}
+	}
 	if o := gcusage(t, nil, nil, "jobs"); o.code != 2 || o.stderr != "gcusage: jobs needs a subcommand: query, results or help (see gcusage jobs --help)\n" {
 		t.Errorf("jobs: exit %d, stderr %q", o.code, o.stderr)
 	}
@@ -159,6 +177,39 @@ printf '%s\n' "${COMPREPLY[@]}"`
 				t.Errorf("%q completes to %q, want %q among them", tc.line, got, w)
 			}
 		}
+	}
+}
+
+// No completion lists a value twice: jobs query --group-by offers the
+// values of both kinds of job, each once, and a client's alone once
+// --client is given.
+func TestCompletionValuesOnce(t *testing.T) {
+	values := func(args ...string) []string {
+		t.Helper()
+		o := gcusage(t, nil, nil, append([]string{"__complete"}, args...)...)
+		got := strings.Fields(o.stdout)
+		if len(got) == 0 || !strings.HasPrefix(got[len(got)-1], ":") {
+			t.Fatalf("%v: %q, want values and a directive", args, o.stdout)
+		}
+		return got[:len(got)-1]
+	}
+	for _, args := range [][]string{
+		{"jobs", "query", "--group-by", ""}, {"jobs", "query", "--group-by", "UserId,"}, {"jobs", "query", "--metrics", ""},
+		{"jobs", "query", "--http-method", ""}, {"jobs", "query", "--granularity", ""}, {"jobs", "query", "--sort", ""},
+		{"query", "--group-by", ""}, {"query", "--metrics", ""}, {"search", "--metrics", ""}, {"search", "--http-method", ""},
+		{"results", "e1", "--format", ""}, {"report", "--format", ""},
+	} {
+		got := values(args...)
+		if c := slices.Compact(slices.Sorted(slices.Values(got))); len(c) != len(got) {
+			t.Errorf("%v completes to %q: a value twice", args, got)
+		}
+	}
+	want := []string{"OauthClientName", "OauthClientId", "UserId", "HttpMethod", "TemplateUri", "Platform", "OrganizationId"}
+	if got := values("jobs", "query", "--group-by", ""); !slices.Equal(got, want) {
+		t.Errorf("jobs query --group-by completes to %q, want %q", got, want)
+	}
+	if got := values("jobs", "query", "--client", "c1", "--group-by", ""); !slices.Equal(got, []string{"OrganizationId", "HttpMethod", "TemplateUri", "Platform"}) {
+		t.Errorf("jobs query --client c1 --group-by completes to %q, want a client's job's values", got)
 	}
 }
 
@@ -230,17 +281,33 @@ func testJobsNoWait(t *testing.T) {
 	}
 }
 
-// A URL with a password in it is refused without printing the password,
-// with or without its scheme.
+// A URL with an @ anywhere is refused without printing the password,
+// however malformed the rest (no scheme, one slash, the @ in the path);
+// so is a query or a fragment, which may hold a key.
 func TestNoSecretFromURLs(t *testing.T) {
 	for _, flag := range []string{"--api-url", "--login-url"} {
-		for _, u := range []string{"admin:PW-3f9a@127.0.0.1:8765", "http://admin:PW-3f9a@127.0.0.1:8765", "https://admin:PW-3f9a@api.example.com/x"} {
+		for _, tc := range []struct{ url, want string }{
+			{"admin:PW-3f9a@127.0.0.1:8765", "the URL holds an @"},
+			{"http://admin:PW-3f9a@127.0.0.1:8765", "the URL holds an @"},
+			{"https://admin:PW-3f9a@api.example.com/x", "the URL holds an @"},
+			{"https:/admin:PW-3f9a@host", "the URL holds an @"},
+			{"https:admin:PW-3f9a@host", "the URL holds an @"},
+			{"http://h/PW-3f9a@y", "the URL holds an @"},
+			{"https://admin:PW-3f9a@", "the URL holds an @"},
+			{"@PW-3f9a", "the URL holds an @"},
+			{"https://api.example.com/?key=PW-3f9a", "the URL holds a query or a fragment"},
+			{"https://api.example.com#PW-3f9a", "the URL holds a query or a fragment"},
+		} {
 			var tr refusing
-			o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "t"}, &tr, "query", "--api-url", "http://127.0.0.1:1", "--login-url", "http://127.0.0.1:1", flag, u)
-			if o.code != 2 || strings.Contains(o.stdout+o.stderr, "PW-3f9a") || !strings.Contains(o.stderr, flag+": the URL holds user information") || tr.n.Load() != 0 {
-				t.Errorf("%s %s: exit %d, stderr %q; want 2, no password and nothing sent", flag, u, o.code, o.stderr)
+			o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "t"}, &tr, "query", "--api-url", "http://127.0.0.1:1", "--login-url", "http://127.0.0.1:1", flag, tc.url)
+			if o.code != 2 || strings.Contains(o.stdout+o.stderr, "PW-3f9a") || !strings.Contains(o.stderr, flag+": "+tc.want) || tr.n.Load() != 0 {
+				t.Errorf("%s %s: exit %d, stderr %q; want 2, %q, no password and nothing sent", flag, tc.url, o.code, o.stderr, tc.want)
 			}
 		}
+	}
+	o := gcusage(t, map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "t"}, nil, "query", "--api-url", "https:/api.example.com")
+	if o.code != 2 || !strings.Contains(o.stderr, `--api-url "https:/api.example.com": want two slashes after the scheme, as in https://api.example.com`) {
+		t.Errorf("one slash: exit %d, stderr %q; want 2 and the URL with two", o.code, o.stderr)
 	}
 }
 
@@ -361,6 +428,13 @@ func TestVerboseRetryHasOnePrefix(t *testing.T) {
 	})
 }
 
+// failingWriter is a stdout on a full disk.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.ENOSPC}
+}
+
 // epipe is a stdout whose reader went away.
 type epipe struct{}
 
@@ -369,9 +443,17 @@ func (epipe) Write([]byte) (int, error) {
 }
 
 // gcusage ... | head -1: a reader that goes away ends the run quietly,
-// with exit code 0, in every format; in a process too, where SIGPIPE
-// would otherwise kill it (exit code 141).
+// with exit code 0, in every format and the help; in a process too, where
+// SIGPIPE would otherwise kill it (exit code 141).
 func TestClosedPipeIsQuiet(t *testing.T) {
+	helps := [][]string{{"summary", "--help"}, {"-h", "jobs", "query"}, {"help", "query"}, {"jobs", "help", "results"}, {"query", "help"}, {"--help"}}
+	for _, args := range helps {
+		var stderr bytes.Buffer
+		f := &Factory{Getenv: func(string) string { return "" }, Stdout: epipe{}, Stderr: &stderr, Now: clock}
+		if code := f.run(t.Context(), args); code != 0 || stderr.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 0 and nothing", args, code, stderr.String())
+		}
+	}
 	synctest.Test(t, func(t *testing.T) {
 		for _, format := range []string{"table", "csv", "json", "ndjson"} {
 			var stderr bytes.Buffer
@@ -385,7 +467,11 @@ func TestClosedPipeIsQuiet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runs := []string{"summary --help", "-h jobs query"}
 	for _, format := range []string{"table", "csv", "json", "ndjson"} {
+		runs = append(runs, "query --demo --quiet --format "+format)
+	}
+	for _, args := range runs {
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -393,13 +479,19 @@ func TestClosedPipeIsQuiet(t *testing.T) {
 		r.Close() // the reader is gone before the first row
 		var stderr bytes.Buffer
 		cmd := exec.Command(self)
-		cmd.Env = append(os.Environ(), "GCUSAGE_TEST_MAIN=query --demo --quiet --format "+format)
+		cmd.Env = append(os.Environ(), "GCUSAGE_TEST_MAIN="+args)
 		cmd.Stdout, cmd.Stderr = w, &stderr
 		err = cmd.Run()
 		w.Close()
 		if err != nil || stderr.Len() != 0 {
-			t.Errorf("%s: %v, stderr %q; want exit code 0 and nothing on stderr", format, err, stderr.String())
+			t.Errorf("%s: %v, stderr %q; want exit code 0 and nothing on stderr", args, err, stderr.String())
 		}
+	}
+	// Any other failure to write the help is an error, said once.
+	var stderr bytes.Buffer
+	f := &Factory{Getenv: func(string) string { return "" }, Stdout: failingWriter{}, Stderr: &stderr, Now: clock}
+	if code := f.run(t.Context(), []string{"query", "--help"}); code != 1 || stderr.String() != "gcusage: write /dev/stdout: no space left on device\n" {
+		t.Errorf("help on a full disk: exit %d, stderr %q; want 1 and the error", code, stderr.String())
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // from the command tree by cobra/doc, in one page whose links are anchors.
 func cliReference(t *testing.T) string {
 	t.Helper()
-	root := newRootCmd(&Factory{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard, Now: time.Now})
+	root := newRootCmd(&Factory{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard, Now: time.Now}, nil)
 	var b bytes.Buffer
 	b.WriteString("<!-- Generated from the command tree by `make generate` (cmd/gcusage/docs_test.go): do not edit. -->\n\n" +
 		"# gcusage command reference\n\n" +

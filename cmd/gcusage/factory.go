@@ -35,6 +35,10 @@ type Factory struct {
 	// OpenInBrowser opens a file, by its absolute path, in the default
 	// browser (report --open); tests give one that records the path.
 	OpenInBrowser func(path string) error
+
+	// helpErr is the failure to write the help, which cobra's help
+	// function cannot return: run maps it as any other error.
+	helpErr error
 }
 
 func newFactory(getenv func(string) string, stdout, stderr io.Writer) *Factory {
@@ -50,9 +54,11 @@ func newFactory(getenv func(string) string, stdout, stderr io.Writer) *Factory {
 // for SIGTERM), 1 for any other failure. Every error comes up to here and
 // is said in one line on stderr.
 func (f *Factory) run(ctx context.Context, args []string) int {
-	root := newRootCmd(f)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	root := newRootCmd(f, args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		err = f.helpErr
+	}
 	switch {
 	case err == nil:
 		return 0
@@ -61,7 +67,7 @@ func (f *Factory) run(ctx context.Context, args []string) int {
 		// was printed, as far as it read.
 		return 0
 	}
-	msg := strings.Join(strings.Fields(err.Error()), " ")
+	msg := strings.Join(strings.Fields(errorText(err, cmd.Flags())), " ")
 	// An SDK error that a command wraps, such as the report's "the query
 	// by endpoint: gcusage: ...", keeps its prefix inside: one is enough.
 	msg = strings.ReplaceAll(msg, ": gcusage: ", ": ")
@@ -219,7 +225,10 @@ func (f *Factory) options(c *ConnOptions) ([]client.Option, error) {
 		source, name = regionVar, f.Getenv(regionVar)
 	}
 	r, ok := client.LookupRegion(name)
-	if name != "" && !ok {
+	switch {
+	case strings.Contains(name, "@"): // user:password@host: never printed
+		return nil, usagef("%s: it holds an @, as user information (user:password@) does, which is not shown here: give a region key such as eu-west-1, or a domain such as mypurecloud.ie (see gcusage regions)", source)
+	case name != "" && !ok:
 		return nil, usagef("%s %q: unknown region: allowed %s, or their domains (see gcusage regions)", source, name, strings.Join(regionKeys(), ", "))
 	}
 	if apiURL == "" || loginURL == "" && token == "" { // a token needs no login
@@ -254,25 +263,28 @@ func regionKeys() []string {
 	return keys
 }
 
-// checkURL refuses a base URL with credentials in it, which every hint
-// would print, without printing them; and one without its scheme, such as
-// 127.0.0.1:8765, with the URL it was most likely meant to be.
+// checkURL refuses a base URL with an @ anywhere (user:password@, however
+// malformed the rest), which every hint would print, or a query or a
+// fragment, which may hold a key, without printing any of it; and one
+// without its scheme, such as 127.0.0.1:8765, or with one slash after it,
+// with the URL it was most likely meant to be.
 func checkURL(flagName, u string) error {
-	if u == "" {
+	switch {
+	case u == "":
+		return nil
+	case strings.Contains(u, "@"):
+		return usagef("--%s: the URL holds an @, as user information (user:password@) does; it is not shown here and never sent: "+
+			"give the base URL alone, such as https://api.mypurecloud.com, and the credentials in %s and %s or %s", flagName, idVar, secretVar, tokenVar)
+	case strings.ContainsAny(u, "?#"):
+		return usagef("--%s: the URL holds a query or a fragment (? or #), which is not shown here and never sent: "+
+			"give the base URL alone, such as https://api.mypurecloud.com", flagName)
+	case strings.Contains(u, "://"):
 		return nil
 	}
-	rest := u
-	if _, after, ok := strings.Cut(u, "://"); ok {
-		rest = after
+	if s, rest, ok := strings.Cut(u, ":"); ok && (strings.EqualFold(s, "http") || strings.EqualFold(s, "https")) {
+		return usagef("--%s %q: want two slashes after the scheme, as in %s", flagName, u, s+"://"+strings.TrimLeft(rest, "/"))
 	}
-	hostPart, _, _ := strings.Cut(rest, "/")
-	if at := strings.LastIndex(hostPart, "@"); at >= 0 {
-		return usagef("--%s: the URL holds user information (user:password@), which is not shown here and never sent: "+
-			"give the host alone, and the credentials in %s and %s or %s", flagName, idVar, secretVar, tokenVar)
-	}
-	if strings.Contains(u, "://") {
-		return nil
-	}
+	hostPart, _, _ := strings.Cut(u, "/")
 	scheme := "https://"
 	host, _, err := net.SplitHostPort(hostPart)
 	if err != nil {
@@ -305,7 +317,7 @@ func (f *Factory) observers(c *ConnOptions) []client.Option {
 	// The SDK refuses an interval that ends after today by its clock,
 	// which must be the command's: tests move it, and the CLI's own
 	// interval rule has cut the interval at today by the same clock.
-	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c))}
+	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c, ""))}
 	// What failed and which attempt comes next: on the progress line of a
 	// terminal, and on stderr with --verbose, so that a retried failure is
 	// never silent.
@@ -328,9 +340,10 @@ func (f *Factory) observers(c *ConnOptions) []client.Option {
 	return opts
 }
 
-// logger logs the client's records on stderr: warnings, errors only with
-// --quiet, and each attempt with --verbose.
-func (f *Factory) logger(c *ConnOptions) *slog.Logger {
+// logger logs the client's records on stderr as the CLI's other lines
+// read (lineHandler): warnings, errors only with --quiet, and each attempt
+// with --verbose. label names the org of a run over several.
+func (f *Factory) logger(c *ConnOptions, label string) *slog.Logger {
 	level := slog.LevelWarn
 	switch {
 	case c.Verbose:
@@ -338,7 +351,7 @@ func (f *Factory) logger(c *ConnOptions) *slog.Logger {
 	case c.Quiet:
 		level = slog.LevelError
 	}
-	return slog.New(withoutCap{slog.NewTextHandler(f.Stderr, &slog.HandlerOptions{Level: level})})
+	return slog.New(newLineHandler(f.Stderr, level, label))
 }
 
 // retried says what failed and which attempt comes next.
@@ -351,24 +364,6 @@ func retried(e client.RetryEvent) string {
 	}
 	return fmt.Sprintf("%s %s: %s; attempt %d in %s", e.Method, e.Path, cause, e.Attempt+1, e.Delay.Round(100*time.Millisecond))
 }
-
-// withoutCap drops the SDK's record of a search stopped at the API's cap:
-// the command prints its own warning, with the cap and what to do, even
-// with --quiet, and once is enough.
-type withoutCap struct{ slog.Handler }
-
-func (h withoutCap) Handle(ctx context.Context, r slog.Record) error {
-	if strings.Contains(r.Message, "the search stopped at the API's cap") {
-		return nil
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h withoutCap) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return withoutCap{h.Handler.WithAttrs(attrs)}
-}
-
-func (h withoutCap) WithGroup(name string) slog.Handler { return withoutCap{h.Handler.WithGroup(name)} }
 
 // envNames are the variables the CLI reads the credential options from.
 var envNames = map[string]string{

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -88,12 +91,12 @@ func completeItem[T ~string](values []T, toComplete string) ([]string, cobra.She
 }
 
 // matching returns prefix+value for each value that starts with typed, in
-// any case, and is not in taken.
+// any case, and is not in taken, each once.
 func matching[T ~string](values []T, prefix, typed string, taken []string) []string {
 	var out []string
 	for _, v := range values {
 		s := string(v)
-		if strings.HasPrefix(strings.ToLower(s), strings.ToLower(typed)) && indexFold(taken, s) < 0 {
+		if strings.HasPrefix(strings.ToLower(s), strings.ToLower(typed)) && indexFold(taken, s) < 0 && !slices.Contains(out, prefix+s) {
 			out = append(out, prefix+s)
 		}
 	}
@@ -113,17 +116,21 @@ type OutputOptions struct {
 }
 
 // addOutputFlags defines --format, --sort, --top and --csv-raw on cmd;
-// counts are the metrics the command's rows can have.
-func addOutputFlags(cmd *cobra.Command, o *OutputOptions, counts []gen.Metric) {
+// counts are the metrics the command's rows can have, and rankedBy says
+// which one --top ranks by without --sort, as rankBy picks it.
+func addOutputFlags(cmd *cobra.Command, o *OutputOptions, counts []gen.Metric, rankedBy string) {
 	fs := cmd.Flags()
 	o.counts = counts
 	fs.StringVar(&o.Format, "format", "table", "output `format`: "+strings.Join(output.Formats, ", "))
 	fs.StringVar(&o.Sort, "sort", "", "print the rows largest first by this `metric`: "+join(counts)+" (holds the rows in memory)")
-	fs.IntVar(&o.Top, "top", 0, "print only the first `N` rows of --sort (default: by Requests when the rows have it, else by the first metric --metrics names)")
+	fs.IntVar(&o.Top, "top", 0, "print only the first `N` rows of --sort (default: by "+rankedBy+")")
 	fs.BoolVar(&o.CSVRaw, "csv-raw", false, "keep csv text exact: by default a cell starting with = + - @ tab or CR gets a leading ' so that a spreadsheet shows it as text")
 	completeEnum(cmd, "format", output.Formats)
 	completeEnum(cmd, "sort", counts)
 }
+
+// rankedByMetrics is what --top ranks by in a command with --metrics.
+const rankedByMetrics = "Requests when --metrics has it, else by the first metric --metrics names"
 
 // writerOptions checks the output flags, before anything is sent, and
 // returns how to print rows of cols.
@@ -178,4 +185,97 @@ func visitSet(fs *pflag.FlagSet, fn func(*pflag.Flag)) {
 	if fs != nil {
 		fs.Visit(fn)
 	}
+}
+
+// sdkFields name what gives each field of the SDK's queries on the
+// command line: the flag, or the argument of a command without that flag
+// (summary's client id). A *client.ValidationError names the field, which
+// the user never typed.
+var sdkFields = map[string]struct{ flag, arg string }{
+	"interval":         {"interval", ""},
+	"granularity":      {"granularity", ""},
+	"metrics":          {"metrics", ""},
+	"groupBy":          {"group-by", ""},
+	"httpMethods":      {"http-method", ""},
+	"oauthClientNames": {"client-name", ""},
+	"templateUris":     {"template-uri", ""},
+	"platforms":        {"platform", ""},
+	"userIds":          {"user-id", ""},
+	"oauthClientIds":   {"oauth-client-id", ""},
+	"organizationIds":  {"organization-id", ""},
+	"pageSize":         {"page-size", ""},
+	"days":             {"days", ""},
+	"clientId":         {"client", "the OAuth client id"},
+	"executionId":      {"", "the execution id"},
+	"jobId":            {"", "the job id"},
+}
+
+// sdkWords are the SDK's names in a ValidationError's reason, said as the
+// command line says them.
+var sdkWords = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`duplicate of \w+\[\d+\]`), "given twice"},
+	{regexp.MustCompile(`\bset ClientID\b`), "give --client"},
+}
+
+// errorText is err's text, in which a *client.ValidationError, which
+// names the SDK's field (groupBy[0], pageSize), names instead what the
+// user typed for it on the command line of fs (--group-by, --page-size):
+// `--group-by "UserId": a query of one OAuth client cannot group by it;
+// allowed ...`, as the CLI's own usage errors read.
+func errorText(err error, fs *pflag.FlagSet) string {
+	text := err.Error()
+	var ve *client.ValidationError
+	if !errors.As(err, &ve) {
+		return text
+	}
+	field, _, _ := strings.Cut(ve.Field, "[")
+	name := "the " + field
+	if f, ok := sdkFields[field]; ok {
+		switch {
+		case f.flag != "" && fs != nil && fs.Lookup(f.flag) != nil:
+			name = "--" + f.flag
+		case f.arg != "":
+			name = f.arg
+		case f.flag != "":
+			name = "--" + f.flag
+		}
+	}
+	said := name
+	if ve.Value != "" {
+		v := ve.Value
+		if len(v) > maxValue {
+			v = strings.ToValidUTF8(v[:maxValue], "") + "…"
+		}
+		said += " " + strconv.Quote(v)
+	}
+	reason := ve.Reason
+	for _, w := range sdkWords {
+		reason = w.re.ReplaceAllString(reason, w.with)
+	}
+	sep := ": "
+	if reason != "" {
+		said += sep + reason
+		sep = "; "
+	}
+	if len(ve.Allowed) > 0 {
+		said += sep + "allowed " + strings.Join(ve.Allowed, ", ")
+	}
+	return strings.Replace(text, strings.TrimPrefix(ve.Error(), "gcusage: "), said, 1)
+}
+
+// maxValue caps a value quoted in an error: a flag's value may be a
+// megabyte long.
+const maxValue = 200
+
+// checkPageSize refuses a --page-size outside the API's 1 to 1000, before
+// anything is sent (the SDK would take 0 for 1000; the help says 1 to
+// 1000).
+func checkPageSize(n int) error {
+	if n < 1 || n > client.MaxPageSize {
+		return usagef("--page-size %d: want 1 to %d", n, client.MaxPageSize)
+	}
+	return nil
 }

@@ -104,13 +104,20 @@ func NewCmdJobsQuery(f *Factory, runF func(*JobsQueryOptions) error) *cobra.Comm
 	fs.StringVar(&o.ClientID, "client", "", "query one OAuth client's job (`CLIENT_ID`) instead of the organization's")
 	fs.IntVar(&o.PageSize, "page-size", 1000, "entities per page, 1 to 1000")
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "windows run at once")
-	addOutputFlags(cmd, &o.Out, client.Metrics())
+	addOutputFlags(cmd, &o.Out, client.Metrics(), rankedByMetrics)
 	addConnFlags(fs, &o.Conn)
 	addDemoFlag(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, true)
 	fs.BoolVar(&o.Conn.NoWait, "no-wait", false, "start the job (an interval of at most 90 days), print its id on stdout and the command that reads it on stderr")
 	completeEnum(cmd, "granularity", client.Granularities())
-	completeList(cmd, "group-by", append(strs(client.JobsGroupBys()), strs(client.ClientJobsGroupBys())...))
+	// --group-by completes the values of a client's job once --client is
+	// given, else of either kind, each once.
+	cmd.RegisterFlagCompletionFunc("group-by", func(c *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if c.Flags().Changed("client") {
+			return completeItem(client.ClientJobsGroupBys(), toComplete)
+		}
+		return completeItem(append(strs(client.JobsGroupBys()), strs(client.ClientJobsGroupBys())...), toComplete)
+	})
 	completeList(cmd, "metrics", client.Metrics())
 	completeList(cmd, "http-method", client.JobsHTTPMethods())
 	leaf(cmd, noArgs("jobs query"), func(c *cobra.Command, _ []string) error {
@@ -127,7 +134,10 @@ func jobsQueryRun(ctx context.Context, o *JobsQueryOptions) error {
 	q := client.JobQuery{ClientID: o.ClientID, PageSize: o.PageSize, TemplateURIs: textList(o.TemplateURIs), Platforms: textList(o.Platforms),
 		UserIDs: textList(o.UserIDs), OAuthClientIDs: textList(o.OAuthClientIDs), OrganizationIDs: textList(o.OrganizationIDs)}
 	var note string
-	var err error
+	err := checkPageSize(o.PageSize)
+	if err != nil {
+		return err
+	}
 	if q.Interval, note, err = o.Span.interval(f.Now()); err != nil {
 		return err
 	}
@@ -349,7 +359,7 @@ func NewCmdJobsResults(f *Factory, runF func(*JobsResultsOptions) error) *cobra.
 	fs := cmd.Flags()
 	fs.StringVar(&o.ClientID, "client", "", "the OAuth client (`CLIENT_ID`) of a client's job")
 	fs.IntVar(&o.PageSize, "page-size", 1000, "entities per page, 1 to 1000")
-	addOutputFlags(cmd, &o.Out, client.Metrics())
+	addOutputFlags(cmd, &o.Out, client.Metrics(), "Requests")
 	addConnFlags(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, false)
 	leaf(cmd, func(a []string) error {
@@ -368,6 +378,9 @@ func NewCmdJobsResults(f *Factory, runF func(*JobsResultsOptions) error) *cobra.
 }
 
 func jobsResultsRun(ctx context.Context, o *JobsResultsOptions) error {
+	if err := checkPageSize(o.PageSize); err != nil {
+		return err
+	}
 	wo, err := o.Out.writerOptions(allEntityColumns())
 	if err != nil {
 		return err

@@ -46,7 +46,7 @@ func NewCmdSummary(f *Factory, runF func(*SummaryOptions) error) *cobra.Command 
 	}
 	fs := cmd.Flags()
 	fs.IntVar(&o.Days, "days", 7, "summarize the last `N` days")
-	addOutputFlags(cmd, &o.Out, client.Metrics())
+	addOutputFlags(cmd, &o.Out, client.Metrics(), "Requests")
 	addConnFlags(fs, &o.Conn)
 	addDemoFlag(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, true)
@@ -149,7 +149,7 @@ func NewCmdSearch(f *Factory, runF func(*SearchOptions) error) *cobra.Command {
 	fs.StringVar(&o.HTTPMethods, "http-method", "", "comma `list` of "+join(client.HTTPMethods())+" to keep")
 	fs.StringVar(&o.TemplateURIs, "template-uri", "", "comma `list` of endpoint templates to keep, such as api/v2/users/{userId}")
 	fs.IntVar(&o.PageSize, "page-size", client.MaxPageSize, "rows per page of a search, 1 to 1000")
-	addOutputFlags(cmd, &o.Out, searchCounts(nil))
+	addOutputFlags(cmd, &o.Out, searchCounts(nil), "the first count --metrics names, Status200 by default")
 	addConnFlags(fs, &o.Conn)
 	addDemoFlag(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, true)
@@ -168,7 +168,10 @@ func NewCmdSearch(f *Factory, runF func(*SearchOptions) error) *cobra.Command {
 func searchRun(ctx context.Context, o *SearchOptions) error {
 	s := client.SimpleSearch{ClientNames: textList(o.ClientNames), TemplateURIs: textList(o.TemplateURIs), PageSize: o.PageSize}
 	var note string
-	var err error
+	err := checkPageSize(o.PageSize)
+	if err != nil {
+		return err
+	}
 	if s.Interval, note, err = o.Span.interval(o.f.Now()); err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func TestQueryOfOneClient(t *testing.T) {
 	}
 	n := len(srv.Requests())
 	o = gcusage(t, stubEnv(srv), nil, at(srv, "query", "--client", id, "--group-by", "templateuri,userid")...)
-	if o.code != 2 || !strings.Contains(o.stderr, `groupBy[1] "UserId": a query of one OAuth client cannot group by it; allowed OAuthClientId, OrganizationId, TemplateUri, HttpMethod`) ||
+	if o.code != 2 || !strings.Contains(o.stderr, `gcusage: --group-by "UserId": a query of one OAuth client cannot group by it; allowed OAuthClientId, OrganizationId, TemplateUri, HttpMethod`) ||
 		len(srv.Requests()) != n {
 		t.Errorf("--group-by userid with --client: exit %d, stderr %q, %d requests; want 2, the allowed values and none", o.code, o.stderr, len(srv.Requests())-n)
 	}
@@ -203,15 +203,16 @@ func TestLegacyUsageErrorsSendNothing(t *testing.T) {
 		{at(srv, "summary"), "summary takes one OAuth client id, got 0 arguments"},
 		{at(srv, "summary", "a", "b"), "summary takes one OAuth client id, got 2 arguments"},
 		{at(srv, "summary", "c1", "--days", "0"), "--days 0: want a positive number of days"},
-		{at(srv, "summary", "a/b"), `clientId "a/b": must not contain /`},
+		{at(srv, "summary", "a/b"), `gcusage: the OAuth client id "a/b": must not contain /`},
 		{at(srv, "search", "--metrics", "requests"), `--metrics "requests": allowed Date, ClientName`},
 		{at(srv, "search", "--http-method", "fetch"), `--http-method "fetch": allowed GET, POST`},
-		{at(srv, "search", "--page-size", "1001"), `pageSize "1001": want 1 to 1000`},
+		{at(srv, "search", "--page-size", "1001"), `gcusage: --page-size 1001: want 1 to 1000` + "\n"},
 		{at(srv, "search", "--interval", "2024-02-01/2024-01-01"), "end is before start"},
 		{at(srv, "search", "x"), `search takes no arguments, got "x"`},
 		{at(srv, "search", "--demo"), "--demo runs against an in-process stub"},
 		{at(srv, "results", "e1", "--client", "c1", "--search"), "--client and --search name different kinds of execution"},
-		{at(srv, "results", "e1", "--client", "c/1"), `clientId "c/1": must not contain /`},
+		{at(srv, "results", "e1", "--client", "c/1"), `gcusage: --client "c/1": must not contain /`},
+		{at(srv, "query", "--client", "c/1"), `gcusage: --client "c/1": must not contain /`},
 	} {
 		var tr refusing
 		o := gcusage(t, env, &tr, tc.args...)

@@ -5,10 +5,34 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 )
+
+// --config naming a FIFO (or a device) is refused before it is opened,
+// exit 2: opening a FIFO for reading blocks until a writer comes, and no
+// signal's context reaches a blocked open.
+func TestConfigMustBeARegularFile(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "config.toml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no FIFO here:", err)
+	}
+	for path, want := range map[string]string{fifo: "not a regular file (a FIFO)", os.DevNull: "not a regular file (a device)"} {
+		for _, args := range [][]string{{"query", "--profile", "acme"}, {"jobs", "query", "--all-profiles"}, {"report", "--all-profiles"}, {"results", "e1", "--profile", "acme"}} {
+			o := gcusage(t, nil, nil, append(args, "--config", path)...) // before the fix, a FIFO blocked here for ever
+			if o.code != 2 || o.stdout != "" || o.stderr != "gcusage: "+path+": "+want+": give the profiles file itself\n" {
+				t.Errorf("%v --config %s: exit %d, stdout %q, stderr %q; want 2 and %q", args, path, o.code, o.stdout, o.stderr, want)
+			}
+		}
+	}
+	// Completing --profile reads --config too: it offers nothing, at once.
+	if o := gcusage(t, nil, nil, "__complete", "query", "--config", fifo, "--profile", ""); strings.TrimSpace(o.stdout) != ":4" {
+		t.Errorf("completing --profile of a FIFO: %q, want nothing", o.stdout)
+	}
+}
 
 // TestSecondInterruptKills sends Ctrl-C twice to a child process: the
 // first must end the context, with the cause that gives exit code 130, the

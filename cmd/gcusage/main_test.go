@@ -209,7 +209,17 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"metrics", env, at(srv, "query", "--metrics", "requests,status201"), `--metrics "status201": allowed Status200`},
 		{"granularity", env, at(srv, "query", "--granularity", "hour"), `--granularity "hour": allowed Day, Week, Month`},
 		{"two granularities", env, at(srv, "query", "--granularity", "day,week"), "give one of"},
-		{"duplicate", env, at(srv, "query", "--metrics", "requests,Requests"), `metrics[1] "Requests": duplicate`},
+		{"duplicate", env, at(srv, "query", "--metrics", "requests,Requests"), `gcusage: --metrics "Requests": given twice` + "\n"},
+		{"group-by of one client", env, at(srv, "query", "--client", "c1", "--group-by", "UserId"),
+			`gcusage: --group-by "UserId": a query of one OAuth client cannot group by it; allowed OAuthClientId, OrganizationId, TemplateUri, HttpMethod` + "\n"},
+		{"a jobs method twice", env, at(srv, "jobs", "query", "--http-method", "get,GET"), `gcusage: --http-method "GET": given twice` + "\n"},
+		{"organization-id without --client", env, at(srv, "jobs", "query", "--organization-id", "o1"), `gcusage: --organization-id "o1": filters a client's job only: give --client` + "\n"},
+		{"jobs page size too large", env, at(srv, "jobs", "query", "--page-size", "5000"), "gcusage: --page-size 5000: want 1 to 1000\n"},
+		{"jobs page size 0", env, at(srv, "jobs", "query", "--page-size", "0"), "gcusage: --page-size 0: want 1 to 1000\n"},
+		{"jobs results page size 0", env, at(srv, "jobs", "results", "j1", "--page-size", "0"), "gcusage: --page-size 0: want 1 to 1000\n"},
+		{"search page size 0", env, at(srv, "search", "--page-size", "0"), "gcusage: --page-size 0: want 1 to 1000\n"},
+		{"results page size 0", env, at(srv, "results", "e1", "--search", "--page-size", "0"), "gcusage: --page-size 0: want 1 to 1000\n"},
+		{"a job id with a slash", env, at(srv, "jobs", "results", "j/1"), `gcusage: the job id "j/1": must not contain /`},
 		{"format", env, at(srv, "query", "--format", "xml"), `--format "xml": allowed table, csv, json, ndjson`},
 		{"inverted interval", env, at(srv, "query", "--interval", "2024-02-01/2024-01-01"), `gcusage: --interval "2024-02-01/2024-01-01": end is before start` + "\n"},
 		{"empty interval", env, at(srv, "query", "--interval", "2024-02-01T00:00:00Z/2024-02-01T00:00:00Z"), `gcusage: --interval "2024-02-01T00:00:00Z/2024-02-01T00:00:00Z": end equals start`},
@@ -231,6 +241,9 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"negative timeout", env, at(srv, "query", "--timeout", "-1m"), "--timeout -1m0s: want a positive duration such as 30m, or 0"},
 		{"negative timeout of results", env, at(srv, "results", "some-id", "--timeout", "-5s"), "--timeout -5s: want a positive duration"},
 		{"unknown region", env, []string{"query", "--region", "mars-1"}, `--region "mars-1": unknown region: allowed us-east-1`},
+		{"a region with user information", env, []string{"query", "--region", "admin:PW-3f9a@mypurecloud.ie"}, "gcusage: --region: it holds an @, as user information (user:password@) does, which is not shown here"},
+		{"a region variable with user information", map[string]string{"GENESYSCLOUD_REGION": "https://admin:PW-3f9a@mypurecloud.ie", "GENESYSCLOUD_ACCESS_TOKEN": "t"},
+			[]string{"query"}, "gcusage: GENESYSCLOUD_REGION: it holds an @"},
 		{"unknown region in the env, with both URLs", map[string]string{"GENESYSCLOUD_REGION": "eu-wets-1", "GENESYSCLOUD_ACCESS_TOKEN": "t"},
 			at(srv, "query"), `GENESYSCLOUD_REGION "eu-wets-1": unknown region: allowed us-east-1`},
 		{"demo with url", env, at(srv, "query", "--demo"), "--demo runs against an in-process stub"},
@@ -238,8 +251,8 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"no-wait on results", env, at(srv, "results", "id", "--no-wait"), "results: unknown flag --no-wait (see gcusage results --help)"},
 		{"results without id", env, at(srv, "results"), "results takes one execution id, got 0 arguments"},
 		{"results with an empty id", env, at(srv, "results", " "), "results: the execution id is empty"},
-		{"results of ..", env, at(srv, "results", ".."), `executionId "..": not an id`},
-		{"results of a path", env, at(srv, "results", "../../users"), `executionId "../../users": must not contain`},
+		{"results of ..", env, at(srv, "results", ".."), `gcusage: the execution id "..": not an id` + "\n"},
+		{"results of a path", env, at(srv, "results", "../../users"), `gcusage: the execution id "../../users": must not contain`},
 		{"token with a line break", map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "tok\r\nX-Evil: 1"}, at(srv, "query"), "GENESYSCLOUD_ACCESS_TOKEN"},
 		{"sort by a dimension", env, at(srv, "query", "--sort", "clientName"), `--sort "clientName": allowed Status200`},
 		{"negative top", env, at(srv, "query", "--top", "-1"), "--top -1"},
@@ -256,9 +269,9 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 			if o.code != 2 || o.stdout != "" {
 				t.Errorf("exit %d, stdout %q; want 2 and nothing", o.code, o.stdout)
 			}
-			if !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 || !strings.HasPrefix(o.stderr, "gcusage: ") ||
-				strings.Count(o.stderr, "gcusage:") != 1 {
-				t.Errorf("stderr %q, want one gcusage line with %q, and one gcusage: prefix", o.stderr, tc.want)
+			if !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 || !strings.HasPrefix(o.stderr, "gcusage: ") || strings.Contains(o.stderr, "PW-3f9a") ||
+				strings.Count(o.stderr, "gcusage:") != 1 || strings.Contains(o.stderr, "invalid query") {
+				t.Errorf("stderr %q, want one gcusage line with %q, and one gcusage: prefix, naming what was typed", o.stderr, tc.want)
 			}
 			if n := len(srv.Requests()) + int(tr.n.Load()); n != 0 {
 				t.Errorf("%d requests sent, want none", n)
@@ -539,7 +552,7 @@ func TestCredentialsFromEnv(t *testing.T) {
 			if fetched != tc.tokenFetch {
 				t.Errorf("token fetched: %v, want %v", fetched, tc.tokenFetch)
 			}
-			if !strings.Contains(o.stderr, "level=DEBUG") {
+			if !strings.Contains(o.stderr, "gcusage: http attempt method=POST path=/api/v2/usage/query attempt=1 duration=") {
 				t.Errorf("--verbose logged nothing: %q", o.stderr)
 			}
 			for _, secret := range []string{srv.ClientSecret, token} {
@@ -666,8 +679,32 @@ func TestHelp(t *testing.T) {
 		t.Errorf("help stats: exit %d, stderr %q; want 2 and the unknown command", o.code, o.stderr)
 	}
 	if o := gcusage(t, nil, nil, "query", "--help"); !strings.Contains(o.stdout, "-group-by list") || !strings.Contains(o.stdout, "gcusage query --demo") ||
-		!strings.Contains(o.stdout, "cuts a later cell that does not fit") {
+		!strings.Contains(o.stdout, "cuts a later text cell that does not fit") {
 		t.Errorf("query help lacks its flags or examples:\n%s", o.stdout)
+	}
+	// --top names the count it ranks by, as rankBy picks it: --metrics
+	// only where the command has it.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"results"}, "(default: by Requests; with --search, by Status200)"},
+		{[]string{"jobs", "results"}, "(default: by Requests)"},
+		{[]string{"summary"}, "(default: by Requests)"},
+		{[]string{"query"}, "(default: by Requests when --metrics has it, else by the first metric --metrics names)"},
+		{[]string{"jobs", "query"}, "(default: by Requests when --metrics has it, else by the first metric --metrics names)"},
+		{[]string{"search"}, "(default: by the first count --metrics names, Status200 by default)"},
+	} {
+		o := gcusage(t, nil, nil, append(tc.args, "--help")...)
+		var top string
+		for l := range strings.Lines(o.stdout) {
+			if strings.Contains(l, "--top N") {
+				top = l
+			}
+		}
+		if !strings.Contains(top, tc.want) {
+			t.Errorf("%v --help: --top reads %q, want %q", tc.args, top, tc.want)
+		}
 	}
 	// Every command that prints rows says what a cut-short run leaves.
 	for _, args := range [][]string{{"query"}, {"results"}, {"summary"}, {"search"}, {"jobs", "query"}, {"jobs", "results"}} {
@@ -760,6 +797,37 @@ func hostile(t *testing.T, postStatus int, postBody, rows string) *httptest.Serv
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// The SDK's warnings and --verbose records read as the CLI's other lines:
+// "gcusage: warning: MESSAGE key=value", one escaped line each, without
+// slog's time= and level= fields.
+func TestLogLinesReadLikeTheCLIs(t *testing.T) {
+	row := func(date string) string {
+		d, _ := json.Marshal(date)
+		return `{"clientId":"c1","clientName":"n","organizationId":"","userId":"","templateUri":"","httpMethod":"","status200":1,"status300":0,"status400":0,"status500":0,"status429":0,"requests":1,"date":` + string(d) + `}`
+	}
+	srv := hostile(t, http.StatusAccepted, started, row("2024-01-01T00:00:00Z")+","+row("soon\n\x1b[31mforged line"))
+	env := map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "t"}
+	o := gcusage(t, env, nil, "query", "--interval", jan, "--granularity", "day", "--api-url", srv.URL, "--format", "csv")
+	if o.code != 0 || strings.Count(o.stderr, "\n") != 1 || strings.ContainsFunc(o.stderr[:len(o.stderr)-1], output.IsControl) ||
+		!strings.HasPrefix(o.stderr, `gcusage: warning: row date unreadable; Date left zero date="soon`) || !strings.HasSuffix(o.stderr, `forged line" row=2`+"\n") {
+		t.Errorf("exit %d, stderr %q; want one escaped line: gcusage: warning: MESSAGE date=\"…\" row=2", o.code, o.stderr)
+	}
+	o = gcusage(t, env, nil, "query", "--interval", jan, "--api-url", srv.URL, "--format", "csv", "--verbose")
+	attempt := regexp.MustCompile(`^gcusage: http attempt method=(POST|GET) path=/api/v2/usage/query(/e1/results)? attempt=1 duration=\S+ status=20[02] correlation_id=""$`)
+	lines := strings.Split(strings.TrimSuffix(o.stderr, "\n"), "\n")
+	for _, l := range lines {
+		if !attempt.MatchString(l) && !strings.HasPrefix(l, "gcusage: warning: row date unreadable;") {
+			t.Errorf("--verbose line %q: want gcusage: http attempt key=value...", l)
+		}
+	}
+	if o.code != 0 || len(lines) != 3 {
+		t.Errorf("--verbose: exit %d, stderr\n%s\nwant the POST, the GET and the warning", o.code, o.stderr)
+	}
+	if o := gcusage(t, env, nil, "query", "--interval", jan, "--granularity", "day", "--api-url", srv.URL, "--format", "csv", "--quiet"); o.stderr != "" {
+		t.Errorf("--quiet: stderr %q, want no warning", o.stderr)
+	}
 }
 
 const started = `{"executionId":"e1","resultsUri":"/api/v2/usage/query/e1/results"}`

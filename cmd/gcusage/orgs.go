@@ -51,12 +51,16 @@ func (r *rowsRun) fanOut(ctx context.Context, work orgWork, explain func(one *ro
 	// An org cut short after some of its rows leaves the output as a
 	// single org's rows breaking off do: without the end that would pass
 	// it for whole. An org that printed nothing is only missing, as
-	// stderr says.
+	// stderr says. When no org finished and none printed a row, stdout
+	// stays empty, as a single org's failure leaves it: a header and a
+	// TOTAL of 0 would pass for an answer.
 	err := sink.Err()
 	if err == nil {
-		if slices.ContainsFunc(outs, func(o fanout.Outcome) bool { return o.State != fanout.Done && sink.Rows(o.Name) > 0 }) {
+		switch {
+		case slices.ContainsFunc(outs, func(o fanout.Outcome) bool { return o.State != fanout.Done && sink.Rows(o.Name) > 0 }):
 			err = w.Abort()
-		} else {
+		case !slices.ContainsFunc(outs, func(o fanout.Outcome) bool { return o.State == fanout.Done }):
+		default:
 			err = w.Close()
 		}
 		if err != nil {
@@ -133,7 +137,7 @@ func (r *rowsRun) why(o fanout.Outcome, rows int, explain func(*rowsRun, fanout.
 	err := explain(&one, o)
 	// As run says it: one "gcusage: " is enough, even where a command
 	// wraps the SDK's error ("the query by endpoint: gcusage: ...").
-	msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "gcusage: "), ": gcusage: ", ": ")
+	msg := strings.ReplaceAll(strings.TrimPrefix(errorText(err, r.conn.flags), "gcusage: "), ": gcusage: ", ": ")
 	switch {
 	case o.State == fanout.NotStarted:
 		msg = "not started: " + msg

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -80,7 +81,7 @@ func addProfileFlags(cmd *cobra.Command, f *Factory, p *ProfileOptions, many boo
 		if err != nil || lerr != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		return completeItem(cfg.Names(), toComplete)
+		return completeItem(slices.DeleteFunc(cfg.Names(), func(n string) bool { return !profiles.Typable(n) }), toComplete)
 	})
 }
 
@@ -261,11 +262,11 @@ func profileError(err error) error {
 }
 
 // orgObservers are the client's options for one org of several: its log
-// records carry its profile, and so do its retries, said on stderr with
+// records name its profile, and so do its retries, said on stderr with
 // --verbose, else on the progress line. No poll shows: with several orgs
 // the line counts them instead.
 func (f *Factory) orgObservers(c *ConnOptions, name string, line *orgsProgress) []client.Option {
-	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c).With("profile", name))} // the clock: see observers
+	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c, "profile "+name+": "))} // the clock: see observers
 	if c.Verbose || line != nil {
 		opts = append(opts, client.WithRetryPolicy(client.RetryPolicy{OnRetry: func(e client.RetryEvent) {
 			msg := "profile " + name + ": " + retried(e)

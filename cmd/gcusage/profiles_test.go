@@ -24,6 +24,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gcusage/gcusage/cmd/internal/output"
 	"github.com/gcusage/gcusage/cmd/internal/profiles"
 	"github.com/gcusage/gcusage/gen"
 	"github.com/gcusage/gcusage/usagetest"
@@ -237,7 +238,7 @@ func TestAllProfilesRunConcurrently(t *testing.T) {
 
 		o = gcusageIn(t, t.Context(), nil, srv, nil, append(args, "--profile", "demo-prod,demo-test,demo-sandbox,globex", "--parallel", "3")...)
 		lines := strings.Split(strings.TrimSpace(o.stderr), "\n")
-		if o.code != 1 || o.stdout != "profile,org,clientId,clientName,status200,status300,status400,status500,status429,requests\n" || len(lines) != 5 {
+		if o.code != 1 || o.stdout != "" || len(lines) != 5 {
 			t.Fatalf("3 at a time: exit %d, stdout %q, stderr\n%s\nwant 1, no row, and a line for each org and the count", o.code, o.stdout, o.stderr)
 		}
 		for i, org := range []string{"demo-prod", "demo-test", "demo-sandbox", "globex"} {
@@ -304,6 +305,32 @@ func TestProfilesInterrupted(t *testing.T) {
 	})
 }
 
+// When every org fails, or is interrupted, before any row, stdout stays
+// empty, as a single org's failure leaves it: no header, no TOTAL 0.
+func TestProfilesAllFailingPrintNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := usagetest.NewServer(t, usagetest.InMemory(), usagetest.WithRunning(0, time.Hour), usagetest.WithOrgs(usagetest.DemoOrgs()...), usagetest.WithNow(clock))
+		refused := profilesFile(t, srv, map[string]string{"demo-prod": "stale-1", "demo-test": "stale-2", "demo-sandbox": "stale-3"})
+		for _, cmd := range [][]string{{"query"}, {"jobs", "query"}} {
+			for _, format := range output.Formats {
+				o := gcusageIn(t, t.Context(), nil, srv, nil, at(srv, append(cmd, "--all-profiles", "--config", refused, "--since", "3d", "--format", format)...)...)
+				if o.code != 1 || o.stdout != "" || !strings.Contains(o.stderr, "gcusage: 3 of 3 profiles did not finish") {
+					t.Errorf("%v %s, every org refused: exit %d, stdout %q, stderr %q; want 1 and nothing on stdout", cmd, format, o.code, o.stdout, o.stderr)
+				}
+			}
+		}
+		path := profilesFile(t, srv, nil)
+		for _, cmd := range [][]string{{"query"}, {"jobs", "query"}} {
+			ctx, cancel := context.WithCancelCause(t.Context())
+			time.AfterFunc(time.Minute, func() { cancel(interrupted{os.Interrupt}) })
+			o := gcusageIn(t, ctx, nil, srv, nil, at(srv, append(cmd, "--profile", "demo-prod,demo-test", "--config", path, "--since", "3d", "--timeout", "0")...)...)
+			if o.code != 130 || o.stdout != "" || !strings.Contains(o.stderr, "gcusage: 2 of 2 profiles did not finish") {
+				t.Errorf("%v interrupted: exit %d, stdout %q, stderr %q; want 130 and nothing on stdout", cmd, o.code, o.stdout, o.stderr)
+			}
+		}
+	})
+}
+
 // No secret of the file reaches any output: the rows, the notes, the
 // --verbose log of every attempt, the retries of a throttled org, the
 // error of one whose secret is refused and the commands that pick it up.
@@ -333,7 +360,7 @@ func TestProfilesPrintNoSecret(t *testing.T) {
 				t.Errorf("a secret, %q, is printed:\n%s", s, all.String())
 			}
 		}
-		for _, want := range []string{"profile=demo-sandbox", "gcusage: profile demo-sandbox: GET /api/v2/usage/query/", ": 429 Too Many Requests; attempt 2 in ",
+		for _, want := range []string{"gcusage: profile demo-sandbox: http attempt method=", "gcusage: profile demo-sandbox: GET /api/v2/usage/query/", ": 429 Too Many Requests; attempt 2 in ",
 			"gcusage: profile globex: token request failed: 401", "the access_token of profile \"issued\" (" + token + ":1) was used"} {
 			if !strings.Contains(all.String(), want) {
 				t.Errorf("the output lacks %q:\n%s", want, all.String())
@@ -368,6 +395,12 @@ func TestProfilesUsageErrorsSendNothing(t *testing.T) {
 			`:1: profile "demo-prod": no credentials: want client_credentials (the OAuth client id) and client_secret, or access_token`},
 		{"unknown environment", []string{"query", "--profile", "demo-prod,acme-prod", "--config", bad}, `:30: profile "acme-prod": environment "eu-west-9": unknown region`},
 		{"unknown region for all", []string{"query", "--all-profiles", "--config", good, "--region", "mars-1"}, `--region "mars-1": unknown region`},
+		{"a region with user information", []string{"query", "--all-profiles", "--config", good, "--region", "admin:s3cr3t-value@mypurecloud.ie"}, `--region (not shown: it holds an @`},
+		{"an environment with user information", []string{"query", "--profile", "acme", "--config", writeFile(t, "[acme]\naccess_token = \"t\"\nenvironment = \"user:S3CR3T-VALUE@MyPureCloud.ie\"\n")},
+			`:1: profile "acme": environment (not shown: it holds an @, as user information does)`},
+		{"a name with a comma", []string{"jobs", "query", "--all-profiles", "--config", writeFile(t, mustRead(t, good)+"[\"acme, inc\"]\naccess_token = \"t\"\n")},
+			`:26: profile "acme, inc": the name holds a comma, which splits --profile's list: rename the table, such as [acme-prod], to run it`},
+		{"a directory for --config", []string{"query", "--profile", "acme", "--config", env["HOME"]}, env["HOME"] + ": not a regular file (a directory)"},
 		{"profile and all", []string{"query", "--profile", "globex", "--all-profiles", "--config", good}, "--profile and --all-profiles: give one of them"},
 		{"empty profile", []string{"query", "--profile", "", "--config", good}, `--profile "": give a profile name`},
 		{"parallel 0", []string{"query", "--all-profiles", "--config", good, "--parallel", "0"}, "--parallel 0: want at least 1 profile at a time (default 4)"},
@@ -387,7 +420,7 @@ func TestProfilesUsageErrorsSendNothing(t *testing.T) {
 			if o.code != 2 || o.stdout != "" || !strings.Contains(o.stderr, tc.want) || strings.Count(o.stderr, "\n") != 1 {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and one line with %q", o.code, o.stdout, o.stderr, tc.want)
 			}
-			if strings.Contains(o.stderr, "s3cr3t-value") {
+			if strings.Contains(strings.ToLower(o.stderr), "s3cr3t-value") {
 				t.Errorf("stderr %q quotes the file's value", o.stderr)
 			}
 			if n := len(srv.Requests()) + int(tr.n.Load()); n != 0 {

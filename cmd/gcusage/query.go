@@ -17,13 +17,14 @@ import (
 const outputHelp = `
 
 The table escapes control characters in the API's text (\x1b), sizes its
-columns from the first rows and cuts a later cell that does not fit with
-an ellipsis; it ends with a TOTAL line (with --top N, one for the N rows
-shown and one for all rows). csv and table show the same columns, in one
-order: dimensions, then the date, then the counts; an empty cell is "" in
-csv and - in the table, a date is 2024-01-31. csv is never cut, and a
-text cell that starts with = + - @ tab or CR gets a leading ' (--csv-raw
-keeps it exact). json and ndjson print the API's own objects, exact.
+columns from the first rows and cuts a later text cell that does not fit
+with an ellipsis; a count is never cut, but widens its column. It ends
+with a TOTAL line (with --top N, one for the N rows shown and one for all
+rows). csv and table show the same columns, in one order: dimensions,
+then the date, then the counts; an empty cell is "" in csv and - in the
+table, a date is 2024-01-31. csv is never cut, and a text cell that
+starts with = + - @ tab or CR gets a leading ' (--csv-raw keeps it
+exact). json and ndjson print the API's own objects, exact.
 
 If the rows break off, the rows read so far are printed whole and the run
 exits 1: csv and ndjson end on a whole line, and json is left without its
@@ -103,7 +104,7 @@ func NewCmdQuery(f *Factory, runF func(*QueryOptions) error) *cobra.Command {
 	fs.StringVar(&o.GroupBy, "group-by", string(client.GroupBys()[0]), "comma `list` of "+join(client.GroupBys())+`; "" for the API's default, per OAuth client`)
 	fs.StringVar(&o.Metrics, "metrics", "", "comma `list` of "+join(client.Metrics())+" (default all)")
 	fs.StringVar(&o.ClientID, "client", "", "query the usage of this OAuth client `id` only, on its own endpoint (no UserId in --group-by)")
-	addOutputFlags(cmd, &o.Out, client.Metrics())
+	addOutputFlags(cmd, &o.Out, client.Metrics(), rankedByMetrics)
 	addConnFlags(fs, &o.Conn)
 	addDemoFlag(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, true)
@@ -270,7 +271,7 @@ func NewCmdResults(f *Factory, runF func(*ResultsOptions) error) *cobra.Command 
 	fs.StringVar(&o.ClientID, "client", "", "the OAuth client `id` of a per-client query or summary")
 	fs.BoolVar(&o.Search, "search", false, "the execution is a simple search: read its pages")
 	fs.IntVar(&o.PageSize, "page-size", client.MaxPageSize, "rows per page of a search, 1 to 1000")
-	addOutputFlags(cmd, &o.Out, client.Metrics())
+	addOutputFlags(cmd, &o.Out, client.Metrics(), "Requests; with --search, by Status200")
 	addConnFlags(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, false)
 	leaf(cmd, func(a []string) error {
@@ -292,6 +293,9 @@ func NewCmdResults(f *Factory, runF func(*ResultsOptions) error) *cobra.Command 
 }
 
 func resultsRun(ctx context.Context, o *ResultsOptions) error {
+	if err := checkPageSize(o.PageSize); err != nil {
+		return err
+	}
 	cols := queryColumns(gen.GranularityDay, client.GroupBys(), nil)
 	start := func(_ context.Context, cl *client.Client) (*client.Execution, error) {
 		return cl.Execution(o.ExecutionID), nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"strings"
@@ -62,8 +63,8 @@ Examples:
 {{.Example}}
 {{end}}`
 
-// newRootCmd builds the command tree on f.
-func newRootCmd(f *Factory) *cobra.Command {
+// newRootCmd builds the command tree on f, to run with args.
+func newRootCmd(f *Factory, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "gcusage",
 		Short:         "Genesys Cloud API usage queries",
@@ -81,8 +82,21 @@ func newRootCmd(f *Factory) *cobra.Command {
 	root.SetOut(f.Stdout)
 	root.SetErr(f.Stderr)
 	root.SetHelpTemplate(helpTemplate)
+	// Cobra's help function prints its own write error on stderr, and
+	// returns none: the help is rendered into a buffer instead, and its
+	// write's error goes to run, which ends a closed pipe quietly.
+	render := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		var b bytes.Buffer
+		out := c.OutOrStdout()
+		c.SetOut(&b)
+		render(c, args)
+		c.SetOut(out)
+		_, f.helpErr = out.Write(b.Bytes())
+	})
 	root.SetVersionTemplate(versionLine())
-	root.SetFlagErrorFunc(flagError)
+	root.SetArgs(args)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return flagError(c, err, args) })
 	root.AddCommand(
 		NewCmdQuery(f, nil),
 		NewCmdSummary(f, nil),
@@ -147,8 +161,10 @@ func commandList(cmd *cobra.Command) string {
 }
 
 // flagError makes a bad flag a usage error that names the command, the
-// nearest flag when the name looks like a typo of one, and where to look.
-func flagError(cmd *cobra.Command, err error) error {
+// nearest flag when the name looks like a typo of one, and where to look;
+// a long flag given with one dash (-format, -help) the two-dash form,
+// which pflag's own words (unknown shorthand flag: 'e' in -elp) hide.
+func flagError(cmd *cobra.Command, err error, args []string) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
 		msg = "unknown flag --" + name
@@ -156,13 +172,52 @@ func flagError(cmd *cobra.Command, err error) error {
 			msg += "; did you mean --" + s + "?"
 		}
 	} else if strings.HasPrefix(msg, "unknown shorthand flag") {
-		msg += " (flags start with --)"
+		if name := singleDashLong(cmd.Flags(), args); name != "" {
+			msg = "-" + name + ": long flags take two dashes: --" + name
+		} else if sub, name := subcommandFlag(cmd, args); sub != nil {
+			msg = "-" + name + ": long flags take two dashes, after their command: " + sub.CommandPath() + " --" + name
+		} else {
+			msg += " (flags start with --)"
+		}
 	}
 	path := cmd.CommandPath()
 	if cmd.HasParent() {
 		msg = strings.TrimPrefix(path, "gcusage ") + ": " + msg
 	}
 	return usagef("%s (see %s --help)", msg, path)
+}
+
+// singleDashLong is the name of the first long flag of fs that args give
+// with one dash (-format csv, -since=7d, -help), or "".
+func singleDashLong(fs *pflag.FlagSet, args []string) string {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		name, _, _ := strings.Cut(a[1:], "=")
+		if fs.Lookup(name) != nil {
+			return name
+		}
+	}
+	return ""
+}
+
+// subcommandFlag is the first command under cmd, and the name of its flag,
+// that args give with one dash before naming the command
+// (gcusage -format csv query), or nil.
+func subcommandFlag(cmd *cobra.Command, args []string) (*cobra.Command, string) {
+	for _, sub := range cmd.Commands() {
+		if name := singleDashLong(sub.Flags(), args); name != "" {
+			return sub, name
+		}
+		if c, name := subcommandFlag(sub, args); c != nil {
+			return c, name
+		}
+	}
+	return nil, ""
 }
 
 // suggestFlag is the flag of fs nearest to name, or "". It asks cobra's own

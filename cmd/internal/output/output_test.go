@@ -147,6 +147,40 @@ func TestTableCutsWhatDoesNotFit(t *testing.T) {
 	}
 }
 
+// A count is never cut, nor a total: a later count wider than its
+// column, which is not the last, widens it for the lines after, and a
+// text cell is still cut.
+func TestTableNeverCutsCounts(t *testing.T) {
+	var rows []Row
+	var sum200 int64
+	for i := range heldRows + 20 {
+		r := gen.APIUsageRow{HTTPMethod: "GET", Status200: 1, Requests: 2}
+		if i >= heldRows {
+			r = gen.APIUsageRow{HTTPMethod: "OPTIONS-AND-MORE", Status200: 123456789012 * int64(i), Requests: math.MaxInt64 / 10}
+		}
+		sum200 += r.Status200
+		rows = append(rows, FromLegacy(r))
+	}
+	got := write(t, Options{Columns: []Column{HTTPMethod, Status200, Requests}}, rows...)
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if len(lines) != len(rows)+2 {
+		t.Fatalf("%d lines for %d rows:\n%s", len(lines), len(rows), got)
+	}
+	for i, r := range rows {
+		f := strings.Fields(lines[i+1])
+		want := []string{Escape(r.HTTPMethod), fmt.Sprint(r.Status200), fmt.Sprint(r.Requests)}
+		if i >= heldRows {
+			want[0] = "OPTIO" + ellipsis
+		}
+		if strings.Join(f, " ") != strings.Join(want, " ") {
+			t.Errorf("row %d printed as %q, want %q: counts whole, text cut to its column", i+1, lines[i+1], want)
+		}
+	}
+	if f := strings.Fields(lines[len(lines)-1]); strings.Join(f, " ") != fmt.Sprintf("TOTAL %d overflow", sum200) {
+		t.Errorf("TOTAL line %q, want TOTAL %d overflow", lines[len(lines)-1], sum200)
+	}
+}
+
 // The lines held never pass heldRows, nor heldBytes, and every line, held
 // or not, has its columns where the header has them.
 func TestTableStreams(t *testing.T) {

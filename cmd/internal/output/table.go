@@ -11,10 +11,12 @@ import (
 
 // The table streams in bounded memory whatever the server sends: it holds
 // its first heldRows lines, or fewer when their cells reach heldBytes, to
-// size the columns, then prints every later line at those widths. A cell
-// is cut to maxCell characters before it is held, and a later cell wider
-// than its column is cut to fit, with an ellipsis: the table is for
-// reading, csv and ndjson for exports, which are never cut.
+// size the columns, then prints every later line at those widths. A text
+// cell is cut to maxCell characters before it is held, and a later one
+// wider than its column is cut to fit, with an ellipsis: the table is for
+// reading, csv and ndjson for exports, which are never cut. A count, and
+// a total, is never cut: it is at most 20 characters (or "overflow"), and
+// one wider than its column widens it for the lines after.
 const (
 	heldRows  = 100
 	heldBytes = 64 << 10
@@ -88,8 +90,9 @@ func (t *table) Write(r *Row) error {
 
 // print holds cells until the widths are known, then prints them. Cells
 // are escaped, so that a name with a newline cannot forge a line nor an
-// escape sequence drive the terminal, and cut: a held cell to maxCell, a
-// later one to its column's width.
+// escape sequence drive the terminal, and text is cut: a held cell to
+// maxCell, a later one to its column's width. A count wider than its
+// column widens it instead: a cut number would read as another.
 func (t *table) print(cells []string) error {
 	if t.widths == nil {
 		for i, s := range cells {
@@ -108,13 +111,26 @@ func (t *table) print(cells []string) error {
 			b = append(b, '\n')
 			break
 		}
-		s = fit(s, t.widths[i])
+		if t.isCount(i) {
+			s = Escape(s)
+			t.widths[i] = max(t.widths[i], utf8.RuneCountInString(s))
+		} else {
+			s = fit(s, t.widths[i])
+		}
 		b = append(b, s...)
 		b = append(b, strings.Repeat(" ", t.widths[i]-utf8.RuneCountInString(s)+2)...)
 	}
 	t.line = b
 	_, err := t.w.Write(b)
 	return err
+}
+
+// isCount tells whether cell i of a line is a count, or a total.
+func (t *table) isCount(i int) bool {
+	if t.label {
+		i--
+	}
+	return i >= 0 && t.cols[i].IsCount()
 }
 
 // release sizes the columns from the held lines, and the first for the

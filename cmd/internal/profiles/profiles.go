@@ -24,6 +24,7 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 
 	"github.com/gcusage/gcusage/client"
+	"github.com/gcusage/gcusage/cmd/internal/output"
 	"github.com/gcusage/gcusage/usagetest"
 )
 
@@ -121,9 +122,18 @@ func DefaultPath(getenv func(string) string) (string, error) {
 	return filepath.Join(home, ".gc", "config.toml"), nil
 }
 
-// Load reads the config file at path.
+// Load reads the config file at path, which must be a regular file: a
+// FIFO or a device would block the open, or the read, for ever, beyond
+// the reach of a signal's context.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
+	fi, err := os.Stat(path)
+	if err == nil && !fi.Mode().IsRegular() {
+		return nil, &Error{Path: path, Reason: fmt.Sprintf("not a regular file (%s): give the profiles file itself", kind(fi.Mode()))}
+	}
+	var f *os.File
+	if err == nil {
+		f, err = os.Open(path)
+	}
 	if err != nil {
 		reason := "cannot read the profiles: " + cause(err)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -140,6 +150,21 @@ func Load(path string) (*Config, error) {
 		return nil, &Error{Path: path, Reason: fmt.Sprintf("larger than %d KiB: not a profiles file", maxFile>>10)}
 	}
 	return Parse(path, data)
+}
+
+// kind names a file mode that is not a regular file's.
+func kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a file of text"
 }
 
 // cause is what went wrong with a file, without the path the Error names
@@ -340,19 +365,43 @@ func (c *Config) find(name, list string) (Profile, error) {
 	return Profile{}, &Error{Path: c.Path, Reason: fmt.Sprintf("no profile %q: the profiles are %s", name, strings.Join(c.Names(), ", "))}
 }
 
+// Typable reports whether name can be given in --profile's comma list
+// and typed back from a hint: not empty, no comma (which splits the
+// list), no control character (which a hint shows escaped), and no space
+// at either end (which the list trims).
+func Typable(name string) bool { return nameProblem(name) == "" }
+
+// nameProblem says why --profile cannot name name, or "".
+func nameProblem(name string) string {
+	switch {
+	case name == "":
+		return "is empty, which --profile cannot give"
+	case strings.Contains(name, ","):
+		return "holds a comma, which splits --profile's list"
+	case strings.ContainsFunc(name, output.IsControl):
+		return "holds a control character, which no hint can show to paste back"
+	case name != strings.TrimSpace(name):
+		return "starts or ends with a space, which --profile's list trims"
+	}
+	return ""
+}
+
 // grantTypes names the grant types of the Genesys Cloud CLI that log in
 // through a browser, which gcusage cannot do.
 var grantTypes = map[string]string{"2": "implicit", "3": "PKCE", "implicit": "implicit", "pkce": "PKCE"}
 
-// Check says what the profile lacks, or has wrong, to reach its org:
-// credentials (access_token, or client_credentials and client_secret) and
-// a known environment. Select checks every profile it returns.
+// Check says what the profile lacks, or has wrong, to reach its org: a
+// name that --profile can name (Typable), credentials (access_token, or
+// client_credentials and client_secret) and a known environment. Select
+// checks every profile it returns.
 func (p Profile) Check() error {
 	bad := func(reason string) error {
 		return &Error{Path: p.Source, Line: p.Line, Profile: p.Name, Reason: reason}
 	}
 	g := strings.ToLower(strings.TrimSpace(p.GrantType))
 	switch {
+	case nameProblem(p.Name) != "":
+		return bad("the name " + nameProblem(p.Name) + ": rename the table, such as [acme-prod], to run it")
 	case !p.AccessToken.IsZero():
 	case grantTypes[g] != "":
 		return bad(fmt.Sprintf("grant_type %q (%s) logs in through a browser, which gcusage cannot do: add access_token, "+
@@ -386,11 +435,15 @@ func (p Profile) Endpoints(o Overrides) (apiURL, loginURL string, err error) {
 	if o.Region != "" {
 		env, field = o.Region, "--region"
 	}
+	shown := fmt.Sprintf("%s %q", field, env)
+	if strings.Contains(env, "@") { // user:password@host: not a thing to print
+		shown = field + " (not shown: it holds an @, as user information does)"
+	}
 	bad := func(reason string) error {
 		if field == "--region" {
-			return &Error{Reason: fmt.Sprintf("--region %q: %s", env, reason)}
+			return &Error{Reason: shown + ": " + reason}
 		}
-		return &Error{Path: p.Source, Line: p.Line, Profile: p.Name, Reason: fmt.Sprintf("environment %q: %s", env, reason)}
+		return &Error{Path: p.Source, Line: p.Line, Profile: p.Name, Reason: shown + ": " + reason}
 	}
 	env = strings.ToLower(strings.TrimSpace(cmp.Or(env, DefaultEnvironment)))
 	var domain string

@@ -121,7 +121,7 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := profiles.Load(missing); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing+": no such file: `gc profiles new`") {
 		t.Errorf("missing file: %v", err)
 	}
-	if _, err := profiles.Load(dir); err == nil || !strings.HasPrefix(err.Error(), dir+": cannot read the profiles") {
+	if _, err := profiles.Load(dir); err == nil || err.Error() != dir+": not a regular file (a directory): give the profiles file itself" {
 		t.Errorf("a directory: %v", err)
 	}
 	big := filepath.Join(dir, "big.toml")
@@ -212,22 +212,41 @@ func TestSelect(t *testing.T) {
 // missing or wrong, before anything is sent.
 func TestCheck(t *testing.T) {
 	for body, want := range map[string]string{
-		`client_secret = "s"`:                                                   `config.toml:2: profile "p": client_secret but no client_credentials (the OAuth client id)`,
-		`client_credentials = "id"`:                                             `config.toml:2: profile "p": client_credentials but no client_secret`,
-		`client_credentials = ""` + "\nx = 1":                                   `config.toml:2: profile "p": no credentials: want client_credentials (the OAuth client id) and client_secret, or access_token`,
-		`grant_type = "3"` + "\nclient_secret = \"s\"":                          `grant_type "3" (PKCE) logs in through a browser`,
-		`grant_type = 2` + "\nclient_secret = \"s\"":                            `grant_type "2" (implicit)`,
-		`grant_type = "password"`:                                               `grant_type "password": want "1" (client credentials), or an access_token`,
-		`access_token = "t"` + "\nenvironment = \"eu-west-9\"":                  `environment "eu-west-9": unknown region: allowed us-east-1,`,
-		`access_token = "t"` + "\nenvironment = \"https://api.mypurecloud.ie\"": `without scheme, port or path`,
-		`access_token = "t"` + "\nenvironment = \"api.mypurecloud.ie\"":         `give the domain without "api.": mypurecloud.ie`,
-		`access_token = "t"` + "\nenvironment = \"localhost\"":                  `unknown region`,
-		`access_token = "t"` + "\nenvironment = \"mypurecloud.ie:443\"":         `without scheme, port or path`,
+		`client_secret = "s"`:                                                     `config.toml:2: profile "p": client_secret but no client_credentials (the OAuth client id)`,
+		`client_credentials = "id"`:                                               `config.toml:2: profile "p": client_credentials but no client_secret`,
+		`client_credentials = ""` + "\nx = 1":                                     `config.toml:2: profile "p": no credentials: want client_credentials (the OAuth client id) and client_secret, or access_token`,
+		`grant_type = "3"` + "\nclient_secret = \"s\"":                            `grant_type "3" (PKCE) logs in through a browser`,
+		`grant_type = 2` + "\nclient_secret = \"s\"":                              `grant_type "2" (implicit)`,
+		`grant_type = "password"`:                                                 `grant_type "password": want "1" (client credentials), or an access_token`,
+		`access_token = "t"` + "\nenvironment = \"eu-west-9\"":                    `environment "eu-west-9": unknown region: allowed us-east-1,`,
+		`access_token = "t"` + "\nenvironment = \"https://api.mypurecloud.ie\"":   `without scheme, port or path`,
+		`access_token = "t"` + "\nenvironment = \"api.mypurecloud.ie\"":           `give the domain without "api.": mypurecloud.ie`,
+		`access_token = "t"` + "\nenvironment = \"localhost\"":                    `unknown region`,
+		`access_token = "t"` + "\nenvironment = \"mypurecloud.ie:443\"":           `without scheme, port or path`,
+		`access_token = "t"` + "\nenvironment = \"user:SECRET-9@MyPureCloud.ie\"": `config.toml:2: profile "p": environment (not shown: it holds an @, as user information does): want a region key`,
 	} {
 		c := parse(t, "# a profile\n[p]\n"+body+"\n")
 		_, err := c.Select("p", false)
-		if err == nil || !strings.Contains(err.Error(), want) {
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(strings.ToLower(err.Error()), "secret-9") {
 			t.Errorf("%s:\n got %v\nwant %s", body, err, want)
+		}
+	}
+	// A name that --profile cannot give, nor a hint show to paste back, is
+	// refused when it is selected (--all-profiles selects it), naming its
+	// line; the others run.
+	for name, want := range map[string]string{
+		`"acme, inc"`: `config.toml:3: profile "acme, inc": the name holds a comma, which splits --profile's list: rename the table`,
+		`"a\u001bb"`:  `config.toml:3: profile "a\x1bb": the name holds a control character`,
+		`"a\u202eb"`:  `config.toml:3: profile "a\u202eb": the name holds a control character`,
+		`" padded "`:  `config.toml:3: profile " padded ": the name starts or ends with a space, which --profile's list trims`,
+		`""`:          `config.toml:3: the name is empty, which --profile cannot give`,
+	} {
+		c := parse(t, "[ok]\naccess_token = \"t\"\n["+name+"]\naccess_token = \"t\"\n")
+		if _, err := c.Select("", true); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("[%s] with --all-profiles:\n got %v\nwant %s…", name, err, want)
+		}
+		if p, err := c.Select("ok", false); err != nil || p[0].Name != "ok" {
+			t.Errorf("[%s] beside --profile ok: %v %v; want ok alone to run", name, p, err)
 		}
 	}
 	for body, api := range map[string]string{
@@ -272,6 +291,10 @@ func TestOverrides(t *testing.T) {
 	}
 	if _, _, err := p[0].Endpoints(profiles.Overrides{Region: "mars-1"}); err == nil || !strings.HasPrefix(err.Error(), `--region "mars-1": unknown region`) {
 		t.Errorf("a bad --region: %v", err)
+	}
+	if _, _, err := p[0].Endpoints(profiles.Overrides{Region: "admin:PW-77@mypurecloud.ie"}); err == nil || strings.Contains(err.Error(), "PW-77") ||
+		!strings.HasPrefix(err.Error(), "--region (not shown: it holds an @") {
+		t.Errorf("a --region with user information: %v; want it refused and not shown", err)
 	}
 	if _, err := p[0].Client(profiles.Overrides{APIURL: "http://192.0.2.1"}); err == nil || !strings.Contains(err.Error(), `profile "Prod"`) {
 		t.Errorf("plain http to another machine: %v, want an error naming the profile", err)
