@@ -453,8 +453,10 @@ func TestSplitErrorTellsAJobThatMayHaveStarted(t *testing.T) {
 		t.Errorf("%q says the job was not started", err)
 	}
 	mustContain(t, err.Error(), "window "+windows[1]+" (job may have started, its id unknown)")
-	want := []JobWindow{{Interval: windows[0], JobID: "j1"}, {Interval: windows[1], MaybeStarted: true}, {Interval: windows[2]}}
-	if fmt.Sprint(se.Unfinished) != fmt.Sprint(want) || !se.Window.MaybeStarted {
-		t.Errorf("unfinished %+v, window %+v; want %+v, the second that may have started", se.Unfinished, se.Window, want)
+	// The third window's job starts or not, as the run stops: either way
+	// it is no job that may have started.
+	want := []JobWindow{{Interval: windows[0], JobID: "j1"}, {Interval: windows[1], MaybeStarted: true}}
+	if u := se.Unfinished; len(u) != 3 || fmt.Sprint(u[:2]) != fmt.Sprint(want) || u[2].MaybeStarted || !se.Window.MaybeStarted {
+		t.Errorf("unfinished %+v, window %+v; want %+v and the third, the second that may have started", se.Unfinished, se.Window, want)
 	}
 }
