@@ -363,8 +363,8 @@ func (a *authTransport) send(req *http.Request, token string) (*http.Response, e
 	r.Header.Del("Authorization")
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)
+		noteSent(r)
 	}
-	noteSent(r)
 	r.Header.Set("User-Agent", a.ua)
 	if r.Header.Get("Accept") == "" {
 		r.Header.Set("Accept", "application/json")

@@ -174,13 +174,13 @@ func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	ctx, start, k := req.Context(), time.Now(), reqKind(req)
 	var last error // the cause of the attempt before, for a context error
 	for attempt := 1; ; attempt++ {
-		t0, sent := time.Now(), &sent{}
-		resp, err, unsent := r.attempt(req, k, start.Add(r.p.MaxElapsed), sent)
+		t0, carried := time.Now(), &sent{}
+		resp, err, unsent := r.attempt(req, k, start.Add(r.p.MaxElapsed), carried)
 		wait, retry := r.decide(resp, err, attempt, k&startsWork != 0 && !unsent)
 		// The one step that redacts the transport's errors: after decide,
 		// which reads net/http's own error types, and before anything else
 		// sees them, the log and the retry event first.
-		secrets := sent.secrets()
+		secrets := carried.secrets()
 		err = secrets.err(err)
 		logAttempt(r.log, req, resp, err, secrets, attempt, time.Since(t0))
 		if !retry || ctx.Err() != nil || (req.Body != nil && req.GetBody == nil) ||
