@@ -8,8 +8,10 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -112,14 +114,28 @@ func TestSecondRowsArrayIsMalformed(t *testing.T) {
 
 // trickler serves the answers in turn (the last repeats) in memory, so that
 // it works in a synctest bubble; an answer with a trickle marker sends what
-// comes before it, then a space every second until the request ends.
-type trickler struct{ answers []string }
+// comes before it, then a space every second until the request ends, whose
+// cause endings gives. A POST gets post, with status and header, if set.
+type trickler struct {
+	answers []string
+	post    string
+	status  int
+	header  http.Header
+
+	mu   sync.Mutex
+	ends []error
+}
 
 const trickleMark = "<trickle>"
 
 func (tr *trickler) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Request: req}
 	body := `{"executionId":"exec-1","id":"exec-1"}`
-	if req.Method != http.MethodPost {
+	switch {
+	case req.Method == http.MethodPost && tr.post != "":
+		body, resp.StatusCode = tr.post, tr.status
+		maps.Copy(resp.Header, tr.header)
+	case req.Method != http.MethodPost:
 		body = tr.answers[0]
 		if len(tr.answers) > 1 {
 			tr.answers = tr.answers[1:]
@@ -133,17 +149,34 @@ func (tr *trickler) RoundTrip(req *http.Request) (*http.Response, error) {
 		for trickle {
 			select {
 			case <-ctx.Done():
+				tr.end(context.Cause(ctx))
 				pw.CloseWithError(context.Cause(ctx))
 				return
 			case <-time.After(time.Second):
 				if _, err := io.WriteString(pw, " "); err != nil {
+					tr.end(err)
 					return
 				}
 			}
 		}
 		pw.Close()
 	}()
-	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: pr, Request: req}, nil
+	resp.Body = pr
+	return resp, nil
+}
+
+func (tr *trickler) end(err error) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.ends = append(tr.ends, err)
+}
+
+// endings are what ended each trickle: the cause of its request's end, or
+// the error of writing to a body closed.
+func (tr *trickler) endings() []error {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]error(nil), tr.ends...)
 }
 
 // Issue 16, item 5: a later jobs or search page that trickles yielded

@@ -146,19 +146,20 @@ func (t *tokens) invalidate(gen uint64) {
 // whose end would break every later refresh. They follow no redirect.
 func clientCredentials(id, secret, tokenURL string, base http.RoundTripper, log *slog.Logger, onRetry func(RetryEvent)) func() oauth2.TokenSource {
 	cfg := &clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: tokenLog{base, log}, CheckRedirect: noRedirect}
+	secrets := basicSecrets(id, secret)
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: tokenLog{base, log, secrets}, CheckRedirect: noRedirect}
 	fetch := &retryingFetch{cfg: cfg, ctx: context.WithValue(context.Background(), oauth2.HTTPClient, hc), onRetry: onRetry,
-		secrets: basicSecrets(id, secret)}
+		secrets: secrets}
 	return func() oauth2.TokenSource { return fetch }
 }
 
 // basicSecrets are the forms of the client credentials that a token
-// endpoint could echo: the secret as is and URL-escaped, and the Basic
+// endpoint could echo: the secret in its forms (see forms), and the Basic
 // value (base64 of id:secret, URL-escaped each as oauth2 sends them, or not) in
 // standard and URL-safe base64, each without its = padding, which also
 // finds the padded form.
 func basicSecrets(id, secret string) redactor {
-	r := redactor{secret, url.QueryEscape(secret)}
+	r := forms(secret)
 	for _, pair := range []string{url.QueryEscape(id) + ":" + url.QueryEscape(secret), id + ":" + secret} {
 		r = append(r, base64.RawStdEncoding.EncodeToString([]byte(pair)), base64.RawURLEncoding.EncodeToString([]byte(pair)))
 	}
@@ -194,12 +195,15 @@ func (f *retryingFetch) Token() (*oauth2.Token, error) {
 	defer f.setLast(nil)
 	for attempt := 1; ; attempt++ {
 		tok, err := f.cfg.Token(context.WithValue(f.ctx, attemptKey{}, attempt))
+		// What the failure is, is read from net/http's and oauth2's own
+		// errors, before the redaction hides them.
+		retryable, quick := err != nil && tokenRetryable(err), err != nil && hopeless(err)
 		err = f.redact(err)
-		if err == nil || attempt == tokenAttempts || !tokenRetryable(err) || hopeless(err) && attempt >= quickAttempts {
+		if !retryable || attempt == tokenAttempts || quick && attempt >= quickAttempts {
 			return tok, err
 		}
 		wait := jitter(backoffCap(attempt, time.Second, 15*time.Second, 2))
-		if hopeless(err) {
+		if quick {
 			wait = jitter(quickDelay)
 		}
 		ev := RetryEvent{Attempt: attempt, Method: http.MethodPost, Err: authError(err)}
@@ -238,7 +242,9 @@ func (f *retryingFetch) lastError() error {
 
 // redact cuts the credentials out of what the token endpoint sent back,
 // should it echo the request's Authorization: the fields of the
-// *oauth2.RetrieveError are what AuthError and oauth2's own text print.
+// *oauth2.RetrieveError are what AuthError and oauth2's own text print
+// (the status line's reason phrase too), and any other error is redacted
+// as the API's transport errors are (see redactor.err).
 func (f *retryingFetch) redact(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
@@ -246,15 +252,19 @@ func (f *retryingFetch) redact(err error) error {
 		re.ErrorDescription = f.secrets.apply(re.ErrorDescription)
 		re.ErrorURI = f.secrets.apply(re.ErrorURI)
 		re.Body = f.secrets.body(re.Body)
+		if re.Response != nil {
+			re.Response.Status = f.secrets.text(re.Response.Status)
+		}
 	}
-	return err
+	return f.secrets.err(err)
 }
 
 // tokenLog logs the token requests as the retry layer logs the API's; the
 // attempt number comes from retryingFetch through the request's context.
 type tokenLog struct {
-	base http.RoundTripper
-	log  *slog.Logger
+	base    http.RoundTripper
+	log     *slog.Logger
+	secrets redactor // the client credentials, cut out of what is logged
 }
 
 type attemptKey struct{}
@@ -264,7 +274,7 @@ func (t tokenLog) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
 	attempt, _ := req.Context().Value(attemptKey{}).(int)
-	logAttempt(t.log, req, resp, err, attempt, time.Since(start))
+	logAttempt(t.log, req, resp, err, t.secrets, attempt, time.Since(start))
 	return resp, err
 }
 
@@ -353,6 +363,7 @@ func (a *authTransport) send(req *http.Request, token string) (*http.Response, e
 	r.Header.Del("Authorization")
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)
+		noteSent(r)
 	}
 	r.Header.Set("User-Agent", a.ua)
 	if r.Header.Get("Accept") == "" {

@@ -80,12 +80,17 @@ func WithRegion(keyOrDomain string) Option {
 }
 
 // region sets the base URLs of a region; field names where the key came
-// from, for the error.
+// from, for the error, which quotes no userinfo: a region is no URL, so
+// all before its last @ is cut out, whatever it is.
 func (c *config) region(field, keyOrDomain string) error {
 	r, ok := LookupRegion(keyOrDomain)
 	if !ok {
-		return &ConfigError{Field: field, Value: keyOrDomain,
-			Reason: fmt.Sprintf("unknown region %s: allowed %s, or their domains", quote(keyOrDomain), strings.Join(regionKeys(), ", "))}
+		shown := keyOrDomain
+		if at := strings.LastIndex(shown, "@"); at >= 0 {
+			shown = "REDACTED" + shown[at:]
+		}
+		return &ConfigError{Field: field, Value: shown,
+			Reason: fmt.Sprintf("unknown region %s: allowed %s, or their domains", quote(shown), strings.Join(regionKeys(), ", "))}
 	}
 	c.apiURL, c.loginURL = r.APIURL(), r.LoginURL()
 	return nil

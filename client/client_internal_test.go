@@ -125,6 +125,27 @@ func TestRefusedBaseURLHidesUserinfo(t *testing.T) {
 	}
 }
 
+// Audit item 10: an unknown region given as user:SECRET@host was quoted
+// whole in the error, by WithRegion and by FromEnv's GENESYSCLOUD_REGION.
+// Nothing before the last @ is shown, whatever it is.
+func TestRefusedRegionHidesUserinfo(t *testing.T) {
+	for _, region := range []string{"user:SECRET@mypurecloud.ie", "https://user:SECRET@mypurecloud.ie", "userSECRET@eu-west-1", "user:SE@CRET@mypurecloud.ie"} {
+		for name, opt := range map[string]Option{"WithRegion": WithRegion(region), "FromEnv": fromEnv(env{"GENESYSCLOUD_REGION": region}.get)} {
+			_, err := New(opt, WithAccessToken("t"))
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("%s %s: err = %v, want *ConfigError", name, region, err)
+			}
+			for _, leak := range []string{"SECRET", "CRET", "user"} {
+				if strings.Contains(err.Error(), leak) || strings.Contains(ce.Value, leak) {
+					t.Errorf("%s %s: %q (value %q) shows %q", name, region, err, ce.Value, leak)
+				}
+			}
+			mustContain(t, err.Error(), "unknown region \"REDACTED@")
+		}
+	}
+}
+
 type env map[string]string
 
 func (e env) get(k string) string { return e[k] }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -429,14 +430,75 @@ func (r redactor) value(v any) (any, bool) {
 	return v, changed
 }
 
+// forms is a secret as is, and in the forms a server's echo of it may take
+// in our errors: URL-escaped, and as strconv.Quote writes it (net/http
+// quotes a line it refuses), each when it differs.
+func forms(v string) redactor {
+	r := redactor{v}
+	if esc := url.QueryEscape(v); esc != v {
+		r = append(r, esc)
+	}
+	if strings.ContainsFunc(v, func(c rune) bool { return c == '"' || c == '\\' || !strconv.IsPrint(c) }) {
+		q := strconv.Quote(v)
+		r = append(r, q[1:len(q)-1])
+	}
+	return r
+}
+
 // secretsOf is what a request carried that no text of its answer may show:
-// its bearer token, as is and URL-escaped.
+// its bearer token, in its forms.
 func secretsOf(req *http.Request) redactor {
 	if req == nil {
 		return nil
 	}
-	tok := bearer(req.Header.Get("Authorization"))
-	return redactor{tok, url.QueryEscape(tok)}
+	return forms(bearer(req.Header.Get("Authorization")))
+}
+
+// maxErrorText bounds the text of an error of the transport, which may
+// quote a header line as long as net/http takes (10 MB).
+const maxErrorText = 1 << 10
+
+// err is err with r cut out of its text, which may quote what a server
+// sent: a header, status or trailer line that net/http refused, or a URL
+// whose cursor the server chose. The text is also cut to maxErrorText. An
+// error that shows no secret and is short enough is returned as it is.
+func (r redactor) err(err error) error {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	red := r.text(s)
+	if red == s && len(s) <= maxErrorText {
+		return err
+	}
+	return &redactedError{text: oneLine(red, maxErrorText), err: err, secrets: r}
+}
+
+// redactedError is an error as the caller sees it once redacted: errors.Is
+// sees the error beneath, but errors.As finds there only what shows no
+// secret, since what it finds prints itself.
+type redactedError struct {
+	text    string
+	err     error
+	secrets redactor
+}
+
+func (e *redactedError) Error() string { return e.text }
+
+// Is reports whether the error beneath matches target.
+func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
+
+// As finds target in the error beneath, unless its text shows a secret.
+func (e *redactedError) As(target any) bool {
+	if !errors.As(e.err, target) {
+		return false
+	}
+	found := reflect.ValueOf(target).Elem()
+	if err, ok := found.Interface().(error); ok && e.secrets.text(err.Error()) == err.Error() {
+		return true
+	}
+	found.SetZero()
+	return false
 }
 
 // bearer is the token of an Authorization header value, or "".

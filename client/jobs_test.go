@@ -411,3 +411,52 @@ func TestJobErrorsNameAJob(t *testing.T) {
 		t.Errorf("a query: err = %v, want it to name execution exec-1", err)
 	}
 }
+
+// lostStart is f, but the n-th job POST gets no answer, as when the connection
+// drops once the server has read the request: the job may have started.
+type lostStart struct {
+	*fake
+	n, posts int
+}
+
+func (l *lostStart) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && req.URL.Path != "/oauth/token" {
+		l.fake.mu.Lock()
+		l.posts++
+		lost := l.posts == l.n
+		l.fake.mu.Unlock()
+		if lost {
+			return nil, errors.New("connection reset by peer")
+		}
+	}
+	return l.fake.RoundTrip(req)
+}
+
+// Audit item 7: a window whose POST's answer was lost read "(job not
+// started): … so the work may have started". It says the job may have
+// started, and its JobWindow tells it apart from a window never started.
+func TestSplitErrorTellsAJobThatMayHaveStarted(t *testing.T) {
+	l := &lostStart{fake: jobsServer(`{"requestCount":1}`), n: 2}
+	var err error
+	for _, err = range newTestClient(t, l.fake, WithHTTPClient(&http.Client{Transport: l})).RunJobs(t.Context(), twoHundredDays,
+		JobOptions{Concurrency: 1, Now: func() time.Time { return windowsToday }}) {
+		if err != nil {
+			break
+		}
+	}
+	windows, _ := SplitInterval(twoHundredDays.Interval, "")
+	var se *SplitError
+	if !errors.As(err, &se) || !errors.Is(err, ErrMaybeStarted) || se.Window.Interval != windows[1] {
+		t.Fatalf("err = %v; want a SplitError of window 2 wrapping ErrMaybeStarted", err)
+	}
+	if strings.Contains(err.Error(), "not started") {
+		t.Errorf("%q says the job was not started", err)
+	}
+	mustContain(t, err.Error(), "window "+windows[1]+" (job may have started, its id unknown)")
+	// The third window's job starts or not, as the run stops: either way
+	// it is no job that may have started.
+	want := []JobWindow{{Interval: windows[0], JobID: "j1"}, {Interval: windows[1], MaybeStarted: true}}
+	if u := se.Unfinished; len(u) != 3 || fmt.Sprint(u[:2]) != fmt.Sprint(want) || u[2].MaybeStarted || !se.Window.MaybeStarted {
+		t.Errorf("unfinished %+v, window %+v; want %+v and the third, the second that may have started", se.Unfinished, se.Window, want)
+	}
+}

@@ -176,7 +176,7 @@ func TestSearchCapCountsRowsWithinAPage(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := 0
-			within(t, 10*time.Second, "Rows", func() {
+			returns(t, "Rows", func() {
 				for _, err := range res.Rows() {
 					if err != nil {
 						t.Error(err)

@@ -14,6 +14,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -173,10 +174,15 @@ func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	ctx, start, k := req.Context(), time.Now(), reqKind(req)
 	var last error // the cause of the attempt before, for a context error
 	for attempt := 1; ; attempt++ {
-		t0 := time.Now()
-		resp, err, unsent := r.attempt(req, k, start.Add(r.p.MaxElapsed))
-		logAttempt(r.log, req, resp, err, attempt, time.Since(t0))
+		t0, carried := time.Now(), &sent{}
+		resp, err, unsent := r.attempt(req, k, start.Add(r.p.MaxElapsed), carried)
 		wait, retry := r.decide(resp, err, attempt, k&startsWork != 0 && !unsent)
+		// The one step that redacts the transport's errors: after decide,
+		// which reads net/http's own error types, and before anything else
+		// sees them, the log and the retry event first.
+		secrets := carried.secrets()
+		err = secrets.err(err)
+		logAttempt(r.log, req, resp, err, secrets, attempt, time.Since(t0))
 		if !retry || ctx.Err() != nil || (req.Body != nil && req.GetBody == nil) ||
 			time.Since(start)+wait > r.p.MaxElapsed {
 			if err != nil && (ctx.Err() != nil || errors.Is(err, errBudget)) && last != nil {
@@ -236,8 +242,10 @@ func (e *lastCause) Unwrap() error { return e.err }
 // read whole) must end by the deadline too, so that a server trickling it
 // cannot hold the caller past MaxElapsed. When no answer came, unsent says
 // whether the request provably never left: no connection was made for it.
-func (r *retryDoer) attempt(req *http.Request, k kind, deadline time.Time) (resp *http.Response, err error, unsent bool) {
-	ctx, cancel := context.WithCancelCause(req.Context())
+// What the auth transport puts in the request is noted in s, and cut out
+// of the errors of reading the body.
+func (r *retryDoer) attempt(req *http.Request, k kind, deadline time.Time, s *sent) (resp *http.Response, err error, unsent bool) {
+	ctx, cancel := context.WithCancelCause(context.WithValue(req.Context(), sentKey{}, s))
 	timer := time.AfterFunc(time.Until(deadline), func() { cancel(errBudget) })
 	var conn, handshake atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -248,6 +256,9 @@ func (r *retryDoer) attempt(req *http.Request, k kind, deadline time.Time) (resp
 			}
 		}})
 	resp, err = r.hc.Do(req.WithContext(ctx))
+	if err == nil {
+		resp.Body = redactedBody{resp.Body, s}
+	}
 	if err == nil && (k&readWhole != 0 || resp.StatusCode/100 != 2) {
 		resp.Body = cancelOnClose{resp.Body, func(cause error) { timer.Stop(); cancel(cause) }}
 		return resp, nil, false
@@ -277,6 +288,46 @@ func dialFailed(err error) bool {
 	var op *net.OpError
 	var dns *net.DNSError
 	return errors.As(err, &op) && op.Op == "dial" || errors.As(err, &dns)
+}
+
+// sent is what the auth transport put in the requests of one attempt (the
+// bearer token, and the old one too after a 401), which the retry layer
+// cuts out of whatever comes back (see redactor.err).
+type sent struct {
+	mu sync.Mutex
+	r  redactor
+}
+
+type sentKey struct{}
+
+// noteSent notes what req carries, for the attempt it belongs to.
+func noteSent(req *http.Request) {
+	if s, ok := req.Context().Value(sentKey{}).(*sent); ok {
+		s.mu.Lock()
+		s.r = append(s.r, secretsOf(req)...)
+		s.mu.Unlock()
+	}
+}
+
+func (s *sent) secrets() redactor {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r
+}
+
+// redactedBody cuts what its request carried out of its read errors:
+// net/http quotes a trailer line it refuses.
+type redactedBody struct {
+	io.ReadCloser
+	sent *sent
+}
+
+func (b redactedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.sent.secrets().err(err)
+	}
+	return n, err
 }
 
 // cancelOnClose ends an attempt's context when its body is closed.
@@ -353,8 +404,10 @@ func (r *retryDoer) giveUp(err error, attempt int) error {
 
 // logAttempt logs one HTTP attempt at debug level: method, path, status or
 // error, duration, attempt and correlation id. Never a header value else:
-// they hold the token.
-func logAttempt(log *slog.Logger, req *http.Request, resp *http.Response, err error, attempt int, d time.Duration) {
+// they hold the token. What the server sent (the correlation id, an error
+// that quotes it) is logged without the secrets, cut and escaped, as
+// errors quote it.
+func logAttempt(log *slog.Logger, req *http.Request, resp *http.Response, err error, secrets redactor, attempt int, d time.Duration) {
 	if !log.Enabled(req.Context(), slog.LevelDebug) {
 		return
 	}
@@ -364,9 +417,9 @@ func logAttempt(log *slog.Logger, req *http.Request, resp *http.Response, err er
 	}
 	if resp != nil {
 		attrs = append(attrs, slog.Int("status", resp.StatusCode),
-			slog.String("correlation_id", resp.Header.Get("ININ-Correlation-Id")))
+			slog.String("correlation_id", oneLine(secrets.text(resp.Header.Get("ININ-Correlation-Id")), maxQuoted)))
 	} else {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error", secrets.err(err).Error()))
 	}
 	log.LogAttrs(req.Context(), slog.LevelDebug, "gcusage: http attempt", attrs...)
 }

@@ -370,7 +370,7 @@ func DecodeRows(r io.Reader) iter.Seq2[gen.APIUsageRow, error] {
 // the row's bytes. Repeated strings and dates are shared.
 type rowDecoder struct {
 	log     *slog.Logger
-	secrets redactor // of the answer being read, cut out of what is logged
+	secrets redactor // of the answer being read, cut out of the rows and of what is logged
 	// warned counts the odd dates logged, each distinct value once, up
 	// to maxWarnings; unlogged counts the rows with an odd date past
 	// them, which flush logs in one record.
@@ -490,9 +490,13 @@ func (rd *rowDecoder) str(d *jx.Decoder, dst *string) error {
 		*dst = v
 		return nil
 	}
-	*dst = string(s)
+	// A string met for the first time is cut of the request's secrets (a
+	// row must not hand the caller the bearer token); one the cache shares
+	// was cut when it came, so that a row costs no more than before.
+	v := string(s)
+	*dst = rd.secrets.apply(v)
 	if len(s) <= maxInternedLen && len(rd.strs) < maxInterned && rd.bytes < maxInternedBytes {
-		rd.strs[*dst] = *dst
+		rd.strs[v] = *dst
 		rd.bytes += len(s)
 	}
 	return nil

@@ -251,3 +251,53 @@ func TestShortSecretsAreNotRedacted(t *testing.T) {
 	_, err = c.Start(t.Context(), anyQuery)
 	mustContain(t, fmt.Sprint(err), "bad.request: the interval is not valid")
 }
+
+// Audit item 10: a row whose clientName (or any string) was the bearer
+// token handed it to the caller as is, who prints rows. Every string of a
+// row or a job's entity is redacted, JSON-escaped forms and strings that
+// repeat (shared through the decoder's cache) or are too long to share
+// included.
+func TestRowsCarryNoToken(t *testing.T) {
+	esc := jsonEscaped(escapedToken)
+	long := strings.Repeat("x", 300) + esc // longer than what the cache keeps
+	row := `{"clientId":"` + esc + `","clientName":"` + escapedToken + `","userId":"u-` + esc + `","templateUri":"` + long + `","httpMethod":"` + esc + `","organizationId":"` + esc + `","requests":1}`
+	var shown []string
+	c := tokenClient(t, started(`{"queryStatus":"Complete","results":[`+row+`,`+row+`]}`))
+	res, err := c.Run(t.Context(), anyQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := res.All()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("%d rows, %v; want 2", len(rows), err)
+	}
+	for _, r := range rows {
+		shown = append(shown, r.ClientID, r.ClientName, r.UserID, r.TemplateURI, r.HTTPMethod, r.OrganizationID)
+	}
+	entity := `{"oauthClient":{"id":"` + esc + `","name":"` + escapedToken + `","selfUri":"/x/` + esc + `"},"user":{"id":"` + esc + `","selfUri":"` + long + `"},` +
+		`"templateUri":"` + esc + `","httpMethod":"` + esc + `","platform":"` + esc + `","organizationId":"` + esc + `","requestCount":1}`
+	c = tokenClient(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, `{"queryStatus":"Succeeded","entities":[`+entity+`,`+entity+`]}`)
+	})
+	jr, err := c.Job("", "j1").Wait(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for e, err := range jr.Rows() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		shown = append(shown, e.OauthClient.ID, e.OauthClient.Name, e.OauthClient.SelfURI, e.User.ID, e.User.SelfURI,
+			e.TemplateURI, e.HTTPMethod, e.Platform, e.OrganizationID)
+	}
+	if n != 2 {
+		t.Fatalf("%d entities, want 2", n)
+	}
+	for _, s := range shown {
+		if strings.Contains(s, escapedToken) || !strings.Contains(s, "REDACTED") {
+			t.Errorf("%q: want the token redacted", s)
+		}
+	}
+}

@@ -21,13 +21,20 @@ type JobWindow struct {
 	Interval string // such as 2026-01-01/2026-03-31, both ends included
 	JobID    string // "" until the job is started
 	ClientID string // "" for the organization's job
+	// MaybeStarted says that the window's POST was sent and its answer
+	// lost (ErrMaybeStarted): the job may have started, under an id that
+	// is not known, so JobID is "". A window with neither was never
+	// started.
+	MaybeStarted bool
 }
 
 // SplitError ends a RunJobs run that did not yield every row. Window is the
 // window that failed; Unfinished lists every window whose rows were not all
 // yielded, in order, with the job id of those that were started, so that
-// they can be resumed with Client.Job (a window without a job id must be
-// queried again). Err is the window's error, often an *ExecutionError.
+// they can be resumed with Client.Job. A window without a job id must be
+// queried again: when it is MaybeStarted, its first job may be running as
+// well, and counts against the organization's rate limit. Err is the
+// window's error, often an *ExecutionError.
 type SplitError struct {
 	Window     JobWindow
 	Unfinished []JobWindow
@@ -36,15 +43,18 @@ type SplitError struct {
 
 // Error names the window and its job, then the error.
 func (e *SplitError) Error() string {
-	id := e.Window.JobID
-	if id == "" {
-		id = "not started"
+	job := "job " + oneLine(e.Window.JobID, maxQuoted)
+	switch {
+	case e.Window.MaybeStarted:
+		job = "job may have started, its id unknown"
+	case e.Window.JobID == "":
+		job = "job not started"
 	}
 	cause := strings.TrimPrefix(e.Err.Error(), "gcusage: ")
 	if e.Window.Interval == "" {
 		return "gcusage: " + cause // the cause names the job
 	}
-	return fmt.Sprintf("gcusage: window %s (job %s): %s", e.Window.Interval, oneLine(id, maxQuoted), cause)
+	return fmt.Sprintf("gcusage: window %s (%s): %s", e.Window.Interval, job, cause)
 }
 
 // Unwrap gives the window's error.
@@ -232,6 +242,9 @@ func newRun(ctx context.Context, c *Client, q JobQuery, intervals []string, o Jo
 			wq.Interval = iv
 			j, err := c.startJob(ctx, wq, now)
 			if err != nil {
+				r.mu.Lock()
+				r.windows[i].MaybeStarted = errors.Is(err, ErrMaybeStarted)
+				r.mu.Unlock()
 				r.errs[i] = err
 				return
 			}
