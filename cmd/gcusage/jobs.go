@@ -200,9 +200,14 @@ func jobsQueryRun(ctx context.Context, o *JobsQueryOptions) error {
 		}
 		var hints []string
 		for _, w := range se.Unfinished {
-			if w.JobID == "" {
+			switch {
+			case w.MaybeStarted:
+				// Its POST's answer was lost: running it again may count
+				// its window twice against the rate limit, not in the rows.
+				hints = append(hints, o.rerun(w.Interval)+" (its job may have started already)")
+			case w.JobID == "":
 				hints = append(hints, o.rerun(w.Interval))
-			} else {
+			default:
 				hints = append(hints, jobResults(&o.Conn, w))
 			}
 		}
