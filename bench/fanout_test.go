@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -193,8 +194,9 @@ func fanProfiles(tb testing.TB, srv *usagetest.Server) string {
 }
 
 // verboseLine is a line of the command's --verbose log: an HTTP attempt,
-// logged as it ends, with its duration and the profile it was made for.
-var verboseLine = regexp.MustCompile(`^time=(\S+) level=DEBUG msg="gcusage: http attempt" profile=(\S+) .* duration=(\S+)`)
+// logged as it ends, with the profile it was made for and its duration.
+// The log carries no time of its own: each line is timed as it arrives.
+var verboseLine = regexp.MustCompile(`^gcusage: profile (\S+): http attempt .* duration=(\S+)`)
 
 // runCommand runs fanQuery in every org of srv through the gcusage
 // command, parallel at a time, and reads what it took from the outside:
@@ -205,35 +207,49 @@ func runCommand(ctx context.Context, bin string, srv *usagetest.Server, config s
 		"--api-url", srv.URL, "--login-url", srv.LoginURL)
 	cmd.Env = []string{"HOME=" + filepath.Dir(config)} // no GENESYSCLOUD_* variable
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := fanRun{elapsed: time.Since(start)}
+	cmd.Stdout = &stdout
+	pipe, err := cmd.StderrPipe()
 	if err != nil {
-		return fanRun{failures: []string{fmt.Sprintf("%v: %s", err, stderr.String())}}
+		return fanRun{failures: []string{err.Error()}}
 	}
 	type span struct{ first, last time.Time }
 	spans := map[string]*span{}
-	for line := range strings.Lines(stderr.String()) {
+	var bad string
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return fanRun{failures: []string{err.Error()}}
+	}
+	lines := bufio.NewScanner(pipe)
+	for lines.Scan() {
+		end, line := time.Now(), lines.Text()
+		stderr.WriteString(line + "\n")
 		m := verboseLine.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
-		end, err1 := time.Parse(time.RFC3339Nano, m[1])
-		d, err2 := time.ParseDuration(m[3])
-		if err1 != nil || err2 != nil {
-			return fanRun{failures: []string{"unreadable log line: " + line}}
+		d, err := time.ParseDuration(m[2])
+		if err != nil {
+			bad = line
+			continue
 		}
-		if s := spans[m[2]]; s == nil {
-			spans[m[2]] = &span{end.Add(-d), end}
+		if s := spans[m[1]]; s == nil {
+			spans[m[1]] = &span{end.Add(-d), end}
 		} else {
 			s.last = end
 		}
 	}
-	// The most spans that overlap: the orgs in flight at once. The log's
-	// times are cut to the millisecond, so a span is taken to end a
-	// millisecond early: an org that takes the slot another just freed
-	// may be logged in the same millisecond, never earlier.
+	err = cmd.Wait()
+	r := fanRun{elapsed: time.Since(start)}
+	switch {
+	case err != nil:
+		return fanRun{failures: []string{fmt.Sprintf("%v: %s", err, stderr.String())}}
+	case bad != "":
+		return fanRun{failures: []string{"unreadable log line: " + bad}}
+	}
+	// The most spans that overlap: the orgs in flight at once. A line is
+	// timed as it arrives, a little after its attempt ended, so a span is
+	// taken to end a millisecond early: an org that takes the slot another
+	// just freed may be read in the same millisecond, never earlier.
 	type edge struct {
 		at time.Time
 		in int
