@@ -314,14 +314,5 @@ func resultsRun(ctx context.Context, o *ResultsOptions) error {
 			return cl.SearchExecution(o.ExecutionID, o.PageSize), nil
 		}
 	}
-	wo, err := o.Out.writerOptions(cols)
-	if err != nil {
-		return err
-	}
-	run, done, err := o.f.connectRun(&o.Conn, wo, nil)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return run.execute(ctx, start, resumeLegacy(&o.Conn, o.ClientID, o.Search))
+	return runLegacy(ctx, o.f, &o.Conn, &o.Out, cols, "", nil, start, resumeLegacy(&o.Conn, o.ClientID, o.Search))
 }
