@@ -367,12 +367,7 @@ func NewCmdJobsResults(f *Factory, runF func(*JobsResultsOptions) error) *cobra.
 	addOutputFlags(cmd, &o.Out, client.Metrics(), "Requests")
 	addConnFlags(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, false)
-	leaf(cmd, func(a []string) error {
-		if len(a) != 1 || strings.TrimSpace(a[0]) == "" {
-			return usagef("jobs results takes one job id, got %d arguments (see gcusage jobs results --help)", len(a))
-		}
-		return nil
-	}, func(c *cobra.Command, a []string) error {
+	leaf(cmd, oneID("jobs results", "job id"), func(c *cobra.Command, a []string) error {
 		o.JobID = a[0]
 		if runF != nil {
 			return runF(o)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -274,15 +273,7 @@ func NewCmdResults(f *Factory, runF func(*ResultsOptions) error) *cobra.Command 
 	addOutputFlags(cmd, &o.Out, client.Metrics(), "Requests; with --search, by Status200")
 	addConnFlags(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, false)
-	leaf(cmd, func(a []string) error {
-		switch {
-		case len(a) != 1:
-			return usagef("results takes one execution id, got %d arguments (see gcusage results --help)", len(a))
-		case strings.TrimSpace(a[0]) == "":
-			return usagef("results: the execution id is empty (see gcusage results --help)")
-		}
-		return nil
-	}, func(c *cobra.Command, a []string) error {
+	leaf(cmd, oneID("results", "execution id"), func(c *cobra.Command, a []string) error {
 		o.ExecutionID = a[0]
 		if runF != nil {
 			return runF(o)
