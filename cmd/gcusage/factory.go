@@ -67,14 +67,7 @@ func (f *Factory) run(ctx context.Context, args []string) int {
 		// was printed, as far as it read.
 		return 0
 	}
-	msg := strings.Join(strings.Fields(errorText(err, cmd.Flags())), " ")
-	// An SDK error that a command wraps, such as the report's "the query
-	// by endpoint: gcusage: ...", keeps its prefix inside: one is enough.
-	msg = strings.ReplaceAll(msg, ": gcusage: ", ": ")
-	if !strings.HasPrefix(msg, "gcusage: ") {
-		msg = "gcusage: " + msg
-	}
-	fmt.Fprintln(f.Stderr, output.Escape(msg))
+	fmt.Fprintln(f.Stderr, output.Escape(errorLine(errorText(err, cmd.Flags()))))
 	if ctx.Err() != nil {
 		return interruptedCode(ctx)
 	}
@@ -84,6 +77,19 @@ func (f *Factory) run(ctx context.Context, args []string) int {
 		return 2
 	}
 	return 1
+}
+
+// errorLine is the one line in which gcusage says the error text s: its
+// lines, which a server's text may hold, joined, and one "gcusage: " in
+// front. An SDK error that a command wraps, such as the report's "the
+// query by endpoint: gcusage: ...", keeps its prefix inside: one is
+// enough.
+func errorLine(s string) string {
+	s = strings.ReplaceAll(strings.Join(strings.Fields(s), " "), ": gcusage: ", ": ")
+	if !strings.HasPrefix(s, "gcusage: ") {
+		s = "gcusage: " + s
+	}
+	return s
 }
 
 // usageError is bad input found before anything is sent: exit code 2.
