@@ -287,7 +287,7 @@ func jobResults(c *ConnOptions, w client.JobWindow) string {
 	if w.ClientID != "" {
 		cmd = append(cmd, "--client", shellQuote(w.ClientID))
 	}
-	return rerun(cmd, c, oneOf("format", "region", "api-url", "login-url", "page-size", "sort", "top", "csv-raw", "config"))
+	return rerun(cmd, c, oneOf(resumeFlags...))
 }
 
 // rerun is this jobs query over interval, with every flag it was given but

@@ -187,7 +187,7 @@ func resumeLegacy(c *ConnOptions, clientID string, search bool) func(id string) 
 		if search {
 			cmd = append(cmd, "--search")
 		}
-		return rerun(cmd, c, oneOf("format", "region", "api-url", "login-url", "sort", "top", "page-size", "csv-raw", "config"))
+		return rerun(cmd, c, oneOf(resumeFlags...))
 	}
 }
 
