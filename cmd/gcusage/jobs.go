@@ -214,7 +214,7 @@ func jobsQueryRun(ctx context.Context, o *JobsQueryOptions) error {
 		return "unfinished jobs, resume with: " + strings.Join(hints, "; ")
 	}
 	return run.jobs(ctx, func(ctx context.Context, cl *client.Client) iter.Seq2[client.Entity, error] {
-		return cl.RunJobs(ctx, q, client.JobOptions{Concurrency: o.Concurrency, Now: f.Now, OnStart: func(w client.JobWindow) {
+		return cl.RunJobs(ctx, q, client.JobOptions{Concurrency: o.Concurrency, OnStart: func(w client.JobWindow) {
 			f.note(&o.Conn, profileLabel(ctx)+"job "+w.JobID+" started for "+w.Interval)
 		}})
 	}, resume)
