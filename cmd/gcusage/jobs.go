@@ -298,6 +298,13 @@ func (o *JobsQueryOptions) rerun(interval string) string {
 	return again(&c)
 }
 
+// jobColumns maps the dimensions of both variants of a job, by name, to
+// the columns they fill.
+var jobColumns = map[string][]output.Column{
+	"OauthClientId": {output.ClientID, output.ClientName}, "OauthClientName": {output.ClientName}, "UserId": {output.UserID},
+	"OrganizationId": {output.OrganizationID}, "TemplateUri": {output.TemplateURI}, "HttpMethod": {output.HTTPMethod}, "Platform": {output.Platform},
+}
+
 // entityColumns are the columns q's entities fill: the dimensions grouped
 // by (when none is, every dimension of the variant: a client's entities
 // have no oauthClient or user, the organization's no organizationId), the
@@ -305,10 +312,6 @@ func (o *JobsQueryOptions) rerun(interval string) string {
 // the columns are those of a legacy query grouped by OAuthClientId, so
 // that the two print the same header.
 func entityColumns(q client.JobQuery) []output.Column {
-	dims := map[string][]output.Column{
-		"OauthClientId": {output.ClientID, output.ClientName}, "OauthClientName": {output.ClientName}, "UserId": {output.UserID},
-		"OrganizationId": {output.OrganizationID}, "TemplateUri": {output.TemplateURI}, "HttpMethod": {output.HTTPMethod}, "Platform": {output.Platform},
-	}
 	groups := strs(q.GroupBy)
 	switch {
 	case q.ClientID != "" && len(q.ClientGroupBy) > 0:
@@ -320,7 +323,7 @@ func entityColumns(q client.JobQuery) []output.Column {
 	}
 	var cols []output.Column
 	for _, g := range groups {
-		cols = append(cols, dims[g]...)
+		cols = append(cols, jobColumns[g]...)
 	}
 	if q.Granularity != "" {
 		cols = append(cols, output.Date)
@@ -332,14 +335,6 @@ func entityColumns(q client.JobQuery) []output.Column {
 // known: every field of both variants.
 func allEntityColumns() []output.Column {
 	return append(entityColumns(client.JobQuery{Granularity: gen.GranularityDay}), output.OrganizationID)
-}
-
-func strs[T ~string](vs []T) []string {
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = string(v)
-	}
-	return out
 }
 
 // JobsResultsOptions are the flags and argument of gcusage jobs results.
