@@ -61,8 +61,6 @@ func TestOddDateWarningsAreBounded(t *testing.T) {
 				} else {
 					var qs []string
 					f := &fake{api: jobPages(&qs, `{"queryStatus":"Succeeded","entities":[`+strings.ReplaceAll(tc.rows, `"requests"`, `"requestCount"`)+`]}`)}
-					j := newTestClient(t, f, log).Job("", "j1")
-					j.PageSize = 1000
 					if strings.Count(tc.rows, "{") > 1000 {
 						continue // a page holds 1000 entities; the query covers it
 					}

@@ -222,7 +222,10 @@ func ptrIf[T comparable](v T) *T {
 type Job struct {
 	ID       string
 	ClientID string // "" for the organization's job
-	// PageSize is the entities asked per page; 0 is 1000.
+	// PageSize is the entities asked per page; 0 is 1000. A page the API
+	// refuses as too large (max.response.size.reached) is asked for again
+	// with half the page size, which the later pages keep, down to 1:
+	// refused still, it is ErrResponseTooLarge.
 	PageSize int
 
 	c    *Client
@@ -326,21 +329,6 @@ type page struct {
 // is nil, else the one next names, at the page size that halve finds.
 func (j *Job) page(ctx context.Context, rd *rowDecoder, next *url.URL, size int) (*page, error) {
 	return halve(cmp.Or(size, maxPageSize), func(size int) (*page, error) { return j.get(ctx, rd, next, size) })
-}
-
-// halve calls get with the page size, and while the API answers
-// max.response.size.reached, whatever the status (400 for jobs, 500 for a
-// search), asks again with half of it, down to 1.
-func halve[T any](size int, get func(size int) (T, error)) (T, error) {
-	for {
-		v, err := get(size)
-		var ae *APIError
-		if size > 1 && errors.As(err, &ae) && ae.Code == "max.response.size.reached" {
-			size /= 2
-			continue
-		}
-		return v, err
-	}
 }
 
 func (j *Job) get(ctx context.Context, rd *rowDecoder, next *url.URL, size int) (*page, error) {
@@ -615,25 +603,4 @@ func cursor(next *url.URL) string {
 		return q.Get("after")
 	}
 	return next.String()
-}
-
-// pageLoop tells a cursor followed before, in constant memory, since a list
-// of every one seen would grow with the job: it compares each with the one
-// just followed and with one kept at steps 1, 2, 4, 8... (Brent's cycle
-// detection), which finds a cycle of pages within about twice its length
-// plus the pages before it.
-type pageLoop struct {
-	last, kept   string
-	power, steps int
-}
-
-func (l *pageLoop) again(uri string) bool {
-	if uri == l.last || uri == l.kept {
-		return true
-	}
-	l.last = uri
-	if l.steps++; l.steps >= l.power {
-		l.kept, l.power, l.steps = uri, max(1, 2*l.power), 0
-	}
-	return false
 }

@@ -386,6 +386,25 @@ func TestJobPageSizeHalvesOnMaxResponseSize(t *testing.T) {
 			if !errors.As(err, &ae) || ae.Code != "max.response.size.reached" || len(sizes) != 10 || sizes[9] != "1" {
 				t.Errorf("err %v after page sizes %v; want the APIError after 1000 down to 1", err, sizes)
 			}
+			if !errors.Is(err, ErrResponseTooLarge) || !strings.Contains(err.Error(), "narrow the interval or add filters") {
+				t.Errorf("err %v; want ErrResponseTooLarge, which says what to do, as a search's", err)
+			}
+			// A later page refused at every size ends the rows the same way,
+			// naming the job.
+			sizes = nil
+			f.api = func(w http.ResponseWriter, r *http.Request) {
+				sizes = append(sizes, r.URL.Query().Get("pageSize"))
+				if r.URL.Query().Get("after") == "" {
+					writeJSON(w, 200, `{"queryStatus":"Succeeded","entities":[{"requestCount":1}],"nextUri":"/x?after=2"}`)
+					return
+				}
+				writeJSON(w, status, `{"code":"max.response.size.reached","message":"The response was too big"}`)
+			}
+			got, err = jobEntities(t, f)
+			var ee *ExecutionError
+			if len(got) != 1 || !errors.Is(err, ErrResponseTooLarge) || !errors.As(err, &ee) || ee.ExecutionID != "j1" || len(sizes) != 11 || sizes[10] != "1" {
+				t.Errorf("%d entities, then %v after page sizes %v; want 1, then ErrResponseTooLarge naming job j1 after 1000, then 1000 down to 1", len(got), err, sizes)
+			}
 		})
 	}
 }

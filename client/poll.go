@@ -79,8 +79,8 @@ type look[R any] struct {
 // or of p.MaxWait. The request of each look lives on ctx (a result may keep
 // streaming from it after the wait) and also ends with waitCtx while the
 // state is read. Every error it returns is an *ExecutionError naming id, of
-// kind (see ExecutionError.Kind), so that the caller can resume.
-func waitFor[R any](ctx context.Context, p PollPolicy, kind, id string, poll func(ctx, waitCtx context.Context) (look[R], error)) (R, error) {
+// idKind (see ExecutionError.Kind), so that the caller can resume.
+func waitFor[R any](ctx context.Context, p PollPolicy, idKind, id string, poll func(ctx, waitCtx context.Context) (look[R], error)) (R, error) {
 	var zero R
 	waitCtx, cancel := ctx, context.CancelFunc(func() {})
 	if p.MaxWait > 0 {
@@ -95,13 +95,13 @@ func waitFor[R any](ctx context.Context, p PollPolicy, kind, id string, poll fun
 		case err == nil && l.done:
 			return l.res, nil
 		case waitCtx.Err() != nil:
-			return zero, stopped(waitCtx, kind, id, l.state, start)
+			return zero, stopped(waitCtx, idKind, id, l.state, start)
 		case errors.As(err, &de) && garbled < maxGarbled:
 			// An answer cut short is most often the network's doing, and
 			// polling again costs nothing; one that stays garbled is not.
 			garbled++
 		case err != nil:
-			return zero, named(kind, id, l.state, err)
+			return zero, named(idKind, id, l.state, err)
 		default:
 			garbled = 0
 		}
@@ -117,7 +117,7 @@ func waitFor[R any](ctx context.Context, p PollPolicy, kind, id string, poll fun
 			p.OnPoll(PollEvent{ID: id, Attempt: n, Status: l.state, Elapsed: time.Since(start), Next: d})
 		}
 		if sleep(waitCtx, d) != nil {
-			return zero, stopped(waitCtx, kind, id, l.state, start)
+			return zero, stopped(waitCtx, idKind, id, l.state, start)
 		}
 	}
 }
@@ -127,22 +127,22 @@ const maxGarbled = 2
 
 // named puts the id of the work polled around an error met while polling
 // it, so that the caller can resume; a bad argument needs no resuming.
-func named(kind, id, state string, err error) error {
+func named(idKind, id, state string, err error) error {
 	var ee *ExecutionError
 	var ve *ValidationError
 	if err == nil || errors.As(err, &ee) || errors.As(err, &ve) {
 		return err
 	}
-	return &ExecutionError{ExecutionID: id, Kind: kind, Status: state, Err: err}
+	return &ExecutionError{ExecutionID: id, Kind: idKind, Status: state, Err: err}
 }
 
-func stopped(ctx context.Context, kind, id, state string, start time.Time) error {
+func stopped(ctx context.Context, idKind, id, state string, start time.Time) error {
 	what := "canceled"
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		what = "timed out"
 	}
 	d := time.Since(start).Round(10 * time.Millisecond)
-	return &ExecutionError{ExecutionID: id, Kind: kind, Status: state, Err: fmt.Errorf("wait %s after %s: %w", what, d, ctx.Err())}
+	return &ExecutionError{ExecutionID: id, Kind: idKind, Status: state, Err: fmt.Errorf("wait %s after %s: %w", what, d, ctx.Err())}
 }
 
 // turn lets one poll of a handle at a time reach the server; the others

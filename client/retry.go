@@ -175,7 +175,7 @@ func (r *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	var last error // the cause of the attempt before, for a context error
 	for attempt := 1; ; attempt++ {
 		t0, carried := time.Now(), &sent{}
-		resp, err, unsent := r.attempt(req, k, start.Add(r.p.MaxElapsed), carried)
+		resp, unsent, err := r.attempt(req, k, start.Add(r.p.MaxElapsed), carried)
 		wait, retry := r.decide(resp, err, attempt, k&startsWork != 0 && !unsent)
 		// The one step that redacts the transport's errors: after decide,
 		// which reads net/http's own error types, and before anything else
@@ -244,7 +244,7 @@ func (e *lastCause) Unwrap() error { return e.err }
 // whether the request provably never left: no connection was made for it.
 // What the auth transport puts in the request is noted in s, and cut out
 // of the errors of reading the body.
-func (r *retryDoer) attempt(req *http.Request, k kind, deadline time.Time, s *sent) (resp *http.Response, err error, unsent bool) {
+func (r *retryDoer) attempt(req *http.Request, k kind, deadline time.Time, s *sent) (resp *http.Response, unsent bool, err error) {
 	ctx, cancel := context.WithCancelCause(context.WithValue(req.Context(), sentKey{}, s))
 	timer := time.AfterFunc(time.Until(deadline), func() { cancel(errBudget) })
 	var conn, handshake atomic.Bool
@@ -261,7 +261,7 @@ func (r *retryDoer) attempt(req *http.Request, k kind, deadline time.Time, s *se
 	}
 	if err == nil && (k&readWhole != 0 || resp.StatusCode/100 != 2) {
 		resp.Body = cancelOnClose{resp.Body, func(cause error) { timer.Stop(); cancel(cause) }}
-		return resp, nil, false
+		return resp, false, nil
 	}
 	if !timer.Stop() {
 		if err == nil {
@@ -269,16 +269,16 @@ func (r *retryDoer) attempt(req *http.Request, k kind, deadline time.Time, s *se
 		}
 		// The timer has fired, though its cancel may not have run yet:
 		// whatever came back is cut off by now.
-		return nil, fmt.Errorf("gcusage: %s %s: no answer within %s: %w",
-			req.Method, req.URL.Path, r.p.MaxElapsed, errBudget), false
+		return nil, false, fmt.Errorf("gcusage: %s %s: no answer within %s: %w",
+			req.Method, req.URL.Path, r.p.MaxElapsed, errBudget)
 	}
 	if err != nil {
 		cancel(nil)
 		var ae *AuthError // no token, so nothing was sent
-		return nil, err, !conn.Load() && (dialFailed(err) || handshake.Load() || errors.As(err, &ae))
+		return nil, !conn.Load() && (dialFailed(err) || handshake.Load() || errors.As(err, &ae)), err
 	}
 	resp.Body = cancelOnClose{resp.Body, cancel}
-	return resp, nil, false
+	return resp, false, nil
 }
 
 // dialFailed says whether err is the failure to open a connection (to
@@ -345,26 +345,26 @@ func (b cancelOnClose) Close() error {
 
 // decide says whether an outcome is worth another attempt, and after how
 // long. Only transient faults are: 429, 502, 503, 504 and connection errors.
-// Work that may have started (sent) is retried only when the server
+// Work that may have started (started) is retried only when the server
 // declined it: a 429, or a 503 with Retry-After. A 502, 504 or 503 without
 // a hint may come from a proxy that passed the request on.
-func (r *retryDoer) decide(resp *http.Response, err error, attempt int, sent bool) (time.Duration, bool) {
+func (r *retryDoer) decide(resp *http.Response, err error, attempt int, started bool) (time.Duration, bool) {
 	if attempt >= r.p.MaxAttempts {
 		return 0, false
 	}
 	backoff := jitter(backoffCap(attempt-1, r.p.MinDelay, r.p.MaxDelay, 2))
 	if err != nil {
 		if hopeless(err) {
-			return jitter(min(backoff, quickDelay)), attempt < quickAttempts && transientError(err) && !sent
+			return jitter(min(backoff, quickDelay)), attempt < quickAttempts && transientError(err) && !started
 		}
-		return backoff, transientError(err) && !sent
+		return backoff, transientError(err) && !started
 	}
 	if !transientStatus(resp.StatusCode) {
 		return 0, false
 	}
 	hint, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	switch {
-	case sent && resp.StatusCode != http.StatusTooManyRequests && (resp.StatusCode != http.StatusServiceUnavailable || !ok):
+	case started && resp.StatusCode != http.StatusTooManyRequests && (resp.StatusCode != http.StatusServiceUnavailable || !ok):
 		return 0, false
 	case !ok:
 		return backoff, true

@@ -3,7 +3,6 @@ package client
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -47,11 +46,6 @@ const (
 	// search; Result.Capped says when Rows stopped there.
 	MaxSearchRecords = 20000
 )
-
-// ErrResponseTooLarge is what errors.Is finds in the error of a simple
-// search whose results the API refused as larger than its 5 MB limit (a
-// 500 max.response.size.reached); errors.As still finds the *APIError.
-var ErrResponseTooLarge = errors.New("the results are larger than the API's 5 MB limit: narrow the interval or add filters")
 
 var (
 	searchMetrics = []gen.SimpleSearchMetric{gen.SimpleSearchMetricDate, gen.SimpleSearchMetricClientName,
@@ -144,18 +138,6 @@ func (c *Client) SearchExecution(id string, pageSize int) *Execution {
 			}
 			return answered(c.api.GetUsageSimplesearchExecutionIDResults(ctx, id, p))
 		})
-		var api *APIError
-		if errors.As(err, &api) && api.Code == "max.response.size.reached" {
-			err = &tooLarge{api}
-		}
 		return resp, err
 	}})
 }
-
-// tooLarge is the *APIError of results over the 5 MB limit, which says
-// what to do about it.
-type tooLarge struct{ *APIError }
-
-func (e *tooLarge) Error() string { return e.APIError.Error() + "; " + ErrResponseTooLarge.Error() }
-
-func (e *tooLarge) Unwrap() []error { return []error{ErrResponseTooLarge, e.APIError} }

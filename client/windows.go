@@ -140,7 +140,7 @@ func bucketStart(g gen.Granularity, t time.Time) time.Time {
 // one, each window's totals are summed per group across windows and
 // ordered by q.SortBy, so that the caller gets one total per group, as one
 // query would give; those are held in memory until the last window ends,
-// at most MaxTotalGroups of them (past that, an error wrapping
+// at most 50,000 of them (past that, an error wrapping
 // ErrTooManyGroups), and a sum past the int64 range is an error. The first
 // error, a *SplitError naming the failed window, its job and every
 // unfinished one, is yielded once, then the sequence stops; the other jobs
@@ -304,23 +304,24 @@ func (r *run) stop() {
 
 // ErrTooManyGroups is what errors.Is finds in the error of a RunJobs run
 // without granularity whose totals passed the bound of what it sums in
-// memory: MaxTotalGroups groups, or MaxTotalBytes of their values. A
-// granularity (such as Month) streams the rows window by window instead;
-// fewer dimensions in GroupBy, or more filters, make fewer groups.
+// memory: 50,000 groups, or 16 MiB of their values. A granularity (such
+// as Month) streams the rows window by window instead; fewer dimensions
+// in GroupBy, or more filters, make fewer groups.
 var ErrTooManyGroups = errors.New("too many groups to sum in memory")
 
 // The most a RunJobs run without granularity sums in memory until its last
 // window ends: about 40 MiB at worst, whatever the server sends. A real
-// group's values take a few hundred bytes.
+// group's values take a few hundred bytes. ErrTooManyGroups and
+// docs/sdk.md state these numbers.
 const (
-	MaxTotalGroups = 50000
-	MaxTotalBytes  = 16 << 20
+	maxTotalGroups = 50000
+	maxTotalBytes  = 16 << 20
 )
 
 // totals sums the windows' totals per group, and yields them once every
 // window is read, in the order the query's SortBy asks (else in the order
 // groups first appear): until then a failure leaves every window
-// unfinished. It holds at most MaxTotalGroups groups and MaxTotalBytes of
+// unfinished. It holds at most maxTotalGroups groups and maxTotalBytes of
 // their strings.
 func (r *run) totals(yield func(Entity, error) bool) {
 	sums := map[groupKey]int{}
@@ -337,9 +338,9 @@ func (r *run) totals(yield func(Entity, error) bool) {
 				k := keyOf(&e)
 				at, ok := sums[k]
 				if !ok {
-					if size += entityBytes(&e); len(out) == MaxTotalGroups || size > MaxTotalBytes {
+					if size += entityBytes(&e); len(out) == maxTotalGroups || size > maxTotalBytes {
 						err = fmt.Errorf("%w: the totals of this run pass %d groups or %d MiB of their values, the most RunJobs sums in memory: set a Granularity (such as Month) to have the rows of each window as they come, or group by fewer dimensions, or filter more",
-							ErrTooManyGroups, MaxTotalGroups, MaxTotalBytes>>20)
+							ErrTooManyGroups, maxTotalGroups, maxTotalBytes>>20)
 						break
 					}
 					sums[k] = len(out)

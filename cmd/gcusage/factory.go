@@ -67,14 +67,7 @@ func (f *Factory) run(ctx context.Context, args []string) int {
 		// was printed, as far as it read.
 		return 0
 	}
-	msg := strings.Join(strings.Fields(errorText(err, cmd.Flags())), " ")
-	// An SDK error that a command wraps, such as the report's "the query
-	// by endpoint: gcusage: ...", keeps its prefix inside: one is enough.
-	msg = strings.ReplaceAll(msg, ": gcusage: ", ": ")
-	if !strings.HasPrefix(msg, "gcusage: ") {
-		msg = "gcusage: " + msg
-	}
-	fmt.Fprintln(f.Stderr, output.Escape(msg))
+	fmt.Fprintln(f.Stderr, output.Escape(errorLine(errorText(err, cmd.Flags()))))
 	if ctx.Err() != nil {
 		return interruptedCode(ctx)
 	}
@@ -84,6 +77,19 @@ func (f *Factory) run(ctx context.Context, args []string) int {
 		return 2
 	}
 	return 1
+}
+
+// errorLine is the one line in which gcusage says the error text s: its
+// lines, which a server's text may hold, joined, and one "gcusage: " in
+// front. An SDK error that a command wraps, such as the report's "the
+// query by endpoint: gcusage: ...", keeps its prefix inside: one is
+// enough.
+func errorLine(s string) string {
+	s = strings.ReplaceAll(strings.Join(strings.Fields(s), " "), ": gcusage: ", ": ")
+	if !strings.HasPrefix(s, "gcusage: ") {
+		s = "gcusage: " + s
+	}
+	return s
 }
 
 // usageError is bad input found before anything is sent: exit code 2.
@@ -299,7 +305,7 @@ func checkURL(flagName, u string) error {
 // newClient adds logging and progress to opts. Its errors are bad settings,
 // found before anything is sent.
 func (f *Factory) newClient(c *ConnOptions, opts []client.Option) (*client.Client, error) {
-	cl, err := client.New(append(opts, f.observers(c)...)...)
+	cl, err := client.New(append(opts, f.observers(c, "", nil)...)...)
 	var ce *client.ConfigError
 	switch {
 	case errors.As(err, &ce) && envNames[ce.Field] != "":
@@ -311,30 +317,35 @@ func (f *Factory) newClient(c *ConnOptions, opts []client.Option) (*client.Clien
 	return cl, nil
 }
 
-// observers are the client's options that log and show progress: each
-// attempt on stderr with --verbose, and on a terminal the progress line.
-func (f *Factory) observers(c *ConnOptions) []client.Option {
+// observers are the client's options that log and show progress. label
+// names whose client it is in each line: "" for the command's one client,
+// "profile acme: " for one org of several. Each attempt is logged on
+// stderr with --verbose; a retry is said there too with --verbose, else on
+// line. A nil line is the one client's: the progress line of a terminal,
+// which shows its polls as well. An org of several gives the line that
+// counts the orgs, and no poll shows.
+func (f *Factory) observers(c *ConnOptions, label string, line func(msg string)) []client.Option {
 	// The SDK refuses an interval that ends after today by its clock,
 	// which must be the command's: tests move it, and the CLI's own
 	// interval rule has cut the interval at today by the same clock.
-	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c, ""))}
-	// What failed and which attempt comes next: on the progress line of a
-	// terminal, and on stderr with --verbose, so that a retried failure is
-	// never silent.
-	if (f.Progress != nil && !c.Quiet) || c.Verbose {
-		opts = append(opts, client.WithRetryPolicy(client.RetryPolicy{OnRetry: func(e client.RetryEvent) {
-			msg := "gcusage: " + retried(e)
-			if c.Verbose {
-				fmt.Fprintln(f.Stderr, output.Escape(msg))
-			} else {
-				fmt.Fprint(f.Progress, "\r\x1b[K"+output.Escape(msg))
-			}
-		}}))
-	}
-	if f.Progress != nil && !c.Quiet {
+	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c, label))}
+	if line == nil && f.Progress != nil && !c.Quiet {
+		line = func(msg string) { fmt.Fprint(f.Progress, "\r\x1b[K"+output.Escape("gcusage: "+msg)) }
 		opts = append(opts, client.WithPollPolicy(client.PollPolicy{OnPoll: func(e client.PollEvent) {
 			fmt.Fprintf(f.Progress, "\r\x1b[Kgcusage: execution %s: %s, poll %d, %s elapsed",
 				output.Escape(e.ID), output.Escape(string(e.Status)), e.Attempt, e.Elapsed.Round(100*time.Millisecond))
+		}}))
+	}
+	// What failed and which attempt comes next, so that a retried failure
+	// is never silent.
+	if line != nil || c.Verbose {
+		opts = append(opts, client.WithRetryPolicy(client.RetryPolicy{OnRetry: func(e client.RetryEvent) {
+			msg := label + retried(e)
+			if c.Verbose {
+				fmt.Fprintln(f.Stderr, output.Escape("gcusage: "+msg))
+			} else {
+				line(msg)
+			}
 		}}))
 	}
 	return opts

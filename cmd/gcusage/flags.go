@@ -47,12 +47,14 @@ func indexFold[T ~string](allowed []T, s string) int {
 	return slices.IndexFunc(allowed, func(a T) bool { return strings.EqualFold(string(a), s) })
 }
 
-func join[T ~string](vs []T) string {
-	s := make([]string, len(vs))
+func join[T ~string](vs []T) string { return strings.Join(strs(vs), ", ") }
+
+func strs[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
 	for i, v := range vs {
-		s[i] = string(v)
+		out[i] = string(v)
 	}
-	return strings.Join(s, ", ")
+	return out
 }
 
 // textList reads a comma list of free text, such as client names, exact.

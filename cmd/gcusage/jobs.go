@@ -214,7 +214,7 @@ func jobsQueryRun(ctx context.Context, o *JobsQueryOptions) error {
 		return "unfinished jobs, resume with: " + strings.Join(hints, "; ")
 	}
 	return run.jobs(ctx, func(ctx context.Context, cl *client.Client) iter.Seq2[client.Entity, error] {
-		return cl.RunJobs(ctx, q, client.JobOptions{Concurrency: o.Concurrency, Now: f.Now, OnStart: func(w client.JobWindow) {
+		return cl.RunJobs(ctx, q, client.JobOptions{Concurrency: o.Concurrency, OnStart: func(w client.JobWindow) {
 			f.note(&o.Conn, profileLabel(ctx)+"job "+w.JobID+" started for "+w.Interval)
 		}})
 	}, resume)
@@ -287,7 +287,7 @@ func jobResults(c *ConnOptions, w client.JobWindow) string {
 	if w.ClientID != "" {
 		cmd = append(cmd, "--client", shellQuote(w.ClientID))
 	}
-	return rerun(cmd, c, oneOf("format", "region", "api-url", "login-url", "page-size", "sort", "top", "csv-raw", "config"))
+	return rerun(cmd, c, oneOf(resumeFlags...))
 }
 
 // rerun is this jobs query over interval, with every flag it was given but
@@ -298,6 +298,13 @@ func (o *JobsQueryOptions) rerun(interval string) string {
 	return again(&c)
 }
 
+// jobColumns maps the dimensions of both variants of a job, by name, to
+// the columns they fill.
+var jobColumns = map[string][]output.Column{
+	"OauthClientId": {output.ClientID, output.ClientName}, "OauthClientName": {output.ClientName}, "UserId": {output.UserID},
+	"OrganizationId": {output.OrganizationID}, "TemplateUri": {output.TemplateURI}, "HttpMethod": {output.HTTPMethod}, "Platform": {output.Platform},
+}
+
 // entityColumns are the columns q's entities fill: the dimensions grouped
 // by (when none is, every dimension of the variant: a client's entities
 // have no oauthClient or user, the organization's no organizationId), the
@@ -305,10 +312,6 @@ func (o *JobsQueryOptions) rerun(interval string) string {
 // the columns are those of a legacy query grouped by OAuthClientId, so
 // that the two print the same header.
 func entityColumns(q client.JobQuery) []output.Column {
-	dims := map[string][]output.Column{
-		"OauthClientId": {output.ClientID, output.ClientName}, "OauthClientName": {output.ClientName}, "UserId": {output.UserID},
-		"OrganizationId": {output.OrganizationID}, "TemplateUri": {output.TemplateURI}, "HttpMethod": {output.HTTPMethod}, "Platform": {output.Platform},
-	}
 	groups := strs(q.GroupBy)
 	switch {
 	case q.ClientID != "" && len(q.ClientGroupBy) > 0:
@@ -320,7 +323,7 @@ func entityColumns(q client.JobQuery) []output.Column {
 	}
 	var cols []output.Column
 	for _, g := range groups {
-		cols = append(cols, dims[g]...)
+		cols = append(cols, jobColumns[g]...)
 	}
 	if q.Granularity != "" {
 		cols = append(cols, output.Date)
@@ -332,14 +335,6 @@ func entityColumns(q client.JobQuery) []output.Column {
 // known: every field of both variants.
 func allEntityColumns() []output.Column {
 	return append(entityColumns(client.JobQuery{Granularity: gen.GranularityDay}), output.OrganizationID)
-}
-
-func strs[T ~string](vs []T) []string {
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = string(v)
-	}
-	return out
 }
 
 // JobsResultsOptions are the flags and argument of gcusage jobs results.
@@ -367,12 +362,7 @@ func NewCmdJobsResults(f *Factory, runF func(*JobsResultsOptions) error) *cobra.
 	addOutputFlags(cmd, &o.Out, client.Metrics(), "Requests")
 	addConnFlags(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, false)
-	leaf(cmd, func(a []string) error {
-		if len(a) != 1 || strings.TrimSpace(a[0]) == "" {
-			return usagef("jobs results takes one job id, got %d arguments (see gcusage jobs results --help)", len(a))
-		}
-		return nil
-	}, func(c *cobra.Command, a []string) error {
+	leaf(cmd, oneID("jobs results", "job id"), func(c *cobra.Command, a []string) error {
 		o.JobID = a[0]
 		if runF != nil {
 			return runF(o)

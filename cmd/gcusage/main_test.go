@@ -251,6 +251,8 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"no-wait on results", env, at(srv, "results", "id", "--no-wait"), "results: unknown flag --no-wait (see gcusage results --help)"},
 		{"results without id", env, at(srv, "results"), "results takes one execution id, got 0 arguments"},
 		{"results with an empty id", env, at(srv, "results", " "), "results: the execution id is empty"},
+		{"jobs results without id", env, at(srv, "jobs", "results"), "gcusage: jobs results takes one job id, got 0 arguments"},
+		{"jobs results with an empty id", env, at(srv, "jobs", "results", " "), "gcusage: jobs results: the job id is empty (see gcusage jobs results --help)"},
 		{"results of ..", env, at(srv, "results", ".."), `gcusage: the execution id "..": not an id` + "\n"},
 		{"results of a path", env, at(srv, "results", "../../users"), `gcusage: the execution id "../../users": must not contain`},
 		{"token with a line break", map[string]string{"GENESYSCLOUD_ACCESS_TOKEN": "tok\r\nX-Evil: 1"}, at(srv, "query"), "GENESYSCLOUD_ACCESS_TOKEN"},

@@ -121,7 +121,7 @@ func (r *rowsRun) summary(fails []orgFailure) error {
 	names := make([]string, len(fails))
 	for i, fl := range fails {
 		names[i] = fl.name
-		fmt.Fprintln(r.f.Stderr, output.Escape(oneLine("gcusage: profile "+fl.name+": "+fl.why)))
+		fmt.Fprintln(r.f.Stderr, output.Escape(errorLine("profile "+fl.name+": "+fl.why)))
 	}
 	return fmt.Errorf("%d of %d profiles did not finish: %s (why, and what picks each one up, above)", len(fails), len(r.fleet.orgs), strings.Join(names, ", "))
 }
@@ -135,9 +135,9 @@ func (r *rowsRun) why(o fanout.Outcome, rows int, explain func(*rowsRun, fanout.
 	r.conn.Profiles.as = o.Name // the hints name this profile alone
 	defer func() { r.conn.Profiles.as = "" }()
 	err := explain(&one, o)
-	// As run says it: one "gcusage: " is enough, even where a command
-	// wraps the SDK's error ("the query by endpoint: gcusage: ...").
-	msg := strings.ReplaceAll(strings.TrimPrefix(errorText(err, r.conn.flags), "gcusage: "), ": gcusage: ", ": ")
+	// As run says it, without the "gcusage: " in front: the line that
+	// names the profile has its own, and the report needs none.
+	msg := strings.TrimPrefix(errorLine(errorText(err, r.conn.flags)), "gcusage: ")
 	switch {
 	case o.State == fanout.NotStarted:
 		msg = "not started: " + msg
@@ -149,9 +149,6 @@ func (r *rowsRun) why(o fanout.Outcome, rows int, explain func(*rowsRun, fanout.
 	}
 	return msg
 }
-
-// oneLine joins the lines of s, which a server's text may hold, into one.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // orgColumns are the columns of rows merged from several profiles: the
 // profile first and, where the rows carry organizationId, the org (their

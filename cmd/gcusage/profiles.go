@@ -171,7 +171,7 @@ func (f *Factory) connectRun(c *ConnOptions, out output.Options, demo func(*usag
 	}()
 	if !c.Profiles.many() {
 		r.profile = &sel.profiles[0]
-		r.cl, err = r.profile.Client(sel.over, append(sel.opts, f.observers(c)...)...)
+		r.cl, err = r.profile.Client(sel.over, append(sel.opts, f.observers(c, "", nil)...)...)
 		return r, done, profileError(err)
 	}
 	// The orgs write to stderr one line at a time, around the progress
@@ -184,7 +184,7 @@ func (f *Factory) connectRun(c *ConnOptions, out output.Options, demo func(*usag
 	r.fleet = &fleet{orgs: make([]org, len(sel.profiles)), progress: line}
 	f.Stderr, done = line.around(stderr), func() { f.Stderr = stderr; sel.done() }
 	for i, p := range sel.profiles {
-		cl, err := p.Client(sel.over, append(sel.opts, f.orgObservers(c, p.Name, line)...)...)
+		cl, err := p.Client(sel.over, append(sel.opts, f.observers(c, "profile "+p.Name+": ", line.retried)...)...)
 		if err != nil {
 			return nil, done, profileError(err)
 		}
@@ -259,25 +259,6 @@ func profileError(err error) error {
 		return &usageError{pe.Error()}
 	}
 	return err
-}
-
-// orgObservers are the client's options for one org of several: its log
-// records name its profile, and so do its retries, said on stderr with
-// --verbose, else on the progress line. No poll shows: with several orgs
-// the line counts them instead.
-func (f *Factory) orgObservers(c *ConnOptions, name string, line *orgsProgress) []client.Option {
-	opts := []client.Option{client.WithNow(f.Now), client.WithLogger(f.logger(c, "profile "+name+": "))} // the clock: see observers
-	if c.Verbose || line != nil {
-		opts = append(opts, client.WithRetryPolicy(client.RetryPolicy{OnRetry: func(e client.RetryEvent) {
-			msg := "profile " + name + ": " + retried(e)
-			if c.Verbose {
-				fmt.Fprintln(f.Stderr, output.Escape("gcusage: "+msg))
-			} else {
-				line.retried(msg)
-			}
-		}}))
-	}
-	return opts
 }
 
 // hint adds what to check to a failure that would fail again the same

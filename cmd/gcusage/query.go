@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -188,7 +187,7 @@ func resumeLegacy(c *ConnOptions, clientID string, search bool) func(id string) 
 		if search {
 			cmd = append(cmd, "--search")
 		}
-		return rerun(cmd, c, oneOf("format", "region", "api-url", "login-url", "sort", "top", "page-size", "csv-raw", "config"))
+		return rerun(cmd, c, oneOf(resumeFlags...))
 	}
 }
 
@@ -274,15 +273,7 @@ func NewCmdResults(f *Factory, runF func(*ResultsOptions) error) *cobra.Command 
 	addOutputFlags(cmd, &o.Out, client.Metrics(), "Requests; with --search, by Status200")
 	addConnFlags(fs, &o.Conn)
 	addProfileFlags(cmd, f, &o.Conn.Profiles, false)
-	leaf(cmd, func(a []string) error {
-		switch {
-		case len(a) != 1:
-			return usagef("results takes one execution id, got %d arguments (see gcusage results --help)", len(a))
-		case strings.TrimSpace(a[0]) == "":
-			return usagef("results: the execution id is empty (see gcusage results --help)")
-		}
-		return nil
-	}, func(c *cobra.Command, a []string) error {
+	leaf(cmd, oneID("results", "execution id"), func(c *cobra.Command, a []string) error {
 		o.ExecutionID = a[0]
 		if runF != nil {
 			return runF(o)
@@ -314,14 +305,5 @@ func resultsRun(ctx context.Context, o *ResultsOptions) error {
 			return cl.SearchExecution(o.ExecutionID, o.PageSize), nil
 		}
 	}
-	wo, err := o.Out.writerOptions(cols)
-	if err != nil {
-		return err
-	}
-	run, done, err := o.f.connectRun(&o.Conn, wo, nil)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return run.execute(ctx, start, resumeLegacy(&o.Conn, o.ClientID, o.Search))
+	return runLegacy(ctx, o.f, &o.Conn, &o.Out, cols, "", nil, start, resumeLegacy(&o.Conn, o.ClientID, o.Search))
 }

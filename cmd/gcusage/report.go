@@ -207,7 +207,7 @@ func (o *ReportOptions) reportOrgs(ctx context.Context, r *rowsRun, m report.Met
 		b.Section(p.Name).SetHost(f.profileHost(&o.Conn, p))
 	}
 	outs := r.runOrgs(ctx, func(ctx context.Context, t *fanout.Task, org *org) error {
-		return report.Collect(ctx, org.client, b.Section(t.Name), &client.JobOptions{Now: f.Now})
+		return report.Collect(ctx, org.client, b.Section(t.Name))
 	})
 	r.fleet.progress.stop()
 	fails := r.unfinished(outs, func(string) int { return 0 }, func(one *rowsRun, out fanout.Outcome) error {
@@ -278,7 +278,7 @@ func (o *ReportOptions) collect(ctx context.Context, r *rowsRun, cl *client.Clie
 	f := o.f
 	bounded, cancel := o.Conn.bound(withProfile(ctx, r.profile))
 	defer cancel()
-	err := report.Collect(bounded, cl, to, &client.JobOptions{Now: f.Now})
+	err := report.Collect(bounded, cl, to)
 	f.clearProgress(&o.Conn)
 	switch {
 	case err == nil:

@@ -262,6 +262,20 @@ func noArgs(name string) func([]string) error {
 	}
 }
 
+// oneID takes the one id of the command name, what kind of id it is, and
+// refuses it blank.
+func oneID(name, what string) func([]string) error {
+	return func(a []string) error {
+		switch {
+		case len(a) != 1:
+			return usagef("%s takes one %s, got %d arguments (see gcusage %[1]s --help)", name, what, len(a))
+		case strings.TrimSpace(a[0]) == "":
+			return usagef("%s: the %s is empty (see gcusage %[1]s --help)", name, what)
+		}
+		return nil
+	}
+}
+
 // newCmdHelp is 'help [command...]', at the root and in command groups:
 // it prints the help of the command its words name under its parent, as
 // that command's --help does, and refuses a word that names none.

@@ -255,12 +255,9 @@ func shellQuote(s string) string {
 
 // oneOf returns a keep function for rerun that keeps names.
 func oneOf(names ...string) func(string) bool {
-	return func(n string) bool {
-		for _, m := range names {
-			if n == m {
-				return true
-			}
-		}
-		return false
-	}
+	return func(n string) bool { return slices.Contains(names, n) }
 }
+
+// resumeFlags are the flags that a command resuming an execution or a job
+// keeps: where it runs and how it prints, not what it asked.
+var resumeFlags = []string{"format", "region", "api-url", "login-url", "sort", "top", "page-size", "csv-raw", "config"}

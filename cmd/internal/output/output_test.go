@@ -265,7 +265,7 @@ func TestTopTotals(t *testing.T) {
 	for i := range 10 {
 		rows = append(rows, FromLegacy(gen.APIUsageRow{ClientID: fmt.Sprint("c", i), Requests: int64(i), Status429: 1}))
 	}
-	got := write(t, Options{Columns: []Column{ClientID, ClientName, Status429, Requests}, Top: 3}, rows...)
+	got := write(t, Options{Columns: []Column{ClientID, ClientName, Status429, Requests}, SortBy: Requests, Top: 3}, rows...)
 	want := `CLIENT ID       CLIENT NAME  429  REQUESTS
 c9              -            1    9
 c8              -            1    8

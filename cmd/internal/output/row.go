@@ -97,16 +97,6 @@ var metricColumns = map[gen.Metric]Column{
 // MetricColumn is the column of a metric.
 func MetricColumn(m gen.Metric) Column { return metricColumns[m] }
 
-// ColumnMetric is the metric of a count column, "" for any other.
-func ColumnMetric(c Column) gen.Metric {
-	for m, col := range metricColumns {
-		if col == c {
-			return m
-		}
-	}
-	return ""
-}
-
 // Row is one row of usage, from either service. The dimensions a query did
 // not group by are "", the counters it did not ask for 0, and Date is zero
 // without a granularity.
@@ -224,18 +214,4 @@ func formatDate(d time.Time) string {
 		return d.Format(time.DateOnly)
 	}
 	return d.Format(time.RFC3339)
-}
-
-// RankBy is the count that --top ranks by without --sort: requests when
-// the columns have it, else the first count they have; false when they
-// have none.
-func RankBy(cols []Column) (Column, bool) {
-	if slices.Contains(cols, Requests) {
-		return Requests, true
-	}
-	i := slices.IndexFunc(cols, Column.IsCount)
-	if i < 0 {
-		return 0, false
-	}
-	return cols[i], true
 }

@@ -33,9 +33,8 @@ type table struct {
 	label  bool // a first, blank column holds the TOTAL label: the rows have only counts
 	labels []string
 	shown  totals
-	// all and allRows are every row's totals when --top left some out.
-	all     *totals
-	allRows int
+	// all is every row's totals when --top left some out.
+	all *totals
 
 	started bool
 	held    [][]string // the header and first rows, until widths is set

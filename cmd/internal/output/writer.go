@@ -21,8 +21,8 @@ type Options struct {
 	// objects whole.
 	Columns []Column
 	// SortBy, a count, prints the rows largest first; Top > 0 prints only
-	// the first Top of them. Either holds rows in memory: SortBy all of
-	// them, Top at most 2*Top.
+	// the first Top of them, and needs SortBy, which ranks them. Either
+	// holds rows in memory: SortBy all of them, Top at most 2*Top.
 	SortBy Column
 	Top    int
 	// CSVRaw keeps csv text exact. By default a text cell that a
@@ -41,29 +41,28 @@ type Writer interface {
 	Abort() error
 }
 
+// bufSize is the buffer of json, ndjson and table; csv.Writer buffers
+// on its own.
+const bufSize = 64 << 10
+
 // New returns the writer of o.Format on w.
 func New(w io.Writer, o Options) Writer {
 	cols := Columns(o.Columns...)
-	bw := bufio.NewWriterSize(w, 64<<10)
 	var out Writer
 	switch o.Format {
 	case "csv":
 		out = &csvWriter{w: csv.NewWriter(w), cols: cols, raw: o.CSVRaw}
 	case "json":
-		out = &jsonWriter{w: bw, cols: cols}
+		out = &jsonWriter{w: bufio.NewWriterSize(w, bufSize), cols: cols}
 	case "ndjson":
-		out = &ndjsonWriter{w: bw, cols: cols}
+		out = &ndjsonWriter{w: bufio.NewWriterSize(w, bufSize), cols: cols}
 	default:
-		out = newTable(bw, cols, o.Top)
+		out = newTable(bufio.NewWriterSize(w, bufSize), cols, o.Top)
 	}
-	if o.SortBy == 0 && o.Top == 0 {
+	if o.SortBy == 0 {
 		return out
 	}
-	by := o.SortBy
-	if by == 0 {
-		by, _ = RankBy(cols)
-	}
-	return &sorter{Writer: out, by: by, top: o.Top}
+	return &sorter{Writer: out, by: o.SortBy, top: o.Top}
 }
 
 // appendJSON appends the row's json object: the API's own, as it sent it,
@@ -192,7 +191,7 @@ func (c *csvWriter) Write(r *Row) error {
 	for i, col := range c.cols {
 		c.rec[i] = r.value(col)
 		if !c.raw && !col.IsCount() {
-			c.rec[i] = Defuse(c.rec[i])
+			c.rec[i] = defuse(c.rec[i])
 		}
 	}
 	return c.w.Write(c.rec)
@@ -212,11 +211,11 @@ func (c *csvWriter) Abort() error {
 	return c.w.Error()
 }
 
-// Defuse keeps a spreadsheet from running a csv cell as a formula: text
+// defuse keeps a spreadsheet from running a csv cell as a formula: text
 // that starts with =, +, -, @, a tab or a carriage return gets a leading
 // single quote, as OWASP advises against CSV injection. Anyone allowed to
 // name an OAuth client controls such text.
-func Defuse(s string) string {
+func defuse(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}
@@ -233,12 +232,10 @@ type sorter struct {
 	top  int
 	rows []Row
 	all  totals
-	n    int
 }
 
 func (s *sorter) Write(r *Row) error {
 	s.all.add(r)
-	s.n++
 	s.rows = append(s.rows, *r)
 	if s.top > 0 && len(s.rows) >= 2*s.top {
 		s.sort()
@@ -262,7 +259,7 @@ func (s *sorter) Close() error {
 		}
 	}
 	if t, ok := s.Writer.(*table); ok && s.top > 0 {
-		t.all, t.allRows = &s.all, s.n
+		t.all = &s.all
 	}
 	return s.Writer.Close()
 }

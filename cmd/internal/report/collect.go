@@ -53,22 +53,17 @@ func JobQueries(first, last time.Time) (byDay, byEndpoint client.JobQuery) {
 
 // Collect runs the report's two queries, of the interval and on the
 // service of the builder's Meta, through c, one after the other, and adds
-// every row to to (a Builder, or one of its sections) as it streams. On
-// the jobs service, opts (nil for none) run the jobs' windows; its Now is
-// also today for the API's one-year limit.
-func Collect(ctx context.Context, c *client.Client, to Adder, opts *client.JobOptions) error {
+// every row to to (a Builder, or one of its sections) as it streams. c's
+// clock (client.WithNow) is today for the jobs service's one-year limit.
+func Collect(ctx context.Context, c *client.Client, to Adder) error {
 	m := to.meta()
 	if m.Service == Jobs {
-		var o client.JobOptions
-		if opts != nil {
-			o = *opts
-		}
 		byDay, byEndpoint := JobQueries(m.First, m.Last)
 		for _, q := range []struct {
 			k Kind
 			q client.JobQuery
 		}{{ClientDay, byDay}, {Endpoint, byEndpoint}} {
-			for e, err := range c.RunJobs(ctx, q.q, o) {
+			for e, err := range c.RunJobs(ctx, q.q, client.JobOptions{}) {
 				if err == nil {
 					err = to.Add(q.k, FromEntity(e))
 				}

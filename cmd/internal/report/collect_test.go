@@ -34,7 +34,7 @@ func stubClientOf(t testing.TB, srv *usagetest.Server, wrap func(http.RoundTripp
 		rt = wrap(rt)
 	}
 	c, err := client.New(client.WithBaseURLs(srv.URL, srv.LoginURL), client.WithClientCredentials(srv.ClientID, srv.ClientSecret),
-		client.WithHTTPClient(&http.Client{Transport: rt}))
+		client.WithHTTPClient(&http.Client{Transport: rt}), client.WithNow(srv.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func stubReport(t testing.TB, c *client.Client, svc Service, first, last int) *R
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Collect(context.Background(), c, b, &client.JobOptions{Now: func() time.Time { return stubNow }}); err != nil {
+	if err := Collect(context.Background(), c, b); err != nil {
 		t.Fatal(err)
 	}
 	return b.Report()
@@ -162,7 +162,7 @@ func stubOrgsReport(t testing.TB, why string) (*usagetest.Server, *Report) {
 			t.Fatal(err)
 		}
 		wg.Go(func() {
-			if err := Collect(context.Background(), c, s, nil); err != nil {
+			if err := Collect(context.Background(), c, s); err != nil {
 				t.Error(err)
 			}
 		})
@@ -210,7 +210,7 @@ func TestCollectRefusesABadRow(t *testing.T) {
 	}
 	// A section whose interval the rows do not fit: the first row is
 	// refused, and the error says which query it came from.
-	err = Collect(context.Background(), c, refuse{b}, nil)
+	err = Collect(context.Background(), c, refuse{b})
 	if err == nil || err.Error() != "the query by day and OAuth client: no" {
 		t.Errorf("error %v", err)
 	}

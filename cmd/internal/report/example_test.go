@@ -38,7 +38,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := report.Collect(context.Background(), c, b, nil); err != nil {
+	if err := report.Collect(context.Background(), c, b); err != nil {
 		log.Fatal(err)
 	}
 	r := b.Report()

@@ -61,7 +61,7 @@ func TestReport300kRowsRSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Collect(t.Context(), c, b, nil); err != nil {
+	if err := Collect(t.Context(), c, b); err != nil {
 		t.Fatal(err)
 	}
 	r := b.Report()

@@ -86,6 +86,8 @@ const (
 	Endpoint
 )
 
+// String is the kind's Go name, such as ClientDay: the error of a row
+// that Add refuses names its kind so.
 func (k Kind) String() string {
 	switch k {
 	case ClientDay:
